@@ -1,0 +1,109 @@
+/*
+ * config.h: kuproxy's configuration: kube-proxy's flags and its
+ * KubeProxyConfiguration file (kubeproxy.config.k8s.io/v1alpha1), plus
+ * kuproxy's own flags.
+ *
+ * A config is built completely (defaults, then the file, then flags,
+ * which override the file), validated, and only then used or swapped in
+ * for the live one.  Parsers are pure: a buffer in, a struct out.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_ERRLEN	512
+
+/* Values of endpoints_source. */
+#define CONFIG_EPS_AUTO		0
+#define CONFIG_EPS_SLICES	1
+#define CONFIG_EPS_ENDPOINTS	2
+
+struct kp_config {
+	/* KubeProxyConfiguration fields that userspace mode uses. */
+	char		*bind_address;		/* bindAddress, "0.0.0.0" */
+	char		*port_range;		/* portRange, "" */
+	uint64_t	 udp_idle_timeout_ms;	/* udpIdleTimeout, 250ms */
+	uint64_t	 sync_period_ms;	/* iptables.syncPeriod, 30s */
+	uint64_t	 min_sync_period_ms;	/* iptables.minSyncPeriod, 1s */
+	uint64_t	 config_sync_period_ms;	/* configSyncPeriod, 15m */
+	char		*healthz_bind_address;	/* "0.0.0.0:10256" */
+	char		*metrics_bind_address;	/* "127.0.0.1:10249" */
+	char		*kubeconfig;		/* clientConnection.kubeconfig */
+	char		*hostname_override;	/* hostnameOverride */
+	char		*mode;			/* mode: "" or "userspace" */
+
+	/* Flag-only options. */
+	char		*config_file;		/* --config */
+	char		*master;		/* --master */
+	char		*write_config_to;	/* --write-config-to */
+	int		 cleanup;		/* --cleanup */
+	int		 verbosity;		/* -v / --v */
+
+	/* kuproxy's own flags. */
+	char		*services_file;		/* --services-file */
+	int		 check_only;		/* -n / --check-config */
+	char		*state_dir;		/* --state-dir */
+	char		*iptables_path;		/* --iptables-path */
+	char		*ip6tables_path;	/* --ip6tables-path */
+	char		*conntrack_path;	/* --conntrack-path */
+	int		 endpoints_source;	/* --endpoints-source */
+
+	/* Derived by config_validate(). */
+	struct sockaddr_storage bind_ss;	/* port 0 */
+	socklen_t	 bind_len;
+	uint16_t	 port_base;		/* proxy port range */
+	uint32_t	 port_size;		/* 0: kernel-chosen */
+	struct sockaddr_storage healthz_ss;
+	socklen_t	 healthz_len;		/* 0: disabled */
+	struct sockaddr_storage metrics_ss;
+	socklen_t	 metrics_len;		/* 0: disabled */
+};
+
+/* What config_load() asks the caller to do. */
+#define CONFIG_RUN	0	/* run (or act on cleanup/check_only) */
+#define CONFIG_EXIT	1	/* --help, --version or --write-config-to done */
+
+/* A config holding kube-proxy's defaults. */
+struct kp_config *config_new(void);
+void		 config_free(struct kp_config *);
+
+/*
+ * Build a config from the command line: defaults, then the --config
+ * file, then every other flag on top.  Validates the result.  Returns
+ * CONFIG_RUN or CONFIG_EXIT, or -1 with the reason in err: for file
+ * values "FILE:LINE: field: reason", for flags "--flag: reason".
+ * Unknown kube-proxy flags that do not apply to userspace mode are
+ * accepted with one warning each; anything else unknown is an error.
+ */
+int		 config_load(struct kp_config *, int argc, char **argv,
+		    char *err, size_t errlen);
+/*
+ * Apply a KubeProxyConfiguration YAML/JSON document held in buf to cfg.
+ * fname is for messages.  Fields userspace mode does not use are
+ * accepted and ignored (one debug line each).  Returns 0, or -1 with
+ * "FILE:LINE: field: reason" in err.  Pure apart from log_debug.
+ */
+int		 config_parse_yaml(struct kp_config *, const char *buf,
+		    size_t len, const char *fname, char *err, size_t errlen);
+/*
+ * Check cross-field rules and fill the derived fields.  Returns 0, or
+ * -1 with "field: reason" in err.
+ */
+int		 config_validate(struct kp_config *, char *err, size_t errlen);
+/* Write cfg as a KubeProxyConfiguration YAML document. */
+int		 config_write(const struct kp_config *, FILE *);
+/* Print --help. */
+void		 config_usage(FILE *);
+/*
+ * Parse a Go duration ("250ms", "1m30s", "2h", "0", "1.5s") into
+ * milliseconds.  Returns 0, or -1 with a reason in err.
+ */
+int		 config_parse_duration(const char *, uint64_t *ms, char *err,
+		    size_t errlen);
+
+#endif /* CONFIG_H */

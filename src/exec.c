@@ -1,0 +1,1 @@
+/* exec.c: not written yet. */

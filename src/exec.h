@@ -1,0 +1,3 @@
+#ifndef EXEC_H
+#define EXEC_H
+#endif

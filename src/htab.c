@@ -1,0 +1,1 @@
+/* htab.c: not written yet. */

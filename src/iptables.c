@@ -1,0 +1,1 @@
+/* iptables.c: not written yet. */

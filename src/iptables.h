@@ -1,0 +1,3 @@
+#ifndef IPTABLES_H
+#define IPTABLES_H
+#endif

@@ -1,0 +1,1 @@
+/* k8s_decode.c: not written yet. */

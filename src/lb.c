@@ -1,0 +1,1 @@
+/* lb.c: not written yet. */

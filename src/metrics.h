@@ -1,0 +1,3 @@
+#ifndef METRICS_H
+#define METRICS_H
+#endif

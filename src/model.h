@@ -1,0 +1,126 @@
+/*
+ * model.h: what the cluster wants, decoded from any source (services
+ * file, API watch): Services and Endpoints keyed by namespace/name.
+ *
+ * Data flows one way: sources --> model --> proxier.  The model tells its
+ * observer (the proxier) what changed; it never calls the proxier's
+ * functions directly.
+ */
+#ifndef MODEL_H
+#define MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MODEL_AFFINITY_NONE	0
+#define MODEL_AFFINITY_CLIENTIP	1
+
+/* Synced flags: set once the first full list of a kind is in. */
+#define MODEL_F_SERVICES	0x1
+#define MODEL_F_ENDPOINTS	0x2
+
+struct model_svcport {
+	char		*name;		/* port name, "" if unnamed */
+	int		 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t	 port;		/* spec.ports[].port */
+	uint16_t	 node_port;	/* 0 if none */
+};
+
+struct model_service {
+	char		*ns;
+	char		*name;
+	char		*cluster_ip;	/* canonical text form */
+	char		**external_ips;	/* canonical */
+	size_t		 n_external_ips;
+	char		**lb_ips;	/* status.loadBalancer.ingress[].ip */
+	size_t		 n_lb_ips;
+	int		 affinity;	/* MODEL_AFFINITY_* */
+	unsigned int	 affinity_ttl;	/* seconds; 10800 if unset */
+	struct model_svcport *ports;
+	size_t		 nports;
+	int		 line;		/* source line, 0 if unknown */
+};
+
+struct model_endpoint {
+	char		*ip;		/* canonical text form */
+	uint16_t	 port;
+};
+
+/* The ready endpoints of one port name, over all subsets. */
+struct model_epset {
+	char		*port_name;	/* "" if unnamed */
+	struct model_endpoint *eps;
+	size_t		 n;
+};
+
+struct model_endpoints {
+	char		*ns;
+	char		*name;
+	struct model_epset *sets;
+	size_t		 nsets;
+	int		 line;
+};
+
+struct model_observer {
+	/* Some Service was added, changed or removed, or sync state moved. */
+	void	(*services_changed)(void *arg);
+	/* The Endpoints of ns/name were added, changed or removed. */
+	void	(*endpoints_changed)(void *arg, const char *ns,
+		    const char *name);
+	void	*arg;
+};
+
+struct model;
+
+struct model	*model_new(void);
+void		 model_free(struct model *);
+/* Set the observer (copied); NULL clears it. */
+void		 model_set_observer(struct model *,
+		    const struct model_observer *);
+
+/*
+ * Add or replace one object; the model takes ownership.  The observer is
+ * told only if the object differs from what was stored.
+ */
+void		 model_update_service(struct model *, struct model_service *);
+void		 model_update_endpoints(struct model *,
+		    struct model_endpoints *);
+/* Remove one object; absent objects are ignored. */
+void		 model_delete_service(struct model *, const char *ns,
+		    const char *name);
+void		 model_delete_endpoints(struct model *, const char *ns,
+		    const char *name);
+/*
+ * Replace the whole content (a services file load, an API re-list).  The
+ * model takes ownership of every element (the arrays stay the caller's).
+ * Objects absent from the new content are removed; the observer hears
+ * only of real differences.
+ */
+void		 model_replace(struct model *, struct model_service **svcs,
+		    size_t nsvcs, struct model_endpoints **eps, size_t neps);
+/* Mark kinds as synced (MODEL_F_*); tells the observer. */
+void		 model_set_synced(struct model *, int what);
+/* Return 1 when both Services and Endpoints are synced. */
+int		 model_is_synced(const struct model *);
+
+const struct model_service *model_get_service(const struct model *,
+		    const char *ns, const char *name);
+const struct model_endpoints *model_get_endpoints(const struct model *,
+		    const char *ns, const char *name);
+/* Call cb on every Service, in no particular order. */
+void		 model_foreach_service(const struct model *,
+		    void (*cb)(const struct model_service *, void *), void *);
+size_t		 model_nservices(const struct model *);
+
+/* Deep comparison, 1 if equal (line numbers are ignored). */
+int		 model_service_equal(const struct model_service *,
+		    const struct model_service *);
+int		 model_endpoints_equal(const struct model_endpoints *,
+		    const struct model_endpoints *);
+/* The set of one port name, or NULL. */
+const struct model_epset *model_endpoints_port(const struct model_endpoints *,
+		    const char *port_name);
+void		 model_service_free(struct model_service *);
+void		 model_endpoints_free(struct model_endpoints *);
+
+#endif /* MODEL_H */

@@ -1,0 +1,1 @@
+/* portalloc.c: not written yet. */

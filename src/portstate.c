@@ -1,0 +1,1 @@
+/* portstate.c: not written yet. */

@@ -1,0 +1,48 @@
+/*
+ * portstate.h: the persisted proxy port of every service port, so that a
+ * restarted kuproxy rebinds the same ports and the iptables rules left by
+ * its predecessor stay valid from the first moment.
+ *
+ * File format, one line per service port, '#' comments:
+ *	<PROTO> <proxy-port> <ns/name:port>
+ * e.g. "TCP 40123 default/web:http".  Written atomically (temp + rename).
+ */
+#ifndef PORTSTATE_H
+#define PORTSTATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct portstate_entry {
+	char		*name;		/* ns/name:port, or ns/name */
+	int		 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t	 port;
+};
+
+struct portstate {
+	struct portstate_entry	*v;
+	size_t			 n;
+};
+
+/*
+ * Parse a state file held in buf.  Returns 0, or -1 with "line N: reason"
+ * in err (the caller then starts without persisted ports).  Pure.
+ */
+int	 portstate_parse(const char *buf, size_t len, struct portstate *,
+	    char *err, size_t errlen);
+/* Find the persisted port of (name, proto); 0 if none. */
+uint16_t portstate_lookup(const struct portstate *, const char *name,
+	    int proto);
+/* Add an entry (copies name). */
+void	 portstate_add(struct portstate *, const char *name, int proto,
+	    uint16_t port);
+/* Free the entries; the struct itself may be reused. */
+void	 portstate_clear(struct portstate *);
+/* Read path into ps; a missing file is an empty state.  0 or -1. */
+int	 portstate_load(const char *path, struct portstate *, char *err,
+	    size_t errlen);
+/* Write ps to path atomically.  0, or -1 with a reason in err. */
+int	 portstate_save(const char *path, const struct portstate *, char *err,
+	    size_t errlen);
+
+#endif /* PORTSTATE_H */

@@ -1,0 +1,1 @@
+/* proxier.c: not written yet. */

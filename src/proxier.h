@@ -1,0 +1,3 @@
+#ifndef PROXIER_H
+#define PROXIER_H
+#endif

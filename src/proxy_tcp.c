@@ -1,0 +1,1 @@
+/* proxy_tcp.c: not written yet. */

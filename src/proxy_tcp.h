@@ -1,0 +1,54 @@
+/*
+ * proxy_tcp.h: the TCP relay of one service port.
+ *
+ * Accepts on a listening socket, picks a backend from the balancer and
+ * connects without blocking (timeouts 250 ms, 500 ms, 1 s, 2 s, moving
+ * to the next endpoint after each failure, as kube-proxy's
+ * TryConnectEndpoints), then relays bytes in both directions on raw
+ * edge-triggered events: splice() through pooled pipes for bulk, plain
+ * read/write for small messages.  Half-close is relayed.  An idle
+ * relayed connection holds exactly two descriptors.
+ *
+ * Connection lifecycle (struct proxy_conn):
+ *
+ *	accept --> CONNECTING --(connected)--> RELAY --(both EOF/err)--> closed
+ *	               |  ^                      |
+ *	       (fail/  |  | (next endpoint)      +-(one side EOF)-> HALF
+ *	      timeout) +--+                                          |
+ *	               |                                 (other EOF) v
+ *	               +--(all attempts failed)------------------> closed
+ */
+#ifndef PROXY_TCP_H
+#define PROXY_TCP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+
+struct lb;
+struct proxy_tcp;
+
+/*
+ * Start relaying for one service port.  fd is a bound, listening,
+ * non-blocking socket and is owned from now on; name ("ns/name:port")
+ * is copied; lb is borrowed and must stay valid until
+ * proxy_tcp_close().  Returns NULL if out of memory (fd is then closed).
+ */
+struct proxy_tcp *proxy_tcp_new(struct loop *, int fd, const char *name,
+		    struct lb *lb);
+/*
+ * Stop accepting and close the listener.  Established connections go on
+ * (as in kube-proxy) unless kill is set; connections still connecting
+ * finish their current attempt but do not retry.  The lb is not used
+ * after this call.  The object is freed when its last connection ends.
+ */
+void		 proxy_tcp_close(struct proxy_tcp *, int kill);
+/* Close every connection of every closed service on the loop. */
+void		 proxy_tcp_kill_dying(struct loop *);
+/* Counters of this service port. */
+const struct svc_counters *proxy_tcp_counters(const struct proxy_tcp *);
+/* The listening descriptor (for state handover), -1 once closed. */
+int		 proxy_tcp_fd(const struct proxy_tcp *);
+
+#endif /* PROXY_TCP_H */

@@ -1,0 +1,1 @@
+/* proxy_udp.c: not written yet. */

@@ -1,0 +1,44 @@
+/*
+ * proxy_udp.h: the UDP relay of one service port.
+ *
+ * Per client ip:port a connected socket to the chosen backend (so the
+ * kernel demultiplexes replies and reports ICMP errors); replies go back
+ * to the client from the service socket, so conntrack reverses the
+ * REDIRECT.  Datagrams up to 65507 bytes are relayed whole.  Idle flows
+ * expire after the idle timeout (activity in either direction), checked
+ * by a coarse timer, not per packet.  A flow whose backend refuses
+ * (ICMP port unreachable) is closed; the client's next datagram picks a
+ * new endpoint.
+ */
+#ifndef PROXY_UDP_H
+#define PROXY_UDP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+
+struct lb;
+struct proxy_udp;
+
+/* Largest UDP payload over IPv4. */
+#define PROXY_UDP_MAXDGRAM	65507
+
+/*
+ * Start relaying for one service port.  fd is a bound, non-blocking UDP
+ * socket and is owned from now on; name is copied; lb is borrowed until
+ * proxy_udp_close().  idle_ms is --udp-timeout.  Returns NULL if out of
+ * memory (fd is then closed).
+ */
+struct proxy_udp *proxy_udp_new(struct loop *, int fd, const char *name,
+		    struct lb *lb, uint64_t idle_ms);
+/* Change the idle timeout of this service port. */
+void		 proxy_udp_set_timeout(struct proxy_udp *, uint64_t idle_ms);
+/* Close the service socket and every flow, and free the relay. */
+void		 proxy_udp_close(struct proxy_udp *);
+/* Counters of this service port. */
+const struct svc_counters *proxy_udp_counters(const struct proxy_udp *);
+/* The service socket (for state handover). */
+int		 proxy_udp_fd(const struct proxy_udp *);
+
+#endif /* PROXY_UDP_H */

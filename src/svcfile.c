@@ -1,0 +1,1 @@
+/* svcfile.c: not written yet. */

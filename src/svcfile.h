@@ -1,0 +1,48 @@
+/*
+ * svcfile.h: the standalone source.  A YAML stream (several documents, or
+ * a "kind: List") of v1 Service and v1 Endpoints objects as printed by
+ * "kubectl get svc,ep -o yaml".  Re-read on SIGHUP and when the file
+ * changes (inotify on its directory, so editors' rename-over works,
+ * plus a slow stat poll as a fallback).  A file that fails to parse is
+ * reported with FILE:LINE and the previous content keeps serving.
+ */
+#ifndef SVCFILE_H
+#define SVCFILE_H
+
+#include <stddef.h>
+
+struct event_base;
+struct model;
+struct model_service;
+struct model_endpoints;
+struct svcfile;
+
+struct svcfile_objs {
+	struct model_service	**svcs;
+	size_t			  nsvcs;
+	struct model_endpoints	**eps;
+	size_t			  neps;
+};
+
+/*
+ * Parse a whole file held in buf (fname is for messages).  Any invalid
+ * object rejects the whole file: returns -1 with "FILE:LINE: ns/name:
+ * field: reason" in err.  Skipped objects (headless, ExternalName...)
+ * are not errors.  Pure.
+ */
+int	 svcfile_parse(const char *buf, size_t len, const char *fname,
+	    struct svcfile_objs *out, char *err, size_t errlen);
+void	 svcfile_objs_free(struct svcfile_objs *);
+
+/*
+ * Watch path and feed model.  The first load happens here; if it fails
+ * the error is logged and the model stays empty and unsynced until a
+ * good file appears.  Returns NULL only if the watch cannot be set up.
+ */
+struct svcfile *svcfile_new(struct event_base *, const char *path,
+	    struct model *);
+/* Re-read now (SIGHUP).  Returns 0 if loaded, -1 if rejected. */
+int	 svcfile_reload(struct svcfile *);
+void	 svcfile_free(struct svcfile *);
+
+#endif /* SVCFILE_H */
