@@ -18,6 +18,26 @@
 
 #define CONFIG_ERRLEN	512
 
+/*
+ * Compile-time defaults: Makefile.am passes STATEDIR and configure the
+ * binary paths in DEFS; these fallbacks serve builds without them.
+ */
+#ifndef STATEDIR
+#define STATEDIR	"/var/lib/kuproxy"
+#endif
+#ifndef IPTABLES_PATH
+#define IPTABLES_PATH	"/usr/sbin/iptables"
+#endif
+#ifndef IP6TABLES_PATH
+#define IP6TABLES_PATH	"/usr/sbin/ip6tables"
+#endif
+#ifndef CONNTRACK_PATH
+#define CONNTRACK_PATH	"/usr/sbin/conntrack"
+#endif
+
+/* Room in kp_config.src_line for every KubeProxyConfiguration field. */
+#define CONFIG_NSRC	16
+
 /* Values of endpoints_source. */
 #define CONFIG_EPS_AUTO		0
 #define CONFIG_EPS_SLICES	1
@@ -36,6 +56,12 @@ struct kp_config {
 	char		*kubeconfig;		/* clientConnection.kubeconfig */
 	char		*hostname_override;	/* hostnameOverride */
 	char		*mode;			/* mode: "" or "userspace" */
+
+	/*
+	 * Optional strings (kubeconfig, hostname_override, master,
+	 * config_file, write_config_to, services_file) are NULL when unset
+	 * or set to "".  The others are never NULL.
+	 */
 
 	/* Flag-only options. */
 	char		*config_file;		/* --config */
@@ -62,6 +88,14 @@ struct kp_config {
 	socklen_t	 healthz_len;		/* 0: disabled */
 	struct sockaddr_storage metrics_ss;
 	socklen_t	 metrics_len;		/* 0: disabled */
+
+	/*
+	 * config.c's own bookkeeping, so config_validate() can say where a
+	 * bad value came from: the file last parsed, and per field its
+	 * line there (> 0), -1 if a flag set it, 0 if still the default.
+	 */
+	char		*src_file;
+	int		 src_line[CONFIG_NSRC];
 };
 
 /* What config_load() asks the caller to do. */
@@ -85,8 +119,11 @@ int		 config_load(struct kp_config *, int argc, char **argv,
 /*
  * Apply a KubeProxyConfiguration YAML/JSON document held in buf to cfg.
  * fname is for messages.  Fields userspace mode does not use are
- * accepted and ignored (one debug line each).  Returns 0, or -1 with
- * "FILE:LINE: field: reason" in err.  Pure apart from log_debug.
+ * accepted and ignored (one debug line each); unknown fields are
+ * ignored with one log_warnx each, as kube-proxy's lenient fallback
+ * decoding does.  A null value keeps the current value.  Returns 0, or
+ * -1 with "FILE:LINE: field: reason" in err (cfg may then be partly
+ * updated: parse into a scratch config).
  */
 int		 config_parse_yaml(struct kp_config *, const char *buf,
 		    size_t len, const char *fname, char *err, size_t errlen);
@@ -105,5 +142,10 @@ void		 config_usage(FILE *);
  */
 int		 config_parse_duration(const char *, uint64_t *ms, char *err,
 		    size_t errlen);
+/*
+ * Print ms the way Go's time.Duration.String() does ("250ms", "1.5s",
+ * "15m0s", "2h0m0s", "0s") into buf.  Returns buf.
+ */
+const char	*config_format_duration(uint64_t ms, char *buf, size_t len);
 
 #endif /* CONFIG_H */

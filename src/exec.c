@@ -1,1 +1,463 @@
-/* exec.c: not written yet. */
+/*
+ * exec.c: run external commands from an argv vector, after tmux's
+ * job.c and keepalived's notify.c: signals blocked around fork(), a
+ * clean child, output into a bounded buffer, a timeout that kills the
+ * process group.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec.h"
+
+/* Longest sleep between two checks for the child's exit, in ms. */
+#define EXEC_TICK_MS	100
+/* Bytes moved per read() or send(). */
+#define EXEC_CHUNK	65536
+
+/* The parent's side of one run. */
+struct exec_io {
+	int			 in;	/* our end of stdin, -1 once done */
+	int			 out;	/* read end of the output, -1 at EOF */
+	const char		*input;
+	size_t			 inlen;
+	size_t			 inoff;
+	size_t			 outmax;
+	struct exec_result	*res;
+};
+
+static char	exec_empty[1];
+
+/* Return the monotonic time in milliseconds. */
+static int64_t
+exec_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Put a result in its initial state: nothing ran, no output. */
+static void
+exec_result_init(struct exec_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->status = -1;
+	res->out = exec_empty;
+}
+
+/* Release the output of a result. */
+void
+exec_result_free(struct exec_result *res)
+{
+	if (res->outcap != 0)
+		free(res->out);
+	res->out = exec_empty;
+	res->outlen = res->outcap = 0;
+}
+
+/* Move fd to a descriptor >= 4, close-on-exec; -1 on failure. */
+static int
+exec_child_high(int fd)
+{
+	return (fcntl(fd, F_DUPFD_CLOEXEC, 4));
+}
+
+/* Close every descriptor from 4 up, with close_range() if we can. */
+static void
+exec_child_closefrom(void)
+{
+	long	max, fd;
+
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 4U, ~0U, 0U) == 0)
+		return;
+#endif
+	if ((max = sysconf(_SC_OPEN_MAX)) == -1 || max > 1048576)
+		max = 1048576;
+	for (fd = 4; fd < max; fd++)
+		(void)close((int)fd);
+}
+
+/*
+ * Become the command, in the child after fork(): only async-signal-safe
+ * calls from here on.  errfd is close-on-exec; a failed execv writes its
+ * errno there for the parent.
+ */
+static void __attribute__((__noreturn__))
+exec_child(const char *const argv[], int in, int out, int errfd)
+{
+	struct sigaction	sa;
+	sigset_t		none;
+	int			sig, e;
+
+	/* Ignored signals stay ignored across execv: reset every one. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &sa, NULL);
+	/* The parent's mask is not the command's business: start empty. */
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+
+	/* First lift all three above 3, so no dup2() clobbers another. */
+	if ((in = exec_child_high(in)) == -1 ||
+	    (out = exec_child_high(out)) == -1 ||
+	    (errfd = exec_child_high(errfd)) == -1)
+		_exit(127);
+	if (dup3(errfd, 3, O_CLOEXEC) == -1 ||
+	    dup2(in, STDIN_FILENO) == -1 ||
+	    dup2(out, STDOUT_FILENO) == -1 ||
+	    dup2(out, STDERR_FILENO) == -1)
+		_exit(127);
+	exec_child_closefrom();
+	(void)setpgid(0, 0);
+
+	execv(argv[0], (char *const *)argv);
+	e = errno;
+	(void)write(3, &e, sizeof(e));
+	_exit(127);
+}
+
+/* Make room for want more output bytes; 0, or -1 if out of memory. */
+static int
+exec_out_reserve(struct exec_result *res, size_t want)
+{
+	size_t	 ncap;
+	char	*p;
+
+	if (res->outlen + want + 1 <= res->outcap)
+		return (0);
+	ncap = res->outcap == 0 ? 4096 : res->outcap;
+	while (ncap < res->outlen + want + 1)
+		ncap *= 2;
+	if (res->outcap == 0) {
+		if ((p = malloc(ncap)) == NULL)
+			return (-1);
+	} else if ((p = realloc(res->out, ncap)) == NULL)
+		return (-1);
+	res->out = p;
+	res->outcap = ncap;
+	return (0);
+}
+
+/* Read what the command wrote; close the pipe at end of file. */
+static void
+exec_io_read(struct exec_io *io)
+{
+	struct exec_result	*res = io->res;
+	char			 sink[4096], *dst;
+	size_t			 room;
+	ssize_t			 n;
+	int			 i;
+
+	/* Bounded, so an endless writer cannot keep us past the deadline. */
+	for (i = 0; i < 64; i++) {
+		room = io->outmax > res->outlen ? io->outmax - res->outlen : 0;
+		if (room > EXEC_CHUNK)
+			room = EXEC_CHUNK;
+		if (room != 0 && exec_out_reserve(res, room) == 0)
+			dst = res->out + res->outlen;
+		else {
+			dst = sink;
+			room = sizeof(sink);
+		}
+		if ((n = read(io->out, dst, room)) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			n = 0;		/* EIO and the like: treat as EOF */
+		}
+		if (n == 0) {
+			close(io->out);
+			io->out = -1;
+			return;
+		}
+		res->outtotal += n;
+		if (dst == sink)
+			res->truncated = 1;
+		else
+			res->outlen += n;
+	}
+}
+
+/* Feed the command's stdin; close it when all is written. */
+static void
+exec_io_write(struct exec_io *io)
+{
+	size_t	left;
+	ssize_t	n;
+
+	while (io->inoff < io->inlen) {
+		left = io->inlen - io->inoff;
+		if (left > EXEC_CHUNK)
+			left = EXEC_CHUNK;
+		/* A socket, so MSG_NOSIGNAL spares the caller SIGPIPE. */
+		n = send(io->in, io->input + io->inoff, left,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			break;		/* EPIPE: it stopped reading */
+		}
+		io->inoff += n;
+	}
+	close(io->in);
+	io->in = -1;
+}
+
+/* Return 1 if the child has exited (it is not reaped). */
+static int
+exec_exited(pid_t pid)
+{
+	siginfo_t	si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1)
+		return (errno == ECHILD);
+	return (si.si_pid == pid);
+}
+
+/*
+ * Move input and output until the child exits or the deadline passes.
+ * Returns 0, 1 on timeout, or -1 if poll() failed.  The child's exit,
+ * not the end of its output, ends the loop: something it started in the
+ * background may hold the pipe open.
+ */
+static int
+exec_io_loop(struct exec_io *io, pid_t pid, int timeout_ms)
+{
+	struct pollfd	pfd[2];
+	int64_t		deadline = 0, now;
+	int		n, wait, tick = 1;
+
+	if (timeout_ms > 0)
+		deadline = exec_now_ms() + timeout_ms;
+	for (;;) {
+		memset(pfd, 0, sizeof(pfd));
+		n = 0;
+		if (io->in != -1) {
+			pfd[n].fd = io->in;
+			pfd[n++].events = POLLOUT;
+		}
+		if (io->out != -1) {
+			pfd[n].fd = io->out;
+			pfd[n++].events = POLLIN;
+		}
+		/* No pipe left: back off from 1 ms while it exits. */
+		wait = n > 0 ? EXEC_TICK_MS : tick;
+		if (n == 0 && tick < EXEC_TICK_MS)
+			tick *= 2;
+		if (timeout_ms > 0) {
+			if ((now = exec_now_ms()) >= deadline)
+				return (1);
+			if (deadline - now < wait)
+				wait = (int)(deadline - now);
+		}
+		if (poll(pfd, n, wait) == -1 && errno != EINTR)
+			return (-1);
+		if (io->in != -1 && pfd[0].revents != 0)
+			exec_io_write(io);
+		if (io->out != -1 && pfd[n - 1].revents != 0)
+			exec_io_read(io);
+		if (exec_exited(pid))
+			return (0);
+	}
+}
+
+/* Describe how the child ended in res; 0 if it exited with status 0. */
+static int
+exec_report(const char *path, int wstatus, int errfd, int loop,
+    int timeout_ms, struct exec_result *res)
+{
+	int	e;
+
+	if (read(errfd, &e, sizeof(e)) == (ssize_t)sizeof(e)) {
+		res->exec_errno = e;
+		res->status = 127;
+		snprintf(res->err, sizeof(res->err), "cannot execute %s: %s",
+		    path, strerror(e));
+		return (-1);
+	}
+	if (loop == 1) {
+		res->timed_out = 1;
+		res->signo = SIGKILL;
+		snprintf(res->err, sizeof(res->err), "%s timed out after %gs",
+		    path, timeout_ms / 1000.0);
+		return (-1);
+	}
+	if (loop == -1) {
+		snprintf(res->err, sizeof(res->err), "%s: poll: %s", path,
+		    strerror(errno));
+		return (-1);
+	}
+	if (WIFEXITED(wstatus)) {
+		res->status = WEXITSTATUS(wstatus);
+		if (res->status == 0)
+			return (0);
+		snprintf(res->err, sizeof(res->err),
+		    "%s exited with status %d", path, res->status);
+		return (-1);
+	}
+	res->signo = WTERMSIG(wstatus);
+	snprintf(res->err, sizeof(res->err), "%s killed by signal %d", path,
+	    res->signo);
+	return (-1);
+}
+
+/* Reap the child; kill its group first if it overran. */
+static int
+exec_reap(pid_t pid, int kill_it, int *wstatus)
+{
+	if (kill_it) {
+		(void)kill(-pid, SIGKILL);
+		(void)kill(pid, SIGKILL);
+	}
+	while (waitpid(pid, wstatus, 0) == -1)
+		if (errno != EINTR)
+			return (-1);
+	return (0);
+}
+
+/* Append the truncation marker and the terminating NUL. */
+static void
+exec_out_finish(struct exec_result *res)
+{
+	size_t	mlen = strlen(EXEC_TRUNC_MARK);
+
+	if (res->outcap == 0 && exec_out_reserve(res, 0) == -1)
+		return;			/* out stays the static "" */
+	if (res->truncated && exec_out_reserve(res, mlen) == 0) {
+		memcpy(res->out + res->outlen, EXEC_TRUNC_MARK, mlen);
+		res->outlen += mlen;
+	}
+	res->out[res->outlen] = '\0';
+}
+
+/* Open the child's stdin: a socketpair for input, else /dev/null. */
+static int
+exec_open_stdin(const char *input, int sv[2])
+{
+	if (input == NULL) {
+		sv[0] = -1;
+		sv[1] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		return (sv[1] == -1 ? -1 : 0);
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return (-1);
+	/* Our end only writes, the child's end only reads. */
+	(void)shutdown(sv[0], SHUT_RD);
+	(void)shutdown(sv[1], SHUT_WR);
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Run a command, output bounded at EXEC_OUTMAX. */
+int
+exec_run(const char *const argv[], const char *input, size_t inlen,
+    int timeout_ms, struct exec_result *res)
+{
+	return (exec_run_max(argv, input, inlen, timeout_ms, EXEC_OUTMAX,
+	    res));
+}
+
+/* Run a command, output bounded at outmax. */
+int
+exec_run_max(const char *const argv[], const char *input, size_t inlen,
+    int timeout_ms, size_t outmax, struct exec_result *res)
+{
+	struct exec_io	io;
+	sigset_t	all, old;
+	pid_t		pid;
+	int		sv[2], op[2], ep[2], loop, wstatus = 0, rv = -1;
+
+	exec_result_init(res);
+	if (argv == NULL || argv[0] == NULL) {
+		snprintf(res->err, sizeof(res->err), "exec: empty argv");
+		return (-1);
+	}
+	if (exec_open_stdin(input, sv) == -1)
+		goto fail;
+	if (pipe2(op, O_CLOEXEC) == -1)
+		goto fail_stdin;
+	if (pipe2(ep, O_CLOEXEC) == -1)
+		goto fail_out;
+	if (fcntl(op[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(ep[0], F_SETFL, O_NONBLOCK) == -1)
+		goto fail_err;
+
+	/* No handler of ours may run in the child between fork and exec. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	if ((pid = fork()) == 0)
+		exec_child(argv, sv[1], op[1], ep[1]);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1)
+		goto fail_err;
+	/* Also here: a kill before the child's own setpgid must work. */
+	(void)setpgid(pid, pid);
+	close(sv[1]);
+	close(op[1]);
+	close(ep[1]);
+
+	memset(&io, 0, sizeof(io));
+	io.in = sv[0];
+	io.out = op[0];
+	io.input = input;
+	io.inlen = inlen;
+	io.outmax = outmax;
+	io.res = res;
+	loop = exec_io_loop(&io, pid, timeout_ms);
+	if (exec_reap(pid, loop != 0, &wstatus) == -1) {
+		snprintf(res->err, sizeof(res->err),
+		    "%s: lost its exit status: %s", argv[0], strerror(errno));
+	} else {
+		if (io.out != -1)
+			exec_io_read(&io);	/* what came before the exit */
+		rv = exec_report(argv[0], wstatus, ep[0], loop, timeout_ms,
+		    res);
+	}
+	if (io.in != -1)
+		close(io.in);
+	if (io.out != -1)
+		close(io.out);
+	close(ep[0]);
+	exec_out_finish(res);
+	return (rv);
+
+fail_err:
+	close(ep[0]);
+	close(ep[1]);
+fail_out:
+	close(op[0]);
+	close(op[1]);
+fail_stdin:
+	if (sv[0] != -1)
+		close(sv[0]);
+	close(sv[1]);
+fail:
+	snprintf(res->err, sizeof(res->err), "cannot run %s: %s", argv[0],
+	    strerror(errno));
+	return (-1);
+}

@@ -9,6 +9,7 @@
 #define HTAB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct htab;
 
@@ -43,5 +44,11 @@ size_t		 htab_count(const struct htab *);
 void		 htab_iter_init(struct htab *, struct htab_iter *);
 int		 htab_iter_next(struct htab_iter *, const void **key,
 		    size_t *keylen, void **val);
+/*
+ * Return 64 random bits from getrandom(2), never blocking: if the kernel
+ * pool is not ready, bits mixed from the clock, pid and a counter.  Seeds
+ * the tables and the shuffles of lb.c and portalloc.c; not for secrets.
+ */
+uint64_t	 htab_random(void);
 
 #endif /* HTAB_H */

@@ -1,3 +1,202 @@
+/*
+ * iptables.h: kube-proxy userspace's iptables "portals", rendered as one
+ * iptables-restore input per address family and applied in one exec.
+ *
+ * Chains (the same as kube-proxy userspace, so --cleanup of either
+ * removes the other's leftovers):
+ *	nat    KUBE-PORTALS-CONTAINER   jump from PREROUTING, before NodePorts
+ *	nat    KUBE-PORTALS-HOST        jump from OUTPUT, before NodePorts
+ *	nat    KUBE-NODEPORT-CONTAINER  jump from PREROUTING, addrtype LOCAL
+ *	nat    KUBE-NODEPORT-HOST       jump from OUTPUT, addrtype LOCAL
+ *	filter KUBE-NODEPORT-NON-LOCAL  jump from INPUT, first
+ *
+ * A sync renders the complete content of the five chains and applies it
+ * with one "iptables-restore --noflush -w 5".  Each chain is declared
+ * (":NAME - [0:0]"), which in --noflush mode flushes it (creating it if
+ * needed) inside the same transaction, so stale rules vanish atomically
+ * and no other chain is touched.
+ *
+ * Jump rules from the built-in chains: read with "iptables -w 5 -t T -S
+ * CHAIN" (three small execs: nat PREROUTING, nat OUTPUT, filter INPUT;
+ * never the whole table, which holds our own thousands of rules) at the
+ * first sync, at every forced (periodic) sync and after any failure.
+ * Fixes go into the same restore input: every jump that targets one of
+ * our chains but is not exactly ours is deleted ("-D" with its printed
+ * text), duplicates and misplaced copies are deleted, and a missing jump
+ * is added: portal jumps with "-I CHAIN 1", NodePort jumps with "-A".
+ * Rules are compared as sets of arguments, because iptables prints
+ * matches in its own order.  Checked: each jump exists exactly once, and
+ * the NodePort jump comes after the portal jump in the same chain.  Not
+ * checked: that the portal jump is still the very first rule.  Other
+ * software (Docker, CNI plugins) also inserts at the top; insisting on
+ * first place would make both sides re-insert forever.  kube-proxy
+ * checks existence only.
+ *
+ * Per service port (S = proxy port, P = service port, N = NodePort),
+ * arguments in kube-proxy's order:
+ *	-m comment --comment "ns/name:port" -p tcp -m tcp --dport P
+ *	    [-d IP/32] [-m physdev ! --physdev-is-in]
+ *	    [-m addrtype --dst-type LOCAL] -j TARGET
+ *	clusterIP, each LB ingress IP:
+ *	    PORTALS-CONTAINER -d IP -j REDIRECT --to-ports S
+ *	    PORTALS-HOST      -d IP -j DNAT --to-destination HOSTIP:S
+ *	each externalIP:
+ *	    PORTALS-CONTAINER -d IP -m physdev ! --physdev-is-in -j REDIRECT
+ *	    PORTALS-CONTAINER -d IP -m addrtype --dst-type LOCAL -j REDIRECT
+ *	    PORTALS-HOST      -d IP -m addrtype --dst-type LOCAL -j DNAT
+ *	NodePort (no -d):
+ *	    NODEPORT-CONTAINER --dport N -j REDIRECT --to-ports S
+ *	    NODEPORT-HOST      --dport N -j DNAT --to-destination HOSTIP:S
+ *	    NODEPORT-NON-LOCAL --dport S -m state --state NEW -j ACCEPT
+ * With a specific bind address B, REDIRECT becomes "DNAT
+ * --to-destination B:S" and HOSTIP is B.  IPv6: -d IP/128, [IP]:S.
+ */
 #ifndef IPTABLES_H
 #define IPTABLES_H
-#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IPT_ERRLEN	1024
+
+/* One service port as the rules need it.  Nothing is owned. */
+struct ipt_svcport {
+	const char		*name;		/* "ns/name:port" or "ns/name" */
+	int			 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t		 port;		/* service port */
+	uint16_t		 node_port;	/* 0: none */
+	uint16_t		 proxy_port;	/* our listening port */
+	const char		*cluster_ip;	/* decides the family */
+	const char *const	*external_ips;
+	size_t			 n_external_ips;
+	const char *const	*lb_ips;	/* load-balancer ingress IPs */
+	size_t			 n_lb_ips;
+};
+
+/* What the rules of one family depend on besides the services. */
+struct ipt_params {
+	int		 family;	/* AF_INET or AF_INET6 */
+	const char	*bind_ip;	/* NULL, "", "0.0.0.0", "::": wildcard */
+	const char	*host_ip;	/* node IP for host-side DNAT */
+};
+
+/* A rendered restore input. */
+struct ipt_text {
+	char	*buf;		/* NUL-terminated, NULL when empty */
+	size_t	 len;
+	size_t	 cap;
+	size_t	 nrules;	/* "-A" lines */
+	size_t	 nskipped;	/* service ports or IPs left out */
+	char	 skipped[256];	/* why the first one was left out */
+	int	 oom;		/* private: an append failed */
+	size_t	 natmark;	/* private: end of the nat declarations */
+	size_t	 filtermark;	/* private: end of the filter ones */
+};
+
+struct ipt;
+
+/*
+ * Render the restore input for the service ports of params->family (the
+ * family of cluster_ip; ports of the other family are left out without
+ * comment), sorted by name, protocol and port so that the text does not
+ * depend on the input order.  externalIPs and LB IPs keep their order.
+ * Invalid entries (a name with characters other than [A-Za-z0-9-._/:],
+ * an unparsable cluster IP, a protocol other than TCP/UDP, a zero port;
+ * an external or LB IP that is invalid or of the other family) are left
+ * out and counted in out->nskipped, the first reason in out->skipped:
+ * one bad Service must not fail the whole transaction.  Pure.
+ *
+ * out is initialised here and must be released with ipt_text_free().
+ * Returns 0, or -1 with a reason in err (out is then empty):
+ *	- params->family is neither AF_INET nor AF_INET6;
+ *	- bind_ip is set but not an IP of that family;
+ *	- a host-side DNAT is needed and neither a specific bind_ip nor a
+ *	  host_ip of that family is available;
+ *	- out of memory.
+ */
+int	 ipt_render(const struct ipt_params *, const struct ipt_svcport *,
+	    size_t n, struct ipt_text *out, char *err, size_t errlen);
+/* Release a rendered text (the struct may be reused). */
+void	 ipt_text_free(struct ipt_text *);
+
+/*
+ * Render the restore input that removes our chains, given the output of
+ * "iptables-save -t nat" and "-t filter" (either may be NULL or empty):
+ * "-D" for every rule in another chain that jumps or goes to one of our
+ * chains (each copy), then each of our chains that exists is declared
+ * (flushed) and deleted with "-X".  out->len is 0 when there is nothing
+ * to remove.  Pure.  Returns 0, or -1 if out of memory.
+ */
+int	 ipt_render_cleanup(const char *nat_save, const char *filter_save,
+	    struct ipt_text *out, char *err, size_t errlen);
+
+/*
+ * A rule set of one family, driving iptables_path (e.g.
+ * "/usr/sbin/iptables"), iptables_path "-restore" and "-save".  Returns
+ * NULL if family is not AF_INET or AF_INET6 or path is empty.
+ */
+struct ipt	*ipt_new(const char *iptables_path, int family);
+void		 ipt_free(struct ipt *);
+
+/*
+ * Make the kernel's rules match the service ports: render, and apply
+ * with one iptables-restore, checking the jump rules first on the first
+ * call, after a failure, and whenever force is set.  If the rendered
+ * text equals the one last applied and force is 0, nothing is run.  The
+ * caller forces at its periodic sync, which repairs chains or jumps that
+ * someone removed.  Skipped entries (see ipt_render) are logged once per
+ * change.  Returns 0, or -1 with a reason in err: a render error, a
+ * failed "-S" read, or a failed restore, quoting the input line that
+ * iptables-restore named ("line 7: -A KUBE-... : <its message>").
+ */
+int	 ipt_sync(struct ipt *, const struct ipt_params *,
+	    const struct ipt_svcport *, size_t n, int force, char *err,
+	    size_t errlen);
+
+/*
+ * Remove every chain and jump rule of ours (and of kube-proxy
+ * userspace) from this family: reads "iptables-save -t nat" and "-t
+ * filter" and applies ipt_render_cleanup() in one restore.  Idempotent:
+ * returns 0 when nothing is there, when a table does not exist, or when
+ * the binaries are not installed.  Returns -1 with a reason in err on
+ * any other failure.
+ */
+int	 ipt_cleanup(struct ipt *, char *err, size_t errlen);
+
+/*
+ * Delete the UDP conntrack entries of a removed service:
+ * "conntrack -D --orig-dst IP -p udp" (plus "-f ipv6").  If
+ * conntrack_path is not executable, warns once (per struct ipt) and
+ * returns 0.  Exit status 1 with "0 flow entries have been deleted" is
+ * success.  Returns -1 with a reason in err if ip is not an IP address
+ * or conntrack fails otherwise.
+ */
+int	 ipt_flush_conntrack(struct ipt *, const char *conntrack_path,
+	    const char *ip, char *err, size_t errlen);
+
+/*
+ * Find this node's IP of a family as kube-proxy does when --bind-address
+ * is a wildcard: the first global address of the default route's
+ * interface (lowest metric; /proc/net/route or /proc/net/ipv6_route).
+ * Writes the text form into buf.  Returns 0, or -1 with a reason in err,
+ * "no default route: cannot choose the node IP; set --bind-address to
+ * this node's IP" when there is none.
+ */
+int	 ipt_detect_host_ip(int family, char *buf, size_t len, char *err,
+	    size_t errlen);
+/*
+ * The default route's interface from the text of /proc/net/route
+ * (AF_INET) or /proc/net/ipv6_route (AF_INET6): up, not a reject route,
+ * not "lo", lowest metric.  Returns 0, or -1 if there is none.  Pure;
+ * public for tests.
+ */
+int	 ipt_parse_default_route(int family, const char *text,
+	    char *ifname, size_t len);
+/*
+ * The first global (not loopback, not link-local) address of a family
+ * on interface ifname.  Returns 0, or -1 with a reason in err.
+ */
+int	 ipt_iface_addr(int family, const char *ifname, char *buf,
+	    size_t len, char *err, size_t errlen);
+
+#endif /* IPTABLES_H */

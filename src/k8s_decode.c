@@ -1,1 +1,616 @@
-/* k8s_decode.c: not written yet. */
+/*
+ * k8s_decode.c: v1 Service and v1 Endpoints (json-c) to model objects.
+ *
+ * Only the fields kube-proxy's userspace mode reads are looked at (see
+ * the reference, section 6); everything else is ignored, so objects
+ * printed by kubectl with managedFields and status decode unchanged.
+ * Every error names the object and the field path, e.g.
+ * "ns/name: spec.ports[1].port: must be between 1 and 65535, got 70000".
+ *
+ * Endpoint sets are sorted (by port name, then IP and port) so that two
+ * listings of the same Endpoints compare equal in model.c whatever order
+ * the API server returned them in.
+ */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "k8s_decode.h"
+#include "model.h"
+#include "netutil.h"
+#include "xmalloc.h"
+#include "yamljson.h"
+
+#define K8S_LABEL_PROXY_NAME	"service.kubernetes.io/service-proxy-name"
+#define K8S_LABEL_HEADLESS	"service.kubernetes.io/headless"
+#define K8S_DEFAULT_AFFINITY_TTL 10800
+#define K8S_MAX_AFFINITY_TTL	86400
+
+/* Where errors go, and the object they are about. */
+struct kd_ctx {
+	char		*err;
+	size_t		 errlen;
+	const char	*ns;
+	const char	*name;
+};
+
+static int	kd_err(struct kd_ctx *, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
+
+/* Write "ns/name: <msg>" into the error buffer; return K8S_DECODE_ERR. */
+static int
+kd_err(struct kd_ctx *c, const char *fmt, ...)
+{
+	char	msg[512];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(c->err, c->errlen, "%s/%s: %s", c->ns, c->name, msg);
+	return (K8S_DECODE_ERR);
+}
+
+/* Return member key of o, or NULL if absent, null or o is no object. */
+static struct json_object *
+kd_get(struct json_object *o, const char *key)
+{
+	struct json_object	*v = NULL;
+
+	if (!json_object_is_type(o, json_type_object))
+		return (NULL);
+	json_object_object_get_ex(o, key, &v);
+	return (v);
+}
+
+/* Read an optional string member; absent or null gives def. */
+static int
+kd_string(struct kd_ctx *c, struct json_object *o, const char *key,
+    const char *path, const char *def, const char **out)
+{
+	struct json_object	*v = kd_get(o, key);
+
+	*out = def;
+	if (v == NULL)
+		return (0);
+	if (!json_object_is_type(v, json_type_string))
+		return (kd_err(c, "%s%s: must be a string", path, key));
+	*out = json_object_get_string(v);
+	return (0);
+}
+
+/*
+ * Read an integer member in [min, max]; absent or null gives def, or an
+ * error if def is -1.
+ */
+static int
+kd_int(struct kd_ctx *c, struct json_object *o, const char *key,
+    const char *path, int64_t min, int64_t max, int64_t def, int64_t *out)
+{
+	struct json_object	*v = kd_get(o, key);
+
+	*out = def;
+	if (v == NULL) {
+		if (def == -1)
+			return (kd_err(c, "%s%s: required", path, key));
+		return (0);
+	}
+	if (!json_object_is_type(v, json_type_int))
+		return (kd_err(c, "%s%s: must be an integer", path, key));
+	*out = json_object_get_int64(v);
+	if (*out < min || *out > max)
+		return (kd_err(c, "%s%s: must be between %lld and %lld, got "
+		    "%lld", path, key, (long long)min, (long long)max,
+		    (long long)*out));
+	return (0);
+}
+
+/* Return the array member key (NULL if absent), or an error. */
+static int
+kd_array(struct kd_ctx *c, struct json_object *o, const char *key,
+    const char *path, struct json_object **out)
+{
+	*out = kd_get(o, key);
+	if (*out != NULL && !json_object_is_type(*out, json_type_array))
+		return (kd_err(c, "%s%s: must be a list", path, key));
+	return (0);
+}
+
+/* Check that o is a mapping. */
+static int
+kd_object(struct kd_ctx *c, struct json_object *o, const char *path)
+{
+	if (!json_object_is_type(o, json_type_object))
+		return (kd_err(c, "%s: must be a mapping", path));
+	return (0);
+}
+
+/* Canonicalise the IP string v into a new string. */
+static int
+kd_ip(struct kd_ctx *c, struct json_object *v, const char *path,
+    char **out)
+{
+	char	buf[INET6_ADDRSTRLEN];
+
+	*out = NULL;
+	if (v == NULL)
+		return (kd_err(c, "%s: required", path));
+	if (!json_object_is_type(v, json_type_string))
+		return (kd_err(c, "%s: must be a string", path));
+	if (netutil_canon_ip(json_object_get_string(v), buf, sizeof(buf)) ==
+	    -1)
+		return (kd_err(c, "%s: not an IP address: \"%s\"", path,
+		    json_object_get_string(v)));
+	*out = xstrdup(buf);
+	return (0);
+}
+
+/* Parse a protocol name (absent: TCP); 0 on success. */
+static int
+kd_proto(struct kd_ctx *c, struct json_object *o, const char *path,
+    int *proto)
+{
+	const char	*s;
+
+	if (kd_string(c, o, "protocol", path, "TCP", &s) == -1)
+		return (-1);
+	if (strcmp(s, "TCP") == 0)
+		*proto = IPPROTO_TCP;
+	else if (strcmp(s, "UDP") == 0)
+		*proto = IPPROTO_UDP;
+	else if (strcmp(s, "SCTP") == 0)
+		*proto = IPPROTO_SCTP;
+	else
+		return (kd_err(c, "%sprotocol: unsupported protocol \"%s\"",
+		    path, s));
+	return (0);
+}
+
+/* Read metadata.namespace and metadata.name. */
+int
+k8s_decode_meta(struct json_object *o, const char **ns, const char **name)
+{
+	struct json_object	*meta = kd_get(o, "metadata"), *v;
+
+	*ns = "default";
+	*name = NULL;
+	v = kd_get(meta, "namespace");
+	if (json_object_is_type(v, json_type_string) &&
+	    json_object_get_string_len(v) > 0)
+		*ns = json_object_get_string(v);
+	v = kd_get(meta, "name");
+	if (!json_object_is_type(v, json_type_string) ||
+	    json_object_get_string_len(v) == 0)
+		return (-1);
+	*name = json_object_get_string(v);
+	return (0);
+}
+
+/* Set up the context for o; fails if o has no usable metadata. */
+static int
+kd_ctx_init(struct kd_ctx *c, struct json_object *o, const char *kind,
+    char *err, size_t errlen)
+{
+	c->err = err;
+	c->errlen = errlen;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "%s: not a mapping", kind);
+		return (-1);
+	}
+	if (k8s_decode_meta(o, &c->ns, &c->name) == -1) {
+		snprintf(err, errlen, "%s: metadata.name: required", kind);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Decide whether kube-proxy would skip this Service; reason in err. */
+static int
+kd_svc_skip(struct kd_ctx *c, struct json_object *o, const char **cip)
+{
+	struct json_object	*labels, *spec;
+	const char		*type;
+
+	/* Presence is what counts, as in the informers' label selector. */
+	labels = kd_get(kd_get(o, "metadata"), "labels");
+	if (!json_object_is_type(labels, json_type_object))
+		labels = NULL;
+	if (labels != NULL &&
+	    json_object_object_get_ex(labels, K8S_LABEL_PROXY_NAME, NULL)) {
+		kd_err(c, "label %s set", K8S_LABEL_PROXY_NAME);
+		return (K8S_DECODE_SKIP);
+	}
+	if (labels != NULL &&
+	    json_object_object_get_ex(labels, K8S_LABEL_HEADLESS, NULL)) {
+		kd_err(c, "label %s set", K8S_LABEL_HEADLESS);
+		return (K8S_DECODE_SKIP);
+	}
+	spec = kd_get(o, "spec");
+	if (spec != NULL && kd_object(c, spec, "spec") == -1)
+		return (K8S_DECODE_ERR);
+	if (kd_string(c, spec, "type", "spec.", "ClusterIP", &type) == -1)
+		return (K8S_DECODE_ERR);
+	if (strcmp(type, "ExternalName") == 0) {
+		kd_err(c, "type ExternalName");
+		return (K8S_DECODE_SKIP);
+	}
+	if (strcmp(type, "ClusterIP") != 0 && strcmp(type, "NodePort") != 0 &&
+	    strcmp(type, "LoadBalancer") != 0)
+		return (kd_err(c, "spec.type: unknown type \"%s\"", type));
+	if (kd_string(c, spec, "clusterIP", "spec.", "", cip) == -1)
+		return (K8S_DECODE_ERR);
+	if (**cip == '\0' || strcmp(*cip, "None") == 0) {
+		kd_err(c, "headless (no cluster IP)");
+		return (K8S_DECODE_SKIP);
+	}
+	return (K8S_DECODE_OK);
+}
+
+/* Check one port name against the ones before it. */
+static int
+kd_port_dup(struct kd_ctx *c, struct json_object *ports, size_t i,
+    const char *name)
+{
+	const char	*other;
+	size_t		 j;
+
+	for (j = 0; j < i; j++) {
+		other = json_object_get_string(kd_get(
+		    json_object_array_get_idx(ports, j), "name"));
+		if (strcmp(other != NULL ? other : "", name) == 0)
+			return (kd_err(c, "spec.ports[%zu].name: duplicate "
+			    "port name \"%s\"", i, name));
+	}
+	return (0);
+}
+
+/* Append a note ("; "-separated) to err without failing. */
+static void
+kd_note(struct kd_ctx *c, const char *msg)
+{
+	size_t	len = strlen(c->err);
+
+	if (len == 0)
+		snprintf(c->err, c->errlen, "%s/%s: %s", c->ns, c->name, msg);
+	else if (len < c->errlen)
+		snprintf(c->err + len, c->errlen - len, "; %s", msg);
+}
+
+/* Decode spec.ports[]; SCTP ports are dropped with a note. */
+static int
+kd_svc_ports(struct kd_ctx *c, struct json_object *spec,
+    struct model_service *ms)
+{
+	struct json_object	*ports, *p;
+	struct model_svcport	*mp;
+	char			 path[64], note[96];
+	const char		*name;
+	int64_t			 port, node_port;
+	int			 proto;
+	size_t			 i, n;
+
+	if (kd_array(c, spec, "ports", "spec.", &ports) == -1)
+		return (-1);
+	n = ports != NULL ? json_object_array_length(ports) : 0;
+	if (n > 0)
+		ms->ports = xcalloc(n, sizeof(*ms->ports));
+	for (i = 0; i < n; i++) {
+		p = json_object_array_get_idx(ports, i);
+		snprintf(path, sizeof(path), "spec.ports[%zu]", i);
+		if (kd_object(c, p, path) == -1)
+			return (-1);
+		strncat(path, ".", sizeof(path) - strlen(path) - 1);
+		if (kd_string(c, p, "name", path, "", &name) == -1 ||
+		    kd_int(c, p, "port", path, 1, 65535, -1, &port) == -1 ||
+		    kd_int(c, p, "nodePort", path, 0, 65535, 0,
+		    &node_port) == -1 ||
+		    kd_proto(c, p, path, &proto) == -1 ||
+		    kd_port_dup(c, ports, i, name) == -1)
+			return (-1);
+		if (proto == IPPROTO_SCTP) {
+			snprintf(note, sizeof(note), "spec.ports[%zu]: SCTP "
+			    "is not supported, port dropped", i);
+			kd_note(c, note);
+			continue;
+		}
+		mp = &ms->ports[ms->nports++];
+		mp->name = xstrdup(name);
+		mp->proto = proto;
+		mp->port = (uint16_t)port;
+		mp->node_port = (uint16_t)node_port;
+	}
+	return (0);
+}
+
+/* Decode a list of IP strings (spec.externalIPs). */
+static int
+kd_ip_list(struct kd_ctx *c, struct json_object *o, const char *key,
+    const char *path, char ***ips, size_t *nips)
+{
+	struct json_object	*list;
+	char			 p[96];
+	size_t			 i, n;
+
+	if (kd_array(c, o, key, path, &list) == -1)
+		return (-1);
+	n = list != NULL ? json_object_array_length(list) : 0;
+	if (n > 0)
+		*ips = xcalloc(n, sizeof(**ips));
+	for (i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "%s%s[%zu]", path, key, i);
+		if (kd_ip(c, json_object_array_get_idx(list, i), p,
+		    &(*ips)[*nips]) == -1)
+			return (-1);
+		(*nips)++;
+	}
+	return (0);
+}
+
+/* Decode status.loadBalancer.ingress[].ip; hostname-only entries skip. */
+static int
+kd_svc_lb(struct kd_ctx *c, struct json_object *o, struct model_service *ms)
+{
+	struct json_object	*ingress, *e;
+	char			 p[96];
+	size_t			 i, n;
+
+	if (kd_array(c, kd_get(kd_get(o, "status"), "loadBalancer"),
+	    "ingress", "status.loadBalancer.", &ingress) == -1)
+		return (-1);
+	n = ingress != NULL ? json_object_array_length(ingress) : 0;
+	if (n > 0)
+		ms->lb_ips = xcalloc(n, sizeof(*ms->lb_ips));
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(ingress, i);
+		snprintf(p, sizeof(p), "status.loadBalancer.ingress[%zu]", i);
+		if (kd_object(c, e, p) == -1)
+			return (-1);
+		if (kd_get(e, "ip") == NULL)
+			continue;
+		strncat(p, ".ip", sizeof(p) - strlen(p) - 1);
+		if (kd_ip(c, kd_get(e, "ip"), p, &ms->lb_ips[ms->n_lb_ips])
+		    == -1)
+			return (-1);
+		ms->n_lb_ips++;
+	}
+	return (0);
+}
+
+/* Decode spec.sessionAffinity and its timeout. */
+static int
+kd_svc_affinity(struct kd_ctx *c, struct json_object *spec,
+    struct model_service *ms)
+{
+	struct json_object	*cfg;
+	const char		*s;
+	int64_t			 ttl;
+
+	if (kd_string(c, spec, "sessionAffinity", "spec.", "None", &s) == -1)
+		return (-1);
+	if (strcmp(s, "None") == 0)
+		ms->affinity = MODEL_AFFINITY_NONE;
+	else if (strcmp(s, "ClientIP") == 0)
+		ms->affinity = MODEL_AFFINITY_CLIENTIP;
+	else
+		return (kd_err(c, "spec.sessionAffinity: must be None or "
+		    "ClientIP, got \"%s\"", s));
+	cfg = kd_get(kd_get(spec, "sessionAffinityConfig"), "clientIP");
+	if (kd_int(c, cfg, "timeoutSeconds",
+	    "spec.sessionAffinityConfig.clientIP.", 1, K8S_MAX_AFFINITY_TTL,
+	    K8S_DEFAULT_AFFINITY_TTL, &ttl) == -1)
+		return (-1);
+	ms->affinity_ttl = (unsigned int)ttl;
+	return (0);
+}
+
+/* Decode a v1 Service. */
+int
+k8s_decode_service(struct json_object *o, struct model_service **out,
+    char *err, size_t errlen)
+{
+	struct kd_ctx		 c;
+	struct model_service	*ms;
+	struct json_object	*spec;
+	const char		*cip;
+	int			 rc;
+
+	*out = NULL;
+	if (kd_ctx_init(&c, o, "Service", err, errlen) == -1)
+		return (K8S_DECODE_ERR);
+	if ((rc = kd_svc_skip(&c, o, &cip)) != K8S_DECODE_OK)
+		return (rc);
+	spec = kd_get(o, "spec");
+	ms = xcalloc(1, sizeof(*ms));
+	ms->ns = xstrdup(c.ns);
+	ms->name = xstrdup(c.name);
+	ms->line = yamljson_line(o);
+	if (kd_ip(&c, kd_get(spec, "clusterIP"), "spec.clusterIP",
+	    &ms->cluster_ip) == -1 ||
+	    kd_svc_ports(&c, spec, ms) == -1 ||
+	    kd_ip_list(&c, spec, "externalIPs", "spec.", &ms->external_ips,
+	    &ms->n_external_ips) == -1 ||
+	    kd_svc_lb(&c, o, ms) == -1 ||
+	    kd_svc_affinity(&c, spec, ms) == -1) {
+		model_service_free(ms);
+		return (K8S_DECODE_ERR);
+	}
+	*out = ms;
+	return (K8S_DECODE_OK);
+}
+
+/* Return the set for port name, adding an empty one if needed. */
+static struct model_epset *
+kd_epset(struct model_endpoints *me, const char *name)
+{
+	struct model_epset	*s;
+	size_t			 i;
+
+	for (i = 0; i < me->nsets; i++)
+		if (strcmp(me->sets[i].port_name, name) == 0)
+			return (&me->sets[i]);
+	me->sets = xreallocarray(me->sets, me->nsets + 1, sizeof(*me->sets));
+	s = &me->sets[me->nsets++];
+	memset(s, 0, sizeof(*s));
+	s->port_name = xstrdup(name);
+	return (s);
+}
+
+/* Decode subsets[i].addresses[] into canonical IPs. */
+static int
+kd_ep_addrs(struct kd_ctx *c, struct json_object *sub, size_t si,
+    char ***ips, size_t *nips)
+{
+	struct json_object	*addrs, *a;
+	char			 path[96];
+	size_t			 i, n;
+
+	snprintf(path, sizeof(path), "subsets[%zu].", si);
+	if (kd_array(c, sub, "addresses", path, &addrs) == -1)
+		return (-1);
+	n = addrs != NULL ? json_object_array_length(addrs) : 0;
+	if (n > 0)
+		*ips = xcalloc(n, sizeof(**ips));
+	for (i = 0; i < n; i++) {
+		a = json_object_array_get_idx(addrs, i);
+		snprintf(path, sizeof(path), "subsets[%zu].addresses[%zu]",
+		    si, i);
+		if (kd_object(c, a, path) == -1)
+			return (-1);
+		strncat(path, ".ip", sizeof(path) - strlen(path) - 1);
+		if (kd_ip(c, kd_get(a, "ip"), path, &(*ips)[*nips]) == -1)
+			return (-1);
+		(*nips)++;
+	}
+	return (0);
+}
+
+/* Add every (address, port) of one subset to the sets. */
+static int
+kd_ep_ports(struct kd_ctx *c, struct json_object *sub, size_t si,
+    char **ips, size_t nips, struct model_endpoints *me)
+{
+	struct json_object	*ports, *p;
+	struct model_epset	*set;
+	char			 path[96];
+	const char		*name;
+	int64_t			 port;
+	int			 proto;
+	size_t			 i, j, n;
+
+	snprintf(path, sizeof(path), "subsets[%zu].", si);
+	if (kd_array(c, sub, "ports", path, &ports) == -1)
+		return (-1);
+	n = ports != NULL ? json_object_array_length(ports) : 0;
+	for (i = 0; i < n; i++) {
+		p = json_object_array_get_idx(ports, i);
+		snprintf(path, sizeof(path), "subsets[%zu].ports[%zu]", si, i);
+		if (kd_object(c, p, path) == -1)
+			return (-1);
+		strncat(path, ".", sizeof(path) - strlen(path) - 1);
+		if (kd_string(c, p, "name", path, "", &name) == -1 ||
+		    kd_int(c, p, "port", path, 1, 65535, -1, &port) == -1 ||
+		    kd_proto(c, p, path, &proto) == -1)
+			return (-1);
+		if (nips == 0)
+			continue;
+		set = kd_epset(me, name);
+		set->eps = xreallocarray(set->eps, set->n + nips,
+		    sizeof(*set->eps));
+		for (j = 0; j < nips; j++) {
+			set->eps[set->n].ip = xstrdup(ips[j]);
+			set->eps[set->n].port = (uint16_t)port;
+			set->n++;
+		}
+	}
+	return (0);
+}
+
+/* Order endpoints by IP text, then port. */
+static int
+kd_ep_cmp(const void *a, const void *b)
+{
+	const struct model_endpoint	*x = a, *y = b;
+	int				 r;
+
+	if ((r = strcmp(x->ip, y->ip)) != 0)
+		return (r);
+	return ((int)x->port - (int)y->port);
+}
+
+/* Order sets by port name. */
+static int
+kd_set_cmp(const void *a, const void *b)
+{
+	const struct model_epset	*x = a, *y = b;
+
+	return (strcmp(x->port_name, y->port_name));
+}
+
+/* Decode one subset. */
+static int
+kd_ep_subset(struct kd_ctx *c, struct json_object *sub, size_t si,
+    struct model_endpoints *me)
+{
+	char	path[32], **ips = NULL;
+	size_t	nips = 0, i;
+	int	rc = -1;
+
+	snprintf(path, sizeof(path), "subsets[%zu]", si);
+	if (kd_object(c, sub, path) == -1)
+		return (-1);
+	if (kd_ep_addrs(c, sub, si, &ips, &nips) == -1 ||
+	    kd_ep_ports(c, sub, si, ips, nips, me) == -1)
+		goto out;
+	rc = 0;
+out:
+	for (i = 0; i < nips; i++)
+		free(ips[i]);
+	free(ips);
+	return (rc);
+}
+
+/* Decode a v1 Endpoints. */
+int
+k8s_decode_endpoints(struct json_object *o, struct model_endpoints **out,
+    char *err, size_t errlen)
+{
+	struct kd_ctx		 c;
+	struct model_endpoints	*me;
+	struct json_object	*subsets;
+	size_t			 i, n;
+
+	*out = NULL;
+	if (kd_ctx_init(&c, o, "Endpoints", err, errlen) == -1)
+		return (K8S_DECODE_ERR);
+	if (kd_array(&c, o, "subsets", "", &subsets) == -1)
+		return (K8S_DECODE_ERR);
+	me = xcalloc(1, sizeof(*me));
+	me->ns = xstrdup(c.ns);
+	me->name = xstrdup(c.name);
+	me->line = yamljson_line(o);
+	n = subsets != NULL ? json_object_array_length(subsets) : 0;
+	for (i = 0; i < n; i++) {
+		if (kd_ep_subset(&c, json_object_array_get_idx(subsets, i), i,
+		    me) == -1) {
+			model_endpoints_free(me);
+			return (K8S_DECODE_ERR);
+		}
+	}
+	for (i = 0; i < me->nsets; i++)
+		qsort(me->sets[i].eps, me->sets[i].n, sizeof(*me->sets[i].eps),
+		    kd_ep_cmp);
+	if (me->nsets > 1)
+		qsort(me->sets, me->nsets, sizeof(*me->sets), kd_set_cmp);
+	*out = me;
+	return (K8S_DECODE_OK);
+}

@@ -52,7 +52,10 @@ int		 lb_set_endpoints(struct lb *, const struct lb_endpoint *,
  * Pick the endpoint for a new connection or UDP flow from client (may be
  * NULL) at time now_ms, copying it to *out.  If reset is set (the
  * previous pick failed), the pin is ignored and overwritten with the
- * next round-robin endpoint.  Returns 0, or -1 if there are no
+ * next round-robin endpoint.  The affinity key is the client's IP only
+ * (an IPv4-mapped IPv6 address counts as the IPv4 address); a NULL
+ * client is never pinned.  If a pin cannot be allocated the endpoint is
+ * still returned, unpinned.  Returns 0, or -1 if there are no
  * endpoints.
  */
 int		 lb_next(struct lb *, const struct sockaddr *client, int reset,

@@ -1,1 +1,220 @@
-int main(void) { return 0; }
+/*
+ * main.c: kuproxy, the Kubernetes userspace service proxy.
+ *
+ * Parse the configuration, then wire the one-way pipeline
+ *	source (services file) --> model --> proxier --> relays + rules
+ * on one libevent loop and run it until SIGTERM or SIGINT.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "iptables.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "model.h"
+#include "proxier.h"
+#include "svcfile.h"
+#include "xmalloc.h"
+
+struct main_ctx {
+	struct event_base	*base;
+	struct svcfile		*svcfile;
+};
+
+/* Raise the soft descriptor limit to the hard one; never fatal. */
+static void
+main_rlimit(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit(RLIMIT_NOFILE)");
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("cannot raise the open files limit to %llu",
+			    (unsigned long long)rl.rlim_max);
+			return;
+		}
+	}
+	log_info("open files limit: %llu", (unsigned long long)rl.rlim_cur);
+}
+
+/* SIGTERM, SIGINT: leave the loop; teardown follows in main. */
+static void
+main_sigterm(evutil_socket_t sig, short ev, void *arg)
+{
+	struct main_ctx	*ctx = arg;
+
+	log_info("signal %d: shutting down", (int)sig);
+	event_base_loopbreak(ctx->base);
+}
+
+/* SIGHUP: re-read the services file. */
+static void
+main_sighup(evutil_socket_t sig, short ev, void *arg)
+{
+	struct main_ctx	*ctx = arg;
+
+	log_info("SIGHUP: reloading");
+	if (ctx->svcfile != NULL)
+		svcfile_reload(ctx->svcfile);
+}
+
+/* --cleanup: remove every chain and jump rule of ours, v4 and v6. */
+static int
+main_cleanup(const struct kp_config *cfg)
+{
+	const char	*paths[2] = { cfg->iptables_path, cfg->ip6tables_path };
+	const int	 families[2] = { AF_INET, AF_INET6 };
+	struct ipt	*ipt;
+	char		 err[IPT_ERRLEN];
+	int		 i, rv = 0;
+
+	for (i = 0; i < 2; i++) {
+		if ((ipt = ipt_new(paths[i], families[i])) == NULL)
+			continue;
+		if (ipt_cleanup(ipt, err, sizeof(err)) == -1) {
+			fprintf(stderr, "kuproxy: cleanup: %s\n", err);
+			rv = 1;
+		}
+		ipt_free(ipt);
+	}
+	return (rv);
+}
+
+/* -n: also check the services file, then say so. */
+static int
+main_check(const struct kp_config *cfg)
+{
+	struct svcfile_objs	 objs;
+	char			 err[CONFIG_ERRLEN];
+	char			*buf = NULL;
+	size_t			 len = 0;
+	FILE			*f;
+
+	if (cfg->services_file != NULL) {
+		if ((f = fopen(cfg->services_file, "r")) == NULL) {
+			fprintf(stderr, "kuproxy: %s: %s\n",
+			    cfg->services_file, strerror(errno));
+			return (1);
+		}
+		buf = xmalloc(64 * 1024 * 1024);
+		len = fread(buf, 1, 64 * 1024 * 1024, f);
+		fclose(f);
+		memset(&objs, 0, sizeof(objs));
+		if (svcfile_parse(buf, len, cfg->services_file, &objs, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "kuproxy: %s\n", err);
+			free(buf);
+			return (1);
+		}
+		printf("%s: %zu services, %zu endpoints\n", cfg->services_file,
+		    objs.nsvcs, objs.neps);
+		svcfile_objs_free(&objs);
+		free(buf);
+	}
+	printf("configuration OK\n");
+	return (0);
+}
+
+/* Run the proxy until a terminating signal. */
+static int
+main_run(struct kp_config *cfg)
+{
+	struct main_ctx	 ctx;
+	struct loop	*loop;
+	struct model	*model;
+	struct proxier	*proxier;
+	struct metrics	*metrics;
+	struct event	*sigs[3];
+	char		 err[CONFIG_ERRLEN];
+	size_t		 i;
+
+	memset(&ctx, 0, sizeof(ctx));
+	main_rlimit();
+	signal(SIGPIPE, SIG_IGN);
+	if ((ctx.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	loop = loop_new(ctx.base);
+	model = model_new();
+	if ((proxier = proxier_new(loop, cfg, model, err, sizeof(err))) ==
+	    NULL)
+		fatalx("%s", err);
+	metrics = metrics_new(ctx.base, proxier,
+	    (struct sockaddr *)&cfg->metrics_ss, cfg->metrics_len,
+	    (struct sockaddr *)&cfg->healthz_ss, cfg->healthz_len,
+	    cfg->sync_period_ms, err, sizeof(err));
+	if (metrics == NULL)
+		log_warnx("%s: serving without it", err);
+	ctx.svcfile = svcfile_new(ctx.base, cfg->services_file, model);
+	if (ctx.svcfile == NULL)
+		fatalx("%s: cannot watch the services file",
+		    cfg->services_file);
+	sigs[0] = evsignal_new(ctx.base, SIGTERM, main_sigterm, &ctx);
+	sigs[1] = evsignal_new(ctx.base, SIGINT, main_sigterm, &ctx);
+	sigs[2] = evsignal_new(ctx.base, SIGHUP, main_sighup, &ctx);
+	for (i = 0; i < 3; i++)
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
+			fatalx("cannot install signal handlers");
+	log_info("kuproxy %s started: userspace mode, services from %s",
+	    PACKAGE_VERSION, cfg->services_file);
+	event_base_dispatch(ctx.base);
+
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	svcfile_free(ctx.svcfile);
+	metrics_free(metrics);
+	proxier_free(proxier);
+	model_free(model);
+	loop_free(loop);
+	event_base_free(ctx.base);
+	log_info("stopped");
+	return (0);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct kp_config	*cfg;
+	char			 err[CONFIG_ERRLEN];
+	int			 rv;
+
+	log_init(1, 0);
+	cfg = config_new();
+	switch (config_load(cfg, argc, argv, err, sizeof(err))) {
+	case -1:
+		fprintf(stderr, "kuproxy: %s\n", err);
+		config_free(cfg);
+		return (1);
+	case CONFIG_EXIT:
+		config_free(cfg);
+		return (0);
+	}
+	log_setverbose(cfg->verbosity);
+	if (cfg->cleanup)
+		rv = main_cleanup(cfg);
+	else if (cfg->check_only)
+		rv = main_check(cfg);
+	else if (cfg->services_file == NULL) {
+		fprintf(stderr, "kuproxy: no source of Services: set "
+		    "--services-file (the API server source is not built in "
+		    "yet)\n");
+		rv = 1;
+	} else
+		rv = main_run(cfg);
+	config_free(cfg);
+	return (rv);
+}

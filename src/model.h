@@ -98,7 +98,11 @@ void		 model_delete_endpoints(struct model *, const char *ns,
  */
 void		 model_replace(struct model *, struct model_service **svcs,
 		    size_t nsvcs, struct model_endpoints **eps, size_t neps);
-/* Mark kinds as synced (MODEL_F_*); tells the observer. */
+/*
+ * Mark kinds as synced (MODEL_F_*).  The observer's services_changed is
+ * called if this changed the synced state (not when it was already set,
+ * so reloading an identical services file makes no calls).
+ */
 void		 model_set_synced(struct model *, int what);
 /* Return 1 when both Services and Endpoints are synced. */
 int		 model_is_synced(const struct model *);

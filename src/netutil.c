@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,9 +79,11 @@ netutil_parse_hostport(const char *s, struct sockaddr_storage *ss,
 		    s, host);
 		return (-1);
 	}
+	/* strtoul alone would take " 80", "+80" and "-0". */
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port > 65535) {
+	if (!isdigit((unsigned char)colon[1]) || *end != '\0' || errno != 0 ||
+	    port > 65535) {
 		snprintf(err, errlen, "\"%s\": invalid port \"%s\"", s,
 		    colon + 1);
 		return (-1);
@@ -205,7 +208,7 @@ netutil_listen(int proto, const struct sockaddr *sa, socklen_t len,
     int flags, char *err, size_t errlen)
 {
 	char	addr[NETUTIL_ADDRSTRLEN];
-	int	fd, on = 1, type, saved;
+	int	fd, on = 1, off = 0, type, saved;
 
 	type = proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
 	netutil_ntop(sa, addr, sizeof(addr));
@@ -214,13 +217,22 @@ netutil_listen(int proto, const struct sockaddr *sa, socklen_t len,
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return (-1);
 	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+	/*
+	 * TCP only: on a UDP socket SO_REUSEADDR lets a second socket bind
+	 * the very same address and port without an error, hiding a port
+	 * collision (Linux then delivers to only one of them).
+	 */
+	if (type == SOCK_STREAM &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail;
 	if ((flags & NETUTIL_F_REUSEPORT) &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
 		goto fail;
 	if ((flags & NETUTIL_F_FREEBIND) && sa->sa_family == AF_INET &&
 	    setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &on, sizeof(on)) == -1)
+		goto fail;
+	if ((flags & NETUTIL_F_DUALSTACK) && sa->sa_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == -1)
 		goto fail;
 	if (bind(fd, sa, len) == -1) {
 		saved = errno;

@@ -17,6 +17,7 @@
 /* Flags for netutil_listen(). */
 #define NETUTIL_F_REUSEPORT	0x1	/* SO_REUSEPORT, for per-core loops */
 #define NETUTIL_F_FREEBIND	0x2	/* IP_FREEBIND, for node port claims */
+#define NETUTIL_F_DUALSTACK	0x4	/* on [::], also accept IPv4 */
 
 /*
  * Parse a numeric IPv4 or IPv6 address (no port) into ss.  Returns the
@@ -61,7 +62,8 @@ int	 netutil_canon_ip(const char *s, char *buf, size_t len);
 /*
  * Open a non-blocking, close-on-exec listening socket: proto is
  * IPPROTO_TCP (SOCK_STREAM, listen()ed) or IPPROTO_UDP (SOCK_DGRAM).
- * SO_REUSEADDR is always set.  Returns the fd, or -1 with errno set and
+ * SO_REUSEADDR is set for TCP only (on UDP it would hide a bind
+ * conflict).  Returns the fd, or -1 with errno set and
  * a reason in err.
  */
 int	 netutil_listen(int proto, const struct sockaddr *sa, socklen_t len,

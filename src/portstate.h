@@ -25,12 +25,16 @@ struct portstate {
 };
 
 /*
- * Parse a state file held in buf.  Returns 0, or -1 with "line N: reason"
- * in err (the caller then starts without persisted ports).  Pure.
+ * Parse a state file held in buf into ps, which must be empty (zeroed or
+ * cleared).  Blank lines and lines starting with '#' are skipped; any
+ * other line must be "TCP|UDP <1-65535> <ns/name[:port]>", and a
+ * (name, proto) pair may appear once.  Returns 0, or -1 with
+ * "line N: reason" in err and ps left empty (the caller then starts
+ * without persisted ports).  Pure.
  */
 int	 portstate_parse(const char *buf, size_t len, struct portstate *,
 	    char *err, size_t errlen);
-/* Find the persisted port of (name, proto); 0 if none. */
+/* Find the persisted port of (name, proto); 0 if none.  Linear. */
 uint16_t portstate_lookup(const struct portstate *, const char *name,
 	    int proto);
 /* Add an entry (copies name). */
@@ -38,10 +42,19 @@ void	 portstate_add(struct portstate *, const char *name, int proto,
 	    uint16_t port);
 /* Free the entries; the struct itself may be reused. */
 void	 portstate_clear(struct portstate *);
-/* Read path into ps; a missing file is an empty state.  0 or -1. */
+/*
+ * Read path into ps (empty, as for portstate_parse); a missing file is an
+ * empty state.  Returns 0, or -1 with "path: line N: reason" or the
+ * failing system call in err, ps left empty.
+ */
 int	 portstate_load(const char *path, struct portstate *, char *err,
 	    size_t errlen);
-/* Write ps to path atomically.  0, or -1 with a reason in err. */
+/*
+ * Write ps to path atomically: path.tmp is written, fsynced and renamed
+ * over path.  Entries the parser would reject (bad protocol, port 0, bad
+ * name, duplicates) fail the save.  Returns 0, or -1 with a reason
+ * naming the file in err; path is then unchanged.
+ */
 int	 portstate_save(const char *path, const struct portstate *, char *err,
 	    size_t errlen);
 

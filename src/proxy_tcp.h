@@ -11,12 +11,21 @@
  *
  * Connection lifecycle (struct proxy_conn):
  *
- *	accept --> CONNECTING --(connected)--> RELAY --(both EOF/err)--> closed
- *	               |  ^                      |
- *	       (fail/  |  | (next endpoint)      +-(one side EOF)-> HALF
- *	      timeout) +--+                                          |
- *	               |                                 (other EOF) v
- *	               +--(all attempts failed)------------------> closed
+ *	accept --(no endpoint)------------------------------------> closed
+ *	   |
+ *	   v     (refused/timeout, attempts < 4: next endpoint)
+ *	CONNECTING <---+
+ *	   |  |        |
+ *	   |  +--------+-(4th failure, or service closed)---------> closed
+ *	   | (connected)
+ *	   v
+ *	 RELAY --(EOF on one side: shutdown(SHUT_WR) the other)--> HALF
+ *	   |                                                        |
+ *	   +--(error or kill: RST both)--> closed <--(EOF on the other
+ *	                                              side, error, kill)
+ *
+ * The process must ignore SIGPIPE: splice() into a reset socket raises
+ * it (the read/write fallback uses MSG_NOSIGNAL).
  */
 #ifndef PROXY_TCP_H
 #define PROXY_TCP_H
@@ -50,5 +59,19 @@ void		 proxy_tcp_kill_dying(struct loop *);
 const struct svc_counters *proxy_tcp_counters(const struct proxy_tcp *);
 /* The listening descriptor (for state handover), -1 once closed. */
 int		 proxy_tcp_fd(const struct proxy_tcp *);
+
+/* What the connections of one service port hold right now. */
+struct proxy_tcp_memstat {
+	size_t		bytes;		/* relayed bytes waiting in userspace */
+	size_t		pipes;		/* splice pipes held (2 fds each) */
+	size_t		bufs;		/* read/write fallback buffers held */
+};
+/*
+ * Fill *ms for this service port.  Walks every connection: for tests
+ * and occasional reporting, not for the data path.  An idle connection
+ * holds no pipe and no buffer.
+ */
+void		 proxy_tcp_memstat(const struct proxy_tcp *,
+		    struct proxy_tcp_memstat *ms);
 
 #endif /* PROXY_TCP_H */

@@ -17,11 +17,22 @@ struct model_service;
 struct model_endpoints;
 struct svcfile;
 
+/* Largest services file read, in bytes. */
+#define SVCFILE_MAX_SIZE	(64 * 1024 * 1024)
+
+struct stat;
+
 struct svcfile_objs {
 	struct model_service	**svcs;
 	size_t			  nsvcs;
 	struct model_endpoints	**eps;
 	size_t			  neps;
+	/*
+	 * "FILE:LINE: ns/name: reason" for each skipped Service and
+	 * dropped SCTP port, for the caller to log (the parser never logs).
+	 */
+	char			**notes;
+	size_t			  nnotes;
 };
 
 /*
@@ -32,7 +43,17 @@ struct svcfile_objs {
  */
 int	 svcfile_parse(const char *buf, size_t len, const char *fname,
 	    struct svcfile_objs *out, char *err, size_t errlen);
+/* Free the objects, the arrays and the notes; *objs is zeroed. */
 void	 svcfile_objs_free(struct svcfile_objs *);
+/*
+ * Read a whole regular file of at most SVCFILE_MAX_SIZE bytes.  On
+ * success returns 0 with a new buffer in *buf (the caller frees it),
+ * its length in *len and, if st is not NULL, the file's fstat() there.
+ * Returns -1 with "PATH: reason" in err if it cannot be opened or read,
+ * is not a regular file or is too large.
+ */
+int	 svcfile_read(const char *path, char **buf, size_t *len,
+	    struct stat *st, char *err, size_t errlen);
 
 /*
  * Watch path and feed model.  The first load happens here; if it fails

@@ -1,2 +1,363 @@
-/* test_exec.c: not written yet; skipped. */
-int main(void) { return 77; }
+/*
+ * test_exec.c: running commands through exec_run().
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "tu.h"
+
+#define SH	"/bin/sh"
+
+/* Return the monotonic time in milliseconds. */
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Return 1 once pid is gone or a zombie, polling for up to 3 s. */
+static int
+pid_gone(pid_t pid)
+{
+	char	path[64], buf[256], *p;
+	int	i, fd;
+	ssize_t	n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	for (i = 0; i < 300; i++) {
+		if ((fd = open(path, O_RDONLY)) == -1)
+			return (1);
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return (1);
+		buf[n] = '\0';
+		if ((p = strrchr(buf, ')')) != NULL && p[1] == ' ' &&
+		    (p[2] == 'Z' || p[2] == 'X'))
+			return (1);
+		usleep(10000);
+	}
+	return (0);
+}
+
+/* Arguments reach the command verbatim: no shell ever parses them. */
+static void
+test_exec_argv_verbatim(void)
+{
+	const char		*argv[] = { "/usr/bin/printf", "[%s]", "a b",
+				    "$(id)", "`id`;x", "'q'\"", "", NULL };
+	struct exec_result	 res;
+
+	CU_ASSERT_EQUAL(exec_run(argv, NULL, 0, 5000, &res), 0);
+	CU_ASSERT_STRING_EQUAL(res.out, "[a b][$(id)][`id`;x]['q'\"][]");
+	CU_ASSERT_EQUAL(res.status, 0);
+	CU_ASSERT_EQUAL(res.err[0], '\0');
+	exec_result_free(&res);
+}
+
+/* Input arrives on stdin, followed by end of file. */
+static void
+test_exec_stdin_delivered(void)
+{
+	const char		*argv[] = { "/bin/cat", NULL };
+	const char		*in = "*nat\n-A X -j Y\nCOMMIT\n";
+	struct exec_result	 res;
+
+	CU_ASSERT_EQUAL(exec_run(argv, in, strlen(in), 5000, &res), 0);
+	CU_ASSERT_STRING_EQUAL(res.out, in);
+	CU_ASSERT_EQUAL(res.outlen, strlen(in));
+	exec_result_free(&res);
+}
+
+/* Without input, stdin is /dev/null: a reader sees end of file. */
+static void
+test_exec_stdin_devnull(void)
+{
+	const char		*argv[] = { "/bin/cat", NULL };
+	struct exec_result	 res;
+
+	CU_ASSERT_EQUAL(exec_run(argv, NULL, 0, 5000, &res), 0);
+	CU_ASSERT_EQUAL(res.outlen, 0);
+	CU_ASSERT_STRING_EQUAL(res.out, "");
+	exec_result_free(&res);
+}
+
+/* stdout and stderr both land in the output. */
+static void
+test_exec_output_both_streams(void)
+{
+	const char		*argv[] = { SH, "-c",
+				    "echo to-out; echo to-err >&2", NULL };
+	struct exec_result	 res;
+
+	CU_ASSERT_EQUAL(exec_run(argv, NULL, 0, 5000, &res), 0);
+	CU_ASSERT_STRING_EQUAL(res.out, "to-out\nto-err\n");
+	exec_result_free(&res);
+}
+
+/* A non-zero exit is -1 with the status; a signal is reported too. */
+static void
+test_exec_exit_status(void)
+{
+	const char		*argv[] = { SH, "-c", "echo bad; exit 3", NULL };
+	const char		*argv2[] = { SH, "-c", "kill -TERM $$", NULL };
+	struct exec_result	 res;
+
+	CU_ASSERT_EQUAL(exec_run(argv, NULL, 0, 5000, &res), -1);
+	CU_ASSERT_EQUAL(res.status, 3);
+	CU_ASSERT_EQUAL(res.signo, 0);
+	CU_ASSERT_FALSE(res.timed_out);
+	CU_ASSERT_STRING_EQUAL(res.out, "bad\n");
+	CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "exited with status 3"));
+	exec_result_free(&res);
+
+	CU_ASSERT_EQUAL(exec_run(argv2, NULL, 0, 5000, &res), -1);
+	CU_ASSERT_EQUAL(res.status, -1);
+	CU_ASSERT_EQUAL(res.signo, SIGTERM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "killed by signal"));
+	exec_result_free(&res);
+}
+
+/* A missing binary is reported with execv's errno, not a bare 127. */
+static void
+test_exec_missing_binary(void)
+{
+	const char		*argv[] = { "/nonexistent/kuproxy-nope", NULL };
+	struct exec_result	 res;
+
+	CU_ASSERT_EQUAL(exec_run(argv, "x", 1, 5000, &res), -1);
+	CU_ASSERT_EQUAL(res.exec_errno, ENOENT);
+	CU_ASSERT_EQUAL(res.status, 127);
+	CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "cannot execute"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "kuproxy-nope"));
+	exec_result_free(&res);
+}
+
+/* The timeout kills a sleeping child quickly and says so. */
+static void
+test_exec_timeout_kills(void)
+{
+	const char		*argv[] = { "/bin/sleep", "30", NULL };
+	struct exec_result	 res;
+	int64_t			 t0, dt;
+
+	t0 = now_ms();
+	CU_ASSERT_EQUAL(exec_run(argv, NULL, 0, 300, &res), -1);
+	dt = now_ms() - t0;
+	CU_ASSERT(dt >= 250 && dt < 3000);
+	CU_ASSERT_TRUE(res.timed_out);
+	CU_ASSERT_EQUAL(res.signo, SIGKILL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "timed out after 0.3s"));
+	exec_result_free(&res);
+}
+
+/* The timeout kills the whole process group, grandchildren included. */
+static void
+test_exec_timeout_kills_group(void)
+{
+	const char		*argv[] = { SH, "-c",
+				    "sleep 30 & echo $!; wait", NULL };
+	struct exec_result	 res;
+	long			 bg;
+
+	CU_ASSERT_EQUAL(exec_run(argv, NULL, 0, 500, &res), -1);
+	CU_ASSERT_TRUE(res.timed_out);
+	bg = strtol(res.out, NULL, 10);
+	CU_ASSERT(bg > 1);
+	if (bg > 1) {
+		CU_ASSERT_TRUE(pid_gone((pid_t)bg));
+		if (!pid_gone((pid_t)bg))
+			kill((pid_t)bg, SIGKILL);
+	}
+	exec_result_free(&res);
+}
+
+/* A child that closes its output but lives on is still timed out. */
+static void
+test_exec_timeout_after_close(void)
+{
+	const char		*argv[] = { SH, "-c",
+				    "exec >&- 2>&-; sleep 30", NULL };
+	struct exec_result	 res;
+	int64_t			 t0;
+
+	t0 = now_ms();
+	CU_ASSERT_EQUAL(exec_run(argv, NULL, 0, 300, &res), -1);
+	CU_ASSERT(now_ms() - t0 < 3000);
+	CU_ASSERT_TRUE(res.timed_out);
+	exec_result_free(&res);
+}
+
+/* A background grandchild holding the pipe does not hold us up. */
+static void
+test_exec_background_holder(void)
+{
+	const char		*argv[] = { SH, "-c", "sleep 5 & echo $!", NULL };
+	struct exec_result	 res;
+	int64_t			 t0;
+	long			 bg;
+
+	t0 = now_ms();
+	CU_ASSERT_EQUAL(exec_run(argv, NULL, 0, 10000, &res), 0);
+	CU_ASSERT(now_ms() - t0 < 2000);
+	bg = strtol(res.out, NULL, 10);
+	CU_ASSERT(bg > 1);
+	if (bg > 1)
+		kill((pid_t)bg, SIGKILL);
+	exec_result_free(&res);
+}
+
+/* The child starts with SIG_DFL everywhere and an empty mask. */
+static void
+test_exec_signals_reset(void)
+{
+	const char		*argv[] = { SH, "-c",
+				    "grep -E '^Sig(Ign|Blk)' /proc/$$/status",
+				    NULL };
+	struct exec_result	 res;
+	void			(*oldpipe)(int);
+	sigset_t		 set, old;
+	const char		*p;
+	unsigned long long	 ign = ~0ULL, blk = ~0ULL;
+
+	oldpipe = signal(SIGPIPE, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	CU_ASSERT_EQUAL(exec_run(argv, NULL, 0, 5000, &res), 0);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	signal(SIGUSR2, SIG_DFL);
+	signal(SIGPIPE, oldpipe);
+
+	if ((p = strstr(res.out, "SigIgn:")) != NULL)
+		ign = strtoull(p + 7, NULL, 16);
+	if ((p = strstr(res.out, "SigBlk:")) != NULL)
+		blk = strtoull(p + 7, NULL, 16);
+	CU_ASSERT_EQUAL(ign & (1ULL << (SIGPIPE - 1)), 0);
+	CU_ASSERT_EQUAL(ign & (1ULL << (SIGUSR2 - 1)), 0);
+	CU_ASSERT_EQUAL(blk, 0);
+	exec_result_free(&res);
+}
+
+/* No descriptor above 2 reaches the child, close-on-exec or not. */
+static void
+test_exec_fds_not_inherited(void)
+{
+	const char		*argv[] = { SH, "-c",
+				    "i=3; while [ $i -lt 256 ]; do "
+				    "[ -e /proc/$$/fd/$i ] && echo fd $i; "
+				    "i=$((i+1)); done; echo end", NULL };
+	struct exec_result	 res;
+	int			 fd, p[2];
+
+	fd = open("/dev/null", O_RDONLY);	/* deliberately inheritable */
+	CU_ASSERT_FATAL(fd != -1);
+	CU_ASSERT_FATAL(dup2(fd, 200) == 200);
+	CU_ASSERT_FATAL(pipe(p) == 0);
+	CU_ASSERT_EQUAL(exec_run(argv, "", 0, 5000, &res), 0);
+	CU_ASSERT_STRING_EQUAL(res.out, "end\n");
+	exec_result_free(&res);
+	close(200);
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* 8 MiB in, 8 MiB out: no deadlock, output bounded and marked. */
+static void
+test_exec_large_io(void)
+{
+	const char		*argv[] = { "/bin/cat", NULL };
+	const size_t		 len = 8 * 1024 * 1024;
+	struct exec_result	 res;
+	char			*in;
+	size_t			 i, mlen = strlen(EXEC_TRUNC_MARK);
+
+	in = malloc(len);
+	CU_ASSERT_FATAL(in != NULL);
+	for (i = 0; i < len; i++)
+		in[i] = 'a' + (i % 26);
+	CU_ASSERT_EQUAL(exec_run(argv, in, len, 30000, &res), 0);
+	CU_ASSERT_EQUAL(res.outtotal, len);
+	CU_ASSERT_TRUE(res.truncated);
+	CU_ASSERT_EQUAL(res.outlen, EXEC_OUTMAX + mlen);
+	CU_ASSERT_EQUAL(memcmp(res.out, in, EXEC_OUTMAX), 0);
+	CU_ASSERT_STRING_EQUAL(res.out + EXEC_OUTMAX, EXEC_TRUNC_MARK);
+	exec_result_free(&res);
+	free(in);
+}
+
+/* A child that ignores its input neither hangs us nor raises SIGPIPE. */
+static void
+test_exec_unread_input(void)
+{
+	const char		*argv[] = { SH, "-c", "exec 0<&-; echo ok",
+				    NULL };
+	const size_t		 len = 4 * 1024 * 1024;
+	struct exec_result	 res;
+	void			(*old)(int);
+	char			*in;
+
+	in = calloc(1, len);
+	CU_ASSERT_FATAL(in != NULL);
+	old = signal(SIGPIPE, SIG_DFL);		/* a SIGPIPE would kill us */
+	CU_ASSERT_EQUAL(exec_run(argv, in, len, 10000, &res), 0);
+	signal(SIGPIPE, old);
+	CU_ASSERT_STRING_EQUAL(res.out, "ok\n");
+	exec_result_free(&res);
+	free(in);
+}
+
+/* exec_run_max() cuts the output at its own bound. */
+static void
+test_exec_output_bound(void)
+{
+	const char		*argv[] = { "/usr/bin/printf", "0123456789",
+				    NULL };
+	struct exec_result	 res;
+
+	CU_ASSERT_EQUAL(exec_run_max(argv, NULL, 0, 5000, 4, &res), 0);
+	CU_ASSERT_TRUE(res.truncated);
+	CU_ASSERT_EQUAL(res.outtotal, 10);
+	CU_ASSERT_STRING_EQUAL(res.out, "0123" EXEC_TRUNC_MARK);
+	exec_result_free(&res);
+	/* Freed results are reusable and free is idempotent. */
+	exec_result_free(&res);
+	CU_ASSERT_STRING_EQUAL(res.out, "");
+}
+
+static const struct tu_case cases[] = {
+	{ "argv verbatim", test_exec_argv_verbatim },
+	{ "stdin delivered", test_exec_stdin_delivered },
+	{ "stdin /dev/null", test_exec_stdin_devnull },
+	{ "stdout and stderr", test_exec_output_both_streams },
+	{ "exit status", test_exec_exit_status },
+	{ "missing binary", test_exec_missing_binary },
+	{ "timeout kills", test_exec_timeout_kills },
+	{ "timeout kills group", test_exec_timeout_kills_group },
+	{ "timeout after close", test_exec_timeout_after_close },
+	{ "background holder", test_exec_background_holder },
+	{ "signals reset", test_exec_signals_reset },
+	{ "fds not inherited", test_exec_fds_not_inherited },
+	{ "large io", test_exec_large_io },
+	{ "unread input", test_exec_unread_input },
+	{ "output bound", test_exec_output_bound },
+	{ NULL, NULL }
+};
+
+TU_MAIN("exec", cases)

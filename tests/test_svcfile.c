@@ -1,2 +1,398 @@
-/* test_svcfile.c: not written yet; skipped. */
-int main(void) { return 77; }
+/*
+ * test_svcfile.c: services file parsing (fixtures in tests/data) and the
+ * live watch on a temporary directory.
+ */
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "model.h"
+#include "svcfile.h"
+#include "tu.h"
+
+/* Parse a fixture; return svcfile_parse's result. */
+static int
+parse_fixture(const char *name, struct svcfile_objs *o, char *err,
+    size_t errlen)
+{
+	char	*buf;
+	size_t	 len;
+	int	 rc;
+
+	CU_ASSERT_FATAL(svcfile_read(tu_data(name), &buf, &len, NULL, err,
+	    errlen) == 0);
+	rc = svcfile_parse(buf, len, name, o, err, errlen);
+	free(buf);
+	return (rc);
+}
+
+/* Find a parsed Service by ns/name. */
+static struct model_service *
+find_svc(struct svcfile_objs *o, const char *ns, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < o->nsvcs; i++)
+		if (strcmp(o->svcs[i]->ns, ns) == 0 &&
+		    strcmp(o->svcs[i]->name, name) == 0)
+			return (o->svcs[i]);
+	return (NULL);
+}
+
+/* Find a parsed Endpoints by ns/name. */
+static struct model_endpoints *
+find_eps(struct svcfile_objs *o, const char *ns, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < o->neps; i++)
+		if (strcmp(o->eps[i]->ns, ns) == 0 &&
+		    strcmp(o->eps[i]->name, name) == 0)
+			return (o->eps[i]);
+	return (NULL);
+}
+
+/* A multi-document file: other kinds ignored, SCTP noted. */
+static void
+test_svcfile_multidoc(void)
+{
+	struct svcfile_objs		 o;
+	struct model_service		*s;
+	struct model_endpoints		*e;
+	const struct model_epset	*set;
+	char				 err[1024];
+
+	CU_ASSERT_FATAL(parse_fixture("svcfile-multidoc.yaml", &o, err,
+	    sizeof(err)) == 0);
+	CU_ASSERT(o.nsvcs == 2);
+	CU_ASSERT(o.neps == 1);
+	s = find_svc(&o, "shop", "web");
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT(s->line == 3);
+	CU_ASSERT_STRING_EQUAL(s->cluster_ip, "10.96.100.1");
+	CU_ASSERT_FATAL(s->nports == 2);
+	CU_ASSERT(s->ports[0].node_port == 30080);
+	CU_ASSERT(s->n_external_ips == 1);
+	CU_ASSERT(s->affinity == MODEL_AFFINITY_CLIENTIP);
+	CU_ASSERT(s->affinity_ttl == 60);
+	s = find_svc(&o, "default", "dns");
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT(s->nports == 1 && s->ports[0].proto == IPPROTO_UDP);
+	e = find_eps(&o, "shop", "web");
+	CU_ASSERT_FATAL(e != NULL);
+	set = model_endpoints_port(e, "https");
+	CU_ASSERT_FATAL(set != NULL && set->n == 2);
+	CU_ASSERT(set->eps[0].port == 8443);
+	CU_ASSERT_FATAL(o.nnotes == 1);
+	CU_ASSERT(strstr(o.notes[0], "svcfile-multidoc.yaml:61: default/dns: "
+	    "spec.ports[1]: SCTP") == o.notes[0]);
+	svcfile_objs_free(&o);
+	CU_ASSERT(o.svcs == NULL && o.nsvcs == 0);
+}
+
+/* "kubectl get svc,ep -o yaml" output, with managedFields and all. */
+static void
+test_svcfile_kubectl_list(void)
+{
+	struct svcfile_objs		 o;
+	struct model_service		*s;
+	struct model_endpoints		*e;
+	const struct model_epset	*set;
+	char				 err[1024];
+
+	CU_ASSERT_FATAL(parse_fixture("svcfile-list.yaml", &o, err,
+	    sizeof(err)) == 0);
+	/* db is headless and upstream is ExternalName: both skipped. */
+	CU_ASSERT(o.nsvcs == 2);
+	CU_ASSERT(o.neps == 2);
+	CU_ASSERT(o.nnotes == 2);
+	s = find_svc(&o, "default", "kubernetes");
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT(s->line == 3);
+	CU_ASSERT(s->nports == 1 && s->ports[0].port == 443);
+	s = find_svc(&o, "kube-system", "kube-dns");
+	CU_ASSERT_FATAL(s != NULL && s->nports == 3);
+	CU_ASSERT(s->ports[0].proto == IPPROTO_UDP);
+	CU_ASSERT(find_svc(&o, "shop", "db") == NULL);
+	e = find_eps(&o, "kube-system", "kube-dns");
+	CU_ASSERT_FATAL(e != NULL);
+	set = model_endpoints_port(e, "dns");
+	CU_ASSERT_FATAL(set != NULL);
+	CU_ASSERT(set->n == 2);	/* the not-ready address is left out */
+	CU_ASSERT_STRING_EQUAL(set->eps[0].ip, "10.244.0.2");
+	CU_ASSERT_STRING_EQUAL(set->eps[1].ip, "10.244.0.4");
+	svcfile_objs_free(&o);
+}
+
+/* Expect a fixture to be rejected with exactly this error. */
+static void
+expect_reject(const char *name, const char *msg)
+{
+	struct svcfile_objs	o;
+	char			err[1024];
+
+	CU_ASSERT(parse_fixture(name, &o, err, sizeof(err)) == -1);
+	CU_ASSERT(o.nsvcs == 0 && o.svcs == NULL && o.neps == 0);
+	CU_ASSERT_STRING_EQUAL(err, msg);
+	if (strcmp(err, msg) != 0)
+		fprintf(stderr, "\n  got:  %s\n  want: %s\n", err, msg);
+}
+
+/* Each kind of bad input is rejected with FILE:LINE. */
+static void
+test_svcfile_rejects(void)
+{
+	expect_reject("svcfile-bad-port.yaml", "svcfile-bad-port.yaml:11: "
+	    "default/web: spec.ports[1].port: must be between 1 and 65535, "
+	    "got 70000");
+	expect_reject("svcfile-bad-syntax.yaml", "svcfile-bad-syntax.yaml:5: "
+	    "did not find expected key (while parsing a block mapping at "
+	    "line 1)");
+	expect_reject("svcfile-bad-nokind.yaml", "svcfile-bad-nokind.yaml:6: "
+	    "document has no kind");
+	expect_reject("svcfile-bad-notmap.yaml", "svcfile-bad-notmap.yaml:8: "
+	    "items[1] is not a mapping");
+	expect_reject("svcfile-bad-dup.yaml", "svcfile-bad-dup.yaml:8: "
+	    "default/web: duplicate Service (first at line 1)");
+	expect_reject("svcfile-bad-epip.yaml", "svcfile-bad-epip.yaml:12: "
+	    "default/web: subsets[0].addresses[2].ip: not an IP address: "
+	    "\"10.0.0.999\"");
+}
+
+/* Inline inputs: missing apiVersion, scalar documents, empty files. */
+static void
+test_svcfile_inline(void)
+{
+	struct svcfile_objs	 o;
+	char			 err[1024];
+	const char		*y;
+
+	y = "kind: Service\nmetadata: {name: a}\n";
+	CU_ASSERT(svcfile_parse(y, strlen(y), "f", &o, err,
+	    sizeof(err)) == -1);
+	CU_ASSERT_STRING_EQUAL(err, "f:1: document has no apiVersion");
+	y = "--- 42\n";
+	CU_ASSERT(svcfile_parse(y, strlen(y), "f", &o, err,
+	    sizeof(err)) == -1);
+	CU_ASSERT_STRING_EQUAL(err, "f:1: document is not a mapping");
+	y = "# nothing yet\n";
+	CU_ASSERT(svcfile_parse(y, strlen(y), "f", &o, err,
+	    sizeof(err)) == 0);
+	CU_ASSERT(o.nsvcs == 0 && o.neps == 0);
+	svcfile_objs_free(&o);
+	/* The error line is the bad field's, even deep in a flow map. */
+	y = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n"
+	    "  clusterIP: 10.0.0.1\n  ports: [{port: 1},\n    {port: 2, "
+	    "name: b, protocol: ICMP}]\n";
+	CU_ASSERT(svcfile_parse(y, strlen(y), "f", &o, err,
+	    sizeof(err)) == -1);
+	CU_ASSERT_STRING_EQUAL(err, "f:7: default/a: spec.ports[1].protocol: "
+	    "unsupported protocol \"ICMP\"");
+	/* A missing name points at metadata. */
+	y = "apiVersion: v1\nkind: Endpoints\nmetadata:\n  namespace: x\n";
+	CU_ASSERT(svcfile_parse(y, strlen(y), "f", &o, err,
+	    sizeof(err)) == -1);
+	CU_ASSERT_STRING_EQUAL(err, "f:4: Endpoints: metadata.name: required");
+}
+
+/* svcfile_read refuses what is not a regular file. */
+static void
+test_svcfile_read_errors(void)
+{
+	char	*buf, err[256];
+	size_t	 len;
+
+	CU_ASSERT(svcfile_read("/nonexistent/x.yaml", &buf, &len, NULL, err,
+	    sizeof(err)) == -1);
+	CU_ASSERT(strstr(err, "No such file") != NULL);
+	CU_ASSERT(svcfile_read("/tmp", &buf, &len, NULL, err,
+	    sizeof(err)) == -1);
+	CU_ASSERT(strstr(err, "not a regular file") != NULL);
+	CU_ASSERT(buf == NULL);
+}
+
+/* The live test's observer. */
+struct live {
+	struct event_base	*base;
+	struct model		*model;
+	int			 svc_calls;
+	int			 ep_calls;
+	const char		*want_ip;	/* stop when web has this IP */
+};
+
+/* Count a services_changed call. */
+static void
+live_services(void *arg)
+{
+	((struct live *)arg)->svc_calls++;
+}
+
+/* Count an endpoints_changed call. */
+static void
+live_endpoints(void *arg, const char *ns, const char *name)
+{
+	((struct live *)arg)->ep_calls++;
+}
+
+/* Return 1 if the model's default/web has the wanted cluster IP. */
+static int
+live_done(struct live *l)
+{
+	const struct model_service	*s;
+
+	s = model_get_service(l->model, "default", "web");
+	return (s != NULL && l->want_ip != NULL &&
+	    strcmp(s->cluster_ip, l->want_ip) == 0);
+}
+
+/* Check the condition every 20 ms; stop the loop when it holds. */
+static void
+live_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct live	*l = arg;
+
+	if (live_done(l))
+		event_base_loopbreak(l->base);
+}
+
+/* Run the loop until live_done or ms milliseconds passed. */
+static int
+live_run(struct live *l, int ms)
+{
+	struct event	*tick;
+	struct timeval	 tv = { 0, 20000 }, lim;
+
+	lim.tv_sec = ms / 1000;
+	lim.tv_usec = (ms % 1000) * 1000;
+	tick = event_new(l->base, -1, EV_PERSIST, live_tick, l);
+	event_add(tick, &tv);
+	event_base_loopexit(l->base, &lim);
+	event_base_dispatch(l->base);
+	event_free(tick);
+	return (live_done(l));
+}
+
+/* Write content to path via a temporary file and rename(). */
+static void
+write_rename(const char *dir, const char *path, const char *content)
+{
+	char	tmp[512];
+	FILE	*f;
+
+	snprintf(tmp, sizeof(tmp), "%s/.tmp-services", dir);
+	f = fopen(tmp, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs(content, f);
+	CU_ASSERT_FATAL(fclose(f) == 0);
+	CU_ASSERT_FATAL(rename(tmp, path) == 0);
+}
+
+/* Overwrite path in place. */
+static void
+write_inplace(const char *path, const char *content)
+{
+	FILE	*f = fopen(path, "w");
+
+	CU_ASSERT_FATAL(f != NULL);
+	fputs(content, f);
+	CU_ASSERT_FATAL(fclose(f) == 0);
+}
+
+#define LIVE_SVC(ip)							\
+	"apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"	\
+	"spec:\n  clusterIP: " ip "\n  ports: [{name: http, port: 80}]\n" \
+	"---\napiVersion: v1\nkind: Endpoints\nmetadata: {name: web}\n" \
+	"subsets: [{addresses: [{ip: 127.0.0.1}], ports: [{name: http, " \
+	"port: 8080}]}]\n"
+
+/* The file is watched: changes land, broken files change nothing. */
+static void
+test_svcfile_live(void)
+{
+	struct model_observer	 obs;
+	struct live		 l;
+	struct svcfile		*sf;
+	char			 dir[] = "/tmp/kuproxy-svcfile-XXXXXX";
+	char			 path[512];
+	int			 svc, ep;
+
+	log_init(1, 0);
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/services.yaml", dir);
+	memset(&l, 0, sizeof(l));
+	l.base = event_base_new();
+	l.model = model_new();
+	CU_ASSERT_FATAL(l.base != NULL);
+	obs.services_changed = live_services;
+	obs.endpoints_changed = live_endpoints;
+	obs.arg = &l;
+	model_set_observer(l.model, &obs);
+
+	/* Missing at start: empty and unsynced, then it appears. */
+	sf = svcfile_new(l.base, path, l.model);
+	CU_ASSERT_FATAL(sf != NULL);
+	CU_ASSERT(!model_is_synced(l.model));
+	CU_ASSERT(model_nservices(l.model) == 0);
+	write_rename(dir, path, LIVE_SVC("10.0.0.1"));
+	l.want_ip = "10.0.0.1";
+	CU_ASSERT(live_run(&l, 3000));
+	CU_ASSERT(model_is_synced(l.model));
+	CU_ASSERT(model_get_endpoints(l.model, "default", "web") != NULL);
+	CU_ASSERT(l.ep_calls == 1);
+
+	/* Replaced by rename: the new content is in within bounds. */
+	write_rename(dir, path, LIVE_SVC("10.0.0.2"));
+	l.want_ip = "10.0.0.2";
+	CU_ASSERT(live_run(&l, 3000));
+
+	/* Rewritten in place. */
+	write_inplace(path, LIVE_SVC("10.0.0.3"));
+	l.want_ip = "10.0.0.3";
+	CU_ASSERT(live_run(&l, 3000));
+
+	/* A broken file: nothing changes, nobody is told. */
+	svc = l.svc_calls;
+	ep = l.ep_calls;
+	write_rename(dir, path, LIVE_SVC("10.0.0.4") "  - bad: [\n");
+	l.want_ip = NULL;
+	live_run(&l, 500);
+	CU_ASSERT(l.svc_calls == svc && l.ep_calls == ep);
+	CU_ASSERT_STRING_EQUAL(model_get_service(l.model, "default",
+	    "web")->cluster_ip, "10.0.0.3");
+	CU_ASSERT(svcfile_reload(sf) == -1);
+
+	/* The same content again: loaded, but no observer calls. */
+	write_rename(dir, path, LIVE_SVC("10.0.0.3"));
+	live_run(&l, 500);
+	CU_ASSERT(svcfile_reload(sf) == 0);
+	CU_ASSERT(l.svc_calls == svc && l.ep_calls == ep);
+
+	svcfile_free(sf);
+	model_free(l.model);
+	event_base_free(l.base);
+	unlink(path);
+	CU_ASSERT(rmdir(dir) == 0);
+}
+
+static const struct tu_case cases[] = {
+	{ "multi-document file", test_svcfile_multidoc },
+	{ "kubectl List", test_svcfile_kubectl_list },
+	{ "rejected fixtures", test_svcfile_rejects },
+	{ "inline inputs", test_svcfile_inline },
+	{ "read errors", test_svcfile_read_errors },
+	{ "live watch", test_svcfile_live },
+	{ NULL, NULL }
+};
+
+TU_MAIN("svcfile", cases)

@@ -1,0 +1,315 @@
+/*
+ * proxier_rules.c: node IP, node port claims and the iptables rule set of
+ * the live service ports.
+ */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "htab.h"
+#include "iptables.h"
+#include "log.h"
+#include "netutil.h"
+#include "proxier.h"
+#include "proxier_rules.h"
+#include "xmalloc.h"
+
+/* A node port held open so that nothing else on the node takes it. */
+struct np_claim {
+	int		 fd;		/* -1 if the bind failed */
+	int		 proto;
+	uint16_t	 port;
+	char		*owner;		/* service port name */
+	char		*conflict;	/* last rival reported, to log once */
+	int		 seen;
+};
+
+struct proxier_rules {
+	const struct kp_config	*cfg;
+	char			 host_ip4[INET6_ADDRSTRLEN];
+	char			 host_ip6[INET6_ADDRSTRLEN];
+	const char		*bind_ip;	/* NULL: wildcard */
+	char			 bind_buf[INET6_ADDRSTRLEN];
+	struct ipt		*ipt4;
+	struct ipt		*ipt6;
+	int			 had_v6;	/* v6 rules were written */
+	struct htab		*claims;	/* proto + port -> np_claim */
+};
+
+/* The hash key of a node port claim. */
+static void
+proxier_rules_claim_key(int proto, uint16_t port, unsigned char key[3])
+{
+	key[0] = (unsigned char)proto;
+	key[1] = port >> 8;
+	key[2] = port & 0xff;
+}
+
+/* Close a claim. */
+static void
+proxier_rules_claim_free(void *arg)
+{
+	struct np_claim	*c = arg;
+
+	if (c->fd != -1)
+		close(c->fd);
+	free(c->owner);
+	free(c->conflict);
+	free(c);
+}
+
+/*
+ * Claim ps's node port for it.  Returns 1 if ps owns the port (its node
+ * port rules may be written), 0 if another service port owns it.
+ */
+static int
+proxier_rules_claim(struct proxier_rules *r, const struct proxy_svc *ps)
+{
+	struct sockaddr_in6	 sin6;
+	struct np_claim		*c;
+	unsigned char		 key[3];
+	char			 err[256];
+
+	proxier_rules_claim_key(ps->proto, ps->node_port, key);
+	if ((c = htab_get(r->claims, key, sizeof(key))) != NULL) {
+		if (strcmp(c->owner, ps->name) == 0) {
+			c->seen = 1;
+			return (1);
+		}
+		if (c->conflict == NULL || strcmp(c->conflict, ps->name) != 0) {
+			log_warnx("%s: nodePort %u/%s conflicts with %s, which "
+			    "holds it; its NodePort rules are not installed",
+			    ps->name, ps->node_port,
+			    netutil_proto_name(ps->proto), c->owner);
+			free(c->conflict);
+			c->conflict = xstrdup(ps->name);
+		}
+		return (0);
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->proto = ps->proto;
+	c->port = ps->node_port;
+	c->owner = xstrdup(ps->name);
+	c->seen = 1;
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons(ps->node_port);
+	c->fd = netutil_listen(ps->proto, (struct sockaddr *)&sin6,
+	    sizeof(sin6), NETUTIL_F_DUALSTACK, err, sizeof(err));
+	if (c->fd == -1 && errno == EAFNOSUPPORT) {
+		struct sockaddr_in	sin;
+
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons(ps->node_port);
+		c->fd = netutil_listen(ps->proto, (struct sockaddr *)&sin,
+		    sizeof(sin), 0, err, sizeof(err));
+	}
+	if (c->fd == -1)
+		log_warnx("%s: cannot hold nodePort %u: %s (another process "
+		    "uses it; the NodePort rules still redirect to kuproxy)",
+		    ps->name, ps->node_port, err);
+	if (htab_put(r->claims, key, sizeof(key), c, NULL) == -1)
+		fatalx("proxier_rules: out of memory");
+	return (1);
+}
+
+/* Close the claims nobody asked for in this sync. */
+static void
+proxier_rules_claims_sweep(struct proxier_rules *r)
+{
+	struct htab_iter	 it;
+	struct np_claim		*c;
+	unsigned char		 key[3];
+	void			*v;
+
+	htab_iter_init(r->claims, &it);
+	while (htab_iter_next(&it, NULL, NULL, &v)) {
+		c = v;
+		if (c->seen) {
+			c->seen = 0;
+			continue;
+		}
+		log_info("nodePort %u/%s released by %s", c->port,
+		    netutil_proto_name(c->proto), c->owner);
+		proxier_rules_claim_key(c->proto, c->port, key);
+		htab_del(r->claims, key, sizeof(key));
+		proxier_rules_claim_free(c);
+	}
+}
+
+/* Find the IP of the default route's interface for family. */
+static int
+proxier_rules_host(struct proxier_rules *r, int family, char *buf,
+    size_t len, char *err, size_t errlen)
+{
+	if (r->bind_ip != NULL) {
+		if ((family == AF_INET6) != (strchr(r->bind_ip, ':') != NULL)) {
+			snprintf(err, errlen, "bindAddress %s is not an %s "
+			    "address", r->bind_ip,
+			    family == AF_INET6 ? "IPv6" : "IPv4");
+			return (-1);
+		}
+		snprintf(buf, len, "%s", r->bind_ip);
+		return (0);
+	}
+	return (ipt_detect_host_ip(family, buf, len, err, errlen));
+}
+
+/* Set up the rules side of the proxier. */
+struct proxier_rules *
+proxier_rules_new(const struct kp_config *cfg, char *err, size_t errlen)
+{
+	struct proxier_rules	*r;
+	char			 e[256];
+
+	r = xcalloc(1, sizeof(*r));
+	r->cfg = cfg;
+	if (!netutil_is_unspecified((const struct sockaddr *)&cfg->bind_ss)) {
+		netutil_ntop_ip((const struct sockaddr *)&cfg->bind_ss,
+		    r->bind_buf, sizeof(r->bind_buf));
+		r->bind_ip = r->bind_buf;
+	}
+	if (proxier_rules_host(r, AF_INET, r->host_ip4, sizeof(r->host_ip4),
+	    err, errlen) == -1 && (r->bind_ip == NULL ||
+	    strchr(r->bind_ip, ':') == NULL)) {
+		free(r);
+		return (NULL);
+	}
+	if (proxier_rules_host(r, AF_INET6, r->host_ip6, sizeof(r->host_ip6),
+	    e, sizeof(e)) == -1) {
+		log_debug("%s: no IPv6 node IP: %s", __func__, e);
+		r->host_ip6[0] = '\0';
+	}
+	if (r->host_ip4[0] != '\0')
+		log_info("node IP %s (DNAT target for local traffic)",
+		    r->host_ip4);
+	r->ipt4 = ipt_new(cfg->iptables_path, AF_INET);
+	r->ipt6 = ipt_new(cfg->ip6tables_path, AF_INET6);
+	if (r->ipt4 == NULL || r->ipt6 == NULL)
+		fatalx("--iptables-path/--ip6tables-path must not be empty");
+	if ((r->claims = htab_new()) == NULL)
+		fatalx("proxier_rules: out of memory");
+	return (r);
+}
+
+/* Free the rules side; the rules themselves stay for a successor. */
+void
+proxier_rules_free(struct proxier_rules *r)
+{
+	if (r == NULL)
+		return;
+	htab_free(r->claims, proxier_rules_claim_free);
+	ipt_free(r->ipt4);
+	ipt_free(r->ipt6);
+	free(r);
+}
+
+/* Fill one iptables description from a service port. */
+static void
+proxier_rules_fill(struct ipt_svcport *is, const struct proxy_svc *ps,
+    int owns_node_port)
+{
+	memset(is, 0, sizeof(*is));
+	is->name = ps->name;
+	is->proto = ps->proto;
+	is->port = ps->port;
+	is->node_port = owns_node_port ? ps->node_port : 0;
+	is->proxy_port = ps->proxy_port;
+	is->cluster_ip = ps->cluster_ip;
+	is->external_ips = (const char *const *)ps->external_ips;
+	is->n_external_ips = ps->n_external_ips;
+	is->lb_ips = (const char *const *)ps->lb_ips;
+	is->n_lb_ips = ps->n_lb_ips;
+}
+
+/* Apply the rule set of one family. */
+static int
+proxier_rules_apply(struct proxier_rules *r, int family,
+    const struct ipt_svcport *v, size_t n, int force)
+{
+	struct ipt_params	 params;
+	struct ipt		*ipt = family == AF_INET6 ? r->ipt6 : r->ipt4;
+	char			 err[IPT_ERRLEN];
+
+	memset(&params, 0, sizeof(params));
+	params.family = family;
+	params.bind_ip = r->bind_ip;
+	params.host_ip = family == AF_INET6 ? r->host_ip6 : r->host_ip4;
+	if (*params.host_ip == '\0') {
+		if (n > 0)
+			log_warnx("%zu IPv6 service ports: no IPv6 node IP "
+			    "(no default route); set --bind-address", n);
+		return (n > 0 ? -1 : 0);
+	}
+	if (ipt_sync(ipt, &params, v, n, force, err, sizeof(err)) == -1) {
+		log_warnx("%s rules not applied: %s",
+		    family == AF_INET6 ? "ip6tables" : "iptables", err);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Claim node ports and apply the rules of every live service port. */
+int
+proxier_rules_sync(struct proxier_rules *r, struct htab *svcs, int force)
+{
+	struct htab_iter	 it;
+	struct ipt_svcport	*v4, *v6;
+	struct proxy_svc	*ps;
+	size_t			 n4 = 0, n6 = 0, n;
+	void			*e;
+	int			 own, rv = 0;
+
+	n = htab_count(svcs);
+	v4 = xcalloc(n + 1, sizeof(*v4));
+	v6 = xcalloc(n + 1, sizeof(*v6));
+	htab_iter_init(svcs, &it);
+	while (htab_iter_next(&it, NULL, NULL, &e)) {
+		ps = e;
+		own = ps->node_port != 0 && proxier_rules_claim(r, ps);
+		if (ps->family == AF_INET6)
+			proxier_rules_fill(&v6[n6++], ps, own);
+		else
+			proxier_rules_fill(&v4[n4++], ps, own);
+	}
+	proxier_rules_claims_sweep(r);
+	if (proxier_rules_apply(r, AF_INET, v4, n4, force) == -1)
+		rv = -1;
+	if (n6 > 0 || r->had_v6) {
+		if (proxier_rules_apply(r, AF_INET6, v6, n6, force) == -1)
+			rv = -1;
+		else
+			r->had_v6 = n6 > 0;
+	}
+	free(v4);
+	free(v6);
+	return (rv);
+}
+
+/* A service port is going away: flush UDP conntrack entries. */
+void
+proxier_rules_forget(struct proxier_rules *r, const struct proxy_svc *ps)
+{
+	char	err[IPT_ERRLEN];
+
+	if (ps->proto != IPPROTO_UDP)
+		return;
+	if (ipt_flush_conntrack(ps->family == AF_INET6 ? r->ipt6 : r->ipt4,
+	    r->cfg->conntrack_path, ps->cluster_ip, err, sizeof(err)) == -1)
+		log_warnx("%s: conntrack flush: %s", ps->name, err);
+}
+
+/* The node IP of family, or "" if none. */
+const char *
+proxier_rules_host_ip(const struct proxier_rules *r, int family)
+{
+	return (family == AF_INET6 ? r->host_ip6 : r->host_ip4);
+}

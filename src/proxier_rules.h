@@ -1,0 +1,40 @@
+/*
+ * proxier_rules.h: the proxier's node-facing side: the node IP, the node
+ * port claims, and the iptables rule set rendered from the live service
+ * ports (through iptables.c) and applied once per sync.
+ */
+#ifndef PROXIER_RULES_H
+#define PROXIER_RULES_H
+
+#include <stddef.h>
+
+struct htab;
+struct kp_config;
+struct proxy_svc;
+struct proxier_rules;
+
+/*
+ * Set up: pick the node IP (bindAddress if specific, else the address of
+ * the default route's interface).  Returns NULL with a reason in err.
+ */
+struct proxier_rules *proxier_rules_new(const struct kp_config *, char *err,
+		    size_t errlen);
+void		 proxier_rules_free(struct proxier_rules *);
+/*
+ * Claim node ports and apply the rules for every service port in svcs
+ * (name -> struct proxy_svc).  Unless force is set, an unchanged rule
+ * set is not re-applied.  Returns 0, or -1 if applying failed (logged;
+ * retried at the next sync).
+ */
+int		 proxier_rules_sync(struct proxier_rules *, struct htab *svcs,
+		    int force);
+/*
+ * A service port is going away: release its node port claim and, for
+ * UDP, flush its conntrack entries.  Its rules go at the next sync.
+ */
+void		 proxier_rules_forget(struct proxier_rules *,
+		    const struct proxy_svc *);
+/* The node IP used as DNAT target for locally generated traffic. */
+const char	*proxier_rules_host_ip(const struct proxier_rules *, int family);
+
+#endif /* PROXIER_RULES_H */
