@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
 
@@ -354,6 +355,16 @@ ipt_render_nodeports(struct ipt_rctx *c, const char *chain)
 	}
 }
 
+/* Write "-j DNAT --to-destination IP:" or "[IP]:" into buf. */
+static void
+ipt_dnat_prefix(int family, const char *ip, char *buf, size_t len)
+{
+	if (family == AF_INET)
+		snprintf(buf, len, "-j DNAT --to-destination %s:", ip);
+	else
+		snprintf(buf, len, "-j DNAT --to-destination [%s]:", ip);
+}
+
 /* Fill the targets from the bind and host IPs; -1 with err if unusable. */
 static int
 ipt_targets(struct ipt_rctx *c, const struct ipt_params *p, char *err,
@@ -361,7 +372,6 @@ ipt_targets(struct ipt_rctx *c, const struct ipt_params *p, char *err,
 {
 	char		 bind[INET6_ADDRSTRLEN], host[INET6_ADDRSTRLEN];
 	const char	*fam = c->family == AF_INET ? "IPv4" : "IPv6";
-	const char	*fmt = c->family == AF_INET ? "%s:" : "[%s]:";
 	int		 af;
 
 	c->slash = c->family == AF_INET ? "/32" : "/128";
@@ -378,10 +388,8 @@ ipt_targets(struct ipt_rctx *c, const struct ipt_params *p, char *err,
 			return (-1);
 		}
 		snprintf(host, sizeof(host), "%s", bind);
-		snprintf(c->ctarget, sizeof(c->ctarget),
-		    "-j DNAT --to-destination ");
-		snprintf(c->ctarget + strlen(c->ctarget),
-		    sizeof(c->ctarget) - strlen(c->ctarget), fmt, bind);
+		ipt_dnat_prefix(c->family, bind, c->ctarget,
+		    sizeof(c->ctarget));
 	}
 	if (host[0] == '\0' && p->host_ip != NULL &&
 	    ipt_ip_of(c->family, p->host_ip, host, sizeof(host)) == -1) {
@@ -390,12 +398,9 @@ ipt_targets(struct ipt_rctx *c, const struct ipt_params *p, char *err,
 		return (-1);
 	}
 	c->htarget[0] = '\0';
-	if (host[0] != '\0') {
-		snprintf(c->htarget, sizeof(c->htarget),
-		    "-j DNAT --to-destination ");
-		snprintf(c->htarget + strlen(c->htarget),
-		    sizeof(c->htarget) - strlen(c->htarget), fmt, host);
-	}
+	if (host[0] != '\0')
+		ipt_dnat_prefix(c->family, host, c->htarget,
+		    sizeof(c->htarget));
 	return (0);
 }
 
@@ -463,4 +468,785 @@ oom:
 	ipt_text_free(out);
 	snprintf(err, errlen, "out of memory rendering iptables rules");
 	return (-1);
+}
+
+/* Split rule arguments into tokens, removing restore-style quotes. */
+struct ipt_toks {
+	char	*buf;
+	char	**v;
+	size_t	 n;
+};
+
+/* Tokenize len bytes of s; 0, or -1 if out of memory. */
+static int
+ipt_tokenize(const char *s, size_t len, struct ipt_toks *tk)
+{
+	const char	*p = s, *end = s + len;
+	char		*w;
+
+	memset(tk, 0, sizeof(*tk));
+	if ((tk->buf = malloc(len + 1)) == NULL ||
+	    (tk->v = calloc(len / 2 + 1, sizeof(*tk->v))) == NULL) {
+		free(tk->buf);
+		return (-1);
+	}
+	w = tk->buf;
+	for (;;) {
+		while (p < end && isspace((unsigned char)*p))
+			p++;
+		if (p == end)
+			break;
+		tk->v[tk->n++] = w;
+		while (p < end && !isspace((unsigned char)*p)) {
+			if (*p != '"') {
+				*w++ = *p++;
+				continue;
+			}
+			for (p++; p < end && *p != '"'; p++) {
+				if (*p == '\\' && p + 1 < end)
+					p++;
+				*w++ = *p;
+			}
+			if (p < end)
+				p++;
+		}
+		*w++ = '\0';
+	}
+	return (0);
+}
+
+/* Release tokens. */
+static void
+ipt_toks_free(struct ipt_toks *tk)
+{
+	free(tk->buf);
+	free(tk->v);
+	memset(tk, 0, sizeof(*tk));
+}
+
+/* Return the chain a rule jumps or goes to, NULL if none. */
+static const char *
+ipt_toks_target(const struct ipt_toks *tk)
+{
+	size_t	i;
+
+	for (i = 0; i + 1 < tk->n; i++)
+		if (strcmp(tk->v[i], "-j") == 0 || strcmp(tk->v[i], "-g") == 0)
+			return (tk->v[i + 1]);
+	return (NULL);
+}
+
+/* Compare two tokens for qsort. */
+static int
+ipt_tokcmp(const void *a, const void *b)
+{
+	return (strcmp(*(char *const *)a, *(char *const *)b));
+}
+
+/*
+ * Return 1 if two rules have the same arguments in any order: iptables
+ * prints matches in its own order, not in the order they were given.
+ */
+static int
+ipt_same_rule(const char *a, size_t alen, const char *b, size_t blen)
+{
+	struct ipt_toks	x, y;
+	size_t		i;
+	int		same = 0;
+
+	if (ipt_tokenize(a, alen, &x) == -1)
+		return (0);
+	if (ipt_tokenize(b, blen, &y) == -1) {
+		ipt_toks_free(&x);
+		return (0);
+	}
+	if (x.n == y.n) {
+		qsort(x.v, x.n, sizeof(*x.v), ipt_tokcmp);
+		qsort(y.v, y.n, sizeof(*y.v), ipt_tokcmp);
+		for (i = 0; i < x.n && strcmp(x.v[i], y.v[i]) == 0; i++)
+			;
+		same = i == x.n;
+	}
+	ipt_toks_free(&x);
+	ipt_toks_free(&y);
+	return (same);
+}
+
+/* Return the index of name in a NULL-terminated list, or -1. */
+static int
+ipt_chain_index(const char *const *list, const char *name)
+{
+	int	i;
+
+	for (i = 0; name != NULL && list[i] != NULL; i++)
+		if (strcmp(list[i], name) == 0)
+			return (i);
+	return (-1);
+}
+
+/* Return the next line of *pp and its length; NULL at the end. */
+static const char *
+ipt_next_line(const char **pp, size_t *len)
+{
+	const char	*s = *pp, *nl;
+
+	if (s == NULL || *s == '\0')
+		return (NULL);
+	if ((nl = strchr(s, '\n')) == NULL) {
+		*len = strlen(s);
+		*pp = s + *len;
+	} else {
+		*len = nl - s;
+		*pp = nl + 1;
+	}
+	return (s);
+}
+
+/*
+ * If line is "-A <chain not in ours> ... -j <one of ours>", return the
+ * chain's length and point *rest at the arguments; else return 0.
+ */
+static size_t
+ipt_foreign_jump(const char *line, size_t len, const char *const *ours,
+    const char **rest, int *target)
+{
+	struct ipt_toks	tk;
+	char		chain[64];
+	size_t		clen;
+
+	if (len < 4 || strncmp(line, "-A ", 3) != 0)
+		return (0);
+	clen = strcspn(line + 3, " \n");
+	if (clen == 0 || clen >= sizeof(chain))
+		return (0);
+	memcpy(chain, line + 3, clen);
+	chain[clen] = '\0';
+	if (ipt_chain_index(ours, chain) != -1)
+		return (0);
+	*rest = line + 3 + clen;
+	if (ipt_tokenize(*rest, len - 3 - clen, &tk) == -1)
+		return (0);
+	*target = ipt_chain_index(ours, ipt_toks_target(&tk));
+	ipt_toks_free(&tk);
+	return (*target == -1 ? 0 : clen);
+}
+
+/*
+ * Compare the "-S" listing of one built-in chain with our jumps from it
+ * and write the fixes: deletions to dels, additions to adds.
+ */
+static void
+ipt_jumps_fix(const char *table, const char *chain, const char *listing,
+    struct ipt_text *dels, struct ipt_text *adds)
+{
+	const char *const	*ours;
+	const struct ipt_jump	*j;
+	const char		*p = listing, *line, *rest;
+	size_t			 count[IPT_NJUMPS], pos[IPT_NJUMPS], len, k, i;
+	size_t			 idx = 0, ppos = 0;
+	int			 target, bad;
+
+	ours = strcmp(table, "nat") == 0 ? ipt_nat_chains : ipt_filter_chains;
+	memset(count, 0, sizeof(count));
+	memset(pos, 0, sizeof(pos));
+	/* A "-S CHAIN" listing has only "-P CHAIN" and "-A CHAIN" lines. */
+	while ((line = ipt_next_line(&p, &len)) != NULL) {
+		if (strncmp(line, "-A ", 3) != 0)
+			continue;
+		idx++;
+		if (ipt_foreign_jump(line, len, ours, &rest, &target) == 0)
+			continue;
+		for (k = 0; k < IPT_NJUMPS; k++) {
+			j = &ipt_jumps[k];
+			if (strcmp(j->table, table) == 0 &&
+			    strcmp(j->chain, chain) == 0 &&
+			    strcmp(j->target, ours[target]) == 0 &&
+			    ipt_same_rule(rest, len - (rest - line), j->args,
+			    strlen(j->args)))
+				break;
+		}
+		if (k == IPT_NJUMPS)	/* a jump to ours, but not ours */
+			ipt_putf(dels, "-D %.*s\n", (int)(len - 3), line + 3);
+		else if (count[k]++ == 0)
+			pos[k] = idx;
+	}
+	for (k = 0; k < IPT_NJUMPS; k++) {
+		j = &ipt_jumps[k];
+		if (strcmp(j->table, table) != 0 || strcmp(j->chain, chain))
+			continue;
+		/* Exactly one copy; a NodePort jump after the portal one. */
+		bad = count[k] != 1 || (!j->first && pos[k] < ppos);
+		if (j->first && !bad)
+			ppos = pos[k];
+		if (!bad)
+			continue;
+		for (i = 0; i < count[k]; i++)
+			ipt_putf(dels, "-D %s %s\n", chain, j->args);
+		if (j->first)
+			ipt_putf(adds, "-I %s 1 %s\n", chain, j->args);
+		else
+			ipt_putf(adds, "-A %s %s\n", chain, j->args);
+	}
+}
+
+/* Describe a failed command: its message, and the first output line. */
+static void
+ipt_exec_error(const struct exec_result *res, const char *what, char *err,
+    size_t errlen)
+{
+	size_t	n = strcspn(res->out, "\n");
+
+	snprintf(err, errlen, "%s: %s%s%.*s", what, res->err,
+	    n > 0 ? ": " : "", (int)(n > 300 ? 300 : n), res->out);
+}
+
+/* Run "iptables -w 5 -t table -S chain" and fix our jumps from it. */
+static int
+ipt_jumps_read_one(struct ipt *ipt, const char *table, const char *chain,
+    struct ipt_text *dels, struct ipt_text *adds, char *err, size_t errlen)
+{
+	const char		*argv[] = { ipt->path, "-w", IPT_WAIT, "-t",
+				    table, "-S", chain, NULL };
+	struct exec_result	 res;
+	char			 what[128];
+
+	snprintf(what, sizeof(what), "%s -t %s -S %s", ipt->path, table,
+	    chain);
+	if (exec_run_max(argv, NULL, 0, IPT_READ_TIMEOUT_MS, IPT_READ_MAX,
+	    &res) == -1 || res.truncated) {
+		if (res.truncated)
+			snprintf(res.err, sizeof(res.err), "output too large");
+		ipt_exec_error(&res, what, err, errlen);
+		exec_result_free(&res);
+		return (-1);
+	}
+	ipt_jumps_fix(table, chain, res.out, dels, adds);
+	exec_result_free(&res);
+	return (0);
+}
+
+/* Read the three built-in chains; fixes go to fix[0] (nat), fix[1]. */
+static int
+ipt_jumps_read(struct ipt *ipt, struct ipt_text fix[2], char *err,
+    size_t errlen)
+{
+	struct ipt_text	adds[2];
+	int		i, rv = -1;
+
+	memset(adds, 0, sizeof(adds));
+	if (ipt_jumps_read_one(ipt, "nat", "PREROUTING", &fix[0], &adds[0],
+	    err, errlen) == -1 ||
+	    ipt_jumps_read_one(ipt, "nat", "OUTPUT", &fix[0], &adds[0],
+	    err, errlen) == -1 ||
+	    ipt_jumps_read_one(ipt, "filter", "INPUT", &fix[1], &adds[1],
+	    err, errlen) == -1)
+		goto done;
+	/* Deletions first, then additions, so "-I 1" lands in front. */
+	for (i = 0; i < 2; i++)
+		if (adds[i].len > 0)
+			ipt_put(&fix[i], adds[i].buf, adds[i].len);
+	if (fix[0].oom || fix[1].oom || adds[0].oom || adds[1].oom) {
+		snprintf(err, errlen, "out of memory checking jump rules");
+		goto done;
+	}
+	rv = 0;
+done:
+	ipt_text_free(&adds[0]);
+	ipt_text_free(&adds[1]);
+	return (rv);
+}
+
+/* Insert the jump fixes after the chain declarations of each table. */
+static int
+ipt_splice(const struct ipt_text *t, const struct ipt_text fix[2],
+    struct ipt_text *in)
+{
+	memset(in, 0, sizeof(*in));
+	ipt_put(in, t->buf, t->natmark);
+	if (fix[0].len > 0)
+		ipt_put(in, fix[0].buf, fix[0].len);
+	ipt_put(in, t->buf + t->natmark, t->filtermark - t->natmark);
+	if (fix[1].len > 0)
+		ipt_put(in, fix[1].buf, fix[1].len);
+	ipt_put(in, t->buf + t->filtermark, t->len - t->filtermark);
+	return (in->oom ? -1 : 0);
+}
+
+/* Return the line number an iptables-restore error names, or 0. */
+static unsigned long
+ipt_error_line(const char *out)
+{
+	const char	*p = out, *q;
+
+	while ((p = strstr(p, "line")) != NULL) {
+		for (q = p + 4; *q == ':' || *q == ' '; q++)
+			;
+		if (isdigit((unsigned char)*q))
+			return (strtoul(q, NULL, 10));
+		p += 4;
+	}
+	return (0);
+}
+
+/* Explain a failed restore, quoting the input line it names. */
+static void
+ipt_restore_error(const struct exec_result *res, const char *input,
+    char *err, size_t errlen)
+{
+	const char	*p = input, *line = NULL, *msg = res->out;
+	unsigned long	 want, i;
+	size_t		 len = 0, mlen;
+
+	/* The message proper, not the "line N" or "Try ..." lines. */
+	while ((mlen = strcspn(msg, "\n")) == 0 ||
+	    strncmp(msg, "Error occurred at line", 22) == 0 ||
+	    strncmp(msg, "Try `", 5) == 0) {
+		if (msg[mlen] == '\0')
+			break;
+		msg += mlen + 1;
+	}
+	if ((want = ipt_error_line(res->out)) > 0)
+		for (i = 0; i < want; i++)
+			if ((line = ipt_next_line(&p, &len)) == NULL)
+				break;
+	if (line != NULL)
+		snprintf(err, errlen, "%s: input line %lu \"%.*s\": %.*s",
+		    res->err, want, (int)(len > 300 ? 300 : len), line,
+		    (int)(mlen > 300 ? 300 : mlen), msg);
+	else
+		snprintf(err, errlen, "%s%s%.*s", res->err, mlen ? ": " : "",
+		    (int)(mlen > 300 ? 300 : mlen), msg);
+}
+
+/* Apply a restore input with "iptables-restore --noflush -w 5". */
+static int
+ipt_restore(struct ipt *ipt, const char *input, size_t len, char *err,
+    size_t errlen)
+{
+	const char		*argv[] = { ipt->restore, "--noflush", "-w",
+				    IPT_WAIT, NULL };
+	struct exec_result	 res;
+	int			 rv = 0;
+
+	if (exec_run(argv, input, len, IPT_RESTORE_TIMEOUT_MS, &res) == -1) {
+		ipt_restore_error(&res, input, err, errlen);
+		rv = -1;
+	}
+	exec_result_free(&res);
+	return (rv);
+}
+
+/* Create the rule set of one family. */
+struct ipt *
+ipt_new(const char *iptables_path, int family)
+{
+	struct ipt	*ipt;
+
+	if (iptables_path == NULL || iptables_path[0] == '\0' ||
+	    (family != AF_INET && family != AF_INET6))
+		return (NULL);
+	if ((ipt = calloc(1, sizeof(*ipt))) == NULL)
+		return (NULL);
+	ipt->family = family;
+	if ((ipt->path = strdup(iptables_path)) == NULL ||
+	    asprintf(&ipt->restore, "%s-restore", iptables_path) == -1 ||
+	    asprintf(&ipt->save, "%s-save", iptables_path) == -1) {
+		ipt->restore = ipt->save = NULL;
+		ipt_free(ipt);
+		return (NULL);
+	}
+	return (ipt);
+}
+
+/* Free a rule set (the kernel's rules stay). */
+void
+ipt_free(struct ipt *ipt)
+{
+	if (ipt == NULL)
+		return;
+	free(ipt->path);
+	free(ipt->restore);
+	free(ipt->save);
+	free(ipt->last);
+	free(ipt);
+}
+
+/* Make the kernel's rules of this family match the service ports. */
+int
+ipt_sync(struct ipt *ipt, const struct ipt_params *p,
+    const struct ipt_svcport *sp, size_t n, int force, char *err,
+    size_t errlen)
+{
+	struct ipt_text	 text, fix[2], in;
+	const char	*input;
+	size_t		 inlen;
+	int		 same, rv = -1;
+
+	if (p->family != ipt->family) {
+		snprintf(err, errlen, "%s: parameters of the other family",
+		    ipt->path);
+		return (-1);
+	}
+	if (ipt_render(p, sp, n, &text, err, errlen) == -1)
+		return (-1);
+	same = ipt->last != NULL && ipt->lastlen == text.len &&
+	    memcmp(ipt->last, text.buf, text.len) == 0;
+	if (same && ipt->jumps_ok && !force) {
+		ipt_text_free(&text);
+		return (0);
+	}
+	if (text.nskipped > 0 && !same)
+		log_warnx("%s: %zu service ports or IPs left out, first: %s",
+		    ipt->restore, text.nskipped, text.skipped);
+	memset(fix, 0, sizeof(fix));
+	memset(&in, 0, sizeof(in));
+	input = text.buf;
+	inlen = text.len;
+	if (force || !ipt->jumps_ok) {
+		if (ipt_jumps_read(ipt, fix, err, errlen) == -1)
+			goto fail;
+		if (fix[0].len + fix[1].len > 0) {
+			if (ipt_splice(&text, fix, &in) == -1) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
+			input = in.buf;
+			inlen = in.len;
+		}
+	}
+	if (ipt_restore(ipt, input, inlen, err, errlen) == -1)
+		goto fail;
+	ipt->jumps_ok = 1;
+	free(ipt->last);
+	ipt->last = text.buf;
+	ipt->lastlen = text.len;
+	text.buf = NULL;
+	rv = 0;
+	goto done;
+fail:
+	/* Unknown state: check the jumps and re-apply at the next sync. */
+	ipt->jumps_ok = 0;
+	free(ipt->last);
+	ipt->last = NULL;
+done:
+	ipt_text_free(&text);
+	ipt_text_free(&fix[0]);
+	ipt_text_free(&fix[1]);
+	ipt_text_free(&in);
+	return (rv);
+}
+
+/* Render the removal of our chains from one table's iptables-save. */
+static void
+ipt_cleanup_table(struct ipt_text *out, const char *table, const char *save,
+    const char *const *ours)
+{
+	struct ipt_text	 dels;
+	const char	*p = save, *line, *rest;
+	size_t		 len, clen, i, nexist = 0;
+	int		 exists[8], target, k;
+
+	memset(&dels, 0, sizeof(dels));
+	memset(exists, 0, sizeof(exists));
+	while ((line = ipt_next_line(&p, &len)) != NULL) {
+		if (line[0] == ':') {
+			clen = strcspn(line + 1, " \n");
+			for (k = 0; ours[k] != NULL; k++)
+				if (strlen(ours[k]) == clen &&
+				    strncmp(line + 1, ours[k], clen) == 0 &&
+				    !exists[k]) {
+					exists[k] = 1;
+					nexist++;
+				}
+		} else if ((clen = ipt_foreign_jump(line, len, ours, &rest,
+		    &target)) != 0)
+			ipt_putf(&dels, "-D %.*s\n", (int)(len - 3), line + 3);
+	}
+	if (dels.len > 0 || nexist > 0) {
+		ipt_putf(out, "*%s\n", table);
+		if (dels.len > 0)
+			ipt_put(out, dels.buf, dels.len);
+		for (i = 0; ours[i] != NULL; i++)
+			if (exists[i])
+				ipt_putf(out, ":%s - [0:0]\n", ours[i]);
+		for (i = 0; ours[i] != NULL; i++)
+			if (exists[i])
+				ipt_putf(out, "-X %s\n", ours[i]);
+		ipt_put(out, "COMMIT\n", 7);
+	}
+	if (dels.oom)
+		out->oom = 1;
+	ipt_text_free(&dels);
+}
+
+/* Render the removal of our chains and every jump to them. */
+int
+ipt_render_cleanup(const char *nat_save, const char *filter_save,
+    struct ipt_text *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	ipt_cleanup_table(out, "nat", nat_save, ipt_nat_chains);
+	ipt_cleanup_table(out, "filter", filter_save, ipt_filter_chains);
+	if (out->oom) {
+		ipt_text_free(out);
+		snprintf(err, errlen, "out of memory rendering the cleanup");
+		return (-1);
+	}
+	return (0);
+}
+
+/* Return 1 if an iptables message means "that does not exist". */
+static int
+ipt_not_found(const char *out)
+{
+	return (strstr(out, "No chain/target/match by that name") != NULL ||
+	    strstr(out, "No such file or directory") != NULL ||
+	    strstr(out, "does a matching rule exist") != NULL ||
+	    strstr(out, "does not exist") != NULL);
+}
+
+/*
+ * Read "iptables-save -t table" into *save (NULL: nothing there).
+ * Returns 0, 1 if the binary is not installed, -1 with err.
+ */
+static int
+ipt_save_table(struct ipt *ipt, const char *table, char **save, char *err,
+    size_t errlen)
+{
+	const char		*argv[] = { ipt->save, "-t", table, NULL };
+	struct exec_result	 res;
+	char			 what[128];
+	int			 rv = 0;
+
+	*save = NULL;
+	snprintf(what, sizeof(what), "%s -t %s", ipt->save, table);
+	if (exec_run_max(argv, NULL, 0, IPT_READ_TIMEOUT_MS, IPT_READ_MAX,
+	    &res) == -1) {
+		if (res.exec_errno == ENOENT)
+			rv = 1;
+		else if (!ipt_not_found(res.out)) {
+			ipt_exec_error(&res, what, err, errlen);
+			rv = -1;
+		}
+	} else if (res.truncated) {
+		snprintf(err, errlen, "%s: output too large", what);
+		rv = -1;
+	} else if ((*save = strdup(res.out)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", what);
+		rv = -1;
+	}
+	exec_result_free(&res);
+	return (rv);
+}
+
+/* Remove every chain and jump of ours from this family. */
+int
+ipt_cleanup(struct ipt *ipt, char *err, size_t errlen)
+{
+	struct ipt_text	 text;
+	char		*nat = NULL, *filter = NULL;
+	int		 rv = -1, r;
+
+	memset(&text, 0, sizeof(text));
+	if ((r = ipt_save_table(ipt, "nat", &nat, err, errlen)) != 0 ||
+	    (r = ipt_save_table(ipt, "filter", &filter, err, errlen)) != 0) {
+		rv = r == 1 ? 0 : -1;	/* not installed: nothing there */
+		goto done;
+	}
+	if (ipt_render_cleanup(nat, filter, &text, err, errlen) == -1)
+		goto done;
+	if (text.len == 0 ||
+	    ipt_restore(ipt, text.buf, text.len, err, errlen) == 0)
+		rv = 0;
+	free(ipt->last);
+	ipt->last = NULL;
+	ipt->jumps_ok = 0;
+done:
+	free(nat);
+	free(filter);
+	ipt_text_free(&text);
+	return (rv);
+}
+
+/* Delete the UDP conntrack entries whose original destination is ip. */
+int
+ipt_flush_conntrack(struct ipt *ipt, const char *conntrack_path,
+    const char *ip, char *err, size_t errlen)
+{
+	const char		*argv[9];
+	struct exec_result	 res;
+	char			 canon[INET6_ADDRSTRLEN];
+	int			 af, i = 0, rv = 0;
+
+	if (ip == NULL || (af = netutil_canon_ip(ip, canon,
+	    sizeof(canon))) == -1) {
+		snprintf(err, errlen, "conntrack: \"%s\" is not an IP address",
+		    ip ? ip : "");
+		return (-1);
+	}
+	if (conntrack_path == NULL || access(conntrack_path, X_OK) == -1) {
+		if (!ipt->ct_warned)
+			log_warnx("%s not found: stale UDP conntrack entries "
+			    "of removed services are not deleted",
+			    conntrack_path ? conntrack_path : "conntrack");
+		ipt->ct_warned = 1;
+		return (0);
+	}
+	argv[i++] = conntrack_path;
+	argv[i++] = "-D";
+	argv[i++] = "--orig-dst";
+	argv[i++] = canon;
+	argv[i++] = "-p";
+	argv[i++] = "udp";
+	if (af == AF_INET6) {
+		argv[i++] = "-f";
+		argv[i++] = "ipv6";
+	}
+	argv[i] = NULL;
+	if (exec_run(argv, NULL, 0, IPT_READ_TIMEOUT_MS, &res) == -1 &&
+	    !(res.status == 1 &&
+	    strstr(res.out, "0 flow entries have been deleted") != NULL)) {
+		ipt_exec_error(&res, "conntrack", err, errlen);
+		rv = -1;
+	}
+	exec_result_free(&res);
+	return (rv);
+}
+
+/* Return 1 if an IPv4 default route line is usable; set metric. */
+static int
+ipt_route4(const char *line, char *ifname, size_t len, unsigned long *metric)
+{
+	char		iface[IFNAMSIZ + 1];
+	unsigned long	dst, gw, mask;
+	unsigned int	flags;
+	int		ref, use;
+
+	if (sscanf(line, "%16s %lx %lx %x %d %d %lu %lx", iface, &dst, &gw,
+	    &flags, &ref, &use, metric, &mask) != 8)
+		return (0);
+	if (dst != 0 || mask != 0 || !(flags & RTF_UP) ||
+	    (flags & RTF_REJECT) || strcmp(iface, "lo") == 0)
+		return (0);
+	snprintf(ifname, len, "%s", iface);
+	return (1);
+}
+
+/* Return 1 if an IPv6 default route line is usable; set metric. */
+static int
+ipt_route6(const char *line, char *ifname, size_t len, unsigned long *metric)
+{
+	char		dst[33], src[33], gw[33], iface[IFNAMSIZ + 1];
+	unsigned int	plen, splen, ref, use, flags;
+
+	if (sscanf(line, "%32s %x %32s %x %32s %lx %x %x %x %16s", dst, &plen,
+	    src, &splen, gw, metric, &ref, &use, &flags, iface) != 10)
+		return (0);
+	if (strspn(dst, "0") != 32 || plen != 0 || !(flags & RTF_UP) ||
+	    (flags & RTF_REJECT) || strcmp(iface, "lo") == 0)
+		return (0);
+	snprintf(ifname, len, "%s", iface);
+	return (1);
+}
+
+/* Find the default route's interface in a /proc route table. */
+int
+ipt_parse_default_route(int family, const char *text, char *ifname,
+    size_t len)
+{
+	const char	*p = text, *line;
+	char		 buf[512], cand[IFNAMSIZ + 1];
+	unsigned long	 metric, best = 0;
+	size_t		 llen;
+	int		 found = 0, ok;
+
+	while ((line = ipt_next_line(&p, &llen)) != NULL) {
+		if (llen >= sizeof(buf))
+			continue;
+		memcpy(buf, line, llen);
+		buf[llen] = '\0';
+		if (family == AF_INET)
+			ok = ipt_route4(buf, cand, sizeof(cand), &metric);
+		else
+			ok = ipt_route6(buf, cand, sizeof(cand), &metric);
+		if (ok && (!found || metric < best)) {
+			snprintf(ifname, len, "%s", cand);
+			best = metric;
+			found = 1;
+		}
+	}
+	return (found ? 0 : -1);
+}
+
+/* Return 1 if a is a global address: not loopback, not link-local. */
+static int
+ipt_addr_global(const struct sockaddr *sa)
+{
+	const struct in6_addr	*a6;
+	uint32_t		 a4;
+
+	if (sa->sa_family == AF_INET) {
+		a4 = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+		return ((a4 >> 24) != 127 && (a4 >> 16) != 0xa9fe && a4 != 0);
+	}
+	a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	return (!IN6_IS_ADDR_LOOPBACK(a6) && !IN6_IS_ADDR_LINKLOCAL(a6) &&
+	    !IN6_IS_ADDR_UNSPECIFIED(a6) && !IN6_IS_ADDR_V4MAPPED(a6));
+}
+
+/* Find the first global address of a family on an interface. */
+int
+ipt_iface_addr(int family, const char *ifname, char *buf, size_t len,
+    char *err, size_t errlen)
+{
+	struct ifaddrs	*ifa, *i;
+	int		 rv = -1;
+
+	if (getifaddrs(&ifa) == -1) {
+		snprintf(err, errlen, "getifaddrs: %s", strerror(errno));
+		return (-1);
+	}
+	for (i = ifa; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != family ||
+		    strcmp(i->ifa_name, ifname) != 0 ||
+		    !ipt_addr_global(i->ifa_addr))
+			continue;
+		netutil_ntop_ip(i->ifa_addr, buf, len);
+		rv = 0;
+		break;
+	}
+	freeifaddrs(ifa);
+	if (rv == -1)
+		snprintf(err, errlen, "interface %s has no global IPv%d "
+		    "address: set --bind-address to this node's IP", ifname,
+		    family == AF_INET ? 4 : 6);
+	return (rv);
+}
+
+/* Find the node IP: the default route interface's first address. */
+int
+ipt_detect_host_ip(int family, char *buf, size_t len, char *err,
+    size_t errlen)
+{
+	const char	*path;
+	char		 text[65536], ifname[IFNAMSIZ + 1];
+	FILE		*f;
+	size_t		 n;
+
+	path = family == AF_INET ? "/proc/net/route" : "/proc/net/ipv6_route";
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return (-1);
+	}
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	if (ipt_parse_default_route(family, text, ifname,
+	    sizeof(ifname)) == -1) {
+		snprintf(err, errlen, "no %sdefault route: cannot choose the "
+		    "node IP; set --bind-address to this node's IP",
+		    family == AF_INET ? "" : "IPv6 ");
+		return (-1);
+	}
+	return (ipt_iface_addr(family, ifname, buf, len, err, errlen));
 }

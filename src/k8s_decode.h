@@ -16,6 +16,7 @@
 struct json_object;
 struct model_service;
 struct model_endpoints;
+struct model_epset;
 
 #define K8S_DECODE_OK	0	/* *out set */
 #define K8S_DECODE_SKIP	1	/* not for us; reason in err, *out NULL */
@@ -35,6 +36,32 @@ int	k8s_decode_service(struct json_object *, struct model_service **out,
  */
 int	k8s_decode_endpoints(struct json_object *,
 	    struct model_endpoints **out, char *err, size_t errlen);
+/* One EndpointSlice (discovery.k8s.io v1 or v1beta1), decoded. */
+struct k8s_slice {
+	char			*ns;
+	char			*name;		/* the slice's own name */
+	char			*service;	/* kubernetes.io/service-name */
+	struct model_epset	*sets;		/* ready endpoints per port */
+	size_t			 nsets;
+};
+
+/*
+ * Decode an EndpointSlice of either version.  addressType FQDN is
+ * skipped (SKIP); endpoints with conditions.ready false are not used (a
+ * missing ready counts as ready, as kube-proxy); a slice without the
+ * kubernetes.io/service-name label is skipped.  Errors name the field
+ * ("endpoints[2].addresses[0]").
+ */
+int	k8s_decode_endpointslice(struct json_object *, struct k8s_slice **out,
+	    char *err, size_t errlen);
+/*
+ * Merge the slices of one Service into one model Endpoints (duplicate
+ * endpoints across slices appear once).  Returns a new object.
+ */
+struct model_endpoints *k8s_slices_merge(const char *ns, const char *service,
+	    struct k8s_slice *const *slices, size_t n);
+void	k8s_slice_free(struct k8s_slice *);
+
 /*
  * Read metadata.namespace (default "default") and metadata.name.
  * Returns 0, or -1 if the name is missing.  Pointers are borrowed.

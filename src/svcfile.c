@@ -223,7 +223,7 @@ sf_str(struct json_object *o, const char *key)
 	return (json_object_get_string(v));
 }
 
-/* Handle one object: a document or a List item (in_list). */
+/* Handle one object: a document, or a List item ("items[N]"). */
 static int
 sf_object(struct svcfile_pctx *p, struct json_object *o, const char *where)
 {

@@ -260,7 +260,7 @@ yj_anchors_clear(struct yj_state *st)
  */
 static int
 yj_attach(struct yj_state *st, struct json_object *o, size_t nodes,
-    char *anchor, const yaml_mark_t *mark)
+    char *anchor)
 {
 	struct yj_frame	*f;
 
@@ -346,7 +346,7 @@ yj_close(struct yj_state *st, const yaml_event_t *ev)
 	struct yj_frame	 f;
 
 	f = st->stack[--st->depth];
-	return (yj_attach(st, f.obj, f.nodes, f.anchor, &ev->start_mark));
+	return (yj_attach(st, f.obj, f.nodes, f.anchor));
 }
 
 /* Handle a scalar event: a key, a value or a root. */
@@ -363,7 +363,7 @@ yj_on_scalar(struct yj_state *st, const yaml_event_t *ev)
 	o = yj_scalar(ev);
 	yj_set_line(o, ev->start_mark.line + 1);
 	return (yj_attach(st, o, 1, anchor != NULL ?
-	    xstrdup((const char *)anchor) : NULL, &ev->start_mark));
+	    xstrdup((const char *)anchor) : NULL));
 }
 
 /* Handle an alias event: share the anchored node. */
@@ -385,7 +385,7 @@ yj_on_alias(struct yj_state *st, const yaml_event_t *ev)
 	if (yj_count(st, st->anchors[i].nodes, &ev->start_mark) == -1)
 		return (-1);
 	return (yj_attach(st, json_object_get(st->anchors[i].obj),
-	    st->anchors[i].nodes, NULL, &ev->start_mark));
+	    st->anchors[i].nodes, NULL));
 }
 
 /* Finish a document: keep its root unless it is empty (null). */

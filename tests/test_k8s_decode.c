@@ -162,7 +162,8 @@ test_k8s_decode_yaml_line(void)
 	struct model_service	 *ms;
 	char			  err[256];
 	size_t			  n;
-	const char		 *y = "# c\n\nkind: Service\nmetadata: {name: a}\n"
+	const char		 *y =
+	    "# c\n\nkind: Service\nmetadata: {name: a}\n"
 	    "spec:\n  clusterIP: 10.0.0.1\n  ports:\n  - port: 80\n";
 
 	CU_ASSERT_FATAL(yamljson_parse(y, strlen(y), &d, &n, err,

@@ -72,7 +72,14 @@ else
 	kp_fail "/debug/services does not answer after the flood"
 fi
 fd2=$(ls /proc/$KP_PID/fd 2>/dev/null | wc -l)
-kp_log "kuproxy fds after the flood: $fd2; log: $(grep -ci 'too many\|emfile\|pause' "$KP_LOG") lines about the limit"
+kp_log "kuproxy fds after the flood: $fd2"
+if [ $((2 * (HOLD + FLOOD))) -gt "$lim" ]; then
+	# Running out of descriptors is worth one warning, not one per accept.
+	nw=$(grep -ci 'descriptors\|too many open\|emfile' "$KP_LOG")
+	kp_log "log lines about the fd limit: $nw: $(grep -i -m1 'descriptors\|too many open\|emfile' "$KP_LOG")"
+	kp_ge "the fd limit is logged" 1 "$nw"
+	kp_le "the fd limit is logged once per episode, not per attempt" 10 "$nw"
+fi
 
 echo check >&7
 kp_until 300 grep -q '^CHECK' "$KP_TMP/hold.out" ||

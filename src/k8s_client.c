@@ -1,0 +1,1 @@
+/* k8s_client.c: not written yet. */

@@ -1,0 +1,3 @@
+#ifndef K8S_CLIENT_H
+#define K8S_CLIENT_H
+#endif

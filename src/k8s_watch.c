@@ -1,0 +1,1 @@
+/* k8s_watch.c: not written yet. */

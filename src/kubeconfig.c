@@ -1,0 +1,1 @@
+/* kubeconfig.c: not written yet. */
