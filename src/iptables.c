@@ -456,7 +456,8 @@ ipt_render(const struct ipt_params *p, const struct ipt_svcport *sp,
 		ipt_text_free(out);
 		return (-1);
 	}
-	qsort(c.v, c.n, sizeof(*c.v), ipt_cmp);
+	if (c.n > 1)
+		qsort(c.v, c.n, sizeof(*c.v), ipt_cmp);
 	ipt_render_text(&c);
 	free(c.v);
 	if (out->oom)

@@ -9,7 +9,9 @@
  *
  * Endpoint sets are sorted (by port name, then IP and port) so that two
  * listings of the same Endpoints compare equal in model.c whatever order
- * the API server returned them in.
+ * the API server returned them in.  EndpointSlices merged per Service
+ * end in the same form, so a Service read from Endpoints and from its
+ * slices gives equal model objects.
  */
 #include <sys/socket.h>
 
@@ -31,6 +33,7 @@
 
 #define K8S_LABEL_PROXY_NAME	"service.kubernetes.io/service-proxy-name"
 #define K8S_LABEL_HEADLESS	"service.kubernetes.io/headless"
+#define K8S_LABEL_SVC_NAME	"kubernetes.io/service-name"
 #define K8S_DEFAULT_AFFINITY_TTL 10800
 #define K8S_MAX_AFFINITY_TTL	86400
 
@@ -556,6 +559,34 @@ kd_set_cmp(const void *a, const void *b)
 	return (strcmp(x->port_name, y->port_name));
 }
 
+/*
+ * Put sets in canonical order: sets by port name, endpoints by IP and
+ * port; with dedup, equal endpoints in one set are reduced to one.
+ */
+static void
+kd_sort_sets(struct model_epset *sets, size_t nsets, int dedup)
+{
+	struct model_epset	*s;
+	size_t			 i, j, k;
+
+	for (i = 0; i < nsets; i++) {
+		s = &sets[i];
+		qsort(s->eps, s->n, sizeof(*s->eps), kd_ep_cmp);
+		if (!dedup || s->n == 0)
+			continue;
+		for (j = 1, k = 0; j < s->n; j++) {
+			if (kd_ep_cmp(&s->eps[k], &s->eps[j]) == 0) {
+				free(s->eps[j].ip);
+				continue;
+			}
+			s->eps[++k] = s->eps[j];
+		}
+		s->n = k + 1;
+	}
+	if (nsets > 1)
+		qsort(sets, nsets, sizeof(*sets), kd_set_cmp);
+}
+
 /* Decode one subset. */
 static int
 kd_ep_subset(struct kd_ctx *c, struct json_object *sub, size_t si,
@@ -606,11 +637,7 @@ k8s_decode_endpoints(struct json_object *o, struct model_endpoints **out,
 			return (K8S_DECODE_ERR);
 		}
 	}
-	for (i = 0; i < me->nsets; i++)
-		qsort(me->sets[i].eps, me->sets[i].n, sizeof(*me->sets[i].eps),
-		    kd_ep_cmp);
-	if (me->nsets > 1)
-		qsort(me->sets, me->nsets, sizeof(*me->sets), kd_set_cmp);
+	kd_sort_sets(me->sets, me->nsets, 0);
 	*out = me;
 	return (K8S_DECODE_OK);
 }

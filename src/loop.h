@@ -14,6 +14,7 @@
 struct event_base;
 struct event;
 struct proxy_tcp;
+struct udp_batch;
 
 /* Counters of one service port on one loop; summed for reporting. */
 struct svc_counters {
@@ -54,6 +55,8 @@ struct loop {
 	int			 fd_warned;	/* logged once per episode */
 	/* Closed TCP services whose connections are still relaying. */
 	LIST_HEAD(, proxy_tcp)	 tcp_dying;
+	/* UDP receive buffers shared by the loop's UDP relays. */
+	struct udp_batch	*udp_batch;
 	/* Loop-wide counters. */
 	uint64_t		 conns;		/* live relayed connections */
 	uint64_t		 fd_pauses;	/* EMFILE/ENFILE episodes */

@@ -203,8 +203,7 @@ model_delete_endpoints(struct model *m, const char *ns, const char *name)
  * are equal; return 1 if anything was added, changed or removed.
  */
 static int
-model_replace_services(struct model *m, struct model_service **svcs,
-    size_t n)
+model_swap_services(struct model *m, struct model_service **svcs, size_t n)
 {
 	struct htab		*nt;
 	struct model_service	*old, *cur;
@@ -259,7 +258,7 @@ model_note_add(struct model_epnote **notes, size_t *n, const char *ns,
  * queue a note for every ns/name added, changed or removed.
  */
 static void
-model_replace_endpoints(struct model *m, struct model_endpoints **eps,
+model_swap_endpoints(struct model *m, struct model_endpoints **eps,
     size_t n, struct model_epnote **notes, size_t *nnotes)
 {
 	struct htab		*nt;
@@ -292,20 +291,13 @@ model_replace_endpoints(struct model *m, struct model_endpoints **eps,
 	m->eps = nt;
 }
 
-/* Replace the whole content. */
-void
-model_replace(struct model *m, struct model_service **svcs, size_t nsvcs,
-    struct model_endpoints **eps, size_t neps)
+/* Tell the queued endpoints_changed calls, once per name, and free them. */
+static void
+model_notes_send(struct model *m, struct model_epnote *notes, size_t nnotes)
 {
-	struct model_epnote	*notes = NULL;
-	struct htab		*told;
-	size_t			 nnotes = 0, i;
-	int			 changed;
+	struct htab	*told;
+	size_t		 i;
 
-	changed = model_replace_services(m, svcs, nsvcs);
-	model_replace_endpoints(m, eps, neps, &notes, &nnotes);
-	if (changed)
-		model_notify_services(m);
 	/* A name given twice in the input may be queued twice; tell once. */
 	if ((told = htab_new()) == NULL)
 		fatalx("model: out of memory");
@@ -321,6 +313,47 @@ model_replace(struct model *m, struct model_service **svcs, size_t nsvcs,
 		free(notes[i].name);
 	}
 	free(notes);
+}
+
+/*
+ * Replace the whole content.  Both tables are swapped before anyone is
+ * told, so an observer reading the model sees Services and Endpoints
+ * from the same load.
+ */
+void
+model_replace(struct model *m, struct model_service **svcs, size_t nsvcs,
+    struct model_endpoints **eps, size_t neps)
+{
+	struct model_epnote	*notes = NULL;
+	size_t			 nnotes = 0;
+	int			 changed;
+
+	changed = model_swap_services(m, svcs, nsvcs);
+	model_swap_endpoints(m, eps, neps, &notes, &nnotes);
+	if (changed)
+		model_notify_services(m);
+	model_notes_send(m, notes, nnotes);
+}
+
+/* Replace every Service, leaving Endpoints alone. */
+void
+model_replace_services(struct model *m, struct model_service **svcs,
+    size_t n)
+{
+	if (model_swap_services(m, svcs, n))
+		model_notify_services(m);
+}
+
+/* Replace every Endpoints, leaving Services alone. */
+void
+model_replace_endpoints(struct model *m, struct model_endpoints **eps,
+    size_t n)
+{
+	struct model_epnote	*notes = NULL;
+	size_t			 nnotes = 0;
+
+	model_swap_endpoints(m, eps, n, &notes, &nnotes);
+	model_notes_send(m, notes, nnotes);
 }
 
 /* Mark kinds as synced; only a change of state is worth a call. */

@@ -99,6 +99,20 @@ void		 model_delete_endpoints(struct model *, const char *ns,
 void		 model_replace(struct model *, struct model_service **svcs,
 		    size_t nsvcs, struct model_endpoints **eps, size_t neps);
 /*
+ * Replace one kind only (an API re-list of Services, or of Endpoints or
+ * EndpointSlices merged per Service); the other kind is left alone.  Same
+ * rules as model_replace: the model takes ownership of every element
+ * (the array stays the caller's), objects absent from the new list are
+ * removed, an equal object keeps the stored one, and the observer hears
+ * only of real differences (services_changed at most once, after the
+ * table is replaced; endpoints_changed once per name added, changed or
+ * removed).  svcs or eps may be NULL when n is 0.
+ */
+void		 model_replace_services(struct model *,
+		    struct model_service **svcs, size_t n);
+void		 model_replace_endpoints(struct model *,
+		    struct model_endpoints **eps, size_t n);
+/*
  * Mark kinds as synced (MODEL_F_*).  The observer's services_changed is
  * called if this changed the synced state (not when it was already set,
  * so reloading an identical services file makes no calls).

@@ -220,9 +220,13 @@ netutil_listen(int proto, const struct sockaddr *sa, socklen_t len,
 	/*
 	 * TCP only: on a UDP socket SO_REUSEADDR lets a second socket bind
 	 * the very same address and port without an error, hiding a port
-	 * collision (Linux then delivers to only one of them).
+	 * collision (Linux then delivers to only one of them).  And only
+	 * for a given port (rebinding through TIME_WAIT after a restart):
+	 * with port 0 the kernel's search for a port that no reuse rule
+	 * lets collide gets quadratic, 15 s for 10k listeners here, against
+	 * 0.25 s without it.
 	 */
-	if (type == SOCK_STREAM &&
+	if (type == SOCK_STREAM && netutil_get_port(sa) != 0 &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail;
 	if ((flags & NETUTIL_F_REUSEPORT) &&

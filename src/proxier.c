@@ -448,7 +448,7 @@ proxier_sync(struct proxier *p, int force)
 	struct proxier_walk	 w = { p, 0 };
 	struct htab_iter	 it;
 	void			*v;
-	uint64_t		 start = loop_now_ms(p->loop);
+	uint64_t		 start = loop_now_ms(p->loop), mid;
 
 	if (!model_is_synced(p->model)) {
 		log_debug("%s: waiting for the first full list of Services "
@@ -459,6 +459,7 @@ proxier_sync(struct proxier *p, int force)
 	model_foreach_service(p->model, proxier_sync_service, &w);
 	if (proxier_sync_removed(p))
 		w.changed = 1;
+	mid = loop_now_ms(p->loop);
 	if (proxier_rules_sync(p->rules, p->svcs, force || w.changed) == -1)
 		p->nsync_errors++;
 	proxier_state_save(p);
@@ -468,9 +469,11 @@ proxier_sync(struct proxier *p, int force)
 	p->last_sync_ms = loop_now_ms(p->loop);
 	p->nsyncs++;
 	p->ready = 1;
-	log_debug("%s: %zu service ports in %llu ms", __func__,
-	    htab_count(p->svcs),
-	    (unsigned long long)(p->last_sync_ms - start));
+	if (w.changed || log_getverbose() >= 2)
+		log_info("sync: %zu service ports%s, listeners %llu ms, rules "
+		    "%llu ms", htab_count(p->svcs), w.changed ? " (changed)" :
+		    "", (unsigned long long)(mid - start),
+		    (unsigned long long)(p->last_sync_ms - mid));
 	if (p->retry)
 		proxier_request_sync(p);
 }

@@ -12,9 +12,9 @@
  *
  * The batch buffers (32 x 64 KiB) are shared by every service of one
  * loop: callbacks of one loop never nest, so a buffer set is only in
- * use inside one callback at a time.  The sets live in a small registry
- * keyed by struct loop and reference-counted by the services using
- * them, so per-core loops on separate threads each get their own.
+ * use inside one callback at a time.  The set hangs off struct loop and
+ * is reference-counted by the services using it, so per-core loops on
+ * separate threads each get their own without a lock.
  *
  * A flow that dies of a backend error (ICMP port unreachable reported
  * as ECONNREFUSED, a failed connect or send) leaves a mark for its
@@ -28,7 +28,6 @@
 #include <netinet/in.h>
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,7 +58,6 @@ struct udp_key {
 
 /* The recvmmsg()/sendmmsg() buffers of one loop. */
 struct udp_batch {
-	LIST_ENTRY(udp_batch)	 entry;
 	struct loop		*loop;
 	unsigned int		 refs;
 	struct mmsghdr		 in[UDP_BATCH];
@@ -113,36 +111,31 @@ struct proxy_udp {
 	struct svc_counters	 counters;
 };
 
-static LIST_HEAD(, udp_batch) udp_batches = LIST_HEAD_INITIALIZER(udp_batches);
-static pthread_mutex_t udp_batch_mtx = PTHREAD_MUTEX_INITIALIZER;
-
 static void	proxy_udp_readcb(evutil_socket_t, short, void *);
 static void	proxy_udp_timercb(evutil_socket_t, short, void *);
 static void	udp_flow_readcb(evutil_socket_t, short, void *);
 static void	udp_flow_close(struct udp_flow *, const char *, int);
 
-/* Find or make the batch buffers of loop l and take a reference. */
+/*
+ * Find or make the batch buffers of loop l and take a reference.  They
+ * hang off the loop, so one loop per core needs no lock.
+ */
 static struct udp_batch *
 udp_batch_get(struct loop *l)
 {
-	struct udp_batch	*b;
+	struct udp_batch	*b = l->udp_batch;
 
-	pthread_mutex_lock(&udp_batch_mtx);
-	LIST_FOREACH(b, &udp_batches, entry)
-		if (b->loop == l)
-			break;
-	if (b == NULL && (b = calloc(1, sizeof(*b))) != NULL) {
+	if (b == NULL) {
+		if ((b = calloc(1, sizeof(*b))) == NULL)
+			return (NULL);
 		if ((b->bufs = malloc((size_t)UDP_BATCH * UDP_BUFSZ)) == NULL) {
 			free(b);
-			b = NULL;
-		} else {
-			b->loop = l;
-			LIST_INSERT_HEAD(&udp_batches, b, entry);
+			return (NULL);
 		}
+		b->loop = l;
+		l->udp_batch = b;
 	}
-	if (b != NULL)
-		b->refs++;
-	pthread_mutex_unlock(&udp_batch_mtx);
+	b->refs++;
 	return (b);
 }
 
@@ -150,13 +143,11 @@ udp_batch_get(struct loop *l)
 static void
 udp_batch_put(struct udp_batch *b)
 {
-	pthread_mutex_lock(&udp_batch_mtx);
 	if (--b->refs == 0) {
-		LIST_REMOVE(b, entry);
+		b->loop->udp_batch = NULL;
 		free(b->bufs);
 		free(b);
 	}
-	pthread_mutex_unlock(&udp_batch_mtx);
 }
 
 /* Reset the receive headers; names are wanted on the service socket. */

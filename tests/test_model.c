@@ -295,6 +295,127 @@ test_model_replace(void)
 	model_free(m);
 }
 
+/* Replacing Services only: Endpoints stay, silence when equal. */
+static void
+test_model_replace_services(void)
+{
+	struct counts			 c;
+	struct model			*m = setup(&c);
+	struct model_service		*sv[3];
+	struct model_endpoints		*ev[2];
+	const struct model_service	*keep;
+	const struct model_endpoints	*ekeep;
+
+	sv[0] = mk_svc("a", "one", "10.0.0.1", 80);
+	sv[1] = mk_svc("a", "two", "10.0.0.2", 80);
+	ev[0] = mk_eps("a", "one", 1, 8080);
+	ev[1] = mk_eps("a", "two", 2, 8080);
+	model_replace(m, sv, 2, ev, 2);
+	keep = model_get_service(m, "a", "one");
+	ekeep = model_get_endpoints(m, "a", "one");
+
+	/* Equal content: no call, stored objects kept. */
+	c.svc = c.ep = 0;
+	sv[0] = mk_svc("a", "two", "10.0.0.2", 80);
+	sv[1] = mk_svc("a", "one", "10.0.0.1", 80);
+	model_replace_services(m, sv, 2);
+	CU_ASSERT(c.svc == 0 && c.ep == 0);
+	CU_ASSERT(model_get_service(m, "a", "one") == keep);
+
+	/* One changed, one removed, one added: one call, Endpoints kept. */
+	sv[0] = mk_svc("a", "one", "10.0.0.1", 80);
+	sv[1] = mk_svc("a", "three", "10.0.0.3", 80);
+	sv[2] = mk_svc("b", "one", "10.0.0.4", 443);
+	model_replace_services(m, sv, 3);
+	CU_ASSERT(c.svc == 1 && c.ep == 0);
+	CU_ASSERT(model_nservices(m) == 3);
+	CU_ASSERT(model_get_service(m, "a", "one") == keep);
+	CU_ASSERT(model_get_service(m, "a", "two") == NULL);
+	CU_ASSERT(model_get_service(m, "b", "one")->ports[0].port == 443);
+	CU_ASSERT(model_get_endpoints(m, "a", "two") != NULL);
+	CU_ASSERT(model_get_endpoints(m, "a", "one") == ekeep);
+
+	/* A change of one field only is still heard. */
+	c.svc = 0;
+	sv[0] = mk_svc("a", "one", "10.0.0.1", 81);
+	sv[1] = mk_svc("a", "three", "10.0.0.3", 80);
+	sv[2] = mk_svc("b", "one", "10.0.0.4", 443);
+	model_replace_services(m, sv, 3);
+	CU_ASSERT(c.svc == 1);
+	CU_ASSERT(model_get_service(m, "a", "one")->ports[0].port == 81);
+
+	/* Empty list: every Service goes, Endpoints stay. */
+	c.svc = 0;
+	model_replace_services(m, NULL, 0);
+	CU_ASSERT(c.svc == 1 && c.ep == 0);
+	CU_ASSERT(model_nservices(m) == 0);
+	CU_ASSERT(model_get_endpoints(m, "a", "one") == ekeep);
+	model_replace_services(m, NULL, 0);
+	CU_ASSERT(c.svc == 1);
+	model_free(m);
+}
+
+/* Replacing Endpoints only: one call per real difference, by name. */
+static void
+test_model_replace_endpoints(void)
+{
+	struct counts			 c;
+	struct model			*m = setup(&c);
+	struct model_service		*sv[1];
+	struct model_endpoints		*ev[4];
+	const struct model_service	*skeep;
+	const struct model_endpoints	*keep;
+
+	sv[0] = mk_svc("a", "one", "10.0.0.1", 80);
+	ev[0] = mk_eps("a", "one", 1, 8080);
+	ev[1] = mk_eps("a", "two", 2, 8080);
+	ev[2] = mk_eps("a", "three", 3, 8080);
+	model_replace(m, sv, 1, ev, 3);
+	skeep = model_get_service(m, "a", "one");
+	keep = model_get_endpoints(m, "a", "one");
+
+	/* Equal content in another order: silence. */
+	c.svc = c.ep = 0;
+	ev[0] = mk_eps("a", "three", 3, 8080);
+	ev[1] = mk_eps("a", "one", 1, 8080);
+	ev[2] = mk_eps("a", "two", 2, 8080);
+	model_replace_endpoints(m, ev, 3);
+	CU_ASSERT(c.svc == 0 && c.ep == 0);
+	CU_ASSERT(model_get_endpoints(m, "a", "one") == keep);
+
+	/*
+	 * one equal, two changed, three removed, four added (twice: the
+	 * last wins and it is told once).
+	 */
+	c.seen_in_cb = 0;
+	ev[0] = mk_eps("a", "one", 1, 8080);
+	ev[1] = mk_eps("a", "two", 2, 9090);
+	ev[2] = mk_eps("a", "four", 1, 8080);
+	ev[3] = mk_eps("a", "four", 4, 8080);
+	model_replace_endpoints(m, ev, 4);
+	CU_ASSERT(c.svc == 0);
+	CU_ASSERT(c.ep == 3);
+	CU_ASSERT(heard(&c, "a/two") && heard(&c, "a/three") &&
+	    heard(&c, "a/four"));
+	CU_ASSERT(!heard(&c, "a/one"));
+	/* two and four were readable from the callback, three was gone. */
+	CU_ASSERT(c.seen_in_cb == 2);
+	CU_ASSERT(model_get_endpoints(m, "a", "one") == keep);
+	CU_ASSERT(model_get_endpoints(m, "a", "two")->sets[0].eps[0].port ==
+	    9090);
+	CU_ASSERT(model_get_endpoints(m, "a", "three") == NULL);
+	CU_ASSERT(model_get_endpoints(m, "a", "four")->sets[0].n == 4);
+	CU_ASSERT(model_get_service(m, "a", "one") == skeep);
+
+	/* Empty list: one call per name removed, Services stay. */
+	c.ep = 0;
+	model_replace_endpoints(m, NULL, 0);
+	CU_ASSERT(c.ep == 3 && c.svc == 0);
+	CU_ASSERT(model_get_endpoints(m, "a", "one") == NULL);
+	CU_ASSERT(model_get_service(m, "a", "one") == skeep);
+	model_free(m);
+}
+
 /* Synced needs both kinds, and only a change of state is told. */
 static void
 test_model_synced(void)
@@ -355,6 +476,8 @@ static const struct tu_case cases[] = {
 	{ "endpoints updates", test_model_endpoints_updates },
 	{ "deep equality", test_model_equality },
 	{ "replace diffing", test_model_replace },
+	{ "replace services only", test_model_replace_services },
+	{ "replace endpoints only", test_model_replace_endpoints },
 	{ "synced", test_model_synced },
 	{ "foreach", test_model_foreach },
 	{ NULL, NULL }

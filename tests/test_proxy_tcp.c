@@ -841,6 +841,39 @@ out:
 	env_teardown(&e);
 }
 
+/* A client pinned to an endpoint that fails is re-pinned elsewhere. */
+static void
+test_proxy_tcp_affinity_reset(void)
+{
+	struct env			 e;
+	const struct svc_counters	*ctr;
+	struct lb_endpoint		 ep;
+	uint16_t			 ports[2];
+	int				 i;
+
+	if (env_setup(&e) == -1 || env_backends(&e, SRV_ID, 1) == -1) {
+		CU_FAIL("setup");
+		goto out;
+	}
+	lb_set_affinity(e.lb, LB_AFFINITY_CLIENTIP, 0);
+	ports[0] = dead_port();
+	ports[1] = e.srv.port[0];
+	env_endpoints(&e, ports, 2);
+	/* Make the first pick the dead port (an unpinned pick moves on). */
+	if (netutil_get_port((struct sockaddr *)
+	    &lb_endpoint_at(e.lb, 0)->addr) != ports[0])
+		lb_next(e.lb, NULL, 0, 0, &ep);
+	for (i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(ask_id(&e), 0);
+	ctr = proxy_tcp_counters(e.pt);
+	/* Only the first hits the dead port: the retry moved the pin. */
+	CU_ASSERT_EQUAL(ctr->connect_errors, 1);
+	CU_ASSERT_EQUAL(ctr->failed, 0);
+	CU_ASSERT_EQUAL(lb_pinned(e.lb), 1);
+out:
+	env_teardown(&e);
+}
+
 /* With every endpoint refusing, four attempts, then the client is closed. */
 static void
 test_proxy_tcp_all_dead(void)
@@ -938,11 +971,12 @@ static void
 test_proxy_tcp_backpressure(void)
 {
 	struct env			 e;
-	struct cli			 c, b;
+	struct cli			 c, b, both[2];
 	struct stall			 s;
 	struct proxy_tcp_memstat	 ms;
 	struct sockaddr_in		 sin;
 	char				 err[128];
+	uint16_t			 bport;
 	long				 rss0, rss1;
 	const uint64_t			 size = 64 * MIB;
 
@@ -963,13 +997,8 @@ test_proxy_tcp_backpressure(void)
 		CU_FAIL(err);
 		goto out;
 	}
-	sin.sin_port = htons(netutil_local_port(s.lfd));
-	env_endpoints(&e, &sin.sin_port, 0);
-	{
-		uint16_t	port = netutil_local_port(s.lfd);
-
-		env_endpoints(&e, &port, 1);
-	}
+	bport = netutil_local_port(s.lfd);
+	env_endpoints(&e, &bport, 1);
 	c.seed_tx = SEED_UP;
 	c.tosend = size;
 	c.noread = 1;
@@ -998,15 +1027,11 @@ test_proxy_tcp_backpressure(void)
 	b.want = size;
 	b.wait_eof = 1;
 	c.shut = 1;
-	{
-		struct cli	both[2];
-
-		both[0] = c;
-		both[1] = b;
-		CU_ASSERT(pump_clis(&e, both, 2, 20000));
-		c = both[0];
-		b = both[1];
-	}
+	both[0] = c;
+	both[1] = b;
+	CU_ASSERT(pump_clis(&e, both, 2, 20000));
+	c = both[0];
+	b = both[1];
 	CU_ASSERT_EQUAL(b.err, 0);
 	CU_ASSERT_EQUAL(b.bad, 0);
 	CU_ASSERT_EQUAL(b.rcvd, size);
@@ -1026,4 +1051,387 @@ out:
 	if (s.lfd != -1)
 		close(s.lfd);
 	env_teardown(&e);
+}
+
+/* Idle relayed connections hold their two sockets: no pipe, no buffer. */
+static void
+test_proxy_tcp_idle_fds(void)
+{
+	struct env			 e;
+	struct cli			 c[50];
+	struct proxy_tcp_memstat	 ms;
+	const int			 n = 50;
+	int				 before, after, i;
+	size_t				 pool0;
+
+	memset(c, 0, sizeof(c));
+	for (i = 0; i < n; i++)
+		c[i].fd = -1;
+	if (env_setup(&e) == -1 || env_backends(&e, SRV_ECHO, 1) == -1) {
+		CU_FAIL("setup");
+		goto out;
+	}
+	before = fd_count();
+	pool0 = e.loop->npipes;
+	/* 256 KiB each way first, so that bulk mode takes pipes. */
+	for (i = 0; i < n; i++) {
+		c[i].seed_tx = c[i].seed_rx = SEED_UP + i;
+		c[i].tosend = c[i].want = 256 * 1024;
+		CU_ASSERT(cli_connect(&c[i], e.port) == 0);
+	}
+	CU_ASSERT(pump_clis(&e, c, n, 10000));
+	for (i = 0; i < n; i++)
+		CU_ASSERT(c[i].rcvd == c[i].want && !c[i].bad && !c[i].err);
+	after = fd_count();
+	proxy_tcp_memstat(e.pt, &ms);
+	CU_ASSERT_EQUAL(ms.pipes, 0);
+	CU_ASSERT_EQUAL(ms.bufs, 0);
+	CU_ASSERT_EQUAL(ms.bytes, 0);
+	CU_ASSERT_EQUAL(proxy_tcp_counters(e.pt)->active, n);
+	CU_ASSERT(e.loop->npipes > pool0);
+	/* Our n clients, 2 per relayed connection, and the pooled pipes. */
+	CU_ASSERT_EQUAL(after - before,
+	    n + 2 * n + 2 * (int)(e.loop->npipes - pool0));
+	if (verbose)
+		printf("\n  %d idle connections: +%d fds (%zu pooled pipes)\n",
+		    n, after - before, e.loop->npipes - pool0);
+	for (i = 0; i < n; i++) {
+		close(c[i].fd);
+		c[i].fd = -1;
+	}
+	CU_ASSERT(pump(&e, env_idle, &e, 5000));
+	CU_ASSERT_EQUAL(fd_count() - before,
+	    2 * (int)(e.loop->npipes - pool0));
+out:
+	for (i = 0; i < n; i++)
+		if (c[i].fd != -1)
+			close(c[i].fd);
+	env_teardown(&e);
+}
+
+/* Connect with a blocking socket; return 0 or the errno. */
+static int
+connect_errno(uint16_t port)
+{
+	struct sockaddr_in	sin;
+	int			fd, r = 0;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(port);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return (errno);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		r = errno;
+	close(fd);
+	return (r);
+}
+
+/* Closing without kill keeps relaying; new clients are refused. */
+static void
+test_proxy_tcp_close_keeps_conns(void)
+{
+	struct env	e;
+	struct cli	c;
+
+	memset(&c, 0, sizeof(c));
+	if (env_setup(&e) == -1 || env_backends(&e, SRV_ECHO, 1) == -1) {
+		CU_FAIL("setup");
+		goto out;
+	}
+	c.seed_tx = c.seed_rx = SEED_UP;
+	c.tosend = c.want = 1000;
+	CU_ASSERT(cli_connect(&c, e.port) == 0);
+	CU_ASSERT(pump_clis(&e, &c, 1, 3000) && c.rcvd == 1000);
+	proxy_tcp_close(e.pt, 0);
+	/* The balancer may go at once (the proxier frees it). */
+	lb_free(e.lb);
+	e.lb = NULL;
+	CU_ASSERT_EQUAL(proxy_tcp_fd(e.pt), -1);
+	CU_ASSERT(LIST_FIRST(&e.loop->tcp_dying) == e.pt);
+	CU_ASSERT_EQUAL(connect_errno(e.port), ECONNREFUSED);
+	c.tosend = c.want = 3 * MIB;
+	CU_ASSERT(pump_clis(&e, &c, 1, 5000));
+	CU_ASSERT(c.rcvd == 3 * MIB && !c.bad && !c.err && !c.eof);
+	c.shut = c.wait_eof = 1;
+	CU_ASSERT(pump_clis(&e, &c, 1, 3000) && c.eof);
+	/* The last connection gone, the service port is freed. */
+	CU_ASSERT(pump(&e, env_no_dying, &e, 3000));
+	e.pt = NULL;
+out:
+	if (c.fd > 0)
+		close(c.fd);
+	env_teardown(&e);
+}
+
+/* proxy_tcp_kill_dying resets what closed services still relay. */
+static void
+test_proxy_tcp_kill_dying(void)
+{
+	struct env	e;
+	struct cli	c;
+
+	memset(&c, 0, sizeof(c));
+	if (env_setup(&e) == -1 || env_backends(&e, SRV_ECHO, 1) == -1) {
+		CU_FAIL("setup");
+		goto out;
+	}
+	c.seed_tx = c.seed_rx = SEED_UP;
+	c.tosend = c.want = 100;
+	CU_ASSERT(cli_connect(&c, e.port) == 0);
+	CU_ASSERT(pump_clis(&e, &c, 1, 3000) && c.rcvd == 100);
+	proxy_tcp_close(e.pt, 0);
+	CU_ASSERT(!LIST_EMPTY(&e.loop->tcp_dying));
+	e.pt = NULL;
+	proxy_tcp_kill_dying(e.loop);
+	CU_ASSERT(LIST_EMPTY(&e.loop->tcp_dying));
+	CU_ASSERT_EQUAL(e.loop->conns, 0);
+	c.wait_eof = 1;
+	CU_ASSERT(pump_clis(&e, &c, 1, 2000));
+	CU_ASSERT_EQUAL(c.err, ECONNRESET);
+out:
+	if (c.fd > 0)
+		close(c.fd);
+	env_teardown(&e);
+}
+
+/* A service closed during a connect attempt does not retry. */
+static void
+test_proxy_tcp_close_while_connecting(void)
+{
+	struct env	e;
+	struct cli	c;
+	uint16_t	bh_port;
+	uint64_t	t0;
+	int		bh = -1, filler = -1;
+
+	memset(&c, 0, sizeof(c));
+	if (env_setup(&e) == -1 || env_backends(&e, SRV_ID, 1) == -1 ||
+	    (bh = blackhole_open(&bh_port, &filler)) == -1) {
+		CU_FAIL("setup");
+		goto out;
+	}
+	env_endpoints(&e, &bh_port, 1);
+	c.want_line = 1;
+	c.wait_eof = 1;
+	t0 = now_ms();
+	CU_ASSERT(cli_connect(&c, e.port) == 0);
+	pump_clis(&e, &c, 1, 50);
+	CU_ASSERT_EQUAL(e.loop->conns, 1);
+	proxy_tcp_close(e.pt, 0);
+	e.pt = NULL;
+	/* A retry (wrong) would now reach the live backend. */
+	env_endpoints(&e, e.srv.port, 1);
+	CU_ASSERT(pump_clis(&e, &c, 1, 3000));
+	CU_ASSERT(c.eof || c.err == ECONNRESET);
+	CU_ASSERT_EQUAL(c.linelen, 0);
+	/* One 250 ms attempt, not 250 + 500. */
+	CU_ASSERT(now_ms() - t0 >= 240 && now_ms() - t0 < 700);
+	CU_ASSERT(pump(&e, env_no_dying, &e, 1000));
+	CU_ASSERT_EQUAL(e.loop->conns, 0);
+out:
+	if (c.fd > 0)
+		close(c.fd);
+	if (bh != -1)
+		close(bh);
+	if (filler != -1)
+		close(filler);
+	env_teardown(&e);
+}
+
+/* A backend that never answers times out; others are served meanwhile. */
+static void
+test_proxy_tcp_slow_backend(void)
+{
+	struct env			 e;
+	struct cli			 c[2];
+	struct clis			 cs = { c, 2, 1 };
+	const struct svc_counters	*ctr;
+	uint16_t			 ports[2];
+	int				 bh = -1, filler = -1, i;
+
+	memset(c, 0, sizeof(c));
+	if (env_setup(&e) == -1 || env_backends(&e, SRV_ID, 1) == -1 ||
+	    (bh = blackhole_open(&ports[0], &filler)) == -1) {
+		CU_FAIL("setup");
+		goto out;
+	}
+	ports[1] = e.srv.port[0];
+	env_endpoints(&e, ports, 2);
+	for (i = 0; i < 2; i++) {
+		c[i].want_line = 1;
+		CU_ASSERT(cli_connect(&c[i], e.port) == 0);
+	}
+	/* Round robin sends one client to each endpoint. */
+	CU_ASSERT(pump(&e, clis_done, &cs, 3000));
+	ctr = proxy_tcp_counters(e.pt);
+	CU_ASSERT(c[0].line_done || c[1].line_done);
+	/* Served before the first 250 ms timeout: accepting never waited. */
+	CU_ASSERT_EQUAL(ctr->connect_errors, 0);
+	CU_ASSERT(pump_clis(&e, c, 2, 5000));
+	CU_ASSERT(c[0].line_done && c[1].line_done);
+	CU_ASSERT(ctr->connect_errors >= 1);
+	CU_ASSERT_EQUAL(ctr->failed, 0);
+out:
+	for (i = 0; i < 2; i++)
+		if (c[i].fd > 0)
+			close(c[i].fd);
+	if (bh != -1)
+		close(bh);
+	if (filler != -1)
+		close(filler);
+	env_teardown(&e);
+}
+
+/* Run the loop for ms and return the CPU milliseconds it used. */
+static uint64_t
+loop_cpu(struct env *e, int ms)
+{
+	struct timeval	tv = { 0, ms * 1000 };
+	uint64_t	cpu0;
+
+	event_del(e->tick);
+	cpu0 = cpu_ms();
+	event_base_loopexit(e->base, &tv);
+	event_base_dispatch(e->base);
+	tv.tv_usec = 2000;
+	event_add(e->tick, &tv);
+	return (cpu_ms() - cpu0);
+}
+
+/* Out of descriptors, the listener pauses and resumes when some free. */
+static void
+test_proxy_tcp_emfile(void)
+{
+	struct env			 e;
+	struct cli			 c[2];
+	struct rlimit			 rl0, rl;
+	const struct svc_counters	*ctr;
+	uint64_t			 cpu;
+	int				 fd[2], i, lowered = 0;
+
+	memset(c, 0, sizeof(c));
+	fd[0] = fd[1] = -1;
+	getrlimit(RLIMIT_NOFILE, &rl0);
+	if (env_setup(&e) == -1 || env_backends(&e, SRV_ID, 1) == -1) {
+		CU_FAIL("setup");
+		goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		fd[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		c[i].want_line = 1;
+	}
+	/* Room for one relayed connection: client and backend socket. */
+	rl = rl0;
+	rl.rlim_cur = fd_limit_leaving(2);
+	if (rl.rlim_cur == 0 || setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		CU_FAIL("setrlimit");
+		goto out;
+	}
+	lowered = 1;
+	CU_ASSERT(cli_connect_fd(&c[0], fd[0], e.port) == 0);
+	fd[0] = -1;
+	CU_ASSERT(pump_clis(&e, &c[0], 1, 3000) && c[0].line_done);
+	CU_ASSERT(cli_connect_fd(&c[1], fd[1], e.port) == 0);
+	fd[1] = -1;
+	CU_ASSERT(!pump_clis(&e, &c[1], 1, 100));
+	CU_ASSERT(e.loop->fd_pauses >= 1);
+	/* Paused, not spinning on the pending connection. */
+	cpu = loop_cpu(&e, 300);
+	CU_ASSERT(cpu < 100);
+	CU_ASSERT(!c[1].line_done);
+	/* The first connection ends: its descriptors serve the second. */
+	close(c[0].fd);
+	c[0].fd = -1;
+	CU_ASSERT(pump_clis(&e, &c[1], 1, 3000) && c[1].line_done);
+	ctr = proxy_tcp_counters(e.pt);
+	CU_ASSERT_EQUAL(ctr->accepted, 2);
+	CU_ASSERT_EQUAL(ctr->failed, 0);
+	if (verbose)
+		printf("\n  paused for EMFILE: %llu ms CPU in 300 ms\n",
+		    (unsigned long long)cpu);
+out:
+	if (lowered)
+		setrlimit(RLIMIT_NOFILE, &rl0);
+	for (i = 0; i < 2; i++) {
+		if (fd[i] != -1)
+			close(fd[i]);
+		if (c[i].fd > 0)
+			close(c[i].fd);
+	}
+	env_teardown(&e);
+}
+
+/* With no descriptor left for a pipe, bulk is copied, still intact. */
+static void
+test_proxy_tcp_no_pipe_fallback(void)
+{
+	struct env	e;
+	struct cli	c;
+	struct watch	w;
+	struct rlimit	rl0, rl;
+	int		fd, lowered = 0;
+
+	memset(&c, 0, sizeof(c));
+	getrlimit(RLIMIT_NOFILE, &rl0);
+	if (env_setup(&e) == -1 || env_backends(&e, SRV_ECHO, 1) == -1) {
+		CU_FAIL("setup");
+		goto out;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	rl = rl0;
+	rl.rlim_cur = fd_limit_leaving(2);
+	if (rl.rlim_cur == 0 || setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		CU_FAIL("setrlimit");
+		goto out;
+	}
+	lowered = 1;
+	c.seed_tx = c.seed_rx = SEED_UP;
+	c.tosend = c.want = 8 * MIB;
+	c.shut = c.wait_eof = 1;
+	memset(&w, 0, sizeof(w));
+	w.e = &e;
+	w.cs.c = &c;
+	w.cs.n = 1;
+	CU_ASSERT(cli_connect_fd(&c, fd, e.port) == 0);
+	CU_ASSERT(pump(&e, watch_done, &w, 10000));
+	CU_ASSERT(c.rcvd == 8 * MIB && !c.bad && !c.err && c.eof);
+	CU_ASSERT_EQUAL(w.max.pipes, 0);
+	CU_ASSERT(w.max.bytes <= 64 * 1024);
+	CU_ASSERT_EQUAL(e.loop->npipes, 0);
+	CU_ASSERT(pump(&e, env_idle, &e, 3000));
+out:
+	if (lowered)
+		setrlimit(RLIMIT_NOFILE, &rl0);
+	if (c.fd > 0)
+		close(c.fd);
+	env_teardown(&e);
+}
+
+static const struct tu_case cases[] = {
+	{ "round robin over 3 backends", test_proxy_tcp_round_robin },
+	{ "32 MiB each way intact", test_proxy_tcp_integrity },
+	{ "half-close gets the full reply", test_proxy_tcp_half_close },
+	{ "dead backend skipped", test_proxy_tcp_dead_backend_skipped },
+	{ "affinity moves after a failure", test_proxy_tcp_affinity_reset },
+	{ "all backends dead", test_proxy_tcp_all_dead },
+	{ "no endpoints", test_proxy_tcp_no_endpoints },
+	{ "backpressure bounds memory", test_proxy_tcp_backpressure },
+	{ "idle connection holds 2 fds", test_proxy_tcp_idle_fds },
+	{ "close keeps connections", test_proxy_tcp_close_keeps_conns },
+	{ "kill dying services", test_proxy_tcp_kill_dying },
+	{ "close while connecting", test_proxy_tcp_close_while_connecting },
+	{ "slow backend does not block", test_proxy_tcp_slow_backend },
+	{ "EMFILE pauses the listener", test_proxy_tcp_emfile },
+	{ "no pipe: read/write fallback", test_proxy_tcp_no_pipe_fallback },
+	{ NULL, NULL }
+};
+
+/* Run the suite; KUPROXY_TEST_VERBOSE=1 adds logs and figures. */
+int
+main(void)
+{
+	verbose = getenv("KUPROXY_TEST_VERBOSE") != NULL;
+	return (tu_run("proxy_tcp", cases));
 }

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Rule sync benchmark (issue 3): time from a services-file change to the
+# rules being applied, for 1k and 10k Services and for one changed Service
+# out of 10k.  Runs kuproxy in a private network namespace (root); nothing
+# touches the root namespace.  Prints one line per case.
+#
+# The time is measured from the rename of the new file to the end of the
+# sync that applied it, read from kuproxy's own log line
+# "sync: N service ports (changed), listeners X ms, rules Y ms".
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+KUPROXY=${KUPROXY:-$here/../kuproxy}
+[ "$(id -u)" -eq 0 ] || { echo "rulesync: needs root" >&2; exit 1; }
+ns=kpb-$$
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	ip netns del "$ns" 2>/dev/null || true
+	ip netns del "$ns-gw" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+ip netns add "$ns"
+ip netns add "$ns-gw"
+ip -n "$ns" link set lo up
+ip link add kpb0 netns "$ns" type veth peer name kpb1 netns "$ns-gw"
+ip -n "$ns" addr add 198.18.5.1/24 dev kpb0
+ip -n "$ns" link set kpb0 up
+ip -n "$ns-gw" link set kpb1 up
+ip -n "$ns" route add default via 198.18.5.2
+
+now() { date +%s.%N; }
+# Seconds since midnight of a log line's "HH:MM:SS.micro" field.
+logsecs() { awk '{ split($2, t, ":"); print t[1]*3600 + t[2]*60 + t[3] }'; }
+daysecs() { date -d "@$1" +%H:%M:%S.%N | awk '{ split($1, t, ":"); print t[1]*3600 + t[2]*60 + t[3] }'; }
+
+# wait_sync N: wait for the next changed sync with N ports; print its secs.
+wait_sync() {
+	local n=$1 start=$2 i line
+	for i in $(seq 1 600); do
+		line=$(grep "sync: $n service ports (changed)" "$tmp/log" | tail -1 || true)
+		if [ -n "$line" ]; then
+			t=$(echo "$line" | logsecs)
+			if awk -v a="$t" -v b="$start" 'BEGIN { exit !(a >= b) }'; then
+				echo "$line"
+				return 0
+			fi
+		fi
+		sleep 0.05
+	done
+	echo "timeout waiting for sync of $n ports" >&2
+	return 1
+}
+
+run_case() {
+	local label=$1 n=$2 file=$3 t0 s0 line t1
+	sleep 1.5			# past --iptables-min-sync-period
+	t0=$(now)
+	s0=$(daysecs "$t0")
+	mv "$file" "$tmp/services.yaml"
+	line=$(wait_sync "$n" "$s0")
+	t1=$(echo "$line" | logsecs)
+	printf '%-28s %7.0f ms   (%s)\n' "$label" \
+	    "$(awk -v a="$t1" -v b="$s0" 'BEGIN { print (a - b) * 1000 }')" \
+	    "$(echo "$line" | sed 's/.*sync: //')"
+}
+
+python3 "$here/gen-services.py" 0 "$tmp/services.yaml"
+ip netns exec "$ns" "$KUPROXY" --services-file "$tmp/services.yaml" \
+    --state-dir "$tmp/state" --metrics-bind-address 127.0.0.1:10249 \
+    --healthz-bind-address "" 2>"$tmp/log" &
+pid=$!
+sleep 1
+for n in 1000 10000; do
+	python3 "$here/gen-services.py" "$n" "$tmp/new.yaml"
+	run_case "full sync, $n services" "$n" "$tmp/new.yaml"
+done
+python3 "$here/gen-services.py" 10000 "$tmp/new.yaml" --change 4242
+run_case "1 changed of 10000" 10000 "$tmp/new.yaml"
+python3 "$here/gen-services.py" 0 "$tmp/new.yaml"
+run_case "remove all 10000" 0 "$tmp/new.yaml"
+echo "rules in the namespace at the end: $(ip netns exec "$ns" iptables-save | grep -c 'bench/' || true)"
