@@ -20,10 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "exec.h"
 
 /* Longest sleep between two checks for the child's exit, in ms. */
 #define EXEC_TICK_MS	100
+/* Exit check period of an asynchronous job without a pidfd, in ms. */
+#define EXEC_JOB_TICK_MS	20
 /* Bytes moved per read() or send(). */
 #define EXEC_CHUNK	65536
 
@@ -35,7 +39,26 @@ struct exec_io {
 	size_t			 inlen;
 	size_t			 inoff;
 	size_t			 outmax;
+	int			 poll_errno;	/* why poll() failed */
 	struct exec_result	*res;
+};
+
+/* A command running in the background of an event loop. */
+struct exec_job {
+	struct exec_io		 io;
+	struct exec_result	 res;
+	char			*input;		/* our copy */
+	char			*path;		/* argv[0], for messages */
+	pid_t			 pid;		/* -1 once reaped */
+	int			 errfd;
+	int			 pidfd;		/* -1: exit polled by a timer */
+	int			 timeout_ms;
+	struct event		*ev_in;
+	struct event		*ev_out;
+	struct event		*ev_exit;
+	struct event		*ev_timeout;
+	void			(*cb)(int, struct exec_result *, void *);
+	void			*arg;
 };
 
 static char	exec_empty[1];
@@ -76,7 +99,11 @@ exec_child_high(int fd)
 	return (fcntl(fd, F_DUPFD_CLOEXEC, 4));
 }
 
-/* Close every descriptor from 4 up, with close_range() if we can. */
+/*
+ * Close every descriptor from 4 up, with close_range() if we can.  Not
+ * from 3: that is the error pipe, close-on-exec, so the command never
+ * sees it either.
+ */
 static void
 exec_child_closefrom(void)
 {
@@ -155,8 +182,8 @@ exec_out_reserve(struct exec_result *res, size_t want)
 	return (0);
 }
 
-/* Read what the command wrote; close the pipe at end of file. */
-static void
+/* Read what the command wrote; return 1 at end of file, else 0. */
+static int
 exec_io_read(struct exec_io *io)
 {
 	struct exec_result	*res = io->res;
@@ -180,24 +207,22 @@ exec_io_read(struct exec_io *io)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN)
-				return;
+				return (0);
 			n = 0;		/* EIO and the like: treat as EOF */
 		}
-		if (n == 0) {
-			close(io->out);
-			io->out = -1;
-			return;
-		}
+		if (n == 0)
+			return (1);
 		res->outtotal += n;
 		if (dst == sink)
 			res->truncated = 1;
 		else
 			res->outlen += n;
 	}
+	return (0);
 }
 
-/* Feed the command's stdin; close it when all is written. */
-static void
+/* Feed the command's stdin; return 1 once done (or refused), else 0. */
+static int
 exec_io_write(struct exec_io *io)
 {
 	size_t	left;
@@ -214,13 +239,22 @@ exec_io_write(struct exec_io *io)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN)
-				return;
+				return (0);
 			break;		/* EPIPE: it stopped reading */
 		}
 		io->inoff += n;
 	}
-	close(io->in);
-	io->in = -1;
+	return (1);
+}
+
+/* Close one of our pipe ends and mark it closed. */
+static void
+exec_close(int *fd)
+{
+	if (*fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
 }
 
 /* Return 1 if the child has exited (it is not reaped). */
@@ -271,12 +305,15 @@ exec_io_loop(struct exec_io *io, pid_t pid, int timeout_ms)
 			if (deadline - now < wait)
 				wait = (int)(deadline - now);
 		}
-		if (poll(pfd, n, wait) == -1 && errno != EINTR)
+		if (poll(pfd, n, wait) == -1 && errno != EINTR) {
+			io->poll_errno = errno;
 			return (-1);
-		if (io->in != -1 && pfd[0].revents != 0)
-			exec_io_write(io);
-		if (io->out != -1 && pfd[n - 1].revents != 0)
-			exec_io_read(io);
+		}
+		if (io->in != -1 && pfd[0].revents != 0 && exec_io_write(io))
+			exec_close(&io->in);
+		if (io->out != -1 && pfd[n - 1].revents != 0 &&
+		    exec_io_read(io))
+			exec_close(&io->out);
 		if (exec_exited(pid))
 			return (0);
 	}
@@ -285,7 +322,7 @@ exec_io_loop(struct exec_io *io, pid_t pid, int timeout_ms)
 /* Describe how the child ended in res; 0 if it exited with status 0. */
 static int
 exec_report(const char *path, int wstatus, int errfd, int loop,
-    int timeout_ms, struct exec_result *res)
+    int timeout_ms, const struct exec_io *io, struct exec_result *res)
 {
 	int	e;
 
@@ -305,7 +342,7 @@ exec_report(const char *path, int wstatus, int errfd, int loop,
 	}
 	if (loop == -1) {
 		snprintf(res->err, sizeof(res->err), "%s: poll: %s", path,
-		    strerror(errno));
+		    strerror(io->poll_errno));
 		return (-1);
 	}
 	if (WIFEXITED(wstatus)) {
@@ -373,26 +410,18 @@ exec_open_stdin(const char *input, int sv[2])
 	return (0);
 }
 
-/* Run a command, output bounded at EXEC_OUTMAX. */
-int
-exec_run(const char *const argv[], const char *input, size_t inlen,
-    int timeout_ms, struct exec_result *res)
+/*
+ * Create the pipes and fork the child.  Fills io (our ends, input, bound)
+ * and *pid, *errfd.  Returns 0, or -1 with res->err set.
+ */
+static int
+exec_spawn(const char *const argv[], const char *input, size_t inlen,
+    size_t outmax, struct exec_io *io, pid_t *pid, int *errfd,
+    struct exec_result *res)
 {
-	return (exec_run_max(argv, input, inlen, timeout_ms, EXEC_OUTMAX,
-	    res));
-}
-
-/* Run a command, output bounded at outmax. */
-int
-exec_run_max(const char *const argv[], const char *input, size_t inlen,
-    int timeout_ms, size_t outmax, struct exec_result *res)
-{
-	struct exec_io	io;
 	sigset_t	all, old;
-	pid_t		pid;
-	int		sv[2], op[2], ep[2], loop, wstatus = 0, rv = -1;
+	int		sv[2], op[2], ep[2];
 
-	exec_result_init(res);
 	if (argv == NULL || argv[0] == NULL) {
 		snprintf(res->err, sizeof(res->err), "exec: empty argv");
 		return (-1);
@@ -410,41 +439,26 @@ exec_run_max(const char *const argv[], const char *input, size_t inlen,
 	/* No handler of ours may run in the child between fork and exec. */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	if ((pid = fork()) == 0)
+	if ((*pid = fork()) == 0)
 		exec_child(argv, sv[1], op[1], ep[1]);
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid == -1)
+	if (*pid == -1)
 		goto fail_err;
 	/* Also here: a kill before the child's own setpgid must work. */
-	(void)setpgid(pid, pid);
+	(void)setpgid(*pid, *pid);
 	close(sv[1]);
 	close(op[1]);
 	close(ep[1]);
 
-	memset(&io, 0, sizeof(io));
-	io.in = sv[0];
-	io.out = op[0];
-	io.input = input;
-	io.inlen = inlen;
-	io.outmax = outmax;
-	io.res = res;
-	loop = exec_io_loop(&io, pid, timeout_ms);
-	if (exec_reap(pid, loop != 0, &wstatus) == -1) {
-		snprintf(res->err, sizeof(res->err),
-		    "%s: lost its exit status: %s", argv[0], strerror(errno));
-	} else {
-		if (io.out != -1)
-			exec_io_read(&io);	/* what came before the exit */
-		rv = exec_report(argv[0], wstatus, ep[0], loop, timeout_ms,
-		    res);
-	}
-	if (io.in != -1)
-		close(io.in);
-	if (io.out != -1)
-		close(io.out);
-	close(ep[0]);
-	exec_out_finish(res);
-	return (rv);
+	memset(io, 0, sizeof(*io));
+	io->in = sv[0];
+	io->out = op[0];
+	io->input = input;
+	io->inlen = inlen;
+	io->outmax = outmax;
+	io->res = res;
+	*errfd = ep[0];
+	return (0);
 
 fail_err:
 	close(ep[0]);
@@ -460,4 +474,228 @@ fail:
 	snprintf(res->err, sizeof(res->err), "cannot run %s: %s", argv[0],
 	    strerror(errno));
 	return (-1);
+}
+
+/* Run a command, output bounded at EXEC_OUTMAX. */
+int
+exec_run(const char *const argv[], const char *input, size_t inlen,
+    int timeout_ms, struct exec_result *res)
+{
+	return (exec_run_max(argv, input, inlen, timeout_ms, EXEC_OUTMAX,
+	    res));
+}
+
+/* Run a command, output bounded at outmax. */
+int
+exec_run_max(const char *const argv[], const char *input, size_t inlen,
+    int timeout_ms, size_t outmax, struct exec_result *res)
+{
+	struct exec_io	io;
+	pid_t		pid;
+	int		errfd, loop, wstatus = 0, rv = -1;
+
+	exec_result_init(res);
+	if (exec_spawn(argv, input, inlen, outmax, &io, &pid, &errfd,
+	    res) == -1)
+		return (-1);
+	loop = exec_io_loop(&io, pid, timeout_ms);
+	if (exec_reap(pid, loop != 0, &wstatus) == -1)
+		snprintf(res->err, sizeof(res->err),
+		    "%s: lost its exit status: %s", argv[0], strerror(errno));
+	else {
+		if (io.out != -1)
+			(void)exec_io_read(&io); /* what came before the exit */
+		rv = exec_report(argv[0], wstatus, errfd, loop, timeout_ms,
+		    &io, res);
+	}
+	exec_close(&io.in);
+	exec_close(&io.out);
+	close(errfd);
+	exec_out_finish(res);
+	return (rv);
+}
+
+/* Free a job: events, descriptors, copies, result.  The child is gone. */
+static void
+exec_job_free(struct exec_job *job)
+{
+	if (job->ev_in != NULL)
+		event_free(job->ev_in);
+	if (job->ev_out != NULL)
+		event_free(job->ev_out);
+	if (job->ev_exit != NULL)
+		event_free(job->ev_exit);
+	if (job->ev_timeout != NULL)
+		event_free(job->ev_timeout);
+	exec_close(&job->io.in);
+	exec_close(&job->io.out);
+	exec_close(&job->errfd);
+	exec_close(&job->pidfd);
+	exec_result_free(&job->res);
+	free(job->input);
+	free(job->path);
+	free(job);
+}
+
+/* Reap the child, report to the callback and free the job. */
+static void
+exec_job_finish(struct exec_job *job, int timed_out)
+{
+	int	wstatus = 0, rv = -1;
+
+	if (exec_reap(job->pid, timed_out, &wstatus) == -1)
+		snprintf(job->res.err, sizeof(job->res.err),
+		    "%s: lost its exit status: %s", job->path, strerror(errno));
+	else {
+		if (job->io.out != -1)
+			(void)exec_io_read(&job->io);
+		rv = exec_report(job->path, wstatus, job->errfd, timed_out,
+		    job->timeout_ms, &job->io, &job->res);
+	}
+	job->pid = -1;
+	exec_out_finish(&job->res);
+	job->cb(rv, &job->res, job->arg);
+	exec_job_free(job);
+}
+
+/* The child's stdin can take more input. */
+static void
+exec_job_in_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_job	*job = arg;
+
+	if (exec_io_write(&job->io)) {
+		event_free(job->ev_in);
+		job->ev_in = NULL;
+		exec_close(&job->io.in);
+	}
+}
+
+/* The child wrote something, or closed its output. */
+static void
+exec_job_out_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_job	*job = arg;
+
+	if (exec_io_read(&job->io)) {
+		event_free(job->ev_out);
+		job->ev_out = NULL;
+		exec_close(&job->io.out);
+	}
+}
+
+/* The pidfd became readable, or the polling timer fired. */
+static void
+exec_job_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_job	*job = arg;
+
+	if (exec_exited(job->pid))
+		exec_job_finish(job, 0);
+}
+
+/* The timeout expired: kill the group. */
+static void
+exec_job_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	exec_job_finish(arg, 1);
+}
+
+/* Create and add the events of a job; 0, or -1 if out of memory. */
+static int
+exec_job_events(struct exec_job *job, struct event_base *base)
+{
+	struct timeval	tv;
+
+	if (job->io.in != -1 && ((job->ev_in = event_new(base, job->io.in,
+	    EV_WRITE | EV_PERSIST, exec_job_in_cb, job)) == NULL ||
+	    event_add(job->ev_in, NULL) == -1))
+		return (-1);
+	if ((job->ev_out = event_new(base, job->io.out, EV_READ | EV_PERSIST,
+	    exec_job_out_cb, job)) == NULL ||
+	    event_add(job->ev_out, NULL) == -1)
+		return (-1);
+	if (job->pidfd != -1) {
+		job->ev_exit = event_new(base, job->pidfd, EV_READ | EV_PERSIST,
+		    exec_job_exit_cb, job);
+		if (job->ev_exit == NULL || event_add(job->ev_exit, NULL) == -1)
+			return (-1);
+	} else {
+		tv.tv_sec = 0;
+		tv.tv_usec = EXEC_JOB_TICK_MS * 1000;
+		job->ev_exit = event_new(base, -1, EV_PERSIST, exec_job_exit_cb,
+		    job);
+		if (job->ev_exit == NULL || event_add(job->ev_exit, &tv) == -1)
+			return (-1);
+	}
+	if (job->timeout_ms > 0) {
+		tv.tv_sec = job->timeout_ms / 1000;
+		tv.tv_usec = (job->timeout_ms % 1000) * 1000;
+		if ((job->ev_timeout = evtimer_new(base, exec_job_timeout_cb,
+		    job)) == NULL || evtimer_add(job->ev_timeout, &tv) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+/* Start a command in the background of an event loop. */
+struct exec_job *
+exec_start(struct event_base *base, const char *const argv[],
+    const char *input, size_t inlen, int timeout_ms, size_t outmax,
+    void (*cb)(int, struct exec_result *, void *), void *arg, char *err,
+    size_t errlen)
+{
+	struct exec_job	*job;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		goto oom;
+	job->errfd = job->pidfd = job->io.in = job->io.out = -1;
+	job->pid = -1;
+	exec_result_init(&job->res);
+	job->timeout_ms = timeout_ms;
+	job->cb = cb;
+	job->arg = arg;
+	if (argv != NULL && argv[0] != NULL &&
+	    (job->path = strdup(argv[0])) == NULL)
+		goto oom_job;
+	if (input != NULL) {
+		if ((job->input = malloc(inlen + 1)) == NULL)
+			goto oom_job;
+		memcpy(job->input, input, inlen);
+	}
+	if (exec_spawn(argv, job->input, inlen, outmax, &job->io, &job->pid,
+	    &job->errfd, &job->res) == -1) {
+		snprintf(err, errlen, "%s", job->res.err);
+		exec_job_free(job);
+		return (NULL);
+	}
+#ifdef SYS_pidfd_open
+	/* Exit notification without polling; Linux 5.3 and later. */
+	job->pidfd = (int)syscall(SYS_pidfd_open, job->pid, 0);
+#endif
+	if (exec_job_events(job, base) == -1) {
+		exec_cancel(job);
+		snprintf(err, errlen, "%s: cannot set up events", argv[0]);
+		return (NULL);
+	}
+	return (job);
+
+oom_job:
+	exec_job_free(job);
+oom:
+	snprintf(err, errlen, "exec: out of memory");
+	return (NULL);
+}
+
+/* Kill a job's process group, reap it and free the job. */
+void
+exec_cancel(struct exec_job *job)
+{
+	int	wstatus;
+
+	if (job == NULL)
+		return;
+	if (job->pid != -1)
+		(void)exec_reap(job->pid, 1, &wstatus);
+	exec_job_free(job);
 }

@@ -42,7 +42,6 @@
 
 /* Seconds to wait for the xtables lock, as kube-proxy's "-w 5". */
 #define IPT_WAIT		"5"
-#define IPT_RESTORE_TIMEOUT_MS	120000
 #define IPT_READ_TIMEOUT_MS	60000
 /* Bound of a "-S" listing or an iptables-save of one table. */
 #define IPT_READ_MAX		(64 * 1024 * 1024)
@@ -212,10 +211,11 @@ ipt_name_ok(const char *name)
 static int
 ipt_cmp(const void *a, const void *b)
 {
-	const struct ipt_svcport	*x = *(const struct ipt_svcport *const *)a;
-	const struct ipt_svcport	*y = *(const struct ipt_svcport *const *)b;
+	const struct ipt_svcport	*x, *y;
 	int				 c;
 
+	x = *(const struct ipt_svcport *const *)a;
+	y = *(const struct ipt_svcport *const *)b;
 	if ((c = strcmp(x->name, y->name)) != 0)
 		return (c);
 	if (x->proto != y->proto)
@@ -872,17 +872,36 @@ ipt_free(struct ipt *ipt)
 	free(ipt);
 }
 
-/* Make the kernel's rules of this family match the service ports. */
-int
-ipt_sync(struct ipt *ipt, const struct ipt_params *p,
-    const struct ipt_svcport *sp, size_t n, int force, char *err,
-    size_t errlen)
+/* Release a prepared restore. */
+void
+ipt_apply_free(struct ipt_apply *a)
 {
-	struct ipt_text	 text, fix[2], in;
-	const char	*input;
-	size_t		 inlen;
-	int		 same, rv = -1;
+	if (a->input != a->text)
+		free(a->input);
+	free(a->text);
+	memset(a, 0, sizeof(*a));
+}
 
+/* Forget what was applied: check jumps and re-apply next time. */
+static void
+ipt_forget(struct ipt *ipt)
+{
+	ipt->jumps_ok = 0;
+	free(ipt->last);
+	ipt->last = NULL;
+	ipt->lastlen = 0;
+}
+
+/* Render, compare with the last text, check jumps: what to restore. */
+int
+ipt_sync_prepare(struct ipt *ipt, const struct ipt_params *p,
+    const struct ipt_svcport *sp, size_t n, int force, struct ipt_apply *a,
+    char *err, size_t errlen)
+{
+	struct ipt_text	text, fix[2], in;
+	int		same;
+
+	memset(a, 0, sizeof(*a));
 	if (p->family != ipt->family) {
 		snprintf(err, errlen, "%s: parameters of the other family",
 		    ipt->path);
@@ -901,40 +920,72 @@ ipt_sync(struct ipt *ipt, const struct ipt_params *p,
 		    ipt->restore, text.nskipped, text.skipped);
 	memset(fix, 0, sizeof(fix));
 	memset(&in, 0, sizeof(in));
-	input = text.buf;
-	inlen = text.len;
-	if (force || !ipt->jumps_ok) {
-		if (ipt_jumps_read(ipt, fix, err, errlen) == -1)
-			goto fail;
-		if (fix[0].len + fix[1].len > 0) {
-			if (ipt_splice(&text, fix, &in) == -1) {
-				snprintf(err, errlen, "out of memory");
-				goto fail;
-			}
-			input = in.buf;
-			inlen = in.len;
-		}
+	if ((force || !ipt->jumps_ok) &&
+	    (ipt_jumps_read(ipt, fix, err, errlen) == -1 ||
+	    (fix[0].len + fix[1].len > 0 &&
+	    ipt_splice(&text, fix, &in) == -1))) {
+		if (in.oom)
+			snprintf(err, errlen, "out of memory");
+		ipt_forget(ipt);
+		ipt_text_free(&text);
+		ipt_text_free(&fix[0]);
+		ipt_text_free(&fix[1]);
+		ipt_text_free(&in);
+		return (-1);
 	}
-	if (ipt_restore(ipt, input, inlen, err, errlen) == -1)
-		goto fail;
-	ipt->jumps_ok = 1;
-	free(ipt->last);
-	ipt->last = text.buf;
-	ipt->lastlen = text.len;
-	text.buf = NULL;
-	rv = 0;
-	goto done;
-fail:
-	/* Unknown state: check the jumps and re-apply at the next sync. */
-	ipt->jumps_ok = 0;
-	free(ipt->last);
-	ipt->last = NULL;
-done:
-	ipt_text_free(&text);
 	ipt_text_free(&fix[0]);
 	ipt_text_free(&fix[1]);
-	ipt_text_free(&in);
-	return (rv);
+	a->argv[0] = ipt->restore;
+	a->argv[1] = "--noflush";
+	a->argv[2] = "-w";
+	a->argv[3] = IPT_WAIT;
+	a->argv[4] = NULL;
+	a->text = text.buf;
+	a->textlen = text.len;
+	a->input = in.buf != NULL ? in.buf : text.buf;
+	a->inlen = in.buf != NULL ? in.len : text.len;
+	return (1);
+}
+
+/* Record how the prepared restore went; release it. */
+int
+ipt_sync_finish(struct ipt *ipt, struct ipt_apply *a, int rv,
+    const struct exec_result *res, char *err, size_t errlen)
+{
+	if (rv != 0) {
+		ipt_restore_error(res, a->input, err, errlen);
+		ipt_forget(ipt);
+		ipt_apply_free(a);
+		return (-1);
+	}
+	ipt->jumps_ok = 1;
+	free(ipt->last);
+	if (a->input == a->text)
+		a->input = NULL;	/* it is the text we keep */
+	ipt->last = a->text;
+	ipt->lastlen = a->textlen;
+	a->text = NULL;
+	ipt_apply_free(a);
+	return (0);
+}
+
+/* Make the kernel's rules of this family match the service ports. */
+int
+ipt_sync(struct ipt *ipt, const struct ipt_params *p,
+    const struct ipt_svcport *sp, size_t n, int force, char *err,
+    size_t errlen)
+{
+	struct ipt_apply	a;
+	struct exec_result	res;
+	int			r;
+
+	if ((r = ipt_sync_prepare(ipt, p, sp, n, force, &a, err,
+	    errlen)) <= 0)
+		return (r);
+	r = exec_run(a.argv, a.input, a.inlen, IPT_RESTORE_TIMEOUT_MS, &res);
+	r = ipt_sync_finish(ipt, &a, r, &res, err, errlen);
+	exec_result_free(&res);
+	return (r);
 }
 
 /* Render the removal of our chains from one table's iptables-save. */
@@ -1059,9 +1110,7 @@ ipt_cleanup(struct ipt *ipt, char *err, size_t errlen)
 	if (text.len == 0 ||
 	    ipt_restore(ipt, text.buf, text.len, err, errlen) == 0)
 		rv = 0;
-	free(ipt->last);
-	ipt->last = NULL;
-	ipt->jumps_ok = 0;
+	ipt_forget(ipt);
 done:
 	free(nat);
 	free(filter);

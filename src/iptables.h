@@ -58,10 +58,14 @@
 #include <stdint.h>
 
 #define IPT_ERRLEN	1024
+/* Bound of one iptables-restore run, ms. */
+#define IPT_RESTORE_TIMEOUT_MS	120000
+
+struct exec_result;
 
 /* One service port as the rules need it.  Nothing is owned. */
 struct ipt_svcport {
-	const char		*name;		/* "ns/name:port" or "ns/name" */
+	const char		*name;		/* "ns/name:port", "ns/name" */
 	int			 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
 	uint16_t		 port;		/* service port */
 	uint16_t		 node_port;	/* 0: none */
@@ -76,7 +80,7 @@ struct ipt_svcport {
 /* What the rules of one family depend on besides the services. */
 struct ipt_params {
 	int		 family;	/* AF_INET or AF_INET6 */
-	const char	*bind_ip;	/* NULL, "", "0.0.0.0", "::": wildcard */
+	const char	*bind_ip;	/* NULL, "", 0.0.0.0, ::: wildcard */
 	const char	*host_ip;	/* node IP for host-side DNAT */
 };
 
@@ -152,6 +156,38 @@ void		 ipt_free(struct ipt *);
 int	 ipt_sync(struct ipt *, const struct ipt_params *,
 	    const struct ipt_svcport *, size_t n, int force, char *err,
 	    size_t errlen);
+
+/*
+ * ipt_sync() in two halves, so that the restore can run without blocking
+ * an event loop (exec_start()): prepare, run a->argv with a->input and
+ * IPT_RESTORE_TIMEOUT_MS, then finish with exec's result.  At most one
+ * prepared restore per struct ipt may be outstanding; the ipt must
+ * outlive it (a->argv points into it).
+ */
+struct ipt_apply {
+	const char	*argv[5];	/* restore --noflush -w 5 */
+	char		*input;		/* restore input */
+	size_t		 inlen;
+	char		*text;		/* private: the rendered text */
+	size_t		 textlen;
+};
+/*
+ * Render and decide, as ipt_sync() does; the jump reads ("-S") run here,
+ * synchronously, when due.  Returns 1 with a filled in (release it with
+ * ipt_sync_finish() or ipt_apply_free()), 0 when nothing needs to run,
+ * or -1 with a reason in err.
+ */
+int	 ipt_sync_prepare(struct ipt *, const struct ipt_params *,
+	    const struct ipt_svcport *, size_t n, int force,
+	    struct ipt_apply *a, char *err, size_t errlen);
+/*
+ * Take the result of running a (rv and res as exec returns them) and
+ * release a.  Returns 0, or -1 with the quoted failing line in err.
+ */
+int	 ipt_sync_finish(struct ipt *, struct ipt_apply *a, int rv,
+	    const struct exec_result *res, char *err, size_t errlen);
+/* Release a prepared restore that will not run. */
+void	 ipt_apply_free(struct ipt_apply *a);
 
 /*
  * Remove every chain and jump rule of ours (and of kube-proxy

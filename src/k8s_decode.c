@@ -468,6 +468,21 @@ kd_epset(struct model_endpoints *me, const char *name)
 	return (s);
 }
 
+/* Append (ips[j], port) for every j to a set. */
+static void
+kd_epset_add(struct model_epset *set, char **ips, size_t nips,
+    uint16_t port)
+{
+	size_t	j;
+
+	set->eps = xreallocarray(set->eps, set->n + nips, sizeof(*set->eps));
+	for (j = 0; j < nips; j++) {
+		set->eps[set->n].ip = xstrdup(ips[j]);
+		set->eps[set->n].port = port;
+		set->n++;
+	}
+}
+
 /* Decode subsets[i].addresses[] into canonical IPs. */
 static int
 kd_ep_addrs(struct kd_ctx *c, struct json_object *sub, size_t si,
@@ -503,12 +518,11 @@ kd_ep_ports(struct kd_ctx *c, struct json_object *sub, size_t si,
     char **ips, size_t nips, struct model_endpoints *me)
 {
 	struct json_object	*ports, *p;
-	struct model_epset	*set;
 	char			 path[96];
 	const char		*name;
 	int64_t			 port;
 	int			 proto;
-	size_t			 i, j, n;
+	size_t			 i, n;
 
 	snprintf(path, sizeof(path), "subsets[%zu].", si);
 	if (kd_array(c, sub, "ports", path, &ports) == -1)
@@ -524,16 +538,9 @@ kd_ep_ports(struct kd_ctx *c, struct json_object *sub, size_t si,
 		    kd_int(c, p, "port", path, 1, 65535, -1, &port) == -1 ||
 		    kd_proto(c, p, path, &proto) == -1)
 			return (-1);
-		if (nips == 0)
-			continue;
-		set = kd_epset(me, name);
-		set->eps = xreallocarray(set->eps, set->n + nips,
-		    sizeof(*set->eps));
-		for (j = 0; j < nips; j++) {
-			set->eps[set->n].ip = xstrdup(ips[j]);
-			set->eps[set->n].port = (uint16_t)port;
-			set->n++;
-		}
+		if (nips > 0)
+			kd_epset_add(kd_epset(me, name), ips, nips,
+			    (uint16_t)port);
 	}
 	return (0);
 }
@@ -640,4 +647,256 @@ k8s_decode_endpoints(struct json_object *o, struct model_endpoints **out,
 	kd_sort_sets(me->sets, me->nsets, 0);
 	*out = me;
 	return (K8S_DECODE_OK);
+}
+
+/* Free an array of sets and everything in it. */
+static void
+kd_sets_free(struct model_epset *sets, size_t nsets)
+{
+	size_t	i, j;
+
+	for (i = 0; i < nsets; i++) {
+		for (j = 0; j < sets[i].n; j++)
+			free(sets[i].eps[j].ip);
+		free(sets[i].eps);
+		free(sets[i].port_name);
+	}
+	free(sets);
+}
+
+/*
+ * Decide whether kube-proxy would use this slice; set *svc to the name
+ * of its Service and *v6 to its address family.
+ */
+static int
+kd_slice_skip(struct kd_ctx *c, struct json_object *o, const char **svc,
+    int *v6)
+{
+	struct json_object	*labels, *v;
+	const char		*type;
+
+	labels = kd_get(kd_get(o, "metadata"), "labels");
+	v = kd_get(labels, K8S_LABEL_SVC_NAME);
+	if (!json_object_is_type(v, json_type_string) ||
+	    json_object_get_string_len(v) == 0) {
+		kd_err(c, "label %s not set", K8S_LABEL_SVC_NAME);
+		return (K8S_DECODE_SKIP);
+	}
+	*svc = json_object_get_string(v);
+	/* The same selector as for Services: presence is what counts. */
+	if (json_object_object_get_ex(labels, K8S_LABEL_PROXY_NAME, NULL)) {
+		kd_err(c, "label %s set", K8S_LABEL_PROXY_NAME);
+		return (K8S_DECODE_SKIP);
+	}
+	if (json_object_object_get_ex(labels, K8S_LABEL_HEADLESS, NULL)) {
+		kd_err(c, "label %s set", K8S_LABEL_HEADLESS);
+		return (K8S_DECODE_SKIP);
+	}
+	if (kd_string(c, o, "addressType", "", NULL, &type) == -1)
+		return (K8S_DECODE_ERR);
+	if (type == NULL)
+		return (kd_err(c, "addressType: required"));
+	if (strcmp(type, "FQDN") == 0) {
+		kd_err(c, "addressType FQDN");
+		return (K8S_DECODE_SKIP);
+	}
+	if (strcmp(type, "IPv4") != 0 && strcmp(type, "IPv6") != 0)
+		return (kd_err(c, "addressType: unknown address type \"%s\"",
+		    type));
+	*v6 = strcmp(type, "IPv6") == 0;
+	return (K8S_DECODE_OK);
+}
+
+/*
+ * Read endpoints[i]: 1 with its address in *ip when it is ready and has
+ * one, 0 when it is not used, -1 on error.  Only the first address is
+ * used, as kube-proxy does: the others are fungible copies.
+ */
+static int
+kd_slice_ep(struct kd_ctx *c, struct json_object *ep, size_t i, int v6,
+    char **ip)
+{
+	struct json_object	*cond, *ready, *addrs;
+	char			 path[96];
+
+	*ip = NULL;
+	snprintf(path, sizeof(path), "endpoints[%zu]", i);
+	if (kd_object(c, ep, path) == -1)
+		return (-1);
+	cond = kd_get(ep, "conditions");
+	if (cond != NULL && !json_object_is_type(cond, json_type_object))
+		return (kd_err(c, "%s.conditions: must be a mapping", path));
+	/* A missing ready means "unknown", which counts as ready. */
+	ready = kd_get(cond, "ready");
+	if (ready != NULL && !json_object_is_type(ready, json_type_boolean))
+		return (kd_err(c, "%s.conditions.ready: must be true or false",
+		    path));
+	if (ready != NULL && !json_object_get_boolean(ready))
+		return (0);
+	strncat(path, ".", sizeof(path) - strlen(path) - 1);
+	if (kd_array(c, ep, "addresses", path, &addrs) == -1)
+		return (-1);
+	if (addrs == NULL || json_object_array_length(addrs) == 0)
+		return (0);
+	snprintf(path, sizeof(path), "endpoints[%zu].addresses[0]", i);
+	if (kd_ip(c, json_object_array_get_idx(addrs, 0), path, ip) == -1)
+		return (-1);
+	if ((strchr(*ip, ':') != NULL) != v6) {
+		kd_err(c, "%s: not an %s address: \"%s\"", path,
+		    v6 ? "IPv6" : "IPv4", *ip);
+		free(*ip);
+		*ip = NULL;
+		return (-1);
+	}
+	return (1);
+}
+
+/* Collect the addresses of the ready endpoints[]. */
+static int
+kd_slice_addrs(struct kd_ctx *c, struct json_object *o, int v6,
+    char ***ips, size_t *nips)
+{
+	struct json_object	*eps;
+	size_t			 i, n;
+	int			 rc;
+
+	if (kd_array(c, o, "endpoints", "", &eps) == -1)
+		return (-1);
+	n = eps != NULL ? json_object_array_length(eps) : 0;
+	if (n > 0)
+		*ips = xcalloc(n, sizeof(**ips));
+	for (i = 0; i < n; i++) {
+		rc = kd_slice_ep(c, json_object_array_get_idx(eps, i), i, v6,
+		    &(*ips)[*nips]);
+		if (rc == -1)
+			return (-1);
+		if (rc == 1)
+			(*nips)++;
+	}
+	return (0);
+}
+
+/* Add every ready address under every ports[] entry with a port. */
+static int
+kd_slice_ports(struct kd_ctx *c, struct json_object *o, char **ips,
+    size_t nips, struct model_endpoints *me)
+{
+	struct json_object	*ports, *p;
+	char			 path[64];
+	const char		*name;
+	int64_t			 port;
+	int			 proto;
+	size_t			 i, n;
+
+	if (kd_array(c, o, "ports", "", &ports) == -1)
+		return (-1);
+	n = ports != NULL ? json_object_array_length(ports) : 0;
+	for (i = 0; i < n; i++) {
+		p = json_object_array_get_idx(ports, i);
+		snprintf(path, sizeof(path), "ports[%zu]", i);
+		if (kd_object(c, p, path) == -1)
+			return (-1);
+		strncat(path, ".", sizeof(path) - strlen(path) - 1);
+		if (kd_string(c, p, "name", path, "", &name) == -1 ||
+		    kd_proto(c, p, path, &proto) == -1)
+			return (-1);
+		/* A null port means "all ports": nothing we can relay to. */
+		if (kd_get(p, "port") == NULL)
+			continue;
+		if (kd_int(c, p, "port", path, 1, 65535, -1, &port) == -1)
+			return (-1);
+		if (nips > 0)
+			kd_epset_add(kd_epset(me, name), ips, nips,
+			    (uint16_t)port);
+	}
+	return (0);
+}
+
+/* Decode an EndpointSlice (discovery.k8s.io v1 or v1beta1). */
+int
+k8s_decode_endpointslice(struct json_object *o, struct k8s_slice **out,
+    char *err, size_t errlen)
+{
+	struct kd_ctx		 c;
+	struct model_endpoints	 tmp;
+	struct k8s_slice	*sl;
+	const char		*svc;
+	char			**ips = NULL;
+	size_t			 nips = 0, i;
+	int			 rc, v6;
+
+	*out = NULL;
+	if (kd_ctx_init(&c, o, "EndpointSlice", err, errlen) == -1)
+		return (K8S_DECODE_ERR);
+	if ((rc = kd_slice_skip(&c, o, &svc, &v6)) != K8S_DECODE_OK)
+		return (rc);
+	memset(&tmp, 0, sizeof(tmp));
+	rc = K8S_DECODE_ERR;
+	if (kd_slice_addrs(&c, o, v6, &ips, &nips) == -1 ||
+	    kd_slice_ports(&c, o, ips, nips, &tmp) == -1)
+		goto out;
+	kd_sort_sets(tmp.sets, tmp.nsets, 1);
+	sl = xcalloc(1, sizeof(*sl));
+	sl->ns = xstrdup(c.ns);
+	sl->name = xstrdup(c.name);
+	sl->service = xstrdup(svc);
+	sl->sets = tmp.sets;
+	sl->nsets = tmp.nsets;
+	tmp.sets = NULL;
+	tmp.nsets = 0;
+	*out = sl;
+	rc = K8S_DECODE_OK;
+out:
+	for (i = 0; i < nips; i++)
+		free(ips[i]);
+	free(ips);
+	kd_sets_free(tmp.sets, tmp.nsets);
+	return (rc);
+}
+
+/* Merge the slices of one Service into one Endpoints. */
+struct model_endpoints *
+k8s_slices_merge(const char *ns, const char *service,
+    struct k8s_slice *const *slices, size_t n)
+{
+	struct model_endpoints	*me;
+	struct model_epset	*from, *to;
+	size_t			 i, j, k;
+
+	me = xcalloc(1, sizeof(*me));
+	me->ns = xstrdup(ns);
+	me->name = xstrdup(service);
+	for (i = 0; i < n; i++) {
+		if (slices[i] == NULL)
+			continue;
+		for (j = 0; j < slices[i]->nsets; j++) {
+			from = &slices[i]->sets[j];
+			if (from->n == 0)
+				continue;
+			to = kd_epset(me, from->port_name);
+			to->eps = xreallocarray(to->eps, to->n + from->n,
+			    sizeof(*to->eps));
+			for (k = 0; k < from->n; k++) {
+				to->eps[to->n].ip = xstrdup(from->eps[k].ip);
+				to->eps[to->n].port = from->eps[k].port;
+				to->n++;
+			}
+		}
+	}
+	/* An endpoint may be in two slices while the controller moves it. */
+	kd_sort_sets(me->sets, me->nsets, 1);
+	return (me);
+}
+
+/* Free a decoded slice; NULL is ignored. */
+void
+k8s_slice_free(struct k8s_slice *sl)
+{
+	if (sl == NULL)
+		return;
+	free(sl->ns);
+	free(sl->name);
+	free(sl->service);
+	kd_sets_free(sl->sets, sl->nsets);
+	free(sl);
 }

@@ -49,17 +49,29 @@ struct k8s_slice {
  * Decode an EndpointSlice of either version.  addressType FQDN is
  * skipped (SKIP); endpoints with conditions.ready false are not used (a
  * missing ready counts as ready, as kube-proxy); a slice without the
- * kubernetes.io/service-name label is skipped.  Errors name the field
- * ("endpoints[2].addresses[0]").
+ * kubernetes.io/service-name label is skipped, and so is one with the
+ * service-proxy-name or headless label, as for Services.  Only the first
+ * of an endpoint's addresses is used (kube-proxy does the same; the
+ * others are copies), an endpoint without addresses is not used, and a
+ * ports[] entry whose port is null is dropped without error.  Sets are
+ * sorted and de-duplicated as k8s_decode_endpoints sorts.  Errors name
+ * the field ("endpoints[2].addresses[0]").  On OK, *out is the caller's
+ * (k8s_slice_free).
  */
 int	k8s_decode_endpointslice(struct json_object *, struct k8s_slice **out,
 	    char *err, size_t errlen);
 /*
  * Merge the slices of one Service into one model Endpoints (duplicate
- * endpoints across slices appear once).  Returns a new object.
+ * endpoints across slices appear once).  Returns a new object.  The
+ * result is in the canonical order of k8s_decode_endpoints, so the
+ * slices of a Service and its Endpoints give model_endpoints_equal
+ * objects, and whatever order the slices come in gives equal results.
+ * The slices are only read; NULL entries are ignored; n 0 gives an
+ * object without sets.
  */
 struct model_endpoints *k8s_slices_merge(const char *ns, const char *service,
 	    struct k8s_slice *const *slices, size_t n);
+/* Free a slice from k8s_decode_endpointslice; NULL is ignored. */
 void	k8s_slice_free(struct k8s_slice *);
 
 /*

@@ -1,1 +1,951 @@
-/* k8s_watch.c: not written yet. */
+/*
+ * k8s_watch.c: list and watch Services and endpoints from the API
+ * server and keep the model equal to what the server holds.
+ *
+ * One kw_res per kind does what client-go's reflector does: list in
+ * pages (limit and continue), remember the list's resourceVersion, watch
+ * from it with bookmarks, follow resourceVersion through the events.  A
+ * watch that ends normally (the server's timeoutSeconds) resumes from
+ * the last resourceVersion; a cut or undecodable stream resumes from it
+ * after a backoff; 410 Gone or an ERROR event re-lists.  Because
+ * resourceVersion only moves once an event is applied, resuming never
+ * loses or repeats an event.
+ *
+ * EndpointSlices are kept per slice in a store grouped by Service; a
+ * change to a slice recomputes the merged Endpoints of its Service(s).
+ *
+ * Invalid objects are logged once per distinct error, with ns/name, and
+ * treated as absent (on a list and on a watch alike, so both paths give
+ * the same model).
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "config.h"
+#include "htab.h"
+#include "k8s_client.h"
+#include "k8s_decode.h"
+#include "k8s_watch.h"
+#include "kubeconfig.h"
+#include "log.h"
+#include "model.h"
+#include "netutil.h"
+#include "xmalloc.h"
+
+#define KW_SERVICES		0
+#define KW_ENDPOINTS		1
+#define KW_NRES			2
+
+#define KW_MAX_PAGE		(256 * 1024 * 1024)	/* one list page */
+#define KW_MAX_SMALL		(4 * 1024 * 1024)	/* discovery, node */
+#define KW_LIST_TIMEOUT_MS	(5 * 60 * 1000L)
+#define KW_GET_TIMEOUT_MS	(30 * 1000L)
+#define KW_WATCH_SLACK_S	30	/* past timeoutSeconds */
+#define KW_NODE_TRIES		5
+#define KW_ERRLEN		1024
+
+/* kube-proxy's informer label selector, URL-encoded. */
+#define KW_SELECTOR	"%21service.kubernetes.io%2Fservice-proxy-name" \
+			"%2C%21service.kubernetes.io%2Fheadless"
+
+enum kw_state {
+	KW_IDLE = 0,		/* not started (endpoints: discovery) */
+	KW_LISTING,		/* a list page in flight */
+	KW_WATCHING,		/* a watch stream open */
+	KW_WAITING,		/* the retry timer runs */
+};
+
+/* Why a watch's data callback stopped the stream. */
+#define KW_STOP_NONE	0
+#define KW_STOP_GONE	1	/* ERROR event 410: re-list */
+#define KW_STOP_ERROR	2	/* other ERROR event: re-list */
+#define KW_STOP_BAD	3	/* undecodable stream: resume */
+
+/* One JSON document fetched whole (a list page, discovery, the node). */
+struct kw_get {
+	struct k8s_watch	*w;
+	struct k8s_req		*req;
+	struct k8s_jstream	*js;
+	struct json_object	*doc;
+	/* The request ended; doc (owned by the callee) is set on OK. */
+	void			(*done)(void *, int, long, const char *,
+				    struct json_object *);
+	void			*arg;
+};
+
+/* The slices of one Service. */
+struct kw_group {
+	char			*ns;
+	char			*svc;
+	struct k8s_slice	**v;
+	size_t			 n;
+};
+
+struct kw_slices {
+	struct htab		*byname;	/* "ns/slice" -> k8s_slice */
+	struct htab		*bysvc;		/* "ns/service" -> kw_group */
+};
+
+struct kw_res {
+	struct k8s_watch	*w;
+	int			 kind;		/* KW_SERVICES, KW_ENDPOINTS */
+	int			 slices;	/* endpoints as EndpointSlices */
+	const char		*what;		/* "services", ... */
+	const char		*path;		/* the collection */
+	enum kw_state		 state;
+	int			 relist;	/* next attempt lists */
+	int			 synced;
+	unsigned int		 fails;		/* since the last list */
+	char			*rv;
+	char			*cont;		/* list continue token */
+	struct kw_get		 get;		/* list pages */
+	struct k8s_req		*req;		/* the watch */
+	struct k8s_jstream	*js;		/* the watch stream */
+	struct event		*timer;
+	int			 stop;		/* KW_STOP_* */
+	char			 stopmsg[KW_ERRLEN];
+	uint64_t		 started;	/* watch start, ms */
+	unsigned int		 nevents;	/* on this watch */
+	/* A list being collected. */
+	struct model_service	**lsvcs;
+	size_t			 nlsvcs;
+	struct model_endpoints	**leps;
+	size_t			 nleps;
+	struct kw_slices	*lstore;
+	struct htab		*lbad;
+	/* Live. */
+	struct kw_slices	*store;
+	struct htab		*bad;		/* "ns/name" -> error logged */
+};
+
+struct k8s_watch {
+	struct event_base	*base;
+	struct model		*model;
+	struct k8s_client	*client;
+	struct k8s_watch_opts	 opts;
+	int			 eps_source;
+	char			*node_name;
+	char			*node_ip;
+	struct kw_res		 res[KW_NRES];
+	struct kw_get		 disc;
+	int			 disc_step;	/* 0: v1, 1: v1beta1 */
+	unsigned int		 disc_fails;
+	struct event		*disc_timer;
+	struct kw_get		 node;
+	unsigned int		 node_fails;
+	struct event		*node_timer;
+	struct k8s_watch_stats	 stats;
+};
+
+static void	kw_res_run(struct kw_res *);
+static void	kw_disc_start(struct k8s_watch *);
+static void	kw_node_start(struct k8s_watch *);
+
+/* Monotonic milliseconds. */
+static uint64_t
+kw_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Full-jitter backoff: uniform in [0, min(max, min << fails)]. */
+static unsigned int
+kw_backoff(const struct k8s_watch *w, unsigned int *fails)
+{
+	uint64_t	cap = w->opts.backoff_min_ms;
+
+	if (*fails < 32)
+		cap <<= *fails;
+	else
+		cap = w->opts.backoff_max_ms;
+	if (cap > w->opts.backoff_max_ms)
+		cap = w->opts.backoff_max_ms;
+	(*fails)++;
+	return ((unsigned int)(htab_random() % (cap + 1)));
+}
+
+/* Arm a timer for ms milliseconds. */
+static void
+kw_timer_add(struct event *ev, unsigned int ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+/* Return a new "ns/name" key. */
+static char *
+kw_key(const char *ns, const char *name)
+{
+	char	*k;
+
+	xasprintf(&k, "%s/%s", ns, name);
+	return (k);
+}
+
+/* Free callback for string values. */
+static void
+kw_free_cb(void *v)
+{
+	free(v);
+}
+
+/* A body value of a kw_get: keep the first, refuse a second. */
+static int
+kw_get_store(void *arg, struct json_object *o)
+{
+	struct kw_get	*g = arg;
+
+	if (g->doc != NULL)
+		return (-1);
+	g->doc = json_object_get(o);
+	return (0);
+}
+
+/* Body bytes of a kw_get. */
+static int
+kw_get_data(void *arg, const char *buf, size_t len)
+{
+	struct kw_get	*g = arg;
+	char		 err[K8S_CLIENT_ERRLEN];
+
+	return (k8s_jstream_feed(g->js, buf, len, kw_get_store, g, err,
+	    sizeof(err)));
+}
+
+/* A kw_get ended: check the body, hand the document over. */
+static void
+kw_get_done(void *arg, int result, long status, const char *msg)
+{
+	struct kw_get		*g = arg;
+	struct json_object	*doc = g->doc;
+
+	g->req = NULL;
+	g->doc = NULL;
+	if (result == K8S_REQ_OK && (doc == NULL ||
+	    k8s_jstream_pending(g->js))) {
+		result = K8S_REQ_TRANSPORT;
+		msg = "truncated or empty response";
+	} else if (result == K8S_REQ_ABORTED) {
+		result = K8S_REQ_TRANSPORT;
+		msg = "response is not one JSON document";
+	}
+	if (result != K8S_REQ_OK) {
+		json_object_put(doc);
+		doc = NULL;
+	}
+	g->done(g->arg, result, status, msg, doc);
+}
+
+/* Start fetching path into g; 0, or -1 (logged). */
+static int
+kw_get_start(struct kw_get *g, const char *path, long timeout_ms)
+{
+	struct k8s_req_cb	 cb = { kw_get_data, kw_get_done, g };
+	char			 err[K8S_CLIENT_ERRLEN];
+
+	k8s_jstream_reset(g->js);
+	json_object_put(g->doc);
+	g->doc = NULL;
+	g->req = k8s_client_get(g->w->client, path, timeout_ms, &cb, err,
+	    sizeof(err));
+	if (g->req == NULL) {
+		log_warnx("%s", err);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Set up a kw_get. */
+static void
+kw_get_init(struct kw_get *g, struct k8s_watch *w, size_t maxval,
+    void (*done)(void *, int, long, const char *, struct json_object *),
+    void *arg)
+{
+	g->w = w;
+	g->js = k8s_jstream_new(maxval);
+	g->done = done;
+	g->arg = arg;
+}
+
+/* Cancel and free a kw_get's request and buffers. */
+static void
+kw_get_clear(struct kw_get *g)
+{
+	k8s_req_cancel(g->req);
+	g->req = NULL;
+	json_object_put(g->doc);
+	g->doc = NULL;
+	k8s_jstream_free(g->js);
+	g->js = NULL;
+}
+
+/* Free a kw_group (htab callback). */
+static void
+kw_group_free(void *v)
+{
+	struct kw_group	*gr = v;
+
+	free(gr->ns);
+	free(gr->svc);
+	free(gr->v);
+	free(gr);
+}
+
+/* Free a slice (htab callback). */
+static void
+kw_slice_free_cb(void *v)
+{
+	k8s_slice_free(v);
+}
+
+/* A new empty slice store. */
+static struct kw_slices *
+kw_slices_new(void)
+{
+	struct kw_slices	*st;
+
+	st = xcalloc(1, sizeof(*st));
+	if ((st->byname = htab_new()) == NULL ||
+	    (st->bysvc = htab_new()) == NULL)
+		fatalx("k8s_watch: out of memory");
+	return (st);
+}
+
+void
+kw_slices_free(struct kw_slices *st)
+{
+	if (st == NULL)
+		return;
+	htab_free(st->bysvc, kw_group_free);
+	htab_free(st->byname, kw_slice_free_cb);
+	free(st);
+}
+
+/* Take slice s out of its Service's group. */
+static void
+kw_group_remove(struct kw_slices *st, struct k8s_slice *s)
+{
+	struct kw_group	*gr;
+	char		*k = kw_key(s->ns, s->service);
+	size_t		 i;
+
+	if ((gr = htab_get(st->bysvc, k, strlen(k))) != NULL) {
+		for (i = 0; i < gr->n; i++)
+			if (gr->v[i] == s)
+				break;
+		if (i < gr->n)
+			gr->v[i] = gr->v[--gr->n];
+		if (gr->n == 0)
+			kw_group_free(htab_del(st->bysvc, k, strlen(k)));
+	}
+	free(k);
+}
+
+/* Add slice s to its Service's group. */
+static void
+kw_group_add(struct kw_slices *st, struct k8s_slice *s)
+{
+	struct kw_group	*gr;
+	char		*k = kw_key(s->ns, s->service);
+
+	if ((gr = htab_get(st->bysvc, k, strlen(k))) == NULL) {
+		gr = xcalloc(1, sizeof(*gr));
+		gr->ns = xstrdup(s->ns);
+		gr->svc = xstrdup(s->service);
+		if (htab_put(st->bysvc, k, strlen(k), gr, NULL) == -1)
+			fatalx("k8s_watch: out of memory");
+	}
+	gr->v = xreallocarray(gr->v, gr->n + 1, sizeof(*gr->v));
+	gr->v[gr->n++] = s;
+	free(k);
+}
+
+/*
+ * Store s (NULL: only remove) under ns/name, replacing what was there.
+ * The Service the old slice belonged to is returned in *oldsvc (a new
+ * string, NULL if there was none).
+ */
+static void
+kw_slices_put(struct kw_slices *st, const char *ns, const char *name,
+    struct k8s_slice *s, char **oldsvc)
+{
+	struct k8s_slice	*old;
+	char			*k = kw_key(ns, name);
+
+	*oldsvc = NULL;
+	if ((old = htab_del(st->byname, k, strlen(k))) != NULL) {
+		*oldsvc = xstrdup(old->service);
+		kw_group_remove(st, old);
+		k8s_slice_free(old);
+	}
+	if (s != NULL) {
+		if (htab_put(st->byname, k, strlen(k), s, NULL) == -1)
+			fatalx("k8s_watch: out of memory");
+		kw_group_add(st, s);
+	}
+	free(k);
+}
+
+/* Recompute the Endpoints of ns/svc from the live store. */
+static void
+kw_slices_push(struct kw_res *r, const char *ns, const char *svc)
+{
+	struct kw_group		*gr;
+	char			*k = kw_key(ns, svc);
+
+	gr = htab_get(r->store->bysvc, k, strlen(k));
+	free(k);
+	if (gr == NULL)
+		model_delete_endpoints(r->w->model, ns, svc);
+	else
+		model_update_endpoints(r->w->model,
+		    k8s_slices_merge(ns, svc, gr->v, gr->n));
+}
+
+/* Log err for ns/name unless the same was logged; remember it in tab. */
+static void
+kw_bad_note(struct kw_res *r, struct htab *tab, const char *ns,
+    const char *name, const char *err)
+{
+	char	*k = kw_key(ns, name), *old;
+	void	*prev = NULL;
+
+	r->w->stats.bad_objects++;
+	old = htab_get(r->bad, k, strlen(k));
+	if (old == NULL || strcmp(old, err) != 0)
+		log_warnx("%s: skipping %s/%s: %s", r->what, ns, name, err);
+	if (htab_put(tab, k, strlen(k), xstrdup(err), &prev) == -1)
+		fatalx("k8s_watch: out of memory");
+	free(prev);
+	free(k);
+}
+
+/* ns/name decoded fine or is gone: forget its error. */
+static void
+kw_bad_clear(struct kw_res *r, const char *ns, const char *name)
+{
+	char	*k = kw_key(ns, name);
+
+	free(htab_del(r->bad, k, strlen(k)));
+	free(k);
+}
+
+/*
+ * Decode one object of r's kind.  Returns 1 with *out set (a
+ * model_service, model_endpoints or k8s_slice), or 0 if the object is
+ * not ours or invalid (logged; noted in tab).
+ */
+static int
+kw_decode(struct kw_res *r, struct json_object *o, struct htab *tab,
+    void **out)
+{
+	const char	*ns, *name;
+	char		 err[KW_ERRLEN];
+	int		 rc;
+
+	*out = NULL;
+	err[0] = '\0';
+	if (r->kind == KW_SERVICES)
+		rc = k8s_decode_service(o, (struct model_service **)out, err,
+		    sizeof(err));
+	else if (r->slices)
+		rc = k8s_decode_endpointslice(o, (struct k8s_slice **)out,
+		    err, sizeof(err));
+	else
+		rc = k8s_decode_endpoints(o, (struct model_endpoints **)out,
+		    err, sizeof(err));
+	if (k8s_decode_meta(o, &ns, &name) == -1) {
+		ns = "?";
+		name = "?";
+	}
+	if (rc == K8S_DECODE_ERR) {
+		kw_bad_note(r, tab, ns, name, err);
+		return (0);
+	}
+	if (tab == r->bad)
+		kw_bad_clear(r, ns, name);
+	if (err[0] != '\0')
+		log_debug("%s: %s", r->what, err);
+	return (rc == K8S_DECODE_OK);
+}
+
+/* Apply one ADDED, MODIFIED or DELETED object to the model. */
+static void
+kw_apply(struct kw_res *r, int deleted, struct json_object *o)
+{
+	struct model	*m = r->w->model;
+	const char	*ns, *name;
+	char		*oldsvc = NULL;
+	void		*obj = NULL;
+	int		 ok = 0;
+
+	if (k8s_decode_meta(o, &ns, &name) == -1) {
+		r->w->stats.bad_objects++;
+		log_warnx("%s: watch event without metadata.name", r->what);
+		return;
+	}
+	if (deleted)
+		kw_bad_clear(r, ns, name);
+	else
+		ok = kw_decode(r, o, r->bad, &obj);
+	if (r->kind == KW_SERVICES) {
+		if (ok)
+			model_update_service(m, obj);
+		else
+			model_delete_service(m, ns, name);
+	} else if (!r->slices) {
+		if (ok)
+			model_update_endpoints(m, obj);
+		else
+			model_delete_endpoints(m, ns, name);
+	} else {
+		kw_slices_put(r->store, ns, name, obj, &oldsvc);
+		if (oldsvc != NULL)
+			kw_slices_push(r, ns, oldsvc);
+		if (obj != NULL && (oldsvc == NULL ||
+		    strcmp(oldsvc, ((struct k8s_slice *)obj)->service) != 0))
+			kw_slices_push(r, ns, ((struct k8s_slice *)obj)->service);
+		free(oldsvc);
+	}
+}
+
+/* Return metadata.<key> of o as a string, or NULL. */
+static const char *
+kw_meta_str(struct json_object *o, const char *key)
+{
+	struct json_object	*meta, *v;
+
+	if (!json_object_object_get_ex(o, "metadata", &meta) ||
+	    !json_object_object_get_ex(meta, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return (NULL);
+	return (json_object_get_string(v));
+}
+
+/* Remember rv (if any) as the point to resume from. */
+static void
+kw_set_rv(struct kw_res *r, const char *rv)
+{
+	if (rv == NULL || *rv == '\0')
+		return;
+	free(r->rv);
+	r->rv = xstrdup(rv);
+}
+
+/* An ERROR event: stop the stream and say what to do. */
+static int
+kw_event_error(struct kw_res *r, struct json_object *st)
+{
+	struct json_object	*v;
+	const char		*msg = "";
+	int			 code = 0;
+
+	if (json_object_object_get_ex(st, "code", &v))
+		code = json_object_get_int(v);
+	if (json_object_object_get_ex(st, "message", &v))
+		msg = json_object_get_string(v);
+	r->stop = code == 410 ? KW_STOP_GONE : KW_STOP_ERROR;
+	snprintf(r->stopmsg, sizeof(r->stopmsg), "ERROR event: code %d: %s",
+	    code, msg);
+	return (-1);
+}
+
+/* One watch event; returns -1 to stop the stream. */
+static int
+kw_event(void *arg, struct json_object *ev)
+{
+	struct kw_res		*r = arg;
+	struct json_object	*t, *o;
+	const char		*type;
+
+	if (!json_object_object_get_ex(ev, "type", &t) ||
+	    !json_object_object_get_ex(ev, "object", &o) ||
+	    !json_object_is_type(o, json_type_object)) {
+		r->stop = KW_STOP_BAD;
+		snprintf(r->stopmsg, sizeof(r->stopmsg),
+		    "watch event without type or object");
+		return (-1);
+	}
+	type = json_object_get_string(t);
+	r->nevents++;
+	if (strcmp(type, "ERROR") == 0)
+		return (kw_event_error(r, o));
+	if (strcmp(type, "BOOKMARK") == 0)
+		r->w->stats.bookmarks++;
+	else if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0)
+		kw_apply(r, 0, o);
+	else if (strcmp(type, "DELETED") == 0)
+		kw_apply(r, 1, o);
+	else
+		log_warnx("%s: ignoring watch event of type %s", r->what, type);
+	r->w->stats.events++;
+	kw_set_rv(r, kw_meta_str(o, "resourceVersion"));
+	return (0);
+}
+
+/* Watch body bytes: decode events as they complete. */
+static int
+kw_watch_data(void *arg, const char *buf, size_t len)
+{
+	struct kw_res	*r = arg;
+	char		 err[K8S_CLIENT_ERRLEN];
+
+	if (k8s_jstream_feed(r->js, buf, len, kw_event, r, err,
+	    sizeof(err)) == 0)
+		return (0);
+	if (r->stop == KW_STOP_NONE) {
+		r->stop = KW_STOP_BAD;
+		snprintf(r->stopmsg, sizeof(r->stopmsg), "%s", err);
+	}
+	return (-1);
+}
+
+/* Try again after a backoff (or at once): a list or a watch. */
+static void
+kw_retry(struct kw_res *r, int relist, int backoff)
+{
+	unsigned int	ms = 0;
+
+	if (relist)
+		r->relist = 1;
+	if (backoff)
+		ms = kw_backoff(r->w, &r->fails);
+	r->state = KW_WAITING;
+	kw_timer_add(r->timer, ms);
+}
+
+/* Log a failed request with what to check; retry after a backoff. */
+static void
+kw_fail(struct kw_res *r, const char *verb, long status, const char *msg,
+    int relist)
+{
+	const char	*hint = "";
+	unsigned int	 ms;
+
+	r->w->stats.errors++;
+	if (status == 401 || status == 403)
+		hint = "; unauthorized: check the token/client certificate "
+		    "in --kubeconfig";
+	if (relist)
+		r->relist = 1;
+	ms = kw_backoff(r->w, &r->fails);
+	log_warnx("%s %s from %s: %s%s; retrying in %u ms", verb, r->what,
+	    k8s_client_server(r->w->client), msg, hint, ms);
+	r->state = KW_WAITING;
+	kw_timer_add(r->timer, ms);
+}
+
+/* The watch request ended: resume, re-list or back off. */
+static void
+kw_watch_done(void *arg, int result, long status, const char *msg)
+{
+	struct kw_res	*r = arg;
+
+	r->req = NULL;
+	if (result == K8S_REQ_HTTP && status == 410)
+		r->stop = KW_STOP_GONE;
+	if (result == K8S_REQ_ABORTED || r->stop == KW_STOP_GONE) {
+		switch (r->stop) {
+		case KW_STOP_GONE:
+			r->w->stats.gone++;
+			log_info("%s: resourceVersion %s is too old (410 "
+			    "Gone): re-listing", r->what, r->rv);
+			kw_retry(r, 1, 1);
+			break;
+		case KW_STOP_ERROR:
+			kw_fail(r, "watch", 0, r->stopmsg, 1);
+			break;
+		default:
+			kw_fail(r, "watch", 0, r->stopmsg, 0);
+			break;
+		}
+		return;
+	}
+	if (result != K8S_REQ_OK)
+		kw_fail(r, "watch", status, msg, 0);
+	else if (k8s_jstream_pending(r->js))
+		kw_fail(r, "watch", 0, "stream ended inside an event", 0);
+	else if (r->nevents == 0 && kw_now_ms() - r->started < 1000)
+		kw_fail(r, "watch", 0, "stream ended at once", 0);
+	else {
+		log_debug("%s: %s watch ended, resuming from %s", __func__,
+		    r->what, r->rv);
+		kw_retry(r, 0, 0);
+	}
+}
+
+/* Open a watch from the last resourceVersion. */
+static void
+kw_watch_begin(struct kw_res *r)
+{
+	struct k8s_watch	*w = r->w;
+	struct k8s_req_cb	 cb = { kw_watch_data, kw_watch_done, r };
+	char			*path, *rv, err[K8S_CLIENT_ERRLEN];
+	unsigned int		 t;
+
+	t = w->opts.watch_min_s + (unsigned int)(htab_random() %
+	    (w->opts.watch_max_s - w->opts.watch_min_s + 1));
+	if ((rv = curl_easy_escape(NULL, r->rv, 0)) == NULL)
+		fatalx("k8s_watch: out of memory");
+	xasprintf(&path, "%s?watch=1&resourceVersion=%s&allowWatchBookmarks="
+	    "true&timeoutSeconds=%u&labelSelector=%s", r->path, rv, t,
+	    KW_SELECTOR);
+	curl_free(rv);
+	k8s_jstream_reset(r->js);
+	r->stop = KW_STOP_NONE;
+	r->nevents = 0;
+	r->started = kw_now_ms();
+	r->state = KW_WATCHING;
+	w->stats.watches++;
+	r->req = k8s_client_get(w->client, path,
+	    (t + KW_WATCH_SLACK_S) * 1000L, &cb, err, sizeof(err));
+	free(path);
+	if (r->req == NULL)
+		kw_fail(r, "watch", 0, err, 0);
+}
+
+/* Drop a list being collected. */
+static void
+kw_list_clear(struct kw_res *r)
+{
+	size_t	i;
+
+	for (i = 0; i < r->nlsvcs; i++)
+		model_service_free(r->lsvcs[i]);
+	for (i = 0; i < r->nleps; i++)
+		model_endpoints_free(r->leps[i]);
+	free(r->lsvcs);
+	free(r->leps);
+	r->lsvcs = NULL;
+	r->leps = NULL;
+	r->nlsvcs = r->nleps = 0;
+	kw_slices_free(r->lstore);
+	r->lstore = NULL;
+	htab_free(r->lbad, kw_free_cb);
+	r->lbad = NULL;
+	free(r->cont);
+	r->cont = NULL;
+}
+
+/* Request the next list page. */
+static void
+kw_list_page(struct kw_res *r)
+{
+	char	*path, *cont = NULL;
+
+	if (r->cont != NULL &&
+	    (cont = curl_easy_escape(NULL, r->cont, 0)) == NULL)
+		fatalx("k8s_watch: out of memory");
+	xasprintf(&path, "%s?limit=%u&labelSelector=%s%s%s", r->path,
+	    r->w->opts.page_limit, KW_SELECTOR, cont ? "&continue=" : "",
+	    cont ? cont : "");
+	curl_free(cont);
+	r->state = KW_LISTING;
+	if (kw_get_start(&r->get, path, KW_LIST_TIMEOUT_MS) == -1) {
+		kw_list_clear(r);
+		kw_fail(r, "list", 0, "cannot start the request", 1);
+	}
+	free(path);
+}
+
+/* Start a full list. */
+static void
+kw_list_begin(struct kw_res *r)
+{
+	kw_list_clear(r);
+	if ((r->lbad = htab_new()) == NULL)
+		fatalx("k8s_watch: out of memory");
+	if (r->slices)
+		r->lstore = kw_slices_new();
+	kw_list_page(r);
+}
+
+/* Collect the items of one page; -1 if the page is malformed. */
+static int
+kw_list_items(struct kw_res *r, struct json_object *doc)
+{
+	struct json_object	*items;
+	char			*oldsvc;
+	const char		*ns, *name;
+	void			*obj;
+	size_t			 i, n;
+
+	if (!json_object_object_get_ex(doc, "items", &items) ||
+	    json_object_is_type(items, json_type_null))
+		return (0);
+	if (!json_object_is_type(items, json_type_array))
+		return (-1);
+	n = json_object_array_length(items);
+	for (i = 0; i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(items, i);
+
+		if (!kw_decode(r, o, r->lbad, &obj))
+			continue;
+		if (r->kind == KW_SERVICES) {
+			r->lsvcs = xreallocarray(r->lsvcs, r->nlsvcs + 1,
+			    sizeof(*r->lsvcs));
+			r->lsvcs[r->nlsvcs++] = obj;
+		} else if (!r->slices) {
+			r->leps = xreallocarray(r->leps, r->nleps + 1,
+			    sizeof(*r->leps));
+			r->leps[r->nleps++] = obj;
+		} else {
+			k8s_decode_meta(o, &ns, &name);
+			kw_slices_put(r->lstore, ns, name, obj, &oldsvc);
+			free(oldsvc);
+		}
+	}
+	return (0);
+}
+
+/* Merge every Service's slices of the collected store. */
+static void
+kw_list_merge(struct kw_res *r)
+{
+	struct htab_iter	 it;
+	struct kw_group		*gr;
+	void			*v;
+
+	r->leps = xreallocarray(NULL, htab_count(r->lstore->bysvc) + 1,
+	    sizeof(*r->leps));
+	htab_iter_init(r->lstore->bysvc, &it);
+	while (htab_iter_next(&it, NULL, NULL, &v)) {
+		gr = v;
+		r->leps[r->nleps++] = k8s_slices_merge(gr->ns, gr->svc, gr->v,
+		    gr->n);
+	}
+}
+
+/* The whole list is in: swap it into the model, then watch. */
+static void
+kw_list_commit(struct kw_res *r)
+{
+	struct k8s_watch	*w = r->w;
+
+	if (r->kind == KW_SERVICES) {
+		model_replace_services(w->model, r->lsvcs, r->nlsvcs);
+		r->nlsvcs = 0;
+		w->stats.svc_lists++;
+	} else {
+		if (r->slices) {
+			kw_list_merge(r);
+			kw_slices_free(r->store);
+			r->store = r->lstore;
+			r->lstore = NULL;
+		}
+		model_replace_endpoints(w->model, r->leps, r->nleps);
+		r->nleps = 0;
+		w->stats.eps_lists++;
+	}
+	htab_free(r->bad, kw_free_cb);
+	r->bad = r->lbad;
+	r->lbad = NULL;
+	kw_list_clear(r);
+	log_info("%s: listed at resourceVersion %s", r->what, r->rv);
+	if (!r->synced)
+		model_set_synced(w->model, r->kind == KW_SERVICES ?
+		    MODEL_F_SERVICES : MODEL_F_ENDPOINTS);
+	r->synced = 1;
+	r->relist = 0;
+	r->fails = 0;
+	kw_watch_begin(r);
+}
+
+/* A list page arrived (or failed). */
+static void
+kw_list_done(void *arg, int result, long status, const char *msg,
+    struct json_object *doc)
+{
+	struct kw_res	*r = arg;
+	const char	*cont;
+
+	if (result == K8S_REQ_OK && kw_list_items(r, doc) == -1) {
+		result = K8S_REQ_TRANSPORT;
+		msg = "list without an items array";
+	}
+	if (result != K8S_REQ_OK) {
+		json_object_put(doc);
+		if (status == 410 && r->cont != NULL)
+			msg = "continue token expired (410 Gone)";
+		kw_list_clear(r);
+		kw_fail(r, "list", status, msg, 1);
+		return;
+	}
+	kw_set_rv(r, kw_meta_str(doc, "resourceVersion"));
+	cont = kw_meta_str(doc, "continue");
+	free(r->cont);
+	r->cont = cont != NULL && *cont != '\0' ? xstrdup(cont) : NULL;
+	json_object_put(doc);
+	if (r->cont != NULL)
+		kw_list_page(r);
+	else
+		kw_list_commit(r);
+}
+
+/* Run a resource's next step: a list or a watch. */
+static void
+kw_res_run(struct kw_res *r)
+{
+	if (r->relist || r->rv == NULL)
+		kw_list_begin(r);
+	else
+		kw_watch_begin(r);
+}
+
+/* The retry timer of a resource. */
+static void
+kw_res_timer(evutil_socket_t fd, short ev, void *arg)
+{
+	kw_res_run(arg);
+}
+
+/* Set up one resource; it starts when kw_res_run is called. */
+static void
+kw_res_init(struct k8s_watch *w, int kind)
+{
+	struct kw_res	*r = &w->res[kind];
+
+	r->w = w;
+	r->kind = kind;
+	r->relist = 1;
+	r->what = kind == KW_SERVICES ? "services" : "endpoints";
+	r->path = kind == KW_SERVICES ? "/api/v1/services" :
+	    "/api/v1/endpoints";
+	r->js = k8s_jstream_new(w->opts.max_object);
+	kw_get_init(&r->get, w, KW_MAX_PAGE, kw_list_done, r);
+	if ((r->timer = evtimer_new(w->base, kw_res_timer, r)) == NULL ||
+	    (r->bad = htab_new()) == NULL)
+		fatalx("k8s_watch: out of memory");
+}
+
+/* Stop and free one resource. */
+static void
+kw_res_clear(struct kw_res *r)
+{
+	if (r->w == NULL)
+		return;
+	k8s_req_cancel(r->req);
+	kw_get_clear(&r->get);
+	kw_list_clear(r);
+	k8s_jstream_free(r->js);
+	if (r->timer != NULL)
+		event_free(r->timer);
+	kw_slices_free(r->store);
+	htab_free(r->bad, kw_free_cb);
+	free(r->rv);
+}

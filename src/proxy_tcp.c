@@ -591,10 +591,16 @@ proxy_conn_connect(struct proxy_conn *conn)
 			return (proxy_conn_relay(conn));
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
-			/* No endpoint would do better: stop taking clients. */
-			proxy_tcp_pause(pt);
+			/*
+			 * No endpoint would do better: stop taking clients.
+			 * Pause after the close, or the descriptor it frees
+			 * would resume the listener at once.  pt is open,
+			 * so the close does not free it.
+			 */
 			pt->counters.failed++;
-			return (proxy_conn_fail(conn, "socket", errno));
+			(void)proxy_conn_fail(conn, "socket", errno);
+			proxy_tcp_pause(pt);
+			return (-1);
 		}
 		proxy_conn_attempt_failed(conn, errno);
 	}
@@ -643,9 +649,13 @@ proxy_half_fill(struct conn_half *src)
 {
 	ssize_t	n;
 
-	/* Without a pipe (no descriptors left) bulk is copied too. */
-	if (src->bulk && src->pipe[0] == -1)
-		(void)loop_pipe_get(src->conn->pt->loop, src->pipe);
+	/*
+	 * Without a pipe (no descriptors left) bulk is copied too.  Do not
+	 * trust pipe[] after a failure (valgrind's pipe2 fills it anyway).
+	 */
+	if (src->bulk && src->pipe[0] == -1 &&
+	    loop_pipe_get(src->conn->pt->loop, src->pipe) == -1)
+		src->pipe[0] = src->pipe[1] = -1;
 	if (src->pipe[0] != -1) {
 		/*
 		 * The pipe is empty, so EAGAIN means the socket is drained,

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "exec.h"
 #include "tu.h"
 
@@ -113,7 +115,8 @@ test_exec_output_both_streams(void)
 static void
 test_exec_exit_status(void)
 {
-	const char		*argv[] = { SH, "-c", "echo bad; exit 3", NULL };
+	const char		*argv[] = { SH, "-c", "echo bad; exit 3",
+				    NULL };
 	const char		*argv2[] = { SH, "-c", "kill -TERM $$", NULL };
 	struct exec_result	 res;
 
@@ -206,7 +209,8 @@ test_exec_timeout_after_close(void)
 static void
 test_exec_background_holder(void)
 {
-	const char		*argv[] = { SH, "-c", "sleep 5 & echo $!", NULL };
+	const char		*argv[] = { SH, "-c", "sleep 5 & echo $!",
+				    NULL };
 	struct exec_result	 res;
 	int64_t			 t0;
 	long			 bg;
@@ -228,7 +232,8 @@ test_exec_signals_reset(void)
 	/* Builtins only: a forked grep would see the shell's own mask. */
 	const char		*argv[] = { SH, "-c",
 				    "while read -r k v; do case $k in Sig*) "
-				    "echo $k $v;; esac; done </proc/self/status",
+				    "echo $k $v;; esac; "
+				    "done </proc/self/status",
 				    NULL };
 	struct exec_result	 res;
 	void			(*oldpipe)(int);
@@ -343,6 +348,162 @@ test_exec_output_bound(void)
 	CU_ASSERT_STRING_EQUAL(res.out, "");
 }
 
+/* What an asynchronous job reported. */
+struct job_seen {
+	int	 calls;
+	int	 rv;
+	int	 status;
+	int	 timed_out;
+	int	 exec_errno;
+	size_t	 outtotal;
+	char	 out[256];
+	int64_t	 at;
+};
+
+/* Record the end of an asynchronous job. */
+static void
+job_done(int rv, struct exec_result *res, void *arg)
+{
+	struct job_seen	*s = arg;
+
+	s->calls++;
+	s->rv = rv;
+	s->status = res->status;
+	s->timed_out = res->timed_out;
+	s->exec_errno = res->exec_errno;
+	s->outtotal = res->outtotal;
+	snprintf(s->out, sizeof(s->out), "%s", res->out);
+	s->at = now_ms();
+}
+
+/* Count ticks of a periodic timer. */
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* Run base until the job has reported or 10 s have passed. */
+static void
+run_until_done(struct event_base *base, struct job_seen *s)
+{
+	int64_t	t0 = now_ms();
+
+	while (s->calls == 0 && now_ms() - t0 < 10000)
+		event_base_loop(base, EVLOOP_ONCE);
+}
+
+/* An asynchronous job delivers input, output and status via the loop. */
+static void
+test_exec_async_basic(void)
+{
+	const char		*argv[] = { SH, "-c",
+				    "cat; echo err >&2; exit 4", NULL };
+	struct event_base	*base = event_base_new();
+	struct job_seen		 s;
+	struct exec_job		*job;
+	char			 err[EXEC_ERRLEN];
+
+	memset(&s, 0, sizeof(s));
+	job = exec_start(base, argv, "in\n", 3, 5000, EXEC_OUTMAX, job_done,
+	    &s, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+	CU_ASSERT_EQUAL(s.calls, 0);		/* nothing before the loop */
+	run_until_done(base, &s);
+	CU_ASSERT_EQUAL(s.calls, 1);
+	CU_ASSERT_EQUAL(s.rv, -1);
+	CU_ASSERT_EQUAL(s.status, 4);
+	CU_ASSERT_STRING_EQUAL(s.out, "in\nerr\n");
+	/* The job freed its events: the loop has nothing left to run. */
+	CU_ASSERT_EQUAL(event_base_dispatch(base), 1);
+	event_base_free(base);
+}
+
+/* The loop keeps running while the job runs; the timeout kills it. */
+static void
+test_exec_async_timeout(void)
+{
+	const char		*argv[] = { "/bin/sleep", "30", NULL };
+	struct event_base	*base = event_base_new();
+	struct event		*tick;
+	struct timeval		 tv = { 0, 20000 };
+	struct job_seen		 s;
+	char			 err[EXEC_ERRLEN];
+	int64_t			 t0;
+	int			 ticks = 0;
+
+	memset(&s, 0, sizeof(s));
+	tick = event_new(base, -1, EV_PERSIST, tick_cb, &ticks);
+	event_add(tick, &tv);
+	t0 = now_ms();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(exec_start(base, argv, NULL, 0, 300,
+	    EXEC_OUTMAX, job_done, &s, err, sizeof(err)));
+	run_until_done(base, &s);
+	CU_ASSERT_EQUAL(s.calls, 1);
+	CU_ASSERT_TRUE(s.timed_out);
+	CU_ASSERT(s.at - t0 >= 250 && s.at - t0 < 3000);
+	CU_ASSERT(ticks >= 5);		/* 20 ms ticks during 300 ms */
+	event_free(tick);
+	event_base_free(base);
+}
+
+/* Large input and output through the loop, and a missing binary. */
+static void
+test_exec_async_large_and_missing(void)
+{
+	const char		*argv[] = { "/bin/cat", NULL };
+	const char		*nope[] = { "/nonexistent/kuproxy-nope", NULL };
+	const size_t		 len = 8 * 1024 * 1024;
+	struct event_base	*base = event_base_new();
+	struct job_seen		 s;
+	char			 err[EXEC_ERRLEN], *in;
+
+	in = malloc(len);
+	CU_ASSERT_FATAL(in != NULL);
+	memset(in, 'x', len);
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(exec_start(base, argv, in, len, 30000,
+	    EXEC_OUTMAX, job_done, &s, err, sizeof(err)));
+	free(in);			/* the job has its own copy */
+	run_until_done(base, &s);
+	CU_ASSERT_EQUAL(s.rv, 0);
+	CU_ASSERT_EQUAL(s.outtotal, len);
+
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(exec_start(base, nope, NULL, 0, 5000,
+	    EXEC_OUTMAX, job_done, &s, err, sizeof(err)));
+	run_until_done(base, &s);
+	CU_ASSERT_EQUAL(s.rv, -1);
+	CU_ASSERT_EQUAL(s.exec_errno, ENOENT);
+	event_base_free(base);
+}
+
+/* Cancelling kills the child and never calls back. */
+static void
+test_exec_async_cancel(void)
+{
+	const char		*argv[] = { "/bin/sleep", "30", NULL };
+	struct event_base	*base = event_base_new();
+	struct exec_job		*job;
+	struct job_seen		 s;
+	char			 err[EXEC_ERRLEN];
+	int64_t			 t0 = now_ms();
+	int			 i;
+
+	memset(&s, 0, sizeof(s));
+	job = exec_start(base, argv, NULL, 0, 0, EXEC_OUTMAX, job_done, &s,
+	    err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+	for (i = 0; i < 20; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	exec_cancel(job);
+	CU_ASSERT(now_ms() - t0 < 3000);
+	CU_ASSERT_EQUAL(event_base_loop(base, EVLOOP_NONBLOCK), 1);
+	CU_ASSERT_EQUAL(s.calls, 0);
+	exec_cancel(NULL);
+	event_base_free(base);
+}
+
 static const struct tu_case cases[] = {
 	{ "argv verbatim", test_exec_argv_verbatim },
 	{ "stdin delivered", test_exec_stdin_delivered },
@@ -359,6 +520,10 @@ static const struct tu_case cases[] = {
 	{ "large io", test_exec_large_io },
 	{ "unread input", test_exec_unread_input },
 	{ "output bound", test_exec_output_bound },
+	{ "async basic", test_exec_async_basic },
+	{ "async timeout", test_exec_async_timeout },
+	{ "async large and missing", test_exec_async_large_and_missing },
+	{ "async cancel", test_exec_async_cancel },
 	{ NULL, NULL }
 };
 

@@ -19,6 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
+#include "exec.h"
 #include "iptables.h"
 #include "tu.h"
 
@@ -50,6 +53,51 @@ static const struct ipt_svcport both_t = { "default/both:p", TCP, 5000, 0,
 	40020, "10.96.0.60", NULL, 0, NULL, 0 };
 static const struct ipt_svcport both_u = { "default/both:p", UDP, 5000, 0,
 	40021, "10.96.0.60", NULL, 0, NULL, 0 };
+
+static const char jumps_ok_pre[] =
+    "-P PREROUTING ACCEPT\n"
+    "-A PREROUTING -m comment --comment \"handle ClusterIPs; NOTE: "
+    "this must be before the NodePort rules\" -j "
+    "KUBE-PORTALS-CONTAINER\n"
+    "-A PREROUTING -j DOCKER\n"
+    "-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment "
+    "\"handle service NodePorts; NOTE: this must be the last rule in "
+    "the chain\" -j KUBE-NODEPORT-CONTAINER\n";
+
+static const char jumps_ok_out[] =
+    "-P OUTPUT ACCEPT\n"
+    "-A OUTPUT -m comment --comment \"handle ClusterIPs; NOTE: this "
+    "must be before the NodePort rules\" -j KUBE-PORTALS-HOST\n"
+    "-A OUTPUT -m comment --comment \"handle service NodePorts; NOTE: "
+    "this must be the last rule in the chain\" -m addrtype --dst-type "
+    "LOCAL -j KUBE-NODEPORT-HOST\n";
+
+static const char fail_line7[] =
+    "input line 7 \"-A KUBE-PORTALS-HOST -m comment --comment "
+    "\"default/web:http\" -p tcp -m tcp --dport 80 -d 10.96.0.10/32 -j "
+    "DNAT --to-destination 192.168.1.10:40001\"";
+
+static const char route4[] =
+    "Iface\tDestination\tGateway "
+    "\tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+    "eth1\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+    "eth1\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n"
+    "eth0\t00000000\t010010AC\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+    "eth2\t00000000\t010010AC\t0002\t0\t0\t1\t00000000\t0\t0\t0\n";
+
+static const char route6[] =
+    "00000000000000000000000000000000 00 "
+    "00000000000000000000000000000000 00 "
+    "00000000000000000000000000000000 ffffffff 00000001 00000000 "
+    "00200200       lo\n"
+    "fd000000000000000000000000000000 40 "
+    "00000000000000000000000000000000 00 "
+    "00000000000000000000000000000000 00000100 00000001 00000000 "
+    "00000001     eth0\n"
+    "00000000000000000000000000000000 00 "
+    "00000000000000000000000000000000 00 "
+    "fe800000000000000000000000000001 00000400 00000001 00000000 "
+    "00000003     eth3\n";
 
 static const struct ipt_params p4 = { AF_INET, "0.0.0.0", "192.168.1.10" };
 static const struct ipt_params p6 = { AF_INET6, "::", "fd00::1" };
@@ -476,27 +524,10 @@ test_iptables_sync_jumps_present(void)
 	struct fake	 f;
 	struct ipt	*ipt;
 	char		 err[IPT_ERRLEN], *s;
-	const char	*pre = "-P PREROUTING ACCEPT\n"
-			    "-A PREROUTING -m comment --comment \"handle "
-			    "ClusterIPs; NOTE: this must be before the NodePort "
-			    "rules\" -j KUBE-PORTALS-CONTAINER\n"
-			    "-A PREROUTING -j DOCKER\n"
-			    "-A PREROUTING -m addrtype --dst-type LOCAL -m "
-			    "comment --comment \"handle service NodePorts; NOTE: "
-			    "this must be the last rule in the chain\" -j "
-			    "KUBE-NODEPORT-CONTAINER\n";
-	const char	*out = "-P OUTPUT ACCEPT\n"
-			    "-A OUTPUT -m comment --comment \"handle "
-			    "ClusterIPs; NOTE: this must be before the NodePort "
-			    "rules\" -j KUBE-PORTALS-HOST\n"
-			    "-A OUTPUT -m comment --comment \"handle service "
-			    "NodePorts; NOTE: this must be the last rule in the "
-			    "chain\" -m addrtype --dst-type LOCAL -j "
-			    "KUBE-NODEPORT-HOST\n";
 
 	fake_setup(&f);
-	fake_write(&f, "iptables.S-nat-PREROUTING.txt", pre);
-	fake_write(&f, "iptables.S-nat-OUTPUT.txt", out);
+	fake_write(&f, "iptables.S-nat-PREROUTING.txt", jumps_ok_pre);
+	fake_write(&f, "iptables.S-nat-OUTPUT.txt", jumps_ok_out);
 	fake_copy(&f, "iptables-jumps-S-input.txt",
 	    "iptables.S-filter-INPUT.txt");
 	ipt = ipt_new(f.ipt4, AF_INET);
@@ -540,10 +571,6 @@ test_iptables_sync_fail_line(void)
 	struct fake	 f;
 	struct ipt	*ipt;
 	char		 err[IPT_ERRLEN];
-	const char	*l7 = "input line 7 \"-A KUBE-PORTALS-HOST -m comment "
-			    "--comment \"default/web:http\" -p tcp -m tcp --dport "
-			    "80 -d 10.96.0.10/32 -j DNAT --to-destination "
-			    "192.168.1.10:40001\"";
 
 	fake_setup(&f);
 	ipt = ipt_new(f.ipt4, AF_INET);
@@ -551,7 +578,7 @@ test_iptables_sync_fail_line(void)
 	fake_write(&f, "fail_line", "7\n");
 	err[0] = '\0';
 	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &web, 1, 0, err, sizeof(err)), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, l7));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, fail_line7));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fake failure"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "exited with status 2"));
 	CU_ASSERT_PTR_NULL(strstr(err, "Try `"));
@@ -589,6 +616,82 @@ test_iptables_sync_ipv6(void)
 	fake_teardown(&f);
 }
 
+/* The result of an asynchronous restore, finished in its callback. */
+struct async_sync {
+	struct ipt		*ipt;
+	struct ipt_apply	 a;
+	int			 done;
+	int			 rv;
+	char			 err[IPT_ERRLEN];
+};
+
+/* Finish a prepared restore from exec's callback. */
+static void
+async_sync_done(int rv, struct exec_result *res, void *arg)
+{
+	struct async_sync	*as = arg;
+
+	as->rv = ipt_sync_finish(as->ipt, &as->a, rv, res, as->err,
+	    sizeof(as->err));
+	as->done = 1;
+}
+
+/* Run one prepared restore through exec_start(); return its result. */
+static int
+async_apply(struct event_base *base, struct async_sync *as)
+{
+	char	err[EXEC_ERRLEN];
+	int	i;
+
+	as->done = 0;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(exec_start(base, as->a.argv, as->a.input,
+	    as->a.inlen, IPT_RESTORE_TIMEOUT_MS, EXEC_OUTMAX, async_sync_done,
+	    as, err, sizeof(err)));
+	for (i = 0; i < 1000 && !as->done; i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CU_ASSERT_TRUE(as->done);
+	return (as->rv);
+}
+
+/* prepare + exec_start + finish behave as ipt_sync(). */
+static void
+test_iptables_sync_async(void)
+{
+	struct event_base	*base = event_base_new();
+	struct async_sync	 as;
+	struct fake		 f;
+	char			 err[IPT_ERRLEN], *s;
+
+	fake_setup(&f);
+	memset(&as, 0, sizeof(as));
+	as.ipt = ipt_new(f.ipt4, AF_INET);
+	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, &web, 1, 0, &as.a,
+	    err, sizeof(err)), 1);
+	CU_ASSERT_STRING_EQUAL(as.a.argv[1], "--noflush");
+	CU_ASSERT_EQUAL(async_apply(base, &as), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
+	s = fake_read(&f, "iptables.restore.1.in");
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-I PREROUTING 1 "));
+	free(s);
+	/* Applied: the same services need nothing. */
+	CU_ASSERT_EQUAL(ipt_sync_prepare(as.ipt, &p4, &web, 1, 0, &as.a, err,
+	    sizeof(err)), 0);
+	/* A failure comes back through finish, quoting the line. */
+	fake_write(&f, "fail_line", "6\n");
+	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, &np, 1, 0, &as.a,
+	    err, sizeof(err)), 1);
+	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(as.err, "input line 6 \"-A "
+	    "KUBE-PORTALS-CONTAINER -m comment --comment \"default/np\""));
+	/* A prepared restore can be dropped; then state was forgotten. */
+	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, &np, 1, 0, &as.a,
+	    err, sizeof(err)), 1);
+	ipt_apply_free(&as.a);
+	ipt_free(as.ipt);
+	fake_teardown(&f);
+	event_base_free(base);
+}
+
 /* The cleanup text deletes every jump copy, then our chains. */
 static void
 test_iptables_cleanup_render(void)
@@ -604,7 +707,8 @@ test_iptables_cleanup_render(void)
 	ipt_text_free(&t);
 	/* Nothing of ours: nothing to do. */
 	CU_ASSERT_EQUAL(ipt_render_cleanup("*nat\n:PREROUTING ACCEPT [0:0]\n"
-	    "-A PREROUTING -j DOCKER\nCOMMIT\n", NULL, &t, err, sizeof(err)), 0);
+	    "-A PREROUTING -j DOCKER\nCOMMIT\n", NULL, &t, err,
+	    sizeof(err)), 0);
 	CU_ASSERT_EQUAL(t.len, 0);
 	ipt_text_free(&t);
 	free(nat);
@@ -699,34 +803,12 @@ test_iptables_conntrack(void)
 static void
 test_iptables_default_route(void)
 {
-	const char	*r4 = "Iface\tDestination\tGateway \tFlags\tRefCnt\t"
-			    "Use\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
-			    "eth1\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF"
-			    "\t0\t0\t0\n"
-			    "eth1\t00000000\t0101A8C0\t0003\t0\t0\t600\t"
-			    "00000000\t0\t0\t0\n"
-			    "eth0\t00000000\t010010AC\t0003\t0\t0\t100\t"
-			    "00000000\t0\t0\t0\n"
-			    "eth2\t00000000\t010010AC\t0002\t0\t0\t1\t"
-			    "00000000\t0\t0\t0\n";
-	const char	*r6 = "00000000000000000000000000000000 00 "
-			    "00000000000000000000000000000000 00 "
-			    "00000000000000000000000000000000 ffffffff 00000001 "
-			    "00000000 00200200       lo\n"
-			    "fd000000000000000000000000000000 40 "
-			    "00000000000000000000000000000000 00 "
-			    "00000000000000000000000000000000 00000100 00000001 "
-			    "00000000 00000001     eth0\n"
-			    "00000000000000000000000000000000 00 "
-			    "00000000000000000000000000000000 00 "
-			    "fe800000000000000000000000000001 00000400 00000001 "
-			    "00000000 00000003     eth3\n";
 	char		 ifname[32];
 
-	CU_ASSERT_EQUAL(ipt_parse_default_route(AF_INET, r4, ifname,
+	CU_ASSERT_EQUAL(ipt_parse_default_route(AF_INET, route4, ifname,
 	    sizeof(ifname)), 0);
 	CU_ASSERT_STRING_EQUAL(ifname, "eth0");
-	CU_ASSERT_EQUAL(ipt_parse_default_route(AF_INET6, r6, ifname,
+	CU_ASSERT_EQUAL(ipt_parse_default_route(AF_INET6, route6, ifname,
 	    sizeof(ifname)), 0);
 	CU_ASSERT_STRING_EQUAL(ifname, "eth3");
 	/* Without default routes there is no answer. */
@@ -804,6 +886,7 @@ static const struct tu_case cases[] = {
 	{ "sync jumps repair", test_iptables_sync_jumps_repair },
 	{ "sync fail line", test_iptables_sync_fail_line },
 	{ "sync ipv6", test_iptables_sync_ipv6 },
+	{ "sync async", test_iptables_sync_async },
 	{ "cleanup render", test_iptables_cleanup_render },
 	{ "cleanup run", test_iptables_cleanup_run },
 	{ "conntrack", test_iptables_conntrack },

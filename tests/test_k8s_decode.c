@@ -1,5 +1,6 @@
 /*
- * test_k8s_decode.c: Service and Endpoints decoding, skips and errors.
+ * test_k8s_decode.c: Service, Endpoints and EndpointSlice decoding, skips
+ * and errors.
  */
 #include <netinet/in.h>
 
@@ -434,6 +435,280 @@ test_k8s_decode_meta(void)
 	json_object_put(o);
 }
 
+/* Decode an EndpointSlice given as JSON text. */
+static int
+slice(const char *json, struct k8s_slice **out, char *err, size_t errlen)
+{
+	struct json_object	*o;
+	int			 rc;
+
+	o = json_tokener_parse(json);
+	CU_ASSERT_FATAL(o != NULL);
+	rc = k8s_decode_endpointslice(o, out, err, errlen);
+	json_object_put(o);
+	return (rc);
+}
+
+/* Decode a slice fixture, which must be OK. */
+static struct k8s_slice *
+load_slice(const char *name)
+{
+	struct json_object	*o = load(name);
+	struct k8s_slice	*sl = NULL;
+	char			 err[256];
+
+	CU_ASSERT(k8s_decode_endpointslice(o, &sl, err, sizeof(err)) ==
+	    K8S_DECODE_OK);
+	json_object_put(o);
+	CU_ASSERT_FATAL(sl != NULL);
+	return (sl);
+}
+
+/* Metadata of slice "ns/sl" for "svc", followed by the given members. */
+#define SLICE_HEAD(labels)						\
+	"{\"metadata\": {\"name\": \"sl\", \"namespace\": \"ns\", "	\
+	"\"labels\": {\"kubernetes.io/service-name\": \"svc\"" labels	\
+	"}}, "
+
+/* A v1 slice: ready and not-ready endpoints, sorted sets. */
+static void
+test_k8s_decode_slice_v1(void)
+{
+	struct k8s_slice	*sl = load_slice("k8s-slice-v1.json");
+
+	CU_ASSERT_STRING_EQUAL(sl->ns, "shop");
+	CU_ASSERT_STRING_EQUAL(sl->name, "web-7xk2p");
+	CU_ASSERT_STRING_EQUAL(sl->service, "web");
+	/* Sorted by port name: dns before http. */
+	CU_ASSERT_FATAL(sl->nsets == 2);
+	CU_ASSERT_STRING_EQUAL(sl->sets[0].port_name, "dns");
+	CU_ASSERT_STRING_EQUAL(sl->sets[1].port_name, "http");
+	/* 10.244.3.9 is not ready; 10.244.2.7 has no conditions at all. */
+	CU_ASSERT_FATAL(sl->sets[1].n == 2);
+	CU_ASSERT_STRING_EQUAL(sl->sets[1].eps[0].ip, "10.244.1.5");
+	CU_ASSERT_STRING_EQUAL(sl->sets[1].eps[1].ip, "10.244.2.7");
+	CU_ASSERT(sl->sets[1].eps[0].port == 8080);
+	CU_ASSERT(sl->sets[1].eps[1].port == 8080);
+	CU_ASSERT_FATAL(sl->sets[0].n == 2);
+	CU_ASSERT(sl->sets[0].eps[0].port == 5353);
+	k8s_slice_free(sl);
+}
+
+/* A v1beta1 slice (topology instead of zone) decodes the same way. */
+static void
+test_k8s_decode_slice_v1beta1(void)
+{
+	struct k8s_slice	*sl = load_slice("k8s-slice-v1beta1.json");
+	struct k8s_slice	*b;
+	char			 err[256];
+
+	CU_ASSERT_STRING_EQUAL(sl->name, "web-q9d4m");
+	CU_ASSERT_STRING_EQUAL(sl->service, "web");
+	CU_ASSERT_FATAL(sl->nsets == 1 && sl->sets[0].n == 1);
+	CU_ASSERT_STRING_EQUAL(sl->sets[0].eps[0].ip, "10.244.0.3");
+	CU_ASSERT(sl->sets[0].eps[0].port == 8081);
+	k8s_slice_free(sl);
+	/* Empty conditions and ready null count as ready. */
+	CU_ASSERT_FATAL(slice(SLICE_HEAD("") "\"addressType\": \"IPv4\", "
+	    "\"endpoints\": [{\"addresses\": [\"10.0.0.1\"], \"conditions\": "
+	    "{}}, {\"addresses\": [\"10.0.0.2\"], \"conditions\": "
+	    "{\"ready\": null}}], \"ports\": [{\"port\": 80}]}", &b, err,
+	    sizeof(err)) == K8S_DECODE_OK);
+	CU_ASSERT_FATAL(b->nsets == 1 && b->sets[0].n == 2);
+	CU_ASSERT_STRING_EQUAL(b->sets[0].port_name, "");
+	CU_ASSERT_STRING_EQUAL(b->ns, "ns");
+	k8s_slice_free(b);
+}
+
+/* Skipped slices, null ports, empty and extra addresses, IPv6. */
+static void
+test_k8s_decode_slice_skips(void)
+{
+	struct k8s_slice	*sl = (void *)1;
+	char			 err[256];
+
+	CU_ASSERT(slice(SLICE_HEAD("") "\"addressType\": \"FQDN\", "
+	    "\"endpoints\": [{\"addresses\": [\"a.example\"]}], \"ports\": "
+	    "[{\"port\": 80}]}", &sl, err, sizeof(err)) == K8S_DECODE_SKIP);
+	CU_ASSERT(sl == NULL);
+	CU_ASSERT_STRING_EQUAL(err, "ns/sl: addressType FQDN");
+	CU_ASSERT(slice("{\"metadata\": {\"name\": \"sl\", \"labels\": "
+	    "{\"app\": \"x\"}}, \"addressType\": \"IPv4\"}", &sl, err,
+	    sizeof(err)) == K8S_DECODE_SKIP);
+	CU_ASSERT_STRING_EQUAL(err, "default/sl: label "
+	    "kubernetes.io/service-name not set");
+	CU_ASSERT(slice("{\"metadata\": {\"name\": \"sl\"}, "
+	    "\"addressType\": \"IPv4\"}", &sl, err, sizeof(err)) ==
+	    K8S_DECODE_SKIP);
+	CU_ASSERT(slice(SLICE_HEAD(", \"service.kubernetes.io/"
+	    "service-proxy-name\": \"other\"") "\"addressType\": \"IPv4\"}",
+	    &sl, err, sizeof(err)) == K8S_DECODE_SKIP);
+	CU_ASSERT_STRING_EQUAL(err, "ns/sl: label "
+	    "service.kubernetes.io/service-proxy-name set");
+	CU_ASSERT(slice(SLICE_HEAD(", \"service.kubernetes.io/headless\": "
+	    "\"\"") "\"addressType\": \"IPv4\"}", &sl, err, sizeof(err)) ==
+	    K8S_DECODE_SKIP);
+	CU_ASSERT(sl == NULL);
+	/*
+	 * Port null is dropped without error; an endpoint without
+	 * addresses is not used; only the first address counts.
+	 */
+	CU_ASSERT_FATAL(slice(SLICE_HEAD("") "\"addressType\": \"IPv6\", "
+	    "\"endpoints\": [{\"addresses\": []}, {}, {\"addresses\": "
+	    "[\"FD00:0:0::2\", \"fd00::3\"]}, {\"addresses\": [\"fd00::1\"]}],"
+	    " \"ports\": [{\"name\": \"all\", \"port\": null}, {\"name\": "
+	    "\"p\", \"port\": 443}, {\"name\": \"q\"}]}", &sl, err,
+	    sizeof(err)) == K8S_DECODE_OK);
+	CU_ASSERT_STRING_EQUAL(err, "");
+	CU_ASSERT_FATAL(sl->nsets == 1 && sl->sets[0].n == 2);
+	CU_ASSERT_STRING_EQUAL(sl->sets[0].port_name, "p");
+	CU_ASSERT_STRING_EQUAL(sl->sets[0].eps[0].ip, "fd00::1");
+	CU_ASSERT_STRING_EQUAL(sl->sets[0].eps[1].ip, "fd00::2");
+	CU_ASSERT(sl->sets[0].eps[1].port == 443);
+	k8s_slice_free(sl);
+	/* No ready endpoint: no sets at all, as for Endpoints. */
+	CU_ASSERT_FATAL(slice(SLICE_HEAD("") "\"addressType\": \"IPv4\", "
+	    "\"endpoints\": [{\"addresses\": [\"10.0.0.1\"], \"conditions\": "
+	    "{\"ready\": false}}], \"ports\": [{\"port\": 80}]}", &sl, err,
+	    sizeof(err)) == K8S_DECODE_OK);
+	CU_ASSERT(sl->nsets == 0);
+	k8s_slice_free(sl);
+	k8s_slice_free(NULL);
+}
+
+/* Merging: equal to the Endpoints, de-duplicated, order-independent. */
+static void
+test_k8s_decode_slice_merge(void)
+{
+	struct k8s_slice	*sl[5], *rev[5];
+	struct model_endpoints	*ep, *a, *b;
+	struct json_object	*o;
+	char			 err[256];
+	int			 i;
+
+	sl[0] = load_slice("k8s-slice-v1.json");
+	sl[1] = load_slice("k8s-slice-v1beta1.json");
+	/* Overlaps sl[0]: 10.244.2.7:8080 and 10.244.1.5:8080 again. */
+	CU_ASSERT_FATAL(slice(SLICE_HEAD("") "\"addressType\": \"IPv4\", "
+	    "\"endpoints\": [{\"addresses\": [\"10.244.2.7\"]}, "
+	    "{\"addresses\": [\"10.244.1.5\"]}], \"ports\": [{\"name\": "
+	    "\"http\", \"port\": 8080}]}", &sl[2], err, sizeof(err)) ==
+	    K8S_DECODE_OK);
+	/* Only not-ready endpoints for "metrics": no set. */
+	CU_ASSERT_FATAL(slice(SLICE_HEAD("") "\"addressType\": \"IPv4\", "
+	    "\"endpoints\": [{\"addresses\": [\"10.244.4.1\"], \"conditions\": "
+	    "{\"ready\": false}}], \"ports\": [{\"name\": \"metrics\", "
+	    "\"port\": 9100}]}", &sl[3], err, sizeof(err)) == K8S_DECODE_OK);
+	sl[4] = NULL;
+	for (i = 0; i < 5; i++)
+		rev[i] = sl[4 - i];
+	a = k8s_slices_merge("shop", "web", sl, 5);
+	b = k8s_slices_merge("shop", "web", rev, 5);
+	CU_ASSERT_STRING_EQUAL(a->ns, "shop");
+	CU_ASSERT_STRING_EQUAL(a->name, "web");
+	CU_ASSERT_FATAL(a->nsets == 2);
+	CU_ASSERT_FATAL(a->sets[1].n == 3);
+	CU_ASSERT_STRING_EQUAL(a->sets[1].eps[0].ip, "10.244.0.3");
+	CU_ASSERT_STRING_EQUAL(a->sets[1].eps[1].ip, "10.244.1.5");
+	CU_ASSERT_STRING_EQUAL(a->sets[1].eps[2].ip, "10.244.2.7");
+	CU_ASSERT(model_endpoints_equal(a, b));
+	/* The same Service as an Endpoints object decodes equal. */
+	o = load("k8s-ep-multi.json");
+	CU_ASSERT_FATAL(k8s_decode_endpoints(o, &ep, err, sizeof(err)) ==
+	    K8S_DECODE_OK);
+	json_object_put(o);
+	CU_ASSERT(model_endpoints_equal(a, ep));
+	model_endpoints_free(b);
+	/* Without the overlapping slice, the result is still equal. */
+	b = k8s_slices_merge("shop", "web", sl, 2);
+	CU_ASSERT(model_endpoints_equal(b, ep));
+	model_endpoints_free(b);
+	/* Without the v1beta1 one, http:10.244.0.3 is missing. */
+	b = k8s_slices_merge("shop", "web", sl + 2, 2);
+	CU_ASSERT(!model_endpoints_equal(b, ep));
+	CU_ASSERT(b->nsets == 1 && b->sets[0].n == 2);
+	model_endpoints_free(b);
+	b = k8s_slices_merge("shop", "web", NULL, 0);
+	CU_ASSERT(b->nsets == 0 && b->sets == NULL);
+	model_endpoints_free(b);
+	model_endpoints_free(ep);
+	model_endpoints_free(a);
+	for (i = 0; i < 4; i++)
+		k8s_slice_free(sl[i]);
+}
+
+/* Expect a slice error with exactly this message. */
+static void
+expect_slice_err(const char *body, const char *msg)
+{
+	struct k8s_slice	*sl = (void *)1;
+	char			 buf[1024], err[256];
+
+	snprintf(buf, sizeof(buf), SLICE_HEAD("") "%s}", body);
+	CU_ASSERT(slice(buf, &sl, err, sizeof(err)) == K8S_DECODE_ERR);
+	CU_ASSERT(sl == NULL);
+	CU_ASSERT_STRING_EQUAL(err, msg);
+	if (strcmp(err, msg) != 0)
+		fprintf(stderr, "\n  got:  %s\n  want: %s\n", err, msg);
+}
+
+#define V4	"\"addressType\": \"IPv4\", "
+
+/* Invalid slice fields are named with their path. */
+static void
+test_k8s_decode_slice_errors(void)
+{
+	struct k8s_slice	*sl;
+	char			 err[256];
+
+	expect_slice_err(V4 "\"endpoints\": [{\"addresses\": [\"10.0.0.1\"]},"
+	    " {\"addresses\": [\"10.0.0.2\"]}, {\"addresses\": [\"10.0.0\"]}],"
+	    " \"ports\": [{\"port\": 80}]",
+	    "ns/sl: endpoints[2].addresses[0]: not an IP address: "
+	    "\"10.0.0\"");
+	expect_slice_err(V4 "\"endpoints\": [{\"addresses\": [\"fd00::1\"]}]",
+	    "ns/sl: endpoints[0].addresses[0]: not an IPv4 address: "
+	    "\"fd00::1\"");
+	expect_slice_err("\"addressType\": \"IPv6\", \"endpoints\": "
+	    "[{\"addresses\": [\"10.0.0.1\"]}]",
+	    "ns/sl: endpoints[0].addresses[0]: not an IPv6 address: "
+	    "\"10.0.0.1\"");
+	expect_slice_err(V4 "\"endpoints\": [{\"addresses\": [7]}]",
+	    "ns/sl: endpoints[0].addresses[0]: must be a string");
+	expect_slice_err(V4 "\"endpoints\": [{\"addresses\": \"10.0.0.1\"}]",
+	    "ns/sl: endpoints[0].addresses: must be a list");
+	expect_slice_err(V4 "\"endpoints\": [{\"addresses\": [\"10.0.0.1\"]},"
+	    " {\"addresses\": [\"10.0.0.2\"], \"conditions\": "
+	    "{\"ready\": \"yes\"}}]",
+	    "ns/sl: endpoints[1].conditions.ready: must be true or false");
+	expect_slice_err(V4 "\"endpoints\": [{\"conditions\": []}]",
+	    "ns/sl: endpoints[0].conditions: must be a mapping");
+	expect_slice_err(V4 "\"endpoints\": [\"10.0.0.1\"]",
+	    "ns/sl: endpoints[0]: must be a mapping");
+	expect_slice_err(V4 "\"endpoints\": {}",
+	    "ns/sl: endpoints: must be a list");
+	expect_slice_err(V4 "\"ports\": [{\"port\": 80}, {\"port\": 0}]",
+	    "ns/sl: ports[1].port: must be between 1 and 65535, got 0");
+	expect_slice_err(V4 "\"ports\": [{\"port\": \"80\"}]",
+	    "ns/sl: ports[0].port: must be an integer");
+	expect_slice_err(V4 "\"ports\": [{\"port\": 80, \"protocol\": \"X\"}]",
+	    "ns/sl: ports[0].protocol: unsupported protocol \"X\"");
+	expect_slice_err(V4 "\"ports\": [{\"name\": 5, \"port\": 80}]",
+	    "ns/sl: ports[0].name: must be a string");
+	expect_slice_err(V4 "\"ports\": [80]",
+	    "ns/sl: ports[0]: must be a mapping");
+	expect_slice_err(V4 "\"ports\": 80", "ns/sl: ports: must be a list");
+	expect_slice_err("\"endpoints\": []", "ns/sl: addressType: required");
+	expect_slice_err("\"addressType\": \"IPv5\"",
+	    "ns/sl: addressType: unknown address type \"IPv5\"");
+	expect_slice_err("\"addressType\": 4",
+	    "ns/sl: addressType: must be a string");
+	CU_ASSERT(slice("{\"metadata\": {\"labels\": "
+	    "{\"kubernetes.io/service-name\": \"svc\"}}}", &sl, err,
+	    sizeof(err)) == K8S_DECODE_ERR);
+	CU_ASSERT_STRING_EQUAL(err, "EndpointSlice: metadata.name: required");
+}
+
 static const struct tu_case cases[] = {
 	{ "ClusterIP service", test_k8s_decode_clusterip },
 	{ "NodePort, externalIPs, ClientIP", test_k8s_decode_nodeport },
@@ -448,6 +723,11 @@ static const struct tu_case cases[] = {
 	{ "endpoints order", test_k8s_decode_endpoints_order },
 	{ "endpoints errors", test_k8s_decode_endpoints_errors },
 	{ "metadata", test_k8s_decode_meta },
+	{ "endpointslice v1", test_k8s_decode_slice_v1 },
+	{ "endpointslice v1beta1", test_k8s_decode_slice_v1beta1 },
+	{ "endpointslice skips", test_k8s_decode_slice_skips },
+	{ "endpointslice merge", test_k8s_decode_slice_merge },
+	{ "endpointslice errors", test_k8s_decode_slice_errors },
 	{ NULL, NULL }
 };
 

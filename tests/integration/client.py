@@ -3,6 +3,7 @@
 
 Subcommands (each prints one JSON object on stdout unless noted):
   dist       N sequential TCP connections, distribution of backend ids
+             (--delays: sleep between them, report the real gaps)
   halfclose  send B bytes, shutdown(SHUT_WR), print the reply
   udp        one datagram of S bytes, verify the echo or the digest
   udp-dist   one small datagram from each of N fresh source ports
@@ -86,8 +87,16 @@ def read_line(s, limit=4096):
 
 def cmd_dist(a):
     """Open count sequential connections and count backend ids."""
-    counts, seq, errors = {}, [], {}
-    for _ in range(a.count):
+    counts, seq, errors, gaps = {}, [], {}, []
+    delays = [float(x) for x in a.delays.split(",")] if a.delays else []
+    last = None
+    for i in range(a.count):
+        if 0 < i <= len(delays):
+            time.sleep(delays[i - 1])
+        now = time.monotonic()
+        if last is not None:
+            gaps.append(round(now - last, 3))
+        last = now
         try:
             s = tcp_connect(a.target, a.bind, a.timeout)
             try:
@@ -108,7 +117,7 @@ def cmd_dist(a):
         if a.sleep:
             time.sleep(a.sleep)
     out({"counts": counts, "seq": seq, "errors": errors,
-         "ok": sum(counts.values())})
+         "ok": sum(counts.values()), "gaps": gaps})
 
 
 def cmd_halfclose(a):
@@ -475,6 +484,9 @@ def main():
     p = add("dist", cmd_dist)
     p.add_argument("--count", type=int, default=30)
     p.add_argument("--sleep", type=float, default=0.0)
+    p.add_argument("--delays", metavar="S,S,...",
+                   help="sleep before connection 2, 3, ...; the measured "
+                   "gaps between connection starts are reported")
     p = add("halfclose", cmd_halfclose)
     p.add_argument("--bytes", type=int, default=100000)
     for name, fn in (("udp", cmd_udp), ("udp-dist", cmd_udp_dist)):

@@ -375,6 +375,9 @@ kp_start() {
 	kp_die "kuproxy's /debug/services did not answer within 5 s"
 }
 
+# kuproxy's open descriptor count.
+kp_fds() { find "/proc/$KP_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+
 # Is kuproxy still running?
 kp_alive() { kill -0 "$KP_PID" 2>/dev/null; }
 

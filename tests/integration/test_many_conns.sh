@@ -24,8 +24,8 @@ KP_SVCFILE=$KP_TMP/services.yaml
 # -v 0: one log line per connection would only slow this test down.
 kp_start -v 0
 port=$(kp_wait_svc default/web:p 3) || kp_die "service default/web:p never appeared"
-kp_log "kuproxy limits: $(grep 'open files' /proc/$KP_PID/limits)"
-fd0=$(ls /proc/$KP_PID/fd | wc -l)
+kp_log "kuproxy limits: $(grep 'open files' "/proc/$KP_PID/limits")"
+fd0=$(kp_fds)
 kp_log "kuproxy fds at rest: $fd0"
 
 # Hold.
@@ -41,7 +41,7 @@ kp_until 900 grep -q '^HELD' "$KP_TMP/hold.out" ||
 kp_log "$(grep '^HELD' "$KP_TMP/hold.out")"
 kp_eq "$HOLD connections held and relayed" "HELD ok=$HOLD" \
     "$(grep -o '^HELD ok=[0-9]*' "$KP_TMP/hold.out")"
-fd1=$(ls /proc/$KP_PID/fd | wc -l)
+fd1=$(kp_fds)
 act=$(kp_debug default/web:p activeConnections)
 kp_log "kuproxy fds while holding $HOLD: $fd1 ($(awk -v a="$fd1" -v b="$fd0" \
     -v n="$HOLD" 'BEGIN { printf "%.3f", (a - b) / n }') per connection); activeConnections $act"
@@ -58,7 +58,7 @@ kp_eq "flood: every attempt accounted for" "$FLOOD" "$(echo "$res" |
     kp_json 'sum(v for k, v in d.items() if k not in ("attempted", "created", "secs"))')"
 okf=$(echo "$res" | kp_json 'd.get("ok", 0)')
 # Only meaningful when hold + flood at 2 fds each exceed kuproxy's limit.
-lim=$(awk '/open files/ { print $4 }' /proc/$KP_PID/limits)
+lim=$(awk '/open files/ { print $4 }' "/proc/$KP_PID/limits")
 if [ $((2 * (HOLD + FLOOD))) -gt "$lim" ]; then
 	kp_le "flood: not all $FLOOD relayed (the fd limit $lim was reached)" \
 	    $((FLOOD - 1)) "$okf"
@@ -71,7 +71,7 @@ if kp_until 50 kp_debug_has default/web:p proxyPort "$port"; then
 else
 	kp_fail "/debug/services does not answer after the flood"
 fi
-fd2=$(ls /proc/$KP_PID/fd 2>/dev/null | wc -l)
+fd2=$(kp_fds)
 kp_log "kuproxy fds after the flood: $fd2"
 if [ $((2 * (HOLD + FLOOD))) -gt "$lim" ]; then
 	# Running out of descriptors is worth one warning, not one per accept.
@@ -109,7 +109,7 @@ if kp_until 100 kp_debug_has default/web:p activeConnections '^0$'; then
 else
 	kp_fail "activeConnections not back to 0 after 10 s: $(kp_debug default/web:p activeConnections)"
 fi
-fd3=$(ls /proc/$KP_PID/fd | wc -l)
+fd3=$(kp_fds)
 kp_log "kuproxy fds after release: $fd3 (at rest: $fd0)"
 kp_le "kuproxy fds back to baseline" $((fd0 + 5)) "$fd3"
 kp_check "kuproxy still running" kp_alive
