@@ -391,7 +391,7 @@ ipt_targets(struct ipt_rctx *c, const struct ipt_params *p, char *err,
 		ipt_dnat_prefix(c->family, bind, c->ctarget,
 		    sizeof(c->ctarget));
 	}
-	if (host[0] == '\0' && p->host_ip != NULL &&
+	if (host[0] == '\0' && p->host_ip != NULL && p->host_ip[0] != '\0' &&
 	    ipt_ip_of(c->family, p->host_ip, host, sizeof(host)) == -1) {
 		snprintf(err, errlen, "node IP \"%s\" is not an %s address",
 		    p->host_ip, fam);

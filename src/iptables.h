@@ -80,8 +80,8 @@ struct ipt_svcport {
 /* What the rules of one family depend on besides the services. */
 struct ipt_params {
 	int		 family;	/* AF_INET or AF_INET6 */
-	const char	*bind_ip;	/* NULL, "", 0.0.0.0, ::: wildcard */
-	const char	*host_ip;	/* node IP for host-side DNAT */
+	const char	*bind_ip;	/* NULL, "" or unspecified: wildcard */
+	const char	*host_ip;	/* node IP for host DNAT; NULL, "" */
 };
 
 /* A rendered restore input. */
@@ -114,8 +114,9 @@ struct ipt;
  * Returns 0, or -1 with a reason in err (out is then empty):
  *	- params->family is neither AF_INET nor AF_INET6;
  *	- bind_ip is set but not an IP of that family;
+ *	- host_ip is set but not an IP of that family;
  *	- a host-side DNAT is needed and neither a specific bind_ip nor a
- *	  host_ip of that family is available;
+ *	  host_ip is given;
  *	- out of memory.
  */
 int	 ipt_render(const struct ipt_params *, const struct ipt_svcport *,

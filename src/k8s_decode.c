@@ -823,7 +823,7 @@ k8s_decode_endpointslice(struct json_object *o, struct k8s_slice **out,
 	const char		*svc;
 	char			**ips = NULL;
 	size_t			 nips = 0, i;
-	int			 rc, v6;
+	int			 rc, v6 = 0;
 
 	*out = NULL;
 	if (kd_ctx_init(&c, o, "EndpointSlice", err, errlen) == -1)

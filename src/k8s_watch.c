@@ -326,7 +326,8 @@ kw_slices_new(void)
 	return (st);
 }
 
-void
+/* Free a slice store and everything in it. */
+static void
 kw_slices_free(struct kw_slices *st)
 {
 	if (st == NULL)
@@ -948,4 +949,321 @@ kw_res_clear(struct kw_res *r)
 	kw_slices_free(r->store);
 	htab_free(r->bad, kw_free_cb);
 	free(r->rv);
+}
+
+/* Discovery decided: start the endpoints resource on that API. */
+static void
+kw_disc_use(struct k8s_watch *w, int api)
+{
+	struct kw_res	*r = &w->res[KW_ENDPOINTS];
+
+	w->stats.eps_api = api;
+	r->slices = api != K8S_WATCH_EPS_ENDPOINTS;
+	switch (api) {
+	case K8S_WATCH_EPS_SLICES_V1:
+		r->path = "/apis/discovery.k8s.io/v1/endpointslices";
+		break;
+	case K8S_WATCH_EPS_SLICES_V1BETA1:
+		r->path = "/apis/discovery.k8s.io/v1beta1/endpointslices";
+		break;
+	default:
+		r->path = "/api/v1/endpoints";
+		break;
+	}
+	r->what = r->slices ? "endpointslices" : "endpoints";
+	if (r->slices)
+		r->store = kw_slices_new();
+	log_info("endpoints from %s", r->path);
+	kw_res_run(r);
+}
+
+/* Does an APIResourceList name the endpointslices resource? */
+static int
+kw_disc_has_slices(struct json_object *doc)
+{
+	struct json_object	*res, *o, *name;
+	size_t			 i;
+
+	if (!json_object_object_get_ex(doc, "resources", &res) ||
+	    !json_object_is_type(res, json_type_array))
+		return (0);
+	for (i = 0; i < json_object_array_length(res); i++) {
+		o = json_object_array_get_idx(res, i);
+		if (json_object_object_get_ex(o, "name", &name) &&
+		    json_object_is_type(name, json_type_string) &&
+		    strcmp(json_object_get_string(name), "endpointslices") ==
+		    0)
+			return (1);
+	}
+	return (0);
+}
+
+/* A discovery answer: this version, the next one, or a retry. */
+static void
+kw_disc_done(void *arg, int result, long status, const char *msg,
+    struct json_object *doc)
+{
+	struct k8s_watch	*w = arg;
+	unsigned int		 ms;
+	int			 found;
+
+	found = result == K8S_REQ_OK && kw_disc_has_slices(doc);
+	json_object_put(doc);
+	if (found) {
+		kw_disc_use(w, w->disc_step == 0 ? K8S_WATCH_EPS_SLICES_V1 :
+		    K8S_WATCH_EPS_SLICES_V1BETA1);
+		return;
+	}
+	if (result == K8S_REQ_OK || (result == K8S_REQ_HTTP &&
+	    status == 404)) {
+		if (++w->disc_step < 2) {
+			kw_disc_start(w);
+			return;
+		}
+		if (w->eps_source != CONFIG_EPS_SLICES) {
+			kw_disc_use(w, K8S_WATCH_EPS_ENDPOINTS);
+			return;
+		}
+		msg = "EndpointSlices are not served, but "
+		    "--endpoints-source asks for them";
+	}
+	w->stats.errors++;
+	w->disc_step = 0;
+	ms = kw_backoff(w, &w->disc_fails);
+	log_warnx("API discovery at %s: %s%s; retrying in %u ms",
+	    k8s_client_server(w->client), msg, status == 401 ||
+	    status == 403 ? "; unauthorized: check the token/client "
+	    "certificate in --kubeconfig" : "", ms);
+	kw_timer_add(w->disc_timer, ms);
+}
+
+/* Ask whether discovery.k8s.io serves this step's version. */
+static void
+kw_disc_start(struct k8s_watch *w)
+{
+	const char	*path = w->disc_step == 0 ?
+	    "/apis/discovery.k8s.io/v1" : "/apis/discovery.k8s.io/v1beta1";
+
+	if (kw_get_start(&w->disc, path, KW_GET_TIMEOUT_MS) == -1)
+		kw_timer_add(w->disc_timer, kw_backoff(w, &w->disc_fails));
+}
+
+/* The discovery retry timer. */
+static void
+kw_disc_timer(evutil_socket_t fd, short ev, void *arg)
+{
+	kw_disc_start(arg);
+}
+
+/* Pick the node's address: the first InternalIP, else ExternalIP. */
+static char *
+kw_node_pick(struct json_object *doc)
+{
+	struct json_object	*st, *addrs, *a, *t, *v;
+	const char		*want[2] = { "InternalIP", "ExternalIP" };
+	char			 buf[INET6_ADDRSTRLEN];
+	size_t			 i, j;
+
+	if (!json_object_object_get_ex(doc, "status", &st) ||
+	    !json_object_object_get_ex(st, "addresses", &addrs) ||
+	    !json_object_is_type(addrs, json_type_array))
+		return (NULL);
+	for (j = 0; j < 2; j++) {
+		for (i = 0; i < json_object_array_length(addrs); i++) {
+			a = json_object_array_get_idx(addrs, i);
+			if (!json_object_object_get_ex(a, "type", &t) ||
+			    !json_object_object_get_ex(a, "address", &v) ||
+			    strcmp(json_object_get_string(t), want[j]) != 0)
+				continue;
+			if (netutil_canon_ip(json_object_get_string(v), buf,
+			    sizeof(buf)) != -1)
+				return (xstrdup(buf));
+		}
+	}
+	return (NULL);
+}
+
+/* The Node object arrived (or not). */
+static void
+kw_node_done(void *arg, int result, long status, const char *msg,
+    struct json_object *doc)
+{
+	struct k8s_watch	*w = arg;
+	unsigned int		 ms;
+
+	if (result == K8S_REQ_OK) {
+		w->node_ip = kw_node_pick(doc);
+		json_object_put(doc);
+		if (w->node_ip == NULL) {
+			log_warnx("node %s has no InternalIP or ExternalIP",
+			    w->node_name);
+			return;
+		}
+		log_info("node %s: IP %s", w->node_name, w->node_ip);
+		if (w->opts.node_ip_cb != NULL)
+			w->opts.node_ip_cb(w->opts.node_ip_arg, w->node_ip);
+		return;
+	}
+	if ((result == K8S_REQ_HTTP && status < 500) ||
+	    w->node_fails + 1 >= KW_NODE_TRIES) {
+		log_warnx("cannot get node %s from %s: %s%s; going on without "
+		    "its IP", w->node_name, k8s_client_server(w->client), msg,
+		    status == 401 || status == 403 ? "; unauthorized: check "
+		    "the token/client certificate in --kubeconfig" : "");
+		return;
+	}
+	ms = kw_backoff(w, &w->node_fails);
+	log_warnx("cannot get node %s: %s; retrying in %u ms", w->node_name,
+	    msg, ms);
+	kw_timer_add(w->node_timer, ms);
+}
+
+/* Look the node up. */
+static void
+kw_node_start(struct k8s_watch *w)
+{
+	char	*path;
+
+	xasprintf(&path, "/api/v1/nodes/%s", w->node_name);
+	if (kw_get_start(&w->node, path, KW_GET_TIMEOUT_MS) == -1)
+		kw_timer_add(w->node_timer, kw_backoff(w, &w->node_fails));
+	free(path);
+}
+
+/* The node lookup retry timer. */
+static void
+kw_node_timer(evutil_socket_t fd, short ev, void *arg)
+{
+	kw_node_start(arg);
+}
+
+/*
+ * The node's name as kube-proxy has it: the override, else the host
+ * name, lower-cased.  NULL (logged) if it is not a DNS-1123 name.
+ */
+static char *
+kw_node_name(const char *override)
+{
+	char	 host[256], *s;
+	size_t	 i;
+
+	if (override == NULL) {
+		if (gethostname(host, sizeof(host)) == -1) {
+			log_warn("gethostname");
+			return (NULL);
+		}
+		host[sizeof(host) - 1] = '\0';
+		override = host;
+	}
+	s = xstrdup(override);
+	for (i = 0; s[i] != '\0'; i++) {
+		s[i] = tolower((unsigned char)s[i]);
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
+		    s[i] != '.')
+			break;
+	}
+	if (s[i] != '\0' || i == 0) {
+		log_warnx("node name \"%s\" is not a DNS name: no node IP "
+		    "from the API", override);
+		free(s);
+		return (NULL);
+	}
+	return (s);
+}
+
+/* Fill in the defaults of zero options. */
+static void
+kw_opts_init(struct k8s_watch *w, const struct k8s_watch_opts *o)
+{
+	struct k8s_watch_opts	*p = &w->opts;
+
+	if (o != NULL)
+		*p = *o;
+	if (p->backoff_min_ms == 0)
+		p->backoff_min_ms = 500;
+	if (p->backoff_max_ms == 0)
+		p->backoff_max_ms = 30000;
+	if (p->backoff_max_ms < p->backoff_min_ms)
+		p->backoff_max_ms = p->backoff_min_ms;
+	if (p->page_limit == 0)
+		p->page_limit = 500;
+	if (p->watch_min_s == 0)
+		p->watch_min_s = 300;
+	if (p->watch_max_s < p->watch_min_s)
+		p->watch_max_s = p->watch_min_s < 600 ? 600 : p->watch_min_s;
+	if (p->max_object == 0)
+		p->max_object = 64 * 1024 * 1024;
+	w->eps_source = p->endpoints_source;
+	p->node_name = NULL;
+}
+
+/* Create the watch and start its requests. */
+struct k8s_watch *
+k8s_watch_new(struct event_base *base, const struct kubeconfig *kc,
+    struct model *model, const struct k8s_watch_opts *opts, char *err,
+    size_t errlen)
+{
+	struct k8s_watch	*w;
+
+	w = xcalloc(1, sizeof(*w));
+	w->base = base;
+	w->model = model;
+	kw_opts_init(w, opts);
+	if ((w->client = k8s_client_new(base, kc, err, errlen)) == NULL) {
+		free(w);
+		return (NULL);
+	}
+	kw_res_init(w, KW_SERVICES);
+	kw_res_init(w, KW_ENDPOINTS);
+	kw_get_init(&w->disc, w, KW_MAX_SMALL, kw_disc_done, w);
+	kw_get_init(&w->node, w, KW_MAX_SMALL, kw_node_done, w);
+	if ((w->disc_timer = evtimer_new(base, kw_disc_timer, w)) == NULL ||
+	    (w->node_timer = evtimer_new(base, kw_node_timer, w)) == NULL)
+		fatalx("k8s_watch: out of memory");
+	log_info("watching the API server at %s", k8s_client_server(w->client));
+	kw_res_run(&w->res[KW_SERVICES]);
+	if (w->eps_source == CONFIG_EPS_ENDPOINTS)
+		kw_disc_use(w, K8S_WATCH_EPS_ENDPOINTS);
+	else
+		kw_disc_start(w);
+	w->node_name = kw_node_name(opts != NULL ? opts->node_name : NULL);
+	if (w->node_name != NULL)
+		kw_node_start(w);
+	return (w);
+}
+
+/* Stop everything and free the watch. */
+void
+k8s_watch_free(struct k8s_watch *w)
+{
+	int	i;
+
+	if (w == NULL)
+		return;
+	for (i = 0; i < KW_NRES; i++)
+		kw_res_clear(&w->res[i]);
+	kw_get_clear(&w->disc);
+	kw_get_clear(&w->node);
+	if (w->disc_timer != NULL)
+		event_free(w->disc_timer);
+	if (w->node_timer != NULL)
+		event_free(w->node_timer);
+	k8s_client_free(w->client);
+	free(w->node_name);
+	free(w->node_ip);
+	free(w);
+}
+
+/* The node's IP, or NULL. */
+const char *
+k8s_watch_node_ip(const struct k8s_watch *w)
+{
+	return (w->node_ip);
+}
+
+/* Copy the counters. */
+void
+k8s_watch_get_stats(const struct k8s_watch *w, struct k8s_watch_stats *st)
+{
+	*st = w->stats;
 }

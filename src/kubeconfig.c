@@ -398,8 +398,8 @@ kc_context(struct kc_ctx *c, struct json_object *root, const char *override,
 		    name) == -1)
 			return (-1);
 		if (*name == NULL)
-			return (kc_fail(c, refline, "current-context is not set "
-			    "and no context was given"));
+			return (kc_fail(c, refline, "current-context is not "
+			    "set and no context was given"));
 	}
 	return (kc_find(c, root, "contexts", "context", *name, refline, NULL,
 	    ctx, line));

@@ -62,7 +62,7 @@ int		 proxy_tcp_fd(const struct proxy_tcp *);
 
 /* What the connections of one service port hold right now. */
 struct proxy_tcp_memstat {
-	size_t		bytes;		/* relayed bytes waiting in userspace */
+	size_t		bytes;		/* read, not yet written (pipe/buf) */
 	size_t		pipes;		/* splice pipes held (2 fds each) */
 	size_t		bufs;		/* read/write fallback buffers held */
 };

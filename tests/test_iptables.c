@@ -432,6 +432,11 @@ test_iptables_render_errors(void)
 	CU_ASSERT_EQUAL(ipt_render(&p, &web, 1, &t, err, sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "--bind-address"));
 	CU_ASSERT_PTR_NULL(t.buf);
+	p.host_ip = "";			/* "" is unknown, like NULL */
+	CU_ASSERT_EQUAL(ipt_render(&p, &web, 1, &t, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "--bind-address"));
+	CU_ASSERT_EQUAL(ipt_render(&p, &web, 0, &t, err, sizeof(err)), 0);
+	ipt_text_free(&t);
 	p.bind_ip = "fd00::1";
 	CU_ASSERT_EQUAL(ipt_render(&p, &web, 1, &t, err, sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not an IPv4 address"));

@@ -226,7 +226,7 @@ test_kubeconfig_override(void)
 	char			err[512];
 
 	CU_ASSERT(parse_multi("nope", &kc, err, sizeof(err)) == -1);
-	CU_ASSERT_STRING_EQUAL(err, "multi.yaml:37: context \"nope\" not "
+	CU_ASSERT_STRING_EQUAL(err, "multi.yaml:35: context \"nope\" not "
 	    "found");
 	/* Override wins over a missing current-context. */
 	expect_err(1, "", "zz", "kc.yaml:10: context \"zz\" not found");
@@ -381,6 +381,9 @@ test_kubeconfig_base64(void)
 	CU_ASSERT_FATAL(parse_ca("\"\"", &kc, err, sizeof(err)) == 0);
 	CU_ASSERT(kc.ca_data == NULL && kc.ca_data_len == 0);
 	kubeconfig_clear(&kc);
+	CU_ASSERT_FATAL(parse_ca("\"\\n\"", &kc, err, sizeof(err)) == 0);
+	CU_ASSERT(kc.ca_data == NULL && kc.ca_data_len == 0);
+	kubeconfig_clear(&kc);
 }
 
 /* A bad key names the field and offset, never the key itself. */
@@ -388,7 +391,7 @@ static void
 test_kubeconfig_secrets(void)
 {
 	struct kubeconfig	 kc;
-	char			 err[512], want[512];
+	char			 err[4400], want[4400];
 	const char		*path = tu_data("kubeconfig-bad-b64.yaml");
 
 	snprintf(want, sizeof(want), "%s:12: user \"u\": client-key-data: "
