@@ -5,8 +5,8 @@
 # touches the root namespace.  Prints one line per case.
 #
 # The time is measured from the rename of the new file to the end of the
-# sync that applied it, read from kuproxy's own log line
-# "sync: N service ports (changed), listeners X ms, rules Y ms".
+# iptables-restore that applied it, read from kuproxy's own log lines
+# "sync: N service ports (changed), ..." then "IPv4 rules applied in X ms".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 KUPROXY=${KUPROXY:-$here/../kuproxy}
@@ -32,8 +32,8 @@ ip -n "$ns" route add default via 198.18.5.2
 
 now() { date +%s.%N; }
 # Seconds since midnight of a log line's "HH:MM:SS.micro" field.
-logsecs() { awk '{ split($2, t, ":"); print t[1]*3600 + t[2]*60 + t[3] }'; }
-daysecs() { date -d "@$1" +%H:%M:%S.%N | awk '{ split($1, t, ":"); print t[1]*3600 + t[2]*60 + t[3] }'; }
+logsecs() { awk '{ split($2, t, ":"); printf "%.6f\n", t[1]*3600 + t[2]*60 + t[3] }'; }
+daysecs() { date -d "@$1" +%H:%M:%S.%N | awk '{ split($1, t, ":"); printf "%.6f\n", t[1]*3600 + t[2]*60 + t[3] }'; }
 
 # wait_sync N: wait for the next changed sync with N ports; print its secs.
 wait_sync() {
@@ -43,8 +43,13 @@ wait_sync() {
 		if [ -n "$line" ]; then
 			t=$(echo "$line" | logsecs)
 			if awk -v a="$t" -v b="$start" 'BEGIN { exit !(a >= b) }'; then
-				echo "$line"
-				return 0
+				# The restore runs in the background: wait for it.
+				applied=$(grep "rules applied in" "$tmp/log" | tail -1 || true)
+				ta=$(echo "$applied" | logsecs)
+				if [ -n "$applied" ] && awk -v a="$ta" -v b="$t" 'BEGIN { exit !(a >= b) }'; then
+					echo "$applied | $line"
+					return 0
+				fi
 			fi
 		fi
 		sleep 0.05
@@ -60,10 +65,13 @@ run_case() {
 	s0=$(daysecs "$t0")
 	mv "$file" "$tmp/services.yaml"
 	line=$(wait_sync "$n" "$s0")
-	t1=$(echo "$line" | logsecs)
-	printf '%-28s %7.0f ms   (%s)\n' "$label" \
+	t1=$(echo "${line%% | *}" | logsecs)
+	parse=$(grep "services file .*parsed in" "$tmp/log" | tail -1 |
+	    sed 's/.*parsed in //')
+	printf '%-26s %6.0f ms total: parse %s, %s, restore %s\n' "$label" \
 	    "$(awk -v a="$t1" -v b="$s0" 'BEGIN { print (a - b) * 1000 }')" \
-	    "$(echo "$line" | sed 's/.*sync: //')"
+	    "$parse" "$(echo "${line#* | }" | sed 's/.*(changed), //')" \
+	    "$(echo "${line%% | *}" | sed 's/.*applied in //')"
 }
 
 python3 "$here/gen-services.py" 0 "$tmp/services.yaml"

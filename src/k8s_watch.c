@@ -681,9 +681,11 @@ kw_watch_done(void *arg, int result, long status, const char *msg)
 		kw_fail(r, "watch", status, msg, 0);
 	else if (k8s_jstream_pending(r->js))
 		kw_fail(r, "watch", 0, "stream ended inside an event", 0);
-	else if (r->nevents == 0 && kw_now_ms() - r->started < 1000)
-		kw_fail(r, "watch", 0, "stream ended at once", 0);
-	else {
+	else if (r->nevents == 0 && kw_now_ms() - r->started < 1000) {
+		/* Closed as soon as opened: do not spin on such a server. */
+		log_debug("%s: %s watch ended at once", __func__, r->what);
+		kw_retry(r, 0, 1);
+	} else {
 		log_debug("%s: %s watch ended, resuming from %s", __func__,
 		    r->what, r->rv);
 		kw_retry(r, 0, 0);

@@ -2,6 +2,7 @@
  * loop.c: per-loop state shared by the relays: the splice pipe pool and
  * the queue of listeners waiting for file descriptors.
  */
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <errno.h>
@@ -34,6 +35,7 @@ loop_new(struct event_base *base)
 	l->pipes = xcalloc(l->maxpipes, sizeof(*l->pipes));
 	TAILQ_INIT(&l->waiters);
 	LIST_INIT(&l->tcp_dying);
+	l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	l->fd_timer = evtimer_new(base, loop_fd_timer, l);
 	if (l->fd_timer == NULL)
 		fatalx("loop_new: evtimer_new failed");
@@ -53,6 +55,8 @@ loop_free(struct loop *l)
 		close(l->pipes[i][1]);
 	}
 	free(l->pipes);
+	if (l->spare_fd != -1)
+		close(l->spare_fd);
 	event_free(l->fd_timer);
 	free(l);
 }
@@ -123,6 +127,29 @@ loop_fd_wait(struct loop *l, struct loop_waiter *w)
 	}
 	if (!evtimer_pending(l->fd_timer, NULL))
 		evtimer_add(l->fd_timer, &tv);
+}
+
+/* Refuse waiting clients with the spare descriptor (nginx's trick). */
+int
+loop_fd_shed(struct loop *l, int lfd, int max)
+{
+	struct linger	lin = { 1, 0 };
+	int		fd, n = 0;
+
+	while (n < max && l->spare_fd != -1) {
+		close(l->spare_fd);
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd != -1) {
+			(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lin,
+			    sizeof(lin));
+			close(fd);
+			n++;
+		}
+		l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd == -1)
+			break;
+	}
+	return (n);
 }
 
 /* Remove a waiter. */

@@ -52,6 +52,7 @@ struct loop {
 	/* Listeners paused for lack of descriptors. */
 	struct loop_waiters	 waiters;
 	struct event		*fd_timer;
+	int			 spare_fd;	/* given up to refuse clients */
 	int			 fd_warned;	/* logged once per episode */
 	/* Closed TCP services whose connections are still relaying. */
 	LIST_HEAD(, proxy_tcp)	 tcp_dying;
@@ -86,6 +87,13 @@ void		 loop_pipe_put(struct loop *, int pfd[2], int dirty);
  * per episode and arms a one-second retry timer.
  */
 void		 loop_fd_wait(struct loop *, struct loop_waiter *);
+/*
+ * Out of descriptors: refuse (reset) up to max clients waiting in the
+ * backlog of listener lfd, using a spare descriptor held for this, so
+ * they fail at once instead of hanging until the pause ends.  Returns
+ * the number refused.
+ */
+int		 loop_fd_shed(struct loop *, int lfd, int max);
 /* Remove a waiter (e.g. its listener is closing). */
 void		 loop_fd_cancel(struct loop *, struct loop_waiter *);
 /* Descriptors were released: resume every waiter. */

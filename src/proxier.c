@@ -460,7 +460,7 @@ proxier_sync(struct proxier *p, int force)
 	if (proxier_sync_removed(p))
 		w.changed = 1;
 	mid = loop_now_ms(p->loop);
-	if (proxier_rules_sync(p->rules, p->svcs, force || w.changed) == -1)
+	if (proxier_rules_sync(p->rules, p->svcs, force) == -1)
 		p->nsync_errors++;
 	proxier_state_save(p);
 	htab_iter_init(p->svcs, &it);
@@ -553,7 +553,9 @@ proxier_new(struct loop *loop, const struct kp_config *cfg,
 	p->loop = loop;
 	p->cfg = cfg;
 	p->model = model;
-	if ((p->rules = proxier_rules_new(cfg, err, errlen)) == NULL) {
+	p->rules = proxier_rules_new(loop->base, cfg, proxier_services_changed,
+	    p, err, errlen);
+	if (p->rules == NULL) {
 		free(p);
 		return (NULL);
 	}
@@ -792,7 +794,8 @@ proxier_dump_metrics(struct proxier *p, struct evbuffer *buf)
 	    "kuproxy_sync_errors_total %llu\n"
 	    "# HELP kuproxy_service_ports Live service ports.\n"
 	    "# TYPE kuproxy_service_ports gauge\nkuproxy_service_ports %zu\n",
-	    (unsigned long long)p->nsyncs, (unsigned long long)p->nsync_errors,
+	    (unsigned long long)p->nsyncs, (unsigned long long)(p->nsync_errors +
+	    proxier_rules_errors(p->rules)),
 	    n);
 	free(v);
 }

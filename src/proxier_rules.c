@@ -7,13 +7,16 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "htab.h"
+#include "exec.h"
 #include "iptables.h"
 #include "log.h"
 #include "netutil.h"
@@ -31,8 +34,25 @@ struct np_claim {
 	int		 seen;
 };
 
+/* The restore of one family running in the background. */
+struct rules_job {
+	struct proxier_rules	*r;
+	int			 family;
+	struct exec_job		*job;		/* NULL: idle */
+	struct ipt_apply	 apply;
+	int			 again;		/* a sync came in meanwhile */
+	int			 forced;	/* periodic re-assertion */
+	uint64_t		 start_ms;
+	int			 again_force;
+};
+
 struct proxier_rules {
 	const struct kp_config	*cfg;
+	struct event_base	*base;
+	void			(*done)(void *);	/* ask for a sync */
+	void			*done_arg;
+	struct rules_job	 jobs[2];		/* v4, v6 */
+	uint64_t		 errors;
 	char			 host_ip4[INET6_ADDRSTRLEN];
 	char			 host_ip6[INET6_ADDRSTRLEN];
 	const char		*bind_ip;	/* NULL: wildcard */
@@ -165,13 +185,22 @@ proxier_rules_host(struct proxier_rules *r, int family, char *buf,
 
 /* Set up the rules side of the proxier. */
 struct proxier_rules *
-proxier_rules_new(const struct kp_config *cfg, char *err, size_t errlen)
+proxier_rules_new(struct event_base *base, const struct kp_config *cfg,
+    void (*done)(void *), void *arg, char *err, size_t errlen)
 {
 	struct proxier_rules	*r;
 	char			 e[256];
+	int			 i;
 
 	r = xcalloc(1, sizeof(*r));
 	r->cfg = cfg;
+	r->base = base;
+	r->done = done;
+	r->done_arg = arg;
+	for (i = 0; i < 2; i++) {
+		r->jobs[i].r = r;
+		r->jobs[i].family = i == 0 ? AF_INET : AF_INET6;
+	}
 	if (!netutil_is_unspecified((const struct sockaddr *)&cfg->bind_ss)) {
 		netutil_ntop_ip((const struct sockaddr *)&cfg->bind_ss,
 		    r->bind_buf, sizeof(r->bind_buf));
@@ -204,8 +233,17 @@ proxier_rules_new(const struct kp_config *cfg, char *err, size_t errlen)
 void
 proxier_rules_free(struct proxier_rules *r)
 {
+	int	i;
+
 	if (r == NULL)
 		return;
+	for (i = 0; i < 2; i++) {
+		if (r->jobs[i].job != NULL) {
+			/* iptables-restore commits atomically or not at all. */
+			exec_cancel(r->jobs[i].job);
+			ipt_apply_free(&r->jobs[i].apply);
+		}
+	}
 	htab_free(r->claims, proxier_rules_claim_free);
 	ipt_free(r->ipt4);
 	ipt_free(r->ipt6);
@@ -230,15 +268,64 @@ proxier_rules_fill(struct ipt_svcport *is, const struct proxy_svc *ps,
 	is->n_lb_ips = ps->n_lb_ips;
 }
 
-/* Apply the rule set of one family. */
+/* Monotonic milliseconds. */
+static uint64_t
+proxier_rules_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* A background restore ended. */
+static void
+proxier_rules_done(int rv, struct exec_result *res, void *arg)
+{
+	struct rules_job	*j = arg;
+	struct proxier_rules	*r = j->r;
+	char			 err[IPT_ERRLEN];
+
+	j->job = NULL;
+	if (ipt_sync_finish(j->family == AF_INET6 ? r->ipt6 : r->ipt4,
+	    &j->apply, rv, res, err, sizeof(err)) == -1) {
+		log_warnx("%s rules not applied: %s; retrying at the next "
+		    "sync", j->family == AF_INET6 ? "ip6tables" : "iptables",
+		    err);
+		r->errors++;
+	} else if (j->forced)
+		log_debug("%s: %s rules re-asserted in %llu ms", __func__,
+		    j->family == AF_INET6 ? "IPv6" : "IPv4",
+		    (unsigned long long)(proxier_rules_now() - j->start_ms));
+	else
+		log_info("%s rules applied in %llu ms",
+		    j->family == AF_INET6 ? "IPv6" : "IPv4",
+		    (unsigned long long)(proxier_rules_now() - j->start_ms));
+	if (j->again) {
+		j->again = 0;
+		r->done(r->done_arg);
+	}
+}
+
+/*
+ * Apply the rule set of one family: render now, run iptables-restore in
+ * the background so the relays never stall on it.  A sync arriving
+ * while one runs is remembered and replayed when it ends.
+ */
 static int
 proxier_rules_apply(struct proxier_rules *r, int family,
     const struct ipt_svcport *v, size_t n, int force)
 {
+	struct rules_job	*j = &r->jobs[family == AF_INET6];
 	struct ipt_params	 params;
 	struct ipt		*ipt = family == AF_INET6 ? r->ipt6 : r->ipt4;
 	char			 err[IPT_ERRLEN];
+	int			 rv;
 
+	if (j->job != NULL) {
+		j->again = 1;
+		return (0);
+	}
 	memset(&params, 0, sizeof(params));
 	params.family = family;
 	params.bind_ip = r->bind_ip;
@@ -249,12 +336,34 @@ proxier_rules_apply(struct proxier_rules *r, int family,
 			    "(no default route); set --bind-address", n);
 		return (n > 0 ? -1 : 0);
 	}
-	if (ipt_sync(ipt, &params, v, n, force, err, sizeof(err)) == -1) {
-		log_warnx("%s rules not applied: %s",
-		    family == AF_INET6 ? "ip6tables" : "iptables", err);
-		return (-1);
+	rv = ipt_sync_prepare(ipt, &params, v, n, force, &j->apply, err,
+	    sizeof(err));
+	if (rv == 0)
+		return (0);		/* unchanged */
+	if (rv == -1)
+		goto fail;
+	j->job = exec_start(r->base, j->apply.argv, j->apply.input,
+	    j->apply.inlen, IPT_RESTORE_TIMEOUT_MS, EXEC_OUTMAX,
+	    proxier_rules_done, j, err, sizeof(err));
+	if (j->job == NULL) {
+		ipt_apply_free(&j->apply);
+		goto fail;
 	}
+	j->forced = force;
+	j->start_ms = proxier_rules_now();
 	return (0);
+fail:
+	log_warnx("%s rules not applied: %s",
+	    family == AF_INET6 ? "ip6tables" : "iptables", err);
+	r->errors++;
+	return (-1);
+}
+
+/* Number of rule applications that failed. */
+uint64_t
+proxier_rules_errors(const struct proxier_rules *r)
+{
+	return (r->errors);
 }
 
 /* Claim node ports and apply the rules of every live service port. */

@@ -7,7 +7,9 @@
 #define PROXIER_RULES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+struct event_base;
 struct htab;
 struct kp_config;
 struct proxy_svc;
@@ -15,16 +17,23 @@ struct proxier_rules;
 
 /*
  * Set up: pick the node IP (bindAddress if specific, else the address of
- * the default route's interface).  Returns NULL with a reason in err.
+ * the default route's interface).  iptables-restore runs in the
+ * background on base; when a sync had to wait for a running one, done(arg)
+ * is called after it so the caller syncs again.  Returns NULL with a
+ * reason in err.
  */
-struct proxier_rules *proxier_rules_new(const struct kp_config *, char *err,
-		    size_t errlen);
+struct proxier_rules *proxier_rules_new(struct event_base *,
+		    const struct kp_config *, void (*done)(void *), void *arg,
+		    char *err, size_t errlen);
+/* Number of rule applications that failed so far. */
+uint64_t	 proxier_rules_errors(const struct proxier_rules *);
 void		 proxier_rules_free(struct proxier_rules *);
 /*
  * Claim node ports and apply the rules for every service port in svcs
  * (name -> struct proxy_svc).  Unless force is set, an unchanged rule
- * set is not re-applied.  Returns 0, or -1 if applying failed (logged;
- * retried at the next sync).
+ * set is not re-applied.  The restore runs in the background; returns
+ * 0, or -1 if it could not be rendered or started (logged; retried at
+ * the next sync).
  */
 int		 proxier_rules_sync(struct proxier_rules *, struct htab *svcs,
 		    int force);

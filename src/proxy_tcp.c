@@ -326,6 +326,15 @@ proxy_tcp_accept_error(struct proxy_tcp *pt, int err)
 		return (0);
 	case EMFILE:
 	case ENFILE:
+		/*
+		 * Refuse the clients already waiting rather than let them
+		 * hang; those arriving during the pause wait at most a
+		 * second for a descriptor or the same answer.
+		 */
+		pt->counters.failed += loop_fd_shed(pt->loop, pt->fd,
+		    PROXY_MAXACCEPT);
+		proxy_tcp_pause(pt);
+		return (-1);
 	case ENOBUFS:
 	case ENOMEM:
 		proxy_tcp_pause(pt);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -412,9 +413,11 @@ sf_load(struct svcfile *sf)
 {
 	struct svcfile_objs	 objs;
 	struct stat		 st;
+	struct timespec		 t0, t1;
 	char			 err[SVCFILE_ERRLEN], *buf;
 	size_t			 len, i;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (svcfile_read(sf->path, &buf, &len, &st, err, sizeof(err)) == -1) {
 		sf->have_seen = 0;
 		if (!sf->missing_warned)
@@ -436,8 +439,11 @@ sf_load(struct svcfile *sf)
 	free(buf);
 	for (i = 0; i < objs.nnotes; i++)
 		log_info("%s", objs.notes[i]);
-	log_info("services file %s: %zu services, %zu endpoints", sf->path,
-	    objs.nsvcs, objs.neps);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("services file %s: %zu services, %zu endpoints, parsed in "
+	    "%ld ms", sf->path, objs.nsvcs, objs.neps,
+	    (long)((t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
 	/* The model now owns the objects; only the arrays are ours. */
 	model_replace(sf->model, objs.svcs, objs.nsvcs, objs.eps, objs.neps);
 	objs.nsvcs = objs.neps = 0;

@@ -186,6 +186,7 @@ src=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'kubernetes-*' | head -
 
 upver=${ver%%-*}
 upver=${upver#*:}
+upver=${upver##*really}	# 1.20.5+really1.20.2: the code is 1.20.2
 say "building kube-apiserver $upver with $(go version)"
 t0=$(date +%s)
 cd "$src"

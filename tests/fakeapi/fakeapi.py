@@ -169,6 +169,8 @@ class Handler(BaseHTTPRequestHandler):
             sys.stderr.write("fakeapi: " + (fmt % args) + "\n")
 
     def setup(self):
+        # Headers and body go out in separate writes: no Nagle delay.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.server.tls is not None:
             self.request.settimeout(10)
             self.request = self.server.tls.wrap_socket(self.request,
