@@ -1019,6 +1019,7 @@ test_k8s_watch_pagination(void)
 	CU_ASSERT_FATAL(tw_start(&t) == 0);
 	CU_ASSERT(tw_settle(&t));
 	CU_ASSERT_EQUAL(model_nservices(t.model), 23);
+
 	CU_ASSERT_EQUAL(tw_requests(&t, "list", "services", &req), 5);
 	CU_ASSERT_STRING_EQUAL(tw_query(req, "limit"), "5");
 	CU_ASSERT(strlen(tw_query(req, "continue")) > 0);

@@ -32,11 +32,17 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 command -v apt-get >/dev/null || { echo "SKIP: build-apiserver (no apt-get)"; exit 77; }
 
-# A cache entry is usable when its binary runs and says it is v1.20.
+# Bump when the way the binary is built changes: older cache entries are
+# then rebuilt.  2: vendored reflect2 1.0.1 replaced by Debian's 1.0.2.
+RECIPE=2
+
+# A cache entry is usable when it was built by this recipe and its binary
+# runs and says it is v1.20.
 cache_ok() {
 	local d=$1 v
 
 	[ -x "$d/kube-apiserver" ] || return 1
+	[ "$(cat "$d/RECIPE" 2>/dev/null)" = "$RECIPE" ] || return 1
 	v=$(timeout 20 "$d/kube-apiserver" --version 2>/dev/null) || return 1
 	case $v in
 	*v1.20.*) return 0 ;;
@@ -169,9 +175,11 @@ if [ "$force" -eq 0 ] && cache_ok "$out"; then
 	exit 0
 fi
 
+R2=/usr/share/gocode/src/github.com/modern-go/reflect2
 command -v go >/dev/null && command -v rsync >/dev/null &&
-    command -v dpkg-source >/dev/null ||
-    apt_install golang-go rsync dpkg-dev build-essential ||
+    command -v dpkg-source >/dev/null && [ -f "$R2/go_above_118.go" ] ||
+    apt_install golang-go rsync dpkg-dev build-essential \
+    golang-github-modern-go-reflect2-dev ||
     die "cannot install the Go toolchain"
 
 work=$KP_E2E_CACHE/work
@@ -183,13 +191,26 @@ timeout 900 apt-get source -qq "kubernetes=$ver" >/dev/null 2>&1 ||
     die "apt-get source kubernetes failed"
 src=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'kubernetes-*' | head -n 1)
 [ -n "$src" ] && [ -f "$src/Makefile" ] || die "no source tree in $work"
+cd "$src"
+
+# Kubernetes 1.20 vendors reflect2 1.0.1, which breaks at run time when
+# built with Go >= 1.18 (bookworm has 1.19): kube-apiserver panics in
+# json-iterator's map decoder (nil dereference in reflect2.Type2) on the
+# first request that decodes a map.  1.0.2 is the same API made to work
+# with Go 1.18 (Kubernetes itself moved to it in 1.23).
+if grep -q '^# github.com/modern-go/reflect2 v1.0.1' vendor/modules.txt 2>/dev/null ||
+    [ ! -f vendor/github.com/modern-go/reflect2/go_above_118.go ]; then
+	[ -f "$R2/go_above_118.go" ] || die "no reflect2 >= 1.0.2 in $R2"
+	say "replacing vendor/github.com/modern-go/reflect2 (1.0.1) with Debian's $(dpkg-query -W -f '${Version}' golang-github-modern-go-reflect2-dev)"
+	rm -rf vendor/github.com/modern-go/reflect2
+	cp -r "$R2" vendor/github.com/modern-go/reflect2
+fi
 
 upver=${ver%%-*}
 upver=${upver#*:}
 upver=${upver##*really}	# 1.20.5+really1.20.2: the code is 1.20.2
 say "building kube-apiserver $upver with $(go version)"
 t0=$(date +%s)
-cd "$src"
 # GOPATH mode with the vendored tree, as the 1.20 build scripts expect.
 # The version stamp would come from git, which a source package lacks.
 export GO111MODULE=off GOFLAGS= GOPROXY=off GOCACHE=$work/gocache
@@ -203,6 +224,7 @@ bin=$(find "$src/_output" -type f -name kube-apiserver -perm -u+x | head -n 1)
 [ -n "$bin" ] || die "build produced no kube-apiserver"
 mkdir -p "$out"
 install -m 755 "$bin" "$out/kube-apiserver"
+echo "$RECIPE" >"$out/RECIPE"
 cache_ok "$out" || die "$out/kube-apiserver does not run or is not v1.20"
 say "built in $(($(date +%s) - t0)) s: $("$out/kube-apiserver" --version)"
 cd /

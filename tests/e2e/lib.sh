@@ -67,6 +67,17 @@ ke_init() {
 	ke_pki
 	ke_etcd_start
 	ke_apiserver_start
+	ke_node_create
+}
+
+# The Node object kuproxy (--hostname-override $KE_NODE_NAME) looks up
+# for its own address; there is no kubelet to register it.
+KE_NODE_NAME=e2e-node
+ke_node_create() {
+	ke_must POST /api/v1/nodes "{\"apiVersion\": \"v1\", \"kind\": \"Node\",
+	    \"metadata\": {\"name\": \"$KE_NODE_NAME\"},
+	    \"status\": {\"addresses\": [{\"type\": \"InternalIP\", \"address\": \"$KE_API_IP\"},
+	    {\"type\": \"Hostname\", \"address\": \"$KE_NODE_NAME\"}]}}" >/dev/null
 }
 
 # ke_wait SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds
@@ -244,7 +255,8 @@ ke_curl_admin() {
 # ke_api METHOD PATH [JSON]: call the API as admin; the body goes to
 # $KE_LAST and stdout, the status to $KE_CODE.  Returns 0 on 2xx.
 ke_api() {
-	local m=$1 path=$2 body=$3 out args=(-m 10 -X "$m")
+	local m=$1 path=$2 body=$3 out
+	local args=(-m 10 -X "$m")
 
 	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
 	out=$(ke_curl_admin "${args[@]}" -w '\n%{http_code}' "$KE_API$path")
@@ -442,7 +454,7 @@ ke_kuproxy() {
 	ip netns exec "$KP_NODE" "$KUPROXY" --kubeconfig "$kc" \
 	    --bind-address 0.0.0.0 --metrics-bind-address "$KP_METRICS" \
 	    --healthz-bind-address "$KP_HEALTHZ" \
-	    --hostname-override e2e-node \
+	    --hostname-override "$KE_NODE_NAME" \
 	    --state-dir "$KP_TMP/state" -v 2 "$@" >>"$KP_LOG" 2>&1 &
 	KP_PID=$!
 	KP_PIDS="$KP_PIDS $KP_PID"

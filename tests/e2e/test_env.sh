@@ -24,6 +24,10 @@ kp_check "kubernetes Endpoints name the advertise address" \
     ke_wait 30 eval 'ke_api GET "$KE_CORE/default/endpoints/kubernetes" >/dev/null &&
 	[ "$(ke_json "d[\"subsets\"][0][\"addresses\"][0][\"ip\"]")" = "$KE_API_IP" ]'
 
+ke_must GET "/api/v1/nodes/$KE_NODE_NAME" >/dev/null
+kp_eq "Node object with the node's InternalIP" "$KE_API_IP" \
+    "$(ke_json '[a["address"] for a in d["status"]["addresses"] if a["type"] == "InternalIP"][0]')"
+
 # A Service with a fixed ClusterIP, one with an allocated one.
 ke_service web 198.19.0.10 80 TCP 8080
 ke_must POST "$KE_CORE/default/services" \

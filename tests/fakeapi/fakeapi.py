@@ -74,7 +74,7 @@ class State:
         self.watchers = {k: 0 for k in KINDS}
         self.close_gen = 0                      # bumped by close_watches
         self.bookmark_gen = 0
-        self.snapshots = {}                     # rv -> sorted objects
+        self.snapshots = {}             # (kind, rv) -> sorted objects
         self.discovery = {"v1": True, "v1beta1": True}
         self.token = None
         self.gone_mode = "event"
@@ -124,8 +124,10 @@ def control(cmd):
                               "count": cmd.get("count", 1),
                               "action": cmd["action"]})
         elif op == "compact":
-            ST.compacted = ST.rv
+            # Every resourceVersion handed out so far is now too old.
+            ST.compacted = ST.rv + 1
             ST.history = []
+            ST.snapshots = {}
         elif op == "close_watches":
             ST.close_gen += 1
         elif op == "bookmark":
@@ -298,7 +300,7 @@ class Handler(BaseHTTPRequestHandler):
         with ST.cond:
             if "continue" in q:
                 tok = json.loads(base64.b64decode(q["continue"]))
-                snap = ST.snapshots.get(tok["rv"])
+                snap = ST.snapshots.get((kind, tok["rv"]))
                 if snap is None:
                     return self.send_json(410, status_obj(
                         410, "continue token expired", "Expired"))
@@ -308,7 +310,7 @@ class Handler(BaseHTTPRequestHandler):
                 snap = [copy.deepcopy(ST.objs[kind][k])
                         for k in sorted(ST.objs[kind])]
                 snap = [o for o in snap if selector_ok(o, sel)]
-                ST.snapshots[rv] = snap
+                ST.snapshots[(kind, rv)] = snap
         items = snap[off:off + limit] if limit else snap[off:]
         meta = {"resourceVersion": rv}
         if limit and off + limit < len(snap):
@@ -411,6 +413,11 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # Refused handshakes and cut connections are expected here.
+        if self.verbose:
+            super().handle_error(request, client_address)
 
 
 def watchdog(ppid, lifetime):
