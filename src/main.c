@@ -2,8 +2,12 @@
  * main.c: kuproxy, the Kubernetes userspace service proxy.
  *
  * Parse the configuration, then wire the one-way pipeline
- *	source (services file) --> model --> proxier --> relays + rules
- * on one libevent loop and run it until SIGTERM or SIGINT.
+ *	source (services file or API server) --> model --> proxier -->
+ *	relays + rules
+ * on one libevent loop and run it until SIGTERM or SIGINT.  The source is
+ * the services file when --services-file is given, else the API server:
+ * from --kubeconfig (its server overridden by --master), --master alone,
+ * or in-cluster when neither is given, as kube-proxy does.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -18,6 +22,8 @@
 
 #include "config.h"
 #include "iptables.h"
+#include "k8s_watch.h"
+#include "kubeconfig.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -29,6 +35,7 @@
 struct main_ctx {
 	struct event_base	*base;
 	struct svcfile		*svcfile;
+	struct k8s_watch	*watch;
 };
 
 /* Raise the soft descriptor limit to the hard one; never fatal. */
@@ -68,9 +75,61 @@ main_sighup(evutil_socket_t sig, short ev, void *arg)
 {
 	struct main_ctx	*ctx = arg;
 
-	log_info("SIGHUP: reloading");
-	if (ctx->svcfile != NULL)
+	if (ctx->svcfile != NULL) {
+		log_info("SIGHUP: reloading");
 		svcfile_reload(ctx->svcfile);
+	} else
+		log_info("SIGHUP: nothing to reload (the API server is "
+		    "watched)");
+}
+
+/*
+ * How to reach the API server, as kube-proxy decides: the --kubeconfig
+ * file with --master overriding its server, --master alone (no
+ * credentials), else the in-cluster service account.  Returns 0, or -1
+ * with a reason in err.
+ */
+static int
+main_kubeconfig(const struct kp_config *cfg, struct kubeconfig *kc,
+    char *err, size_t errlen)
+{
+	memset(kc, 0, sizeof(*kc));
+	if (cfg->kubeconfig != NULL) {
+		if (kubeconfig_load(cfg->kubeconfig, kc, err, errlen) == -1)
+			return (-1);
+	} else if (cfg->master == NULL) {
+		if (kubeconfig_incluster(NULL, kc, err, errlen) == -1)
+			return (-1);
+	} else
+		log_warnx("--master without --kubeconfig: talking to the API "
+		    "server without credentials");
+	if (cfg->master != NULL) {
+		free(kc->server);
+		kc->server = xstrdup(cfg->master);
+	}
+	return (0);
+}
+
+/* Start watching the API server; fatal if it cannot even be set up. */
+static struct k8s_watch *
+main_watch(struct event_base *base, const struct kp_config *cfg,
+    struct model *model)
+{
+	struct k8s_watch_opts	 opts;
+	struct k8s_watch	*w;
+	struct kubeconfig	 kc;
+	char			 err[CONFIG_ERRLEN];
+
+	if (main_kubeconfig(cfg, &kc, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	memset(&opts, 0, sizeof(opts));
+	opts.node_name = cfg->hostname_override;
+	opts.endpoints_source = cfg->endpoints_source;
+	w = k8s_watch_new(base, &kc, model, &opts, err, sizeof(err));
+	kubeconfig_clear(&kc);
+	if (w == NULL)
+		fatalx("%s", err);
+	return (w);
 }
 
 /* --cleanup: remove every chain and jump rule of ours, v4 and v6. */
@@ -125,6 +184,15 @@ main_check(const struct kp_config *cfg)
 		    objs.nsvcs, objs.neps);
 		svcfile_objs_free(&objs);
 		free(buf);
+	} else if (cfg->kubeconfig != NULL) {
+		struct kubeconfig	kc;
+
+		if (main_kubeconfig(cfg, &kc, err, sizeof(err)) == -1) {
+			fprintf(stderr, "kuproxy: %s\n", err);
+			return (1);
+		}
+		printf("%s: API server %s\n", cfg->kubeconfig, kc.server);
+		kubeconfig_clear(&kc);
 	}
 	printf("configuration OK\n");
 	return (0);
@@ -159,10 +227,13 @@ main_run(struct kp_config *cfg)
 	    cfg->sync_period_ms, err, sizeof(err));
 	if (metrics == NULL)
 		log_warnx("%s: serving without it", err);
-	ctx.svcfile = svcfile_new(ctx.base, cfg->services_file, model);
-	if (ctx.svcfile == NULL)
-		fatalx("%s: cannot watch the services file",
-		    cfg->services_file);
+	if (cfg->services_file != NULL) {
+		ctx.svcfile = svcfile_new(ctx.base, cfg->services_file, model);
+		if (ctx.svcfile == NULL)
+			fatalx("%s: cannot watch the services file",
+			    cfg->services_file);
+	} else
+		ctx.watch = main_watch(ctx.base, cfg, model);
 	sigs[0] = evsignal_new(ctx.base, SIGTERM, main_sigterm, &ctx);
 	sigs[1] = evsignal_new(ctx.base, SIGINT, main_sigterm, &ctx);
 	sigs[2] = evsignal_new(ctx.base, SIGHUP, main_sighup, &ctx);
@@ -170,12 +241,14 @@ main_run(struct kp_config *cfg)
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
 			fatalx("cannot install signal handlers");
 	log_info("kuproxy %s started: userspace mode, services from %s",
-	    PACKAGE_VERSION, cfg->services_file);
+	    PACKAGE_VERSION, cfg->services_file != NULL ? cfg->services_file :
+	    "the API server");
 	event_base_dispatch(ctx.base);
 
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	svcfile_free(ctx.svcfile);
+	k8s_watch_free(ctx.watch);
 	metrics_free(metrics);
 	proxier_free(proxier);
 	model_free(model);
@@ -208,12 +281,7 @@ main(int argc, char **argv)
 		rv = main_cleanup(cfg);
 	else if (cfg->check_only)
 		rv = main_check(cfg);
-	else if (cfg->services_file == NULL) {
-		fprintf(stderr, "kuproxy: no source of Services: set "
-		    "--services-file (the API server source is not built in "
-		    "yet)\n");
-		rv = 1;
-	} else
+	else
 		rv = main_run(cfg);
 	config_free(cfg);
 	return (rv);

@@ -1041,8 +1041,8 @@ test_k8s_watch_gone_relist(void)
 	CU_ASSERT_FATAL(tw_settle(&t));
 	t.guard = "a";
 	ep_calls = t.ep_calls;
-	fa_ctl(&t.fa, "{\"op\":\"compact\"}");
 	tw_put_svc(&t, "b", "10.0.0.2", 54, NULL);
+	fa_ctl(&t.fa, "{\"op\":\"compact\"}");
 	fa_ctl(&t.fa, "{\"op\":\"close_watches\"}");
 	CU_ASSERT(TW_GE(&t, gone, 2));
 	CU_ASSERT(TW_GE(&t, svc_lists, 2));
@@ -1055,8 +1055,8 @@ test_k8s_watch_gone_relist(void)
 	CU_ASSERT_FALSE(t.guard_lost);
 	/* The same as an HTTP 410 answer to the watch. */
 	fa_ctl(&t.fa, "{\"op\":\"gone_mode\",\"mode\":\"status\"}");
-	fa_ctl(&t.fa, "{\"op\":\"compact\"}");
 	tw_del(&t, "endpoints", "a");
+	fa_ctl(&t.fa, "{\"op\":\"compact\"}");
 	fa_ctl(&t.fa, "{\"op\":\"close_watches\"}");
 	CU_ASSERT(TW_GE(&t, gone, 4));
 	CU_ASSERT(tw_wait(&t, tw_matches, NULL, TW_WAIT_MS));

@@ -124,8 +124,9 @@ def control(cmd):
                               "count": cmd.get("count", 1),
                               "action": cmd["action"]})
         elif op == "compact":
-            # Every resourceVersion handed out so far is now too old.
-            ST.compacted = ST.rv + 1
+            # Every resourceVersion handed out so far is now too old;
+            # lists from now on report the new, valid one.
+            ST.compacted = int(ST.next_rv())
             ST.history = []
             ST.snapshots = {}
         elif op == "close_watches":

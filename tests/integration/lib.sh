@@ -462,3 +462,247 @@ kp_until() {
 	done
 	return 1
 }
+
+# ---------------------------------------------------------------------------
+# Helpers for the iptables portal tests (test_portals_*).
+
+KP_PODC=kp-pc-$KP_ID		# a client pod: its own namespace, own veth
+KP_PODC_IP=198.18.3.2
+KP_NODE_PODC_IP=198.18.3.1	# the node's address on that link
+KP_SVC_RANGE=198.19.0.0/16
+
+# kp_podclient: add a separate client pod namespace kp-pc-ID linked to the
+# node (198.18.3.2 --veth-- 198.18.3.1), routing only the Service range
+# via the node, as a pod's traffic to a ClusterIP would go.  Call after
+# kp_topology.
+kp_podclient() {
+	kp_netns_add "$KP_PODC" || kp_die "ip netns add $KP_PODC"
+	ip -n "$KP_NODE" link add vpc type veth peer name vnode \
+	    netns "$KP_PODC" || kp_die "veth node<->client pod"
+	ip -n "$KP_NODE" addr add "$KP_NODE_PODC_IP/24" dev vpc
+	ip -n "$KP_NODE" link set vpc up
+	ip -n "$KP_PODC" addr add "$KP_PODC_IP/24" dev vnode
+	ip -n "$KP_PODC" link set vnode up
+	ip -n "$KP_PODC" route add "$KP_SVC_RANGE" via "$KP_NODE_PODC_IP" ||
+	    kp_die "route to the Service range in $KP_PODC"
+	kp_until 30 kp_carrier "$KP_NODE" vpc || kp_die "no carrier on vpc"
+	kp_until 30 kp_carrier "$KP_PODC" vnode ||
+	    kp_die "no carrier in the client pod ns"
+}
+
+# kp_svc_x NAME CLUSTERIP PORT PROTO TARGETPORT [nodePort=N]
+#     [externalIPs=IP,IP] [lb=IP,IP]: a Service of type ClusterIP,
+# NodePort (nodePort=) or LoadBalancer (lb=, ingress IPs in its status).
+kp_svc_x() {
+	local name=$1 cip=$2 port=$3 proto=$4 tport=$5 np= ext= lb= type ip
+	shift 5
+
+	for kv; do
+		case $kv in
+		nodePort=*) np=${kv#*=} ;;
+		externalIPs=*) ext=${kv#*=} ;;
+		lb=*) lb=${kv#*=} ;;
+		*) kp_die "kp_svc_x: bad option '$kv'" ;;
+		esac
+	done
+	type=ClusterIP
+	[ -n "$np" ] && type=NodePort
+	[ -n "$lb" ] && type=LoadBalancer
+	cat <<EOT
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: $name
+  namespace: default
+  resourceVersion: "1"
+spec:
+  clusterIP: $cip
+  clusterIPs:
+  - $cip
+  ports:
+  - name: p
+    port: $port
+    protocol: $proto
+    targetPort: $tport
+EOT
+	[ -n "$np" ] && echo "    nodePort: $np"
+	if [ -n "$ext" ]; then
+		echo "  externalIPs:"
+		for ip in ${ext//,/ }; do
+			echo "  - $ip"
+		done
+	fi
+	cat <<EOT
+  selector:
+    app: $name
+  sessionAffinity: None
+  type: $type
+status:
+EOT
+	if [ -z "$lb" ]; then
+		echo "  loadBalancer: {}"
+		return
+	fi
+	echo "  loadBalancer:"
+	echo "    ingress:"
+	for ip in ${lb//,/ }; do
+		echo "    - ip: $ip"
+	done
+}
+
+# kp_ipt_save: iptables-save of the node namespace's nat and filter tables.
+kp_ipt_save() {
+	kp_node iptables-save -t nat 2>/dev/null
+	kp_node iptables-save -t filter 2>/dev/null
+}
+
+# kp_ipt_count SERVICE: how many rules carry SERVICE's comment ("ns/n:p").
+kp_ipt_count() {
+	kp_ipt_save | grep -c -F -- "--comment \"$1\""
+}
+
+# kp_ipt_has SERVICE N: are there exactly N rules for SERVICE?
+kp_ipt_has() {
+	[ "$(kp_ipt_count "$1")" = "$2" ]
+}
+
+# kp_wait_rules SERVICE N [TENTHS]: wait (default 5 s) until the node has
+# exactly N rules for SERVICE (the restore runs in the background, after
+# /debug/services already lists the service).
+kp_wait_rules() {
+	kp_until "${3:-50}" kp_ipt_has "$1" "$2"
+}
+
+# kp_chain TABLE CHAIN: the chain's rules ("iptables -S"), sorted.
+kp_chain() {
+	kp_node iptables -w 5 -t "$1" -S "$2" 2>/dev/null | sort
+}
+
+# kp_ms_since T0: milliseconds since T0 (a "date +%s%N" value).
+kp_ms_since() {
+	echo $((($(date +%s%N) - $1) / 1000000))
+}
+
+# kp_stop: SIGTERM kuproxy and wait for it (at most 5 s, then SIGKILL).
+# Prints its exit status.
+kp_stop() {
+	local killer rc
+
+	kill -TERM "$KP_PID" 2>/dev/null
+	(sleep 5; kill -KILL "$KP_PID" 2>/dev/null) &
+	killer=$!
+	wait "$KP_PID"
+	rc=$?
+	kill "$killer" 2>/dev/null
+	wait "$killer" 2>/dev/null
+	echo "$rc"
+}
+
+# kp_listening NS PROTO PORT: print the ss line of a socket bound to PORT
+# (tcp: listening, udp: bound) in namespace NS, with its process.
+kp_listening() {
+	local opt=-ltnpH
+
+	[ "$2" = udp ] && opt=-lunpH
+	kp_in "$1" ss "$opt" "sport = :$3" 2>/dev/null
+}
+
+# kp_outage NS TARGET SECONDS [INTERVAL]: connect to TARGET (TCP, "<id>\n"
+# backends) every INTERVAL s (default 0.02) for SECONDS, in namespace NS.
+# Prints JSON: ok, fail, outages (runs of failures), max_gap (s, the
+# longest time from the end of the last success before an outage to the
+# end of the first success after it), still_down (the run ended with
+# failures), errors by kind.
+kp_outage() {
+	timeout -k 2 $((${3%.*} + 20)) \
+	    ip netns exec "$1" "$KP_PY" - "$2" "$3" "${4:-0.02}" <<'EOT'
+import json, socket, sys, time
+target, dur, interval = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+ip, _, port = target.rpartition(":")
+ok = fail = outages = 0
+errors = {}
+max_gap = 0.0
+last_ok = None
+down_since = None
+t0 = time.monotonic()
+n = 0
+while time.monotonic() - t0 < dur and n < 100000:
+    n += 1
+    start = time.monotonic()
+    good = False
+    try:
+        s = socket.create_connection((ip, int(port)), timeout=0.5)
+        try:
+            s.settimeout(0.5)
+            good = s.recv(64).strip() != b""
+            if not good:
+                errors["empty"] = errors.get("empty", 0) + 1
+        finally:
+            s.close()
+    except OSError as e:
+        k = "timeout" if isinstance(e, socket.timeout) else \
+            (e.__class__.__name__ if e.errno is None else str(e.errno))
+        errors[k] = errors.get(k, 0) + 1
+    end = time.monotonic()
+    if good:
+        ok += 1
+        if down_since is not None:
+            outages += 1
+            max_gap = max(max_gap, end - down_since)
+            down_since = None
+        last_ok = end
+    else:
+        fail += 1
+        if down_since is None:
+            down_since = last_ok if last_ok is not None else start
+    time.sleep(interval)
+print(json.dumps({"ok": ok, "fail": fail, "outages": outages,
+                  "max_gap": round(max_gap, 3),
+                  "still_down": down_since is not None,
+                  "errors": errors}, sort_keys=True))
+EOT
+}
+
+# kp_udp_stream NS TARGET SECONDS [INTERVAL]: send a small datagram to
+# TARGET every INTERVAL s (default 0.01) from one socket (one source
+# port, like a resolver) for SECONDS; print how many were sent and
+# answered.
+kp_udp_stream() {
+	timeout -k 2 30 ip netns exec "$1" "$KP_PY" - "$2" "$3" \
+	    "${4:-0.01}" <<'EOT'
+import json, socket, sys, time
+target, dur, interval = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+ip, _, port = target.rpartition(":")
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setblocking(False)
+sent = answered = 0
+t0 = time.monotonic()
+while time.monotonic() - t0 < dur and sent < 100000:
+    try:
+        s.sendto(b"ping", (ip, int(port)))
+        sent += 1
+    except OSError:
+        pass
+    time.sleep(interval)
+    while True:
+        try:
+            s.recv(2048)
+            answered += 1
+        except BlockingIOError:
+            break
+        except OSError:
+            break
+print(json.dumps({"sent": sent, "answered": answered}))
+EOT
+}
+
+# kp_ct_count IP [ARGS...]: UDP conntrack entries in the node namespace
+# whose original destination is IP (extra conntrack filters in ARGS,
+# e.g. --dst-nat).
+kp_ct_count() {
+	local ip=$1
+	shift
+	kp_node conntrack -L -p udp --orig-dst "$ip" "$@" 2>/dev/null |
+	    grep -c '^udp'
+}
