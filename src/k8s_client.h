@@ -38,8 +38,9 @@ struct k8s_req_cb {
 	/*
 	 * Body bytes of a 2xx response, in arbitrary chunks.  Returns 0,
 	 * or -1 to stop the request (done then follows with
-	 * K8S_REQ_ABORTED).  It must not cancel requests or free the
-	 * client; it may start requests.
+	 * K8S_REQ_ABORTED).  It runs inside libcurl: it may cancel
+	 * requests (they are removed once libcurl returns) but must not
+	 * free the client, and should start new requests from done.
 	 */
 	int	(*data)(void *arg, const char *buf, size_t len);
 	/*

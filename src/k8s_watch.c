@@ -76,6 +76,7 @@ struct kw_get {
 	struct k8s_req		*req;
 	struct k8s_jstream	*js;
 	struct json_object	*doc;
+	char			 err[K8S_CLIENT_ERRLEN];	/* body */
 	/* The request ended; doc (owned by the callee) is set on OK. */
 	void			(*done)(void *, int, long, const char *,
 				    struct json_object *);
@@ -98,7 +99,7 @@ struct kw_slices {
 struct kw_res {
 	struct k8s_watch	*w;
 	int			 kind;		/* KW_SERVICES, KW_ENDPOINTS */
-	int			 slices;	/* endpoints as EndpointSlices */
+	int			 slices;	/* EndpointSlices */
 	const char		*what;		/* "services", ... */
 	const char		*path;		/* the collection */
 	enum kw_state		 state;
@@ -221,10 +222,15 @@ static int
 kw_get_data(void *arg, const char *buf, size_t len)
 {
 	struct kw_get	*g = arg;
-	char		 err[K8S_CLIENT_ERRLEN];
 
-	return (k8s_jstream_feed(g->js, buf, len, kw_get_store, g, err,
-	    sizeof(err)));
+	if (k8s_jstream_feed(g->js, buf, len, kw_get_store, g, g->err,
+	    sizeof(g->err)) == -1) {
+		if (strcmp(g->err, "stopped") == 0)
+			snprintf(g->err, sizeof(g->err), "more than one JSON "
+			    "document in the response");
+		return (-1);
+	}
+	return (0);
 }
 
 /* A kw_get ended: check the body, hand the document over. */
@@ -242,7 +248,7 @@ kw_get_done(void *arg, int result, long status, const char *msg)
 		msg = "truncated or empty response";
 	} else if (result == K8S_REQ_ABORTED) {
 		result = K8S_REQ_TRANSPORT;
-		msg = "response is not one JSON document";
+		msg = g->err;
 	}
 	if (result != K8S_REQ_OK) {
 		json_object_put(doc);
@@ -425,11 +431,15 @@ kw_bad_note(struct kw_res *r, struct htab *tab, const char *ns,
 {
 	char	*k = kw_key(ns, name), *old;
 	void	*prev = NULL;
+	size_t	 klen = strlen(k);
 
 	r->w->stats.bad_objects++;
-	old = htab_get(r->bad, k, strlen(k));
+	/* The decoder's message starts with "ns/name: " already. */
+	if (strncmp(err, k, klen) == 0 && strncmp(err + klen, ": ", 2) == 0)
+		err += klen + 2;
+	old = htab_get(r->bad, k, klen);
 	if (old == NULL || strcmp(old, err) != 0)
-		log_warnx("%s: skipping %s/%s: %s", r->what, ns, name, err);
+		log_warnx("%s: skipping %s: %s", r->what, k, err);
 	if (htab_put(tab, k, strlen(k), xstrdup(err), &prev) == -1)
 		fatalx("k8s_watch: out of memory");
 	free(prev);
@@ -485,13 +495,30 @@ kw_decode(struct kw_res *r, struct json_object *o, struct htab *tab,
 	return (rc == K8S_DECODE_OK);
 }
 
+/*
+ * Store slice s (NULL: remove) as ns/name in the live store and push the
+ * Endpoints of the Service it left and of the one it joined.
+ */
+static void
+kw_slice_apply(struct kw_res *r, const char *ns, const char *name,
+    struct k8s_slice *s)
+{
+	char	*oldsvc;
+
+	kw_slices_put(r->store, ns, name, s, &oldsvc);
+	if (oldsvc != NULL)
+		kw_slices_push(r, ns, oldsvc);
+	if (s != NULL && (oldsvc == NULL || strcmp(oldsvc, s->service) != 0))
+		kw_slices_push(r, ns, s->service);
+	free(oldsvc);
+}
+
 /* Apply one ADDED, MODIFIED or DELETED object to the model. */
 static void
 kw_apply(struct kw_res *r, int deleted, struct json_object *o)
 {
 	struct model	*m = r->w->model;
 	const char	*ns, *name;
-	char		*oldsvc = NULL;
 	void		*obj = NULL;
 	int		 ok = 0;
 
@@ -514,15 +541,8 @@ kw_apply(struct kw_res *r, int deleted, struct json_object *o)
 			model_update_endpoints(m, obj);
 		else
 			model_delete_endpoints(m, ns, name);
-	} else {
-		kw_slices_put(r->store, ns, name, obj, &oldsvc);
-		if (oldsvc != NULL)
-			kw_slices_push(r, ns, oldsvc);
-		if (obj != NULL && (oldsvc == NULL ||
-		    strcmp(oldsvc, ((struct k8s_slice *)obj)->service) != 0))
-			kw_slices_push(r, ns, ((struct k8s_slice *)obj)->service);
-		free(oldsvc);
-	}
+	} else
+		kw_slice_apply(r, ns, name, obj);
 }
 
 /* Return metadata.<key> of o as a string, or NULL. */
@@ -558,7 +578,8 @@ kw_event_error(struct kw_res *r, struct json_object *st)
 
 	if (json_object_object_get_ex(st, "code", &v))
 		code = json_object_get_int(v);
-	if (json_object_object_get_ex(st, "message", &v))
+	if (json_object_object_get_ex(st, "message", &v) &&
+	    json_object_is_type(v, json_type_string))
 		msg = json_object_get_string(v);
 	r->stop = code == 410 ? KW_STOP_GONE : KW_STOP_ERROR;
 	snprintf(r->stopmsg, sizeof(r->stopmsg), "ERROR event: code %d: %s",
@@ -575,6 +596,7 @@ kw_event(void *arg, struct json_object *ev)
 	const char		*type;
 
 	if (!json_object_object_get_ex(ev, "type", &t) ||
+	    !json_object_is_type(t, json_type_string) ||
 	    !json_object_object_get_ex(ev, "object", &o) ||
 	    !json_object_is_type(o, json_type_object)) {
 		r->stop = KW_STOP_BAD;
@@ -880,6 +902,10 @@ kw_list_done(void *arg, int result, long status, const char *msg,
 	if (result == K8S_REQ_OK && kw_list_items(r, doc) == -1) {
 		result = K8S_REQ_TRANSPORT;
 		msg = "list without an items array";
+	} else if (result == K8S_REQ_OK &&
+	    kw_meta_str(doc, "resourceVersion") == NULL) {
+		result = K8S_REQ_TRANSPORT;
+		msg = "list without metadata.resourceVersion";
 	}
 	if (result != K8S_REQ_OK) {
 		json_object_put(doc);
@@ -1075,6 +1101,8 @@ kw_node_pick(struct json_object *doc)
 			a = json_object_array_get_idx(addrs, i);
 			if (!json_object_object_get_ex(a, "type", &t) ||
 			    !json_object_object_get_ex(a, "address", &v) ||
+			    !json_object_is_type(t, json_type_string) ||
+			    !json_object_is_type(v, json_type_string) ||
 			    strcmp(json_object_get_string(t), want[j]) != 0)
 				continue;
 			if (netutil_canon_ip(json_object_get_string(v), buf,

@@ -110,10 +110,17 @@ main_kubeconfig(const struct kp_config *cfg, struct kubeconfig *kc,
 	return (0);
 }
 
+/* The API source found this Node's address. */
+static void
+main_node_ip(void *arg, const char *ip)
+{
+	proxier_set_node_ip(arg, ip);
+}
+
 /* Start watching the API server; fatal if it cannot even be set up. */
 static struct k8s_watch *
 main_watch(struct event_base *base, const struct kp_config *cfg,
-    struct model *model)
+    struct model *model, struct proxier *proxier)
 {
 	struct k8s_watch_opts	 opts;
 	struct k8s_watch	*w;
@@ -125,6 +132,8 @@ main_watch(struct event_base *base, const struct kp_config *cfg,
 	memset(&opts, 0, sizeof(opts));
 	opts.node_name = cfg->hostname_override;
 	opts.endpoints_source = cfg->endpoints_source;
+	opts.node_ip_cb = main_node_ip;
+	opts.node_ip_arg = proxier;
 	w = k8s_watch_new(base, &kc, model, &opts, err, sizeof(err));
 	kubeconfig_clear(&kc);
 	if (w == NULL)
@@ -233,7 +242,7 @@ main_run(struct kp_config *cfg)
 			fatalx("%s: cannot watch the services file",
 			    cfg->services_file);
 	} else
-		ctx.watch = main_watch(ctx.base, cfg, model);
+		ctx.watch = main_watch(ctx.base, cfg, model, proxier);
 	sigs[0] = evsignal_new(ctx.base, SIGTERM, main_sigterm, &ctx);
 	sigs[1] = evsignal_new(ctx.base, SIGINT, main_sigterm, &ctx);
 	sigs[2] = evsignal_new(ctx.base, SIGHUP, main_sighup, &ctx);

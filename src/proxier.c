@@ -612,6 +612,14 @@ proxier_free(struct proxier *p)
 	free(p);
 }
 
+/* Take the Node object's address as a fallback node IP. */
+void
+proxier_set_node_ip(struct proxier *p, const char *ip)
+{
+	if (proxier_rules_set_node_ip(p->rules, ip))
+		proxier_request_sync(p);
+}
+
 /* Number of live service ports. */
 size_t
 proxier_count(const struct proxier *p)

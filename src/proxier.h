@@ -73,6 +73,11 @@ void		 proxier_free(struct proxier *);
 void		 proxier_request_sync(struct proxier *);
 /* Reconcile now; force re-applies the rules even if unchanged. */
 void		 proxier_sync(struct proxier *, int force);
+/*
+ * The Node object's address, from the API source: used as the node IP if
+ * neither --bind-address nor a default route gave one.
+ */
+void		 proxier_set_node_ip(struct proxier *, const char *ip);
 /* Number of live service ports. */
 size_t		 proxier_count(const struct proxier *);
 /* Return 1 once a first sync has completed (listeners and rules up). */

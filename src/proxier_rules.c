@@ -209,8 +209,14 @@ proxier_rules_new(struct event_base *base, const struct kp_config *cfg,
 	if (proxier_rules_host(r, AF_INET, r->host_ip4, sizeof(r->host_ip4),
 	    err, errlen) == -1 && (r->bind_ip == NULL ||
 	    strchr(r->bind_ip, ':') == NULL)) {
-		free(r);
-		return (NULL);
+		r->host_ip4[0] = '\0';
+		if (cfg->services_file != NULL) {
+			free(r);
+			return (NULL);
+		}
+		/* The API source can still tell us: the Node's address. */
+		log_warnx("%s; until then, waiting for this Node's address "
+		    "from the API server", err);
 	}
 	if (proxier_rules_host(r, AF_INET6, r->host_ip6, sizeof(r->host_ip6),
 	    e, sizeof(e)) == -1) {
@@ -332,8 +338,10 @@ proxier_rules_apply(struct proxier_rules *r, int family,
 	params.host_ip = family == AF_INET6 ? r->host_ip6 : r->host_ip4;
 	if (*params.host_ip == '\0') {
 		if (n > 0)
-			log_warnx("%zu IPv6 service ports: no IPv6 node IP "
-			    "(no default route); set --bind-address", n);
+			log_warnx("%zu %s service ports not installed: no %s "
+			    "node IP (no default route); set --bind-address",
+			    n, family == AF_INET6 ? "IPv6" : "IPv4",
+			    family == AF_INET6 ? "IPv6" : "IPv4");
 		return (n > 0 ? -1 : 0);
 	}
 	rv = ipt_sync_prepare(ipt, &params, v, n, force, &j->apply, err,
@@ -414,6 +422,24 @@ proxier_rules_forget(struct proxier_rules *r, const struct proxy_svc *ps)
 	if (ipt_flush_conntrack(ps->family == AF_INET6 ? r->ipt6 : r->ipt4,
 	    r->cfg->conntrack_path, ps->cluster_ip, err, sizeof(err)) == -1)
 		log_warnx("%s: conntrack flush: %s", ps->name, err);
+}
+
+/* Learn the node IP from elsewhere (the Node object) if we have none. */
+int
+proxier_rules_set_node_ip(struct proxier_rules *r, const char *ip)
+{
+	char	buf[INET6_ADDRSTRLEN], *dst;
+	int	af;
+
+	if ((af = netutil_canon_ip(ip, buf, sizeof(buf))) == -1)
+		return (0);
+	dst = af == AF_INET6 ? r->host_ip6 : r->host_ip4;
+	if (*dst != '\0')
+		return (0);
+	snprintf(dst, INET6_ADDRSTRLEN, "%s", buf);
+	log_info("node IP %s from the Node object (DNAT target for local "
+	    "traffic)", dst);
+	return (1);
 }
 
 /* The node IP of family, or "" if none. */

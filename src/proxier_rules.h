@@ -43,6 +43,12 @@ int		 proxier_rules_sync(struct proxier_rules *, struct htab *svcs,
  */
 void		 proxier_rules_forget(struct proxier_rules *,
 		    const struct proxy_svc *);
+/*
+ * Use ip (the Node object's address) as the node IP of its family if
+ * none was found.  Returns 1 if it was taken (the rules need a sync).
+ */
+int		 proxier_rules_set_node_ip(struct proxier_rules *,
+		    const char *ip);
 /* The node IP used as DNAT target for locally generated traffic. */
 const char	*proxier_rules_host_ip(const struct proxier_rules *, int family);
 

@@ -63,6 +63,7 @@ ke_init() {
 		echo "SKIP: $KP_NAME (no kube-apiserver: run tests/e2e/build-apiserver.sh)"
 		exit 77
 	fi
+	trap ke_cleanup EXIT
 	kp_topology
 	ke_pki
 	ke_etcd_start
@@ -91,6 +92,23 @@ ke_wait() {
 		[ "$(date +%s)" -ge "$end" ] && return 1
 		sleep 0.1
 	done
+}
+
+# EXIT trap: stop kuproxy, kube-apiserver and etcd in that order and
+# gracefully (bounded), then the integration lib's cleanup removes
+# everything else (and SIGKILLs whatever is left in the namespaces).
+ke_cleanup() {
+	local rc=$? pid
+
+	trap - EXIT
+	for pid in "$KP_PID" "$KE_APISERVER_PID" "$KE_ETCD_PID"; do
+		[ -n "$pid" ] || continue
+		kill -TERM "$pid" 2>/dev/null || continue
+		ke_wait 10 ke_gone "$pid" || kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	(exit "$rc")
+	kp_cleanup
 }
 
 # Quiet openssl wrapper: show its output only when it fails.

@@ -585,18 +585,19 @@ kp_ms_since() {
 }
 
 # kp_stop: SIGTERM kuproxy and wait for it (at most 5 s, then SIGKILL).
-# Prints its exit status.
+# Sets KP_STOP_RC to its exit status.  Not in $(...): kuproxy must be a
+# child of this shell.
 kp_stop() {
-	local killer rc
+	local killer
 
 	kill -TERM "$KP_PID" 2>/dev/null
-	(sleep 5; kill -KILL "$KP_PID" 2>/dev/null) &
+	(sleep 5; kill -KILL "$KP_PID" 2>/dev/null) >/dev/null 2>&1 &
 	killer=$!
 	wait "$KP_PID"
-	rc=$?
+	KP_STOP_RC=$?
 	kill "$killer" 2>/dev/null
 	wait "$killer" 2>/dev/null
-	echo "$rc"
+	return 0
 }
 
 # kp_listening NS PROTO PORT: print the ss line of a socket bound to PORT
@@ -664,35 +665,38 @@ print(json.dumps({"ok": ok, "fail": fail, "outages": outages,
 EOT
 }
 
-# kp_udp_stream NS TARGET SECONDS [INTERVAL]: send a small datagram to
-# TARGET every INTERVAL s (default 0.01) from one socket (one source
-# port, like a resolver) for SECONDS; print how many were sent and
-# answered.
+# kp_udp_stream NS TARGET SECONDS [INTERVAL [SOCKETS]]: send a small
+# datagram to TARGET every INTERVAL s (default 0.01) from each of SOCKETS
+# sockets (default 1; one source port each, like resolvers) for SECONDS;
+# print how many were sent and answered.
 kp_udp_stream() {
-	timeout -k 2 30 ip netns exec "$1" "$KP_PY" - "$2" "$3" \
-	    "${4:-0.01}" <<'EOT'
+	timeout -k 2 $((${3%.*} + 20)) ip netns exec "$1" "$KP_PY" - "$2" "$3" \
+	    "${4:-0.01}" "${5:-1}" <<'EOT'
 import json, socket, sys, time
 target, dur, interval = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 ip, _, port = target.rpartition(":")
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setblocking(False)
+socks = []
+for _ in range(int(sys.argv[4])):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setblocking(False)
+    socks.append(s)
 sent = answered = 0
 t0 = time.monotonic()
-while time.monotonic() - t0 < dur and sent < 100000:
-    try:
-        s.sendto(b"ping", (ip, int(port)))
-        sent += 1
-    except OSError:
-        pass
-    time.sleep(interval)
-    while True:
+while time.monotonic() - t0 < dur and sent < 1000000:
+    for s in socks:
         try:
-            s.recv(2048)
-            answered += 1
-        except BlockingIOError:
-            break
+            s.sendto(b"ping", (ip, int(port)))
+            sent += 1
         except OSError:
-            break
+            pass
+    time.sleep(interval)
+    for s in socks:
+        while True:
+            try:
+                s.recv(2048)
+                answered += 1
+            except OSError:
+                break
 print(json.dumps({"sent": sent, "answered": answered}))
 EOT
 }
