@@ -34,7 +34,19 @@ struct np_claim {
 	int		 seen;
 };
 
-/* The restore of one family running in the background. */
+/* Cluster IPs whose UDP conntrack entries are to be flushed. */
+struct rules_flushq {
+	char		**ips;
+	size_t		  n;
+};
+
+/*
+ * The restore of one family running in the background.  Conntrack
+ * entries of removed UDP services are flushed only once the restore
+ * that removes their rules has succeeded: flushed earlier, datagrams
+ * still arriving would be REDIRECTed again to the closed proxy port and
+ * pinned there by conntrack.
+ */
 struct rules_job {
 	struct proxier_rules	*r;
 	int			 family;
@@ -42,6 +54,8 @@ struct rules_job {
 	struct ipt_apply	 apply;
 	int			 again;		/* a sync came in meanwhile */
 	int			 forced;	/* periodic re-assertion */
+	struct rules_flushq	 pend;		/* removed, rules not yet gone */
+	struct rules_flushq	 inflight;	/* gone with the running job */
 	uint64_t		 start_ms;
 	int			 again_force;
 };
@@ -62,6 +76,8 @@ struct proxier_rules {
 	int			 had_v6;	/* v6 rules were written */
 	struct htab		*claims;	/* proto + port -> np_claim */
 };
+
+static void	proxier_rules_flushq_clear(struct rules_flushq *);
 
 /* The hash key of a node port claim. */
 static void
@@ -249,6 +265,8 @@ proxier_rules_free(struct proxier_rules *r)
 			exec_cancel(r->jobs[i].job);
 			ipt_apply_free(&r->jobs[i].apply);
 		}
+		proxier_rules_flushq_clear(&r->jobs[i].pend);
+		proxier_rules_flushq_clear(&r->jobs[i].inflight);
 	}
 	htab_free(r->claims, proxier_rules_claim_free);
 	ipt_free(r->ipt4);
@@ -284,29 +302,88 @@ proxier_rules_now(void)
 	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
+/* Queue ip for a conntrack flush. */
+static void
+proxier_rules_flushq_add(struct rules_flushq *q, const char *ip)
+{
+	q->ips = xreallocarray(q->ips, q->n + 1, sizeof(*q->ips));
+	q->ips[q->n++] = xstrdup(ip);
+}
+
+/* Move every entry of from to the end of to. */
+static void
+proxier_rules_flushq_move(struct rules_flushq *to, struct rules_flushq *from)
+{
+	size_t	i;
+
+	for (i = 0; i < from->n; i++) {
+		to->ips = xreallocarray(to->ips, to->n + 1, sizeof(*to->ips));
+		to->ips[to->n++] = from->ips[i];
+	}
+	free(from->ips);
+	from->ips = NULL;
+	from->n = 0;
+}
+
+/* Empty a queue without flushing. */
+static void
+proxier_rules_flushq_clear(struct rules_flushq *q)
+{
+	size_t	i;
+
+	for (i = 0; i < q->n; i++)
+		free(q->ips[i]);
+	free(q->ips);
+	q->ips = NULL;
+	q->n = 0;
+}
+
+/* Flush the UDP conntrack entries of every queued cluster IP. */
+static void
+proxier_rules_flushq_run(struct proxier_rules *r, struct rules_job *j,
+    struct rules_flushq *q)
+{
+	char	err[IPT_ERRLEN];
+	size_t	i;
+
+	for (i = 0; i < q->n; i++)
+		if (ipt_flush_conntrack(j->family == AF_INET6 ? r->ipt6 :
+		    r->ipt4, r->cfg->conntrack_path, q->ips[i], err,
+		    sizeof(err)) == -1)
+			log_warnx("%s: conntrack flush: %s", q->ips[i], err);
+	proxier_rules_flushq_clear(q);
+}
+
 /* A background restore ended. */
 static void
 proxier_rules_done(int rv, struct exec_result *res, void *arg)
 {
 	struct rules_job	*j = arg;
 	struct proxier_rules	*r = j->r;
+	const char		*fam = j->family == AF_INET6 ? "IPv6" : "IPv4";
 	char			 err[IPT_ERRLEN];
 
 	j->job = NULL;
 	if (ipt_sync_finish(j->family == AF_INET6 ? r->ipt6 : r->ipt4,
 	    &j->apply, rv, res, err, sizeof(err)) == -1) {
 		log_warnx("%s rules not applied: %s; retrying at the next "
-		    "sync", j->family == AF_INET6 ? "ip6tables" : "iptables",
-		    err);
+		    "sync", fam, err);
 		r->errors++;
-	} else if (j->forced)
-		log_debug("%s: %s rules re-asserted in %llu ms", __func__,
-		    j->family == AF_INET6 ? "IPv6" : "IPv4",
-		    (unsigned long long)(proxier_rules_now() - j->start_ms));
-	else
-		log_info("%s rules applied in %llu ms",
-		    j->family == AF_INET6 ? "IPv6" : "IPv4",
-		    (unsigned long long)(proxier_rules_now() - j->start_ms));
+		/* Their rules are still there: flush after the next one. */
+		proxier_rules_flushq_move(&j->inflight, &j->pend);
+		j->pend = j->inflight;
+		memset(&j->inflight, 0, sizeof(j->inflight));
+	} else {
+		proxier_rules_flushq_run(r, j, &j->inflight);
+		if (j->forced)
+			log_debug("%s: %s rules re-asserted in %llu ms",
+			    __func__, fam, (unsigned long long)
+			    (proxier_rules_now() - j->start_ms));
+		else
+			log_info("%s rules applied in %llu ms", fam,
+			    (unsigned long long)(proxier_rules_now() -
+			    j->start_ms));
+	}
 	if (j->again) {
 		j->again = 0;
 		r->done(r->done_arg);
@@ -346,8 +423,11 @@ proxier_rules_apply(struct proxier_rules *r, int family,
 	}
 	rv = ipt_sync_prepare(ipt, &params, v, n, force, &j->apply, err,
 	    sizeof(err));
-	if (rv == 0)
-		return (0);		/* unchanged */
+	if (rv == 0) {
+		/* Unchanged: whatever was removed has no rules left. */
+		proxier_rules_flushq_run(r, j, &j->pend);
+		return (0);
+	}
 	if (rv == -1)
 		goto fail;
 	j->job = exec_start(r->base, j->apply.argv, j->apply.input,
@@ -359,6 +439,7 @@ proxier_rules_apply(struct proxier_rules *r, int family,
 	}
 	j->forced = force;
 	j->start_ms = proxier_rules_now();
+	proxier_rules_flushq_move(&j->inflight, &j->pend);
 	return (0);
 fail:
 	log_warnx("%s rules not applied: %s",
@@ -400,7 +481,7 @@ proxier_rules_sync(struct proxier_rules *r, struct htab *svcs, int force)
 	proxier_rules_claims_sweep(r);
 	if (proxier_rules_apply(r, AF_INET, v4, n4, force) == -1)
 		rv = -1;
-	if (n6 > 0 || r->had_v6) {
+	if (n6 > 0 || r->had_v6 || r->jobs[1].pend.n > 0) {
 		if (proxier_rules_apply(r, AF_INET6, v6, n6, force) == -1)
 			rv = -1;
 		else
@@ -411,17 +492,17 @@ proxier_rules_sync(struct proxier_rules *r, struct htab *svcs, int force)
 	return (rv);
 }
 
-/* A service port is going away: flush UDP conntrack entries. */
+/*
+ * A service port is going away: for UDP, queue its cluster IP for a
+ * conntrack flush once the rules that point at it are gone.
+ */
 void
 proxier_rules_forget(struct proxier_rules *r, const struct proxy_svc *ps)
 {
-	char	err[IPT_ERRLEN];
-
 	if (ps->proto != IPPROTO_UDP)
 		return;
-	if (ipt_flush_conntrack(ps->family == AF_INET6 ? r->ipt6 : r->ipt4,
-	    r->cfg->conntrack_path, ps->cluster_ip, err, sizeof(err)) == -1)
-		log_warnx("%s: conntrack flush: %s", ps->name, err);
+	proxier_rules_flushq_add(&r->jobs[ps->family == AF_INET6].pend,
+	    ps->cluster_ip);
 }
 
 /* Learn the node IP from elsewhere (the Node object) if we have none. */

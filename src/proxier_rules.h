@@ -38,8 +38,8 @@ void		 proxier_rules_free(struct proxier_rules *);
 int		 proxier_rules_sync(struct proxier_rules *, struct htab *svcs,
 		    int force);
 /*
- * A service port is going away: release its node port claim and, for
- * UDP, flush its conntrack entries.  Its rules go at the next sync.
+ * A service port is going away: for UDP, its conntrack entries are
+ * flushed once the next sync's restore has removed its rules.
  */
 void		 proxier_rules_forget(struct proxier_rules *,
 		    const struct proxy_svc *);

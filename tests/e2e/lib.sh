@@ -249,16 +249,21 @@ ke_apiserver_ready() {
 	    "$KE_API/readyz" 2>/dev/null)" = 200 ]
 }
 
-# ke_apiserver_stop: SIGTERM kube-apiserver and wait (30 s) for it.
+# ke_apiserver_stop [SIGNAL [SECONDS]]: signal kube-apiserver (TERM),
+# wait SECONDS (15) for it to exit, then SIGKILL it.  On SIGTERM, 1.20
+# stops its controllers and listeners at once but lets open watch
+# streams (kuproxy's) run for up to its 60 s shutdown timeout.
 ke_apiserver_stop() {
 	local pid=$KE_APISERVER_PID
 
 	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null
-	ke_wait 30 ke_gone "$pid" || {
+	kill -"${1:-TERM}" "$pid" 2>/dev/null
+	ke_wait "${2:-15}" ke_gone "$pid" || {
+		kp_log "kube-apiserver still running ${2:-15} s after SIG${1:-TERM}: SIGKILL"
 		kill -KILL "$pid" 2>/dev/null
 		ke_wait 5 ke_gone "$pid"
 	}
+	wait "$pid" 2>/dev/null
 	KE_APISERVER_PID=
 }
 

@@ -31,9 +31,8 @@ kp_check "Endpoints change picked up after the restart" \
     ke_wait_ids 30 "$KP_POD" 198.19.0.10:80 2 "b4"
 
 # And once more, with the apiserver killed hard (no graceful close).
-kill -KILL "$KE_APISERVER_PID"
-ke_wait 5 ke_gone "$KE_APISERVER_PID"
-KE_APISERVER_PID=
+ke_apiserver_stop KILL 5
+kp_ok "kube-apiserver killed"
 sleep 1
 ke_apiserver_start
 ke_service later 198.19.0.21 80 TCP 8080

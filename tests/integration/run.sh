@@ -45,18 +45,18 @@ for t in "${tests[@]}"; do
 	case $rc in
 	0)
 		pass=$((pass + 1))
-		printf 'PASS  %-20s %4ds\n' "$name" "$secs"
+		printf 'PASS  %-24s %4ds\n' "$name" "$secs"
 		;;
 	77)
 		skip=$((skip + 1))
-		printf 'SKIP  %-20s %4ds  %s\n' "$name" "$secs" \
+		printf 'SKIP  %-24s %4ds  %s\n' "$name" "$secs" \
 		    "$(grep -m1 '^SKIP' "$log")"
 		;;
 	*)
 		fail=$((fail + 1))
 		failed="$failed $name"
 		[ "$rc" -eq 124 ] && echo "(timed out after $KP_TEST_TIMEOUT s)" >>"$log"
-		printf 'FAIL  %-20s %4ds  (exit %d)\n' "$name" "$secs" "$rc"
+		printf 'FAIL  %-24s %4ds  (exit %d)\n' "$name" "$secs" "$rc"
 		sed 's/^/    | /' "$log"
 		;;
 	esac
