@@ -12,8 +12,11 @@
 # address, then opens a new connection to the ClusterIP every few ms
 # until the new id answers.  Two latencies per round: from the PUT's
 # 2xx answer ("ack") and from just before the PUT was sent ("send").
-# Prints p50/p90/p99/max per source; -m FILE also appends a Markdown
-# table row per source to FILE.
+# Prints p50/p90/p99/max per source (nearest rank: with N=50, p99 is the
+# maximum), how often the very first connection after the ack already
+# reached the new backend, and one connection's time at rest for
+# reference; -m FILE also appends a Markdown table row per source to
+# FILE.  -i MS: pause between polls (2).
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 N=50
 SOURCES=both
@@ -25,7 +28,7 @@ while getopts n:s:m:i:h o; do
 	s) SOURCES=$OPTARG ;;
 	m) MDOUT=$OPTARG ;;
 	i) INTERVAL_MS=$OPTARG ;;
-	*) sed -n 2,16p "$0"; exit 2 ;;
+	*) sed -n 2,20p "$0"; exit 2 ;;
 	esac
 done
 [ "$SOURCES" = both ] && SOURCES="endpoints endpointslices"
@@ -105,15 +108,23 @@ cur = "b2"
 put(backends[cur])
 if not settle(cur, 30):
     sys.exit("ClusterIP never answered with %s" % cur)
-ack, send, errors, stale_after = [], [], 0, 0
+# Baseline: how long one connection through kuproxy takes at rest.
+rest = []
+for _ in range(50):
+    t = time.monotonic()
+    ask()
+    rest.append((time.monotonic() - t) * 1000.0)
+ack, send, errors, stale_after, first = [], [], 0, 0, 0
 for i in range(n):
     new = "b3" if cur == "b2" else "b2"
     t0 = time.monotonic()
     put(backends[new])
     t1 = time.monotonic()
     deadline = t1 + 30
+    polls = 0
     while True:
         got = ask()
+        polls += 1
         now = time.monotonic()
         if got == new:
             break
@@ -122,6 +133,8 @@ for i in range(n):
         if now > deadline:
             sys.exit("round %d: %s never answered" % (i, new))
         time.sleep(interval)
+    if polls == 1:
+        first += 1
     ack.append((now - t1) * 1000.0)
     send.append((now - t0) * 1000.0)
     # Once switched, it must stay switched.
@@ -130,7 +143,8 @@ for i in range(n):
     cur = new
     time.sleep(0.2)
 print(json.dumps({"ack": ack, "send": send, "errors": errors,
-                  "stale_after": stale_after}))
+                  "stale_after": stale_after, "first": first,
+                  "conn": sorted(rest)[len(rest) // 2]}))
 EOF
 
 pct() {
@@ -145,7 +159,8 @@ for k in ("ack", "send"):
     v = d[k]
     print("%s %.1f %.1f %.1f %.1f %.1f" % (k, p(v, 50), p(v, 90), p(v, 99),
         max(v), sum(v) / len(v)))
-print("errors %d %d" % (d["errors"], d["stale_after"]))
+print("errors %d %d %d %.1f" % (d["errors"], d["stale_after"], d["first"],
+    d["conn"]))
 '
 }
 
@@ -159,13 +174,14 @@ for src in $SOURCES; do
 	stats=$(echo "$out" | pct)
 	read -r _ a50 a90 a99 amax amean <<<"$(echo "$stats" | grep '^ack')"
 	read -r _ s50 s90 s99 smax smean <<<"$(echo "$stats" | grep '^send')"
-	read -r _ errs stale <<<"$(echo "$stats" | grep '^errors')"
-	printf '%-15s N=%d  after ack: p50 %s p90 %s p99 %s max %s mean %s ms | after send: p50 %s p99 %s ms | failed polls %s, flips back %s\n' \
-	    "$src" "$N" "$a50" "$a90" "$a99" "$amax" "$amean" "$s50" "$s99" "$errs" "$stale"
+	read -r _ errs stale first conn <<<"$(echo "$stats" | grep '^errors')"
+	printf '%-15s N=%d  after ack: p50 %s p90 %s p99 %s max %s mean %s ms | after send: p50 %s p90 %s p99 %s ms | new id on 1st poll %d/%d, failed polls %s, flips back %s; one connection at rest: %s ms\n' \
+	    "$src" "$N" "$a50" "$a90" "$a99" "$amax" "$amean" "$s50" "$s90" "$s99" \
+	    "$first" "$N" "$errs" "$stale" "$conn"
 	if [ -n "$MDOUT" ]; then
-		printf '| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n' \
+		printf '| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %d/%d | %s | %s |\n' \
 		    "$(date -u +%F)" "$src" "$N" "$a50" "$a90" "$a99" "$amax" \
-		    "$s50" "$s99" "$errs" >>"$MDOUT"
+		    "$s50" "$s90" "$s99" "$first" "$N" "$errs" "$conn" >>"$MDOUT"
 	fi
 	ke_kuproxy_stop
 	# Back to b2 for the next source.

@@ -211,29 +211,4 @@ int	 ipt_cleanup(struct ipt *, char *err, size_t errlen);
 int	 ipt_flush_conntrack(struct ipt *, const char *conntrack_path,
 	    const char *ip, char *err, size_t errlen);
 
-/*
- * Find this node's IP of a family as kube-proxy does when --bind-address
- * is a wildcard: the first global address of the default route's
- * interface (lowest metric; /proc/net/route or /proc/net/ipv6_route).
- * Writes the text form into buf.  Returns 0, or -1 with a reason in err,
- * "no default route: cannot choose the node IP; set --bind-address to
- * this node's IP" when there is none.
- */
-int	 ipt_detect_host_ip(int family, char *buf, size_t len, char *err,
-	    size_t errlen);
-/*
- * The default route's interface from the text of /proc/net/route
- * (AF_INET) or /proc/net/ipv6_route (AF_INET6): up, not a reject route,
- * not "lo", lowest metric.  Returns 0, or -1 if there is none.  Pure;
- * public for tests.
- */
-int	 ipt_parse_default_route(int family, const char *text,
-	    char *ifname, size_t len);
-/*
- * The first global (not loopback, not link-local) address of a family
- * on interface ifname.  Returns 0, or -1 with a reason in err.
- */
-int	 ipt_iface_addr(int family, const char *ifname, char *buf,
-	    size_t len, char *err, size_t errlen);
-
 #endif /* IPTABLES_H */

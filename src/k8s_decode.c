@@ -9,8 +9,9 @@
  *
  * Endpoint sets are sorted (by port name, then IP and port) so that two
  * listings of the same Endpoints compare equal in model.c whatever order
- * the API server returned them in.  EndpointSlices merged per Service
- * end in the same form, so a Service read from Endpoints and from its
+ * the API server returned them in.  EndpointSlices (k8s_slices.c) are
+ * read with the same field readers and sorted the same way (see
+ * k8s_decode_priv.h), so a Service read from Endpoints and from its
  * slices gives equal model objects.
  */
 #include <sys/socket.h>
@@ -26,30 +27,17 @@
 #include <json-c/json.h>
 
 #include "k8s_decode.h"
+#include "k8s_decode_priv.h"
 #include "model.h"
 #include "netutil.h"
 #include "xmalloc.h"
 #include "yamljson.h"
 
-#define K8S_LABEL_PROXY_NAME	"service.kubernetes.io/service-proxy-name"
-#define K8S_LABEL_HEADLESS	"service.kubernetes.io/headless"
-#define K8S_LABEL_SVC_NAME	"kubernetes.io/service-name"
 #define K8S_DEFAULT_AFFINITY_TTL 10800
 #define K8S_MAX_AFFINITY_TTL	86400
 
-/* Where errors go, and the object they are about. */
-struct kd_ctx {
-	char		*err;
-	size_t		 errlen;
-	const char	*ns;
-	const char	*name;
-};
-
-static int	kd_err(struct kd_ctx *, const char *, ...)
-		    __attribute__((__format__(printf, 2, 3)));
-
 /* Write "ns/name: <msg>" into the error buffer; return K8S_DECODE_ERR. */
-static int
+int
 kd_err(struct kd_ctx *c, const char *fmt, ...)
 {
 	char	msg[512];
@@ -62,24 +50,12 @@ kd_err(struct kd_ctx *c, const char *fmt, ...)
 	return (K8S_DECODE_ERR);
 }
 
-/* Return member key of o, or NULL if absent, null or o is no object. */
-static struct json_object *
-kd_get(struct json_object *o, const char *key)
-{
-	struct json_object	*v = NULL;
-
-	if (!json_object_is_type(o, json_type_object))
-		return (NULL);
-	json_object_object_get_ex(o, key, &v);
-	return (v);
-}
-
 /* Read an optional string member; absent or null gives def. */
-static int
+int
 kd_string(struct kd_ctx *c, struct json_object *o, const char *key,
     const char *path, const char *def, const char **out)
 {
-	struct json_object	*v = kd_get(o, key);
+	struct json_object	*v = yamljson_get(o, key);
 
 	*out = def;
 	if (v == NULL)
@@ -94,11 +70,11 @@ kd_string(struct kd_ctx *c, struct json_object *o, const char *key,
  * Read an integer member in [min, max]; absent or null gives def, or an
  * error if def is -1.
  */
-static int
+int
 kd_int(struct kd_ctx *c, struct json_object *o, const char *key,
     const char *path, int64_t min, int64_t max, int64_t def, int64_t *out)
 {
-	struct json_object	*v = kd_get(o, key);
+	struct json_object	*v = yamljson_get(o, key);
 
 	*out = def;
 	if (v == NULL) {
@@ -117,18 +93,18 @@ kd_int(struct kd_ctx *c, struct json_object *o, const char *key,
 }
 
 /* Return the array member key (NULL if absent), or an error. */
-static int
+int
 kd_array(struct kd_ctx *c, struct json_object *o, const char *key,
     const char *path, struct json_object **out)
 {
-	*out = kd_get(o, key);
+	*out = yamljson_get(o, key);
 	if (*out != NULL && !json_object_is_type(*out, json_type_array))
 		return (kd_err(c, "%s%s: must be a list", path, key));
 	return (0);
 }
 
 /* Check that o is a mapping. */
-static int
+int
 kd_object(struct kd_ctx *c, struct json_object *o, const char *path)
 {
 	if (!json_object_is_type(o, json_type_object))
@@ -137,7 +113,7 @@ kd_object(struct kd_ctx *c, struct json_object *o, const char *path)
 }
 
 /* Canonicalise the IP string v into a new string. */
-static int
+int
 kd_ip(struct kd_ctx *c, struct json_object *v, const char *path,
     char **out)
 {
@@ -157,7 +133,7 @@ kd_ip(struct kd_ctx *c, struct json_object *v, const char *path,
 }
 
 /* Parse a protocol name (absent: TCP); 0 on success. */
-static int
+int
 kd_proto(struct kd_ctx *c, struct json_object *o, const char *path,
     int *proto)
 {
@@ -181,15 +157,15 @@ kd_proto(struct kd_ctx *c, struct json_object *o, const char *path,
 int
 k8s_decode_meta(struct json_object *o, const char **ns, const char **name)
 {
-	struct json_object	*meta = kd_get(o, "metadata"), *v;
+	struct json_object	*meta = yamljson_get(o, "metadata"), *v;
 
 	*ns = "default";
 	*name = NULL;
-	v = kd_get(meta, "namespace");
+	v = yamljson_get(meta, "namespace");
 	if (json_object_is_type(v, json_type_string) &&
 	    json_object_get_string_len(v) > 0)
 		*ns = json_object_get_string(v);
-	v = kd_get(meta, "name");
+	v = yamljson_get(meta, "name");
 	if (!json_object_is_type(v, json_type_string) ||
 	    json_object_get_string_len(v) == 0)
 		return (-1);
@@ -198,7 +174,7 @@ k8s_decode_meta(struct json_object *o, const char **ns, const char **name)
 }
 
 /* Set up the context for o; fails if o has no usable metadata. */
-static int
+int
 kd_ctx_init(struct kd_ctx *c, struct json_object *o, const char *kind,
     char *err, size_t errlen)
 {
@@ -225,7 +201,7 @@ kd_svc_skip(struct kd_ctx *c, struct json_object *o, const char **cip)
 	const char		*type;
 
 	/* Presence is what counts, as in the informers' label selector. */
-	labels = kd_get(kd_get(o, "metadata"), "labels");
+	labels = yamljson_get(yamljson_get(o, "metadata"), "labels");
 	if (!json_object_is_type(labels, json_type_object))
 		labels = NULL;
 	if (labels != NULL &&
@@ -238,7 +214,7 @@ kd_svc_skip(struct kd_ctx *c, struct json_object *o, const char **cip)
 		kd_err(c, "label %s set", K8S_LABEL_HEADLESS);
 		return (K8S_DECODE_SKIP);
 	}
-	spec = kd_get(o, "spec");
+	spec = yamljson_get(o, "spec");
 	if (spec != NULL && kd_object(c, spec, "spec") == -1)
 		return (K8S_DECODE_ERR);
 	if (kd_string(c, spec, "type", "spec.", "ClusterIP", &type) == -1)
@@ -268,7 +244,7 @@ kd_port_dup(struct kd_ctx *c, struct json_object *ports, size_t i,
 	size_t		 j;
 
 	for (j = 0; j < i; j++) {
-		other = json_object_get_string(kd_get(
+		other = json_object_get_string(yamljson_get(
 		    json_object_array_get_idx(ports, j), "name"));
 		if (strcmp(other != NULL ? other : "", name) == 0)
 			return (kd_err(c, "spec.ports[%zu].name: duplicate "
@@ -367,7 +343,7 @@ kd_svc_lb(struct kd_ctx *c, struct json_object *o, struct model_service *ms)
 	char			 p[96];
 	size_t			 i, n;
 
-	if (kd_array(c, kd_get(kd_get(o, "status"), "loadBalancer"),
+	if (kd_array(c, yamljson_get(yamljson_get(o, "status"), "loadBalancer"),
 	    "ingress", "status.loadBalancer.", &ingress) == -1)
 		return (-1);
 	n = ingress != NULL ? json_object_array_length(ingress) : 0;
@@ -378,11 +354,11 @@ kd_svc_lb(struct kd_ctx *c, struct json_object *o, struct model_service *ms)
 		snprintf(p, sizeof(p), "status.loadBalancer.ingress[%zu]", i);
 		if (kd_object(c, e, p) == -1)
 			return (-1);
-		if (kd_get(e, "ip") == NULL)
+		if (yamljson_get(e, "ip") == NULL)
 			continue;
 		strncat(p, ".ip", sizeof(p) - strlen(p) - 1);
-		if (kd_ip(c, kd_get(e, "ip"), p, &ms->lb_ips[ms->n_lb_ips])
-		    == -1)
+		if (kd_ip(c, yamljson_get(e, "ip"), p,
+		    &ms->lb_ips[ms->n_lb_ips]) == -1)
 			return (-1);
 		ms->n_lb_ips++;
 	}
@@ -407,7 +383,8 @@ kd_svc_affinity(struct kd_ctx *c, struct json_object *spec,
 	else
 		return (kd_err(c, "spec.sessionAffinity: must be None or "
 		    "ClientIP, got \"%s\"", s));
-	cfg = kd_get(kd_get(spec, "sessionAffinityConfig"), "clientIP");
+	cfg = yamljson_get(yamljson_get(spec, "sessionAffinityConfig"),
+	    "clientIP");
 	if (kd_int(c, cfg, "timeoutSeconds",
 	    "spec.sessionAffinityConfig.clientIP.", 1, K8S_MAX_AFFINITY_TTL,
 	    K8S_DEFAULT_AFFINITY_TTL, &ttl) == -1)
@@ -432,12 +409,12 @@ k8s_decode_service(struct json_object *o, struct model_service **out,
 		return (K8S_DECODE_ERR);
 	if ((rc = kd_svc_skip(&c, o, &cip)) != K8S_DECODE_OK)
 		return (rc);
-	spec = kd_get(o, "spec");
+	spec = yamljson_get(o, "spec");
 	ms = xcalloc(1, sizeof(*ms));
 	ms->ns = xstrdup(c.ns);
 	ms->name = xstrdup(c.name);
 	ms->line = yamljson_line(o);
-	if (kd_ip(&c, kd_get(spec, "clusterIP"), "spec.clusterIP",
+	if (kd_ip(&c, yamljson_get(spec, "clusterIP"), "spec.clusterIP",
 	    &ms->cluster_ip) == -1 ||
 	    kd_svc_ports(&c, spec, ms) == -1 ||
 	    kd_ip_list(&c, spec, "externalIPs", "spec.", &ms->external_ips,
@@ -452,7 +429,7 @@ k8s_decode_service(struct json_object *o, struct model_service **out,
 }
 
 /* Return the set for port name, adding an empty one if needed. */
-static struct model_epset *
+struct model_epset *
 kd_epset(struct model_endpoints *me, const char *name)
 {
 	struct model_epset	*s;
@@ -469,7 +446,7 @@ kd_epset(struct model_endpoints *me, const char *name)
 }
 
 /* Append (ips[j], port) for every j to a set. */
-static void
+void
 kd_epset_add(struct model_epset *set, char **ips, size_t nips,
     uint16_t port)
 {
@@ -505,7 +482,7 @@ kd_ep_addrs(struct kd_ctx *c, struct json_object *sub, size_t si,
 		if (kd_object(c, a, path) == -1)
 			return (-1);
 		strncat(path, ".ip", sizeof(path) - strlen(path) - 1);
-		if (kd_ip(c, kd_get(a, "ip"), path, &(*ips)[*nips]) == -1)
+		if (kd_ip(c, yamljson_get(a, "ip"), path, &(*ips)[*nips]) == -1)
 			return (-1);
 		(*nips)++;
 	}
@@ -570,7 +547,7 @@ kd_set_cmp(const void *a, const void *b)
  * Put sets in canonical order: sets by port name, endpoints by IP and
  * port; with dedup, equal endpoints in one set are reduced to one.
  */
-static void
+void
 kd_sort_sets(struct model_epset *sets, size_t nsets, int dedup)
 {
 	struct model_epset	*s;
@@ -647,256 +624,4 @@ k8s_decode_endpoints(struct json_object *o, struct model_endpoints **out,
 	kd_sort_sets(me->sets, me->nsets, 0);
 	*out = me;
 	return (K8S_DECODE_OK);
-}
-
-/* Free an array of sets and everything in it. */
-static void
-kd_sets_free(struct model_epset *sets, size_t nsets)
-{
-	size_t	i, j;
-
-	for (i = 0; i < nsets; i++) {
-		for (j = 0; j < sets[i].n; j++)
-			free(sets[i].eps[j].ip);
-		free(sets[i].eps);
-		free(sets[i].port_name);
-	}
-	free(sets);
-}
-
-/*
- * Decide whether kube-proxy would use this slice; set *svc to the name
- * of its Service and *v6 to its address family.
- */
-static int
-kd_slice_skip(struct kd_ctx *c, struct json_object *o, const char **svc,
-    int *v6)
-{
-	struct json_object	*labels, *v;
-	const char		*type;
-
-	labels = kd_get(kd_get(o, "metadata"), "labels");
-	v = kd_get(labels, K8S_LABEL_SVC_NAME);
-	if (!json_object_is_type(v, json_type_string) ||
-	    json_object_get_string_len(v) == 0) {
-		kd_err(c, "label %s not set", K8S_LABEL_SVC_NAME);
-		return (K8S_DECODE_SKIP);
-	}
-	*svc = json_object_get_string(v);
-	/* The same selector as for Services: presence is what counts. */
-	if (json_object_object_get_ex(labels, K8S_LABEL_PROXY_NAME, NULL)) {
-		kd_err(c, "label %s set", K8S_LABEL_PROXY_NAME);
-		return (K8S_DECODE_SKIP);
-	}
-	if (json_object_object_get_ex(labels, K8S_LABEL_HEADLESS, NULL)) {
-		kd_err(c, "label %s set", K8S_LABEL_HEADLESS);
-		return (K8S_DECODE_SKIP);
-	}
-	if (kd_string(c, o, "addressType", "", NULL, &type) == -1)
-		return (K8S_DECODE_ERR);
-	if (type == NULL)
-		return (kd_err(c, "addressType: required"));
-	if (strcmp(type, "FQDN") == 0) {
-		kd_err(c, "addressType FQDN");
-		return (K8S_DECODE_SKIP);
-	}
-	if (strcmp(type, "IPv4") != 0 && strcmp(type, "IPv6") != 0)
-		return (kd_err(c, "addressType: unknown address type \"%s\"",
-		    type));
-	*v6 = strcmp(type, "IPv6") == 0;
-	return (K8S_DECODE_OK);
-}
-
-/*
- * Read endpoints[i]: 1 with its address in *ip when it is ready and has
- * one, 0 when it is not used, -1 on error.  Only the first address is
- * used, as kube-proxy does: the others are fungible copies.
- */
-static int
-kd_slice_ep(struct kd_ctx *c, struct json_object *ep, size_t i, int v6,
-    char **ip)
-{
-	struct json_object	*cond, *ready, *addrs;
-	char			 path[96];
-
-	*ip = NULL;
-	snprintf(path, sizeof(path), "endpoints[%zu]", i);
-	if (kd_object(c, ep, path) == -1)
-		return (-1);
-	cond = kd_get(ep, "conditions");
-	if (cond != NULL && !json_object_is_type(cond, json_type_object))
-		return (kd_err(c, "%s.conditions: must be a mapping", path));
-	/* A missing ready means "unknown", which counts as ready. */
-	ready = kd_get(cond, "ready");
-	if (ready != NULL && !json_object_is_type(ready, json_type_boolean))
-		return (kd_err(c, "%s.conditions.ready: must be true or false",
-		    path));
-	if (ready != NULL && !json_object_get_boolean(ready))
-		return (0);
-	strncat(path, ".", sizeof(path) - strlen(path) - 1);
-	if (kd_array(c, ep, "addresses", path, &addrs) == -1)
-		return (-1);
-	if (addrs == NULL || json_object_array_length(addrs) == 0)
-		return (0);
-	snprintf(path, sizeof(path), "endpoints[%zu].addresses[0]", i);
-	if (kd_ip(c, json_object_array_get_idx(addrs, 0), path, ip) == -1)
-		return (-1);
-	if ((strchr(*ip, ':') != NULL) != v6) {
-		kd_err(c, "%s: not an %s address: \"%s\"", path,
-		    v6 ? "IPv6" : "IPv4", *ip);
-		free(*ip);
-		*ip = NULL;
-		return (-1);
-	}
-	return (1);
-}
-
-/* Collect the addresses of the ready endpoints[]. */
-static int
-kd_slice_addrs(struct kd_ctx *c, struct json_object *o, int v6,
-    char ***ips, size_t *nips)
-{
-	struct json_object	*eps;
-	size_t			 i, n;
-	int			 rc;
-
-	if (kd_array(c, o, "endpoints", "", &eps) == -1)
-		return (-1);
-	n = eps != NULL ? json_object_array_length(eps) : 0;
-	if (n > 0)
-		*ips = xcalloc(n, sizeof(**ips));
-	for (i = 0; i < n; i++) {
-		rc = kd_slice_ep(c, json_object_array_get_idx(eps, i), i, v6,
-		    &(*ips)[*nips]);
-		if (rc == -1)
-			return (-1);
-		if (rc == 1)
-			(*nips)++;
-	}
-	return (0);
-}
-
-/* Add every ready address under every ports[] entry with a port. */
-static int
-kd_slice_ports(struct kd_ctx *c, struct json_object *o, char **ips,
-    size_t nips, struct model_endpoints *me)
-{
-	struct json_object	*ports, *p;
-	char			 path[64];
-	const char		*name;
-	int64_t			 port;
-	int			 proto;
-	size_t			 i, n;
-
-	if (kd_array(c, o, "ports", "", &ports) == -1)
-		return (-1);
-	n = ports != NULL ? json_object_array_length(ports) : 0;
-	for (i = 0; i < n; i++) {
-		p = json_object_array_get_idx(ports, i);
-		snprintf(path, sizeof(path), "ports[%zu]", i);
-		if (kd_object(c, p, path) == -1)
-			return (-1);
-		strncat(path, ".", sizeof(path) - strlen(path) - 1);
-		if (kd_string(c, p, "name", path, "", &name) == -1 ||
-		    kd_proto(c, p, path, &proto) == -1)
-			return (-1);
-		/* A null port means "all ports": nothing we can relay to. */
-		if (kd_get(p, "port") == NULL)
-			continue;
-		if (kd_int(c, p, "port", path, 1, 65535, -1, &port) == -1)
-			return (-1);
-		if (nips > 0)
-			kd_epset_add(kd_epset(me, name), ips, nips,
-			    (uint16_t)port);
-	}
-	return (0);
-}
-
-/* Decode an EndpointSlice (discovery.k8s.io v1 or v1beta1). */
-int
-k8s_decode_endpointslice(struct json_object *o, struct k8s_slice **out,
-    char *err, size_t errlen)
-{
-	struct kd_ctx		 c;
-	struct model_endpoints	 tmp;
-	struct k8s_slice	*sl;
-	const char		*svc;
-	char			**ips = NULL;
-	size_t			 nips = 0, i;
-	int			 rc, v6 = 0;
-
-	*out = NULL;
-	if (kd_ctx_init(&c, o, "EndpointSlice", err, errlen) == -1)
-		return (K8S_DECODE_ERR);
-	if ((rc = kd_slice_skip(&c, o, &svc, &v6)) != K8S_DECODE_OK)
-		return (rc);
-	memset(&tmp, 0, sizeof(tmp));
-	rc = K8S_DECODE_ERR;
-	if (kd_slice_addrs(&c, o, v6, &ips, &nips) == -1 ||
-	    kd_slice_ports(&c, o, ips, nips, &tmp) == -1)
-		goto out;
-	kd_sort_sets(tmp.sets, tmp.nsets, 1);
-	sl = xcalloc(1, sizeof(*sl));
-	sl->ns = xstrdup(c.ns);
-	sl->name = xstrdup(c.name);
-	sl->service = xstrdup(svc);
-	sl->sets = tmp.sets;
-	sl->nsets = tmp.nsets;
-	tmp.sets = NULL;
-	tmp.nsets = 0;
-	*out = sl;
-	rc = K8S_DECODE_OK;
-out:
-	for (i = 0; i < nips; i++)
-		free(ips[i]);
-	free(ips);
-	kd_sets_free(tmp.sets, tmp.nsets);
-	return (rc);
-}
-
-/* Merge the slices of one Service into one Endpoints. */
-struct model_endpoints *
-k8s_slices_merge(const char *ns, const char *service,
-    struct k8s_slice *const *slices, size_t n)
-{
-	struct model_endpoints	*me;
-	struct model_epset	*from, *to;
-	size_t			 i, j, k;
-
-	me = xcalloc(1, sizeof(*me));
-	me->ns = xstrdup(ns);
-	me->name = xstrdup(service);
-	for (i = 0; i < n; i++) {
-		if (slices[i] == NULL)
-			continue;
-		for (j = 0; j < slices[i]->nsets; j++) {
-			from = &slices[i]->sets[j];
-			if (from->n == 0)
-				continue;
-			to = kd_epset(me, from->port_name);
-			to->eps = xreallocarray(to->eps, to->n + from->n,
-			    sizeof(*to->eps));
-			for (k = 0; k < from->n; k++) {
-				to->eps[to->n].ip = xstrdup(from->eps[k].ip);
-				to->eps[to->n].port = from->eps[k].port;
-				to->n++;
-			}
-		}
-	}
-	/* An endpoint may be in two slices while the controller moves it. */
-	kd_sort_sets(me->sets, me->nsets, 1);
-	return (me);
-}
-
-/* Free a decoded slice; NULL is ignored. */
-void
-k8s_slice_free(struct k8s_slice *sl)
-{
-	if (sl == NULL)
-		return;
-	free(sl->ns);
-	free(sl->name);
-	free(sl->service);
-	kd_sets_free(sl->sets, sl->nsets);
-	free(sl);
 }

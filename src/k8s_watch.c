@@ -11,7 +11,7 @@
  * resourceVersion only moves once an event is applied, resuming never
  * loses or repeats an event.
  *
- * EndpointSlices are kept per slice in a store grouped by Service; a
+ * EndpointSlices are kept in a k8s_slices store grouped by Service; a
  * change to a slice recomputes the merged Endpoints of its Service(s).
  *
  * Invalid objects are logged once per distinct error, with ns/name, and
@@ -34,6 +34,7 @@
 #include "htab.h"
 #include "k8s_client.h"
 #include "k8s_decode.h"
+#include "k8s_slices.h"
 #include "k8s_watch.h"
 #include "kubeconfig.h"
 #include "log.h"
@@ -83,19 +84,6 @@ struct kw_get {
 	void			*arg;
 };
 
-/* The slices of one Service. */
-struct kw_group {
-	char			*ns;
-	char			*svc;
-	struct k8s_slice	**v;
-	size_t			 n;
-};
-
-struct kw_slices {
-	struct htab		*byname;	/* "ns/slice" -> k8s_slice */
-	struct htab		*bysvc;		/* "ns/service" -> kw_group */
-};
-
 struct kw_res {
 	struct k8s_watch	*w;
 	int			 kind;		/* KW_SERVICES, KW_ENDPOINTS */
@@ -121,10 +109,10 @@ struct kw_res {
 	size_t			 nlsvcs;
 	struct model_endpoints	**leps;
 	size_t			 nleps;
-	struct kw_slices	*lstore;
+	struct k8s_slices	*lstore;
 	struct htab		*lbad;
 	/* Live. */
-	struct kw_slices	*store;
+	struct k8s_slices	*store;
 	struct htab		*bad;		/* "ns/name" -> error logged */
 };
 
@@ -300,130 +288,6 @@ kw_get_clear(struct kw_get *g)
 	g->js = NULL;
 }
 
-/* Free a kw_group (htab callback). */
-static void
-kw_group_free(void *v)
-{
-	struct kw_group	*gr = v;
-
-	free(gr->ns);
-	free(gr->svc);
-	free(gr->v);
-	free(gr);
-}
-
-/* Free a slice (htab callback). */
-static void
-kw_slice_free_cb(void *v)
-{
-	k8s_slice_free(v);
-}
-
-/* A new empty slice store. */
-static struct kw_slices *
-kw_slices_new(void)
-{
-	struct kw_slices	*st;
-
-	st = xcalloc(1, sizeof(*st));
-	if ((st->byname = htab_new()) == NULL ||
-	    (st->bysvc = htab_new()) == NULL)
-		fatalx("k8s_watch: out of memory");
-	return (st);
-}
-
-/* Free a slice store and everything in it. */
-static void
-kw_slices_free(struct kw_slices *st)
-{
-	if (st == NULL)
-		return;
-	htab_free(st->bysvc, kw_group_free);
-	htab_free(st->byname, kw_slice_free_cb);
-	free(st);
-}
-
-/* Take slice s out of its Service's group. */
-static void
-kw_group_remove(struct kw_slices *st, struct k8s_slice *s)
-{
-	struct kw_group	*gr;
-	char		*k = kw_key(s->ns, s->service);
-	size_t		 i;
-
-	if ((gr = htab_get(st->bysvc, k, strlen(k))) != NULL) {
-		for (i = 0; i < gr->n; i++)
-			if (gr->v[i] == s)
-				break;
-		if (i < gr->n)
-			gr->v[i] = gr->v[--gr->n];
-		if (gr->n == 0)
-			kw_group_free(htab_del(st->bysvc, k, strlen(k)));
-	}
-	free(k);
-}
-
-/* Add slice s to its Service's group. */
-static void
-kw_group_add(struct kw_slices *st, struct k8s_slice *s)
-{
-	struct kw_group	*gr;
-	char		*k = kw_key(s->ns, s->service);
-
-	if ((gr = htab_get(st->bysvc, k, strlen(k))) == NULL) {
-		gr = xcalloc(1, sizeof(*gr));
-		gr->ns = xstrdup(s->ns);
-		gr->svc = xstrdup(s->service);
-		if (htab_put(st->bysvc, k, strlen(k), gr, NULL) == -1)
-			fatalx("k8s_watch: out of memory");
-	}
-	gr->v = xreallocarray(gr->v, gr->n + 1, sizeof(*gr->v));
-	gr->v[gr->n++] = s;
-	free(k);
-}
-
-/*
- * Store s (NULL: only remove) under ns/name, replacing what was there.
- * The Service the old slice belonged to is returned in *oldsvc (a new
- * string, NULL if there was none).
- */
-static void
-kw_slices_put(struct kw_slices *st, const char *ns, const char *name,
-    struct k8s_slice *s, char **oldsvc)
-{
-	struct k8s_slice	*old;
-	char			*k = kw_key(ns, name);
-
-	*oldsvc = NULL;
-	if ((old = htab_del(st->byname, k, strlen(k))) != NULL) {
-		*oldsvc = xstrdup(old->service);
-		kw_group_remove(st, old);
-		k8s_slice_free(old);
-	}
-	if (s != NULL) {
-		if (htab_put(st->byname, k, strlen(k), s, NULL) == -1)
-			fatalx("k8s_watch: out of memory");
-		kw_group_add(st, s);
-	}
-	free(k);
-}
-
-/* Recompute the Endpoints of ns/svc from the live store. */
-static void
-kw_slices_push(struct kw_res *r, const char *ns, const char *svc)
-{
-	struct kw_group		*gr;
-	char			*k = kw_key(ns, svc);
-
-	gr = htab_get(r->store->bysvc, k, strlen(k));
-	free(k);
-	if (gr == NULL)
-		model_delete_endpoints(r->w->model, ns, svc);
-	else
-		model_update_endpoints(r->w->model,
-		    k8s_slices_merge(ns, svc, gr->v, gr->n));
-}
-
 /* Log err for ns/name unless the same was logged; remember it in tab. */
 static void
 kw_bad_note(struct kw_res *r, struct htab *tab, const char *ns,
@@ -495,22 +359,17 @@ kw_decode(struct kw_res *r, struct json_object *o, struct htab *tab,
 	return (rc == K8S_DECODE_OK);
 }
 
-/*
- * Store slice s (NULL: remove) as ns/name in the live store and push the
- * Endpoints of the Service it left and of the one it joined.
- */
+/* A slice change altered the Endpoints of ns/svc (me NULL: none left). */
 static void
-kw_slice_apply(struct kw_res *r, const char *ns, const char *name,
-    struct k8s_slice *s)
+kw_slices_changed(void *arg, const char *ns, const char *svc,
+    struct model_endpoints *me)
 {
-	char	*oldsvc;
+	struct kw_res	*r = arg;
 
-	kw_slices_put(r->store, ns, name, s, &oldsvc);
-	if (oldsvc != NULL)
-		kw_slices_push(r, ns, oldsvc);
-	if (s != NULL && (oldsvc == NULL || strcmp(oldsvc, s->service) != 0))
-		kw_slices_push(r, ns, s->service);
-	free(oldsvc);
+	if (me == NULL)
+		model_delete_endpoints(r->w->model, ns, svc);
+	else
+		model_update_endpoints(r->w->model, me);
 }
 
 /* Apply one ADDED, MODIFIED or DELETED object to the model. */
@@ -542,7 +401,7 @@ kw_apply(struct kw_res *r, int deleted, struct json_object *o)
 		else
 			model_delete_endpoints(m, ns, name);
 	} else
-		kw_slice_apply(r, ns, name, obj);
+		k8s_slices_put(r->store, ns, name, obj, kw_slices_changed, r);
 }
 
 /* Return metadata.<key> of o as a string, or NULL. */
@@ -759,7 +618,7 @@ kw_list_clear(struct kw_res *r)
 	r->lsvcs = NULL;
 	r->leps = NULL;
 	r->nlsvcs = r->nleps = 0;
-	kw_slices_free(r->lstore);
+	k8s_slices_free(r->lstore);
 	r->lstore = NULL;
 	htab_free(r->lbad, kw_free_cb);
 	r->lbad = NULL;
@@ -796,7 +655,7 @@ kw_list_begin(struct kw_res *r)
 	if ((r->lbad = htab_new()) == NULL)
 		fatalx("k8s_watch: out of memory");
 	if (r->slices)
-		r->lstore = kw_slices_new();
+		r->lstore = k8s_slices_new();
 	kw_list_page(r);
 }
 
@@ -805,7 +664,6 @@ static int
 kw_list_items(struct kw_res *r, struct json_object *doc)
 {
 	struct json_object	*items;
-	char			*oldsvc;
 	const char		*ns, *name;
 	void			*obj;
 	size_t			 i, n;
@@ -831,29 +689,10 @@ kw_list_items(struct kw_res *r, struct json_object *doc)
 			r->leps[r->nleps++] = obj;
 		} else {
 			k8s_decode_meta(o, &ns, &name);
-			kw_slices_put(r->lstore, ns, name, obj, &oldsvc);
-			free(oldsvc);
+			k8s_slices_put(r->lstore, ns, name, obj, NULL, NULL);
 		}
 	}
 	return (0);
-}
-
-/* Merge every Service's slices of the collected store. */
-static void
-kw_list_merge(struct kw_res *r)
-{
-	struct htab_iter	 it;
-	struct kw_group		*gr;
-	void			*v;
-
-	r->leps = xreallocarray(NULL, htab_count(r->lstore->bysvc) + 1,
-	    sizeof(*r->leps));
-	htab_iter_init(r->lstore->bysvc, &it);
-	while (htab_iter_next(&it, NULL, NULL, &v)) {
-		gr = v;
-		r->leps[r->nleps++] = k8s_slices_merge(gr->ns, gr->svc, gr->v,
-		    gr->n);
-	}
 }
 
 /* The whole list is in: swap it into the model, then watch. */
@@ -868,8 +707,8 @@ kw_list_commit(struct kw_res *r)
 		w->stats.svc_lists++;
 	} else {
 		if (r->slices) {
-			kw_list_merge(r);
-			kw_slices_free(r->store);
+			r->leps = k8s_slices_merge_all(r->lstore, &r->nleps);
+			k8s_slices_free(r->store);
 			r->store = r->lstore;
 			r->lstore = NULL;
 		}
@@ -974,7 +813,7 @@ kw_res_clear(struct kw_res *r)
 	k8s_jstream_free(r->js);
 	if (r->timer != NULL)
 		event_free(r->timer);
-	kw_slices_free(r->store);
+	k8s_slices_free(r->store);
 	htab_free(r->bad, kw_free_cb);
 	free(r->rv);
 }
@@ -1000,7 +839,7 @@ kw_disc_use(struct k8s_watch *w, int api)
 	}
 	r->what = r->slices ? "endpointslices" : "endpoints";
 	if (r->slices)
-		r->store = kw_slices_new();
+		r->store = k8s_slices_new();
 	log_info("endpoints from %s", r->path);
 	kw_res_run(r);
 }

@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,44 +31,12 @@
 #include "yamljson.h"
 
 #define KC_MAX_FILE	(4 * 1024 * 1024)
-#define KC_MSGLEN	512
 
 /* Where errors go, and what relative paths are relative to. */
 struct kc_ctx {
-	const char	*fname;
-	const char	*dir;
-	char		*err;
-	size_t		 errlen;
+	struct yamljson_errbuf	 eb;	/* "FILE:LINE: msg" */
+	const char		*dir;
 };
-
-static int	kc_fail(struct kc_ctx *, int, const char *, ...)
-		    __attribute__((__format__(printf, 3, 4)));
-
-/* Write "FILE:LINE: msg" into the error buffer; return -1. */
-static int
-kc_fail(struct kc_ctx *c, int line, const char *fmt, ...)
-{
-	char	msg[KC_MSGLEN];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(c->err, c->errlen, "%s:%d: %s", c->fname, line, msg);
-	return (-1);
-}
-
-/* Return member key of o, or NULL if absent, null or o is no mapping. */
-static struct json_object *
-kc_get(struct json_object *o, const char *key)
-{
-	struct json_object	*v = NULL;
-
-	if (!json_object_is_type(o, json_type_object))
-		return (NULL);
-	json_object_object_get_ex(o, key, &v);
-	return (v);
-}
 
 /* Return the source line of o, or def when it has none (null). */
 static int
@@ -88,17 +55,17 @@ static int
 kc_str(struct kc_ctx *c, struct json_object *o, const char *key,
     const char *what, int line, const char **out)
 {
-	struct json_object	*v = kc_get(o, key);
+	struct json_object	*v = yamljson_get(o, key);
 
 	*out = NULL;
 	if (v == NULL)
 		return (0);
 	if (!json_object_is_type(v, json_type_string)) {
 		if (what == NULL)
-			return (kc_fail(c, kc_line(v, line),
+			return (yamljson_fail(&c->eb, kc_line(v, line),
 			    "%s: must be a string", key));
-		return (kc_fail(c, kc_line(v, line), "%s: %s: must be a "
-		    "string", what, key));
+		return (yamljson_fail(&c->eb, kc_line(v, line),
+		    "%s: %s: must be a string", what, key));
 	}
 	if (json_object_get_string_len(v) > 0)
 		*out = json_object_get_string(v);
@@ -210,8 +177,8 @@ kc_data(struct kc_ctx *c, struct json_object *o, const char *key,
 	if (s == NULL)
 		return (0);
 	if (kc_b64_decode(s, strlen(s), data, len, why, sizeof(why)) == -1)
-		return (kc_fail(c, kc_line(kc_get(o, key), line),
-		    "%s: %s: invalid base64: %s", what, key, why));
+		return (yamljson_fail(&c->eb, kc_line(yamljson_get(o, key),
+		    line), "%s: %s: invalid base64: %s", what, key, why));
 	if (*len == 0) {
 		free(*data);
 		*data = NULL;
@@ -229,14 +196,15 @@ kc_entry_name(struct kc_ctx *c, struct json_object *list, size_t i,
 	e = json_object_array_get_idx(list, i);
 	line = kc_line(e, line);
 	if (!json_object_is_type(e, json_type_object)) {
-		kc_fail(c, line, "%s[%zu]: must be a mapping", lname, i);
+		yamljson_fail(&c->eb, line, "%s[%zu]: must be a mapping",
+		    lname, i);
 		return (NULL);
 	}
-	n = kc_get(e, "name");
+	n = yamljson_get(e, "name");
 	if (!json_object_is_type(n, json_type_string) ||
 	    json_object_get_string_len(n) == 0) {
-		kc_fail(c, kc_line(n, line), "%s[%zu].name: must be a "
-		    "non-empty string", lname, i);
+		yamljson_fail(&c->eb, kc_line(n, line), "%s[%zu].name: must "
+		    "be a non-empty string", lname, i);
 		return (NULL);
 	}
 	return (json_object_get_string(n));
@@ -258,30 +226,32 @@ kc_find(struct kc_ctx *c, struct json_object *root, const char *lname,
 	size_t			 i, j, cnt;
 	int			 line, hit = 0;
 
-	list = kc_get(root, lname);
+	list = yamljson_get(root, lname);
 	line = kc_line(list, refline);
 	if (list != NULL && !json_object_is_type(list, json_type_array))
-		return (kc_fail(c, line, "%s: must be a list", lname));
+		return (yamljson_fail(&c->eb, line, "%s: must be a list",
+		    lname));
 	cnt = list != NULL ? json_object_array_length(list) : 0;
 	for (i = 0; i < cnt; i++) {
 		if ((n = kc_entry_name(c, list, i, lname, line)) == NULL)
 			return (-1);
 		e = json_object_array_get_idx(list, i);
 		for (j = 0; j < i; j++) {
-			other = json_object_get_string(kc_get(
+			other = json_object_get_string(yamljson_get(
 			    json_object_array_get_idx(list, j), "name"));
 			if (strcmp(other, n) == 0)
-				return (kc_fail(c, kc_line(e, line),
+				return (yamljson_fail(&c->eb, kc_line(e, line),
 				    "%s: duplicate %s name \"%s\" (first at "
 				    "line %d)", lname, kind, n, kc_line(
 				    json_object_array_get_idx(list, j), 0)));
 		}
 		if (strcmp(n, name) != 0)
 			continue;
-		v = kc_get(e, kind);
+		v = yamljson_get(e, kind);
 		if (v != NULL && !json_object_is_type(v, json_type_object))
-			return (kc_fail(c, kc_line(v, line), "%s \"%s\": %s: "
-			    "must be a mapping", kind, n, kind));
+			return (yamljson_fail(&c->eb, kc_line(v, line),
+			    "%s \"%s\": %s: must be a mapping", kind, n,
+			    kind));
 		*found = v;
 		*fline = kc_line(v, kc_line(e, line));
 		hit = 1;
@@ -289,9 +259,10 @@ kc_find(struct kc_ctx *c, struct json_object *root, const char *lname,
 	if (hit)
 		return (0);
 	if (ref != NULL)
-		return (kc_fail(c, refline, "%s \"%s\" referenced by %s not "
-		    "found", kind, name, ref));
-	return (kc_fail(c, refline, "%s \"%s\" not found", kind, name));
+		return (yamljson_fail(&c->eb, refline, "%s \"%s\" referenced "
+		    "by %s not found", kind, name, ref));
+	return (yamljson_fail(&c->eb, refline, "%s \"%s\" not found", kind,
+	    name));
 }
 
 /* Read the cluster: server, CA and insecure-skip-tls-verify. */
@@ -310,19 +281,21 @@ kc_cluster(struct kc_ctx *c, struct json_object *cl, const char *name,
 	    &out->ca_data, &out->ca_data_len) == -1)
 		return (-1);
 	if (server == NULL)
-		return (kc_fail(c, line, "%s: server is not set", what));
-	v = kc_get(cl, "insecure-skip-tls-verify");
+		return (yamljson_fail(&c->eb, line, "%s: server is not set",
+		    what));
+	v = yamljson_get(cl, "insecure-skip-tls-verify");
 	if (v != NULL && !json_object_is_type(v, json_type_boolean))
-		return (kc_fail(c, kc_line(v, line), "%s: "
+		return (yamljson_fail(&c->eb, kc_line(v, line), "%s: "
 		    "insecure-skip-tls-verify: must be true or false", what));
 	out->insecure = v != NULL && json_object_get_boolean(v);
 	if (ca != NULL && out->ca_data != NULL)
-		return (kc_fail(c, line, "%s: certificate-authority and "
-		    "certificate-authority-data are both set", what));
+		return (yamljson_fail(&c->eb, line, "%s: certificate-authority "
+		    "and certificate-authority-data are both set", what));
 	/* client-go refuses this too: a CA that would never be checked. */
 	if (out->insecure && (ca != NULL || out->ca_data != NULL))
-		return (kc_fail(c, line, "%s: insecure-skip-tls-verify with a "
-		    "certificate authority", what));
+		return (yamljson_fail(&c->eb, line, "%s: "
+		    "insecure-skip-tls-verify with a certificate authority",
+		    what));
 	out->server = xstrdup(server);
 	if (ca != NULL)
 		out->ca_file = kc_path(c, ca);
@@ -346,10 +319,10 @@ kc_user(struct kc_ctx *c, struct json_object *u, const char *name,
 
 	snprintf(what, sizeof(what), "user \"%s\"", name);
 	for (i = 0; kc_unsupported[i] != NULL; i++) {
-		if ((v = kc_get(u, kc_unsupported[i])) != NULL)
-			return (kc_fail(c, kc_line(v, line), "%s: %s is not "
-			    "supported; use a token or a client certificate",
-			    what, kc_unsupported[i]));
+		if ((v = yamljson_get(u, kc_unsupported[i])) != NULL)
+			return (yamljson_fail(&c->eb, kc_line(v, line),
+			    "%s: %s is not supported; use a token or a client "
+			    "certificate", what, kc_unsupported[i]));
 	}
 	if (kc_str(c, u, "client-certificate", what, line, &cert) == -1 ||
 	    kc_str(c, u, "client-key", what, line, &key) == -1 ||
@@ -361,15 +334,15 @@ kc_user(struct kc_ctx *c, struct json_object *u, const char *name,
 	    &out->key_data_len) == -1)
 		return (-1);
 	if (cert != NULL && out->cert_data != NULL)
-		return (kc_fail(c, line, "%s: client-certificate and "
-		    "client-certificate-data are both set", what));
+		return (yamljson_fail(&c->eb, line, "%s: client-certificate "
+		    "and client-certificate-data are both set", what));
 	if (key != NULL && out->key_data != NULL)
-		return (kc_fail(c, line, "%s: client-key and client-key-data "
-		    "are both set", what));
+		return (yamljson_fail(&c->eb, line, "%s: client-key and "
+		    "client-key-data are both set", what));
 	if ((cert != NULL || out->cert_data != NULL) !=
 	    (key != NULL || out->key_data != NULL))
-		return (kc_fail(c, line, "%s: a client certificate needs a "
-		    "client key, and a key needs a certificate", what));
+		return (yamljson_fail(&c->eb, line, "%s: a client certificate "
+		    "needs a client key, and a key needs a certificate", what));
 	if (cert != NULL)
 		out->cert_file = kc_path(c, cert);
 	if (key != NULL)
@@ -386,20 +359,22 @@ static int
 kc_context(struct kc_ctx *c, struct json_object *root, const char *override,
     const char **name, struct json_object **ctx, int *line)
 {
-	struct json_object	*cur = kc_get(root, "current-context");
+	struct json_object	*cur = yamljson_get(root, "current-context");
 	int			 refline;
 
 	refline = kc_line(cur, kc_line(root, 1));
 	if (override != NULL && override[0] != '\0') {
 		*name = override;
-		refline = kc_line(kc_get(root, "contexts"), kc_line(root, 1));
+		refline = kc_line(yamljson_get(root, "contexts"),
+		    kc_line(root, 1));
 	} else {
 		if (kc_str(c, root, "current-context", NULL, refline,
 		    name) == -1)
 			return (-1);
 		if (*name == NULL)
-			return (kc_fail(c, refline, "current-context is not "
-			    "set and no context was given"));
+			return (yamljson_fail(&c->eb, refline,
+			    "current-context is not set and no context was "
+			    "given"));
 	}
 	return (kc_find(c, root, "contexts", "context", *name, refline, NULL,
 	    ctx, line));
@@ -423,15 +398,16 @@ kc_resolve(struct kc_ctx *c, struct json_object *root, const char *override,
 	    kc_str(c, ctx, "namespace", what, ctxline, &ns) == -1)
 		return (-1);
 	if (clname == NULL)
-		return (kc_fail(c, ctxline, "%s: cluster is not set", what));
+		return (yamljson_fail(&c->eb, ctxline, "%s: cluster is not set",
+		    what));
 	if (kc_find(c, root, "clusters", "cluster", clname,
-	    kc_line(kc_get(ctx, "cluster"), ctxline), what, &cl, &line) == -1 ||
-	    kc_cluster(c, cl, clname, line, out) == -1)
+	    kc_line(yamljson_get(ctx, "cluster"), ctxline), what, &cl,
+	    &line) == -1 || kc_cluster(c, cl, clname, line, out) == -1)
 		return (-1);
 	/* A context without a user connects without credentials. */
 	if (uname != NULL && (kc_find(c, root, "users", "user", uname,
-	    kc_line(kc_get(ctx, "user"), ctxline), what, &u, &line) == -1 ||
-	    kc_user(c, u, uname, line, out) == -1))
+	    kc_line(yamljson_get(ctx, "user"), ctxline), what, &u,
+	    &line) == -1 || kc_user(c, u, uname, line, out) == -1))
 		return (-1);
 	if (ns != NULL)
 		out->ns = xstrdup(ns);
@@ -446,34 +422,26 @@ kubeconfig_parse(const char *buf, size_t len, const char *fname,
 {
 	struct kc_ctx		  c;
 	struct json_object	**docs;
-	char			  yerr[KC_MSGLEN];
 	size_t			  ndocs;
-	int			  rc = -1, line;
+	int			  rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (errlen > 0)
 		err[0] = '\0';
-	c.fname = fname;
+	c.eb.fname = fname;
+	c.eb.err = err;
+	c.eb.errlen = errlen;
 	c.dir = dir;
-	c.err = err;
-	c.errlen = errlen;
-	if (yamljson_parse(buf, len, &docs, &ndocs, yerr, sizeof(yerr)) ==
-	    -1) {
-		/* yamljson says "line N: reason". */
-		if (sscanf(yerr, "line %d: ", &line) == 1 &&
-		    strchr(yerr, ':') != NULL)
-			snprintf(err, errlen, "%s:%d:%s", fname, line,
-			    strchr(yerr, ':') + 1);
-		else
-			snprintf(err, errlen, "%s: %s", fname, yerr);
+	if (yamljson_parse_named(buf, len, fname, &docs, &ndocs, err,
+	    errlen) == -1)
 		return (-1);
-	}
 	if (ndocs == 0)
-		kc_fail(&c, 1, "empty kubeconfig");
+		yamljson_fail(&c.eb, 1, "empty kubeconfig");
 	else if (ndocs > 1)
-		kc_fail(&c, kc_line(docs[1], 1), "more than one YAML document");
+		yamljson_fail(&c.eb, kc_line(docs[1], 1),
+		    "more than one YAML document");
 	else if (!json_object_is_type(docs[0], json_type_object))
-		kc_fail(&c, kc_line(docs[0], 1), "not a mapping");
+		yamljson_fail(&c.eb, kc_line(docs[0], 1), "not a mapping");
 	else if (kc_resolve(&c, docs[0], context, out) == 0)
 		rc = 0;
 	yamljson_free(docs, ndocs);

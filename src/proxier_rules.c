@@ -20,6 +20,7 @@
 #include "iptables.h"
 #include "log.h"
 #include "netutil.h"
+#include "nodeip.h"
 #include "proxier.h"
 #include "proxier_rules.h"
 #include "xmalloc.h"
@@ -196,7 +197,7 @@ proxier_rules_host(struct proxier_rules *r, int family, char *buf,
 		snprintf(buf, len, "%s", r->bind_ip);
 		return (0);
 	}
-	return (ipt_detect_host_ip(family, buf, len, err, errlen));
+	return (nodeip_detect(family, buf, len, err, errlen));
 }
 
 /* Set up the rules side of the proxier. */

@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,29 +56,10 @@ struct svcfile {
 
 /* What one svcfile_parse run tracks besides the output. */
 struct svcfile_pctx {
-	const char		*fname;
+	struct yamljson_errbuf	 eb;		/* "FILE:LINE: msg" */
 	struct svcfile_objs	*out;
 	struct htab		*names;		/* "kind/ns/name" -> line */
-	char			*err;
-	size_t			 errlen;
 };
-
-static int	sf_fail(struct svcfile_pctx *, int, const char *, ...)
-		    __attribute__((__format__(printf, 3, 4)));
-
-/* Write "FILE:LINE: msg" to the error buffer; return -1. */
-static int
-sf_fail(struct svcfile_pctx *p, int line, const char *fmt, ...)
-{
-	char	msg[SVCFILE_ERRLEN];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(p->err, p->errlen, "%s:%d: %s", p->fname, line, msg);
-	return (-1);
-}
 
 /* Keep a note ("FILE:LINE: msg") for the loader to log. */
 static void
@@ -88,7 +68,8 @@ sf_note(struct svcfile_pctx *p, int line, const char *msg)
 	struct svcfile_objs	*o = p->out;
 
 	o->notes = xreallocarray(o->notes, o->nnotes + 1, sizeof(*o->notes));
-	xasprintf(&o->notes[o->nnotes++], "%s:%d: %s", p->fname, line, msg);
+	xasprintf(&o->notes[o->nnotes++], "%s:%d: %s", p->eb.fname, line,
+	    msg);
 }
 
 /*
@@ -161,8 +142,8 @@ sf_check_dup(struct svcfile_pctx *p, struct json_object *o,
 	n = xasprintf(&key, "%s/%s/%s", kind, ns, name);
 	if ((prev = htab_get(p->names, key, (size_t)n)) != NULL) {
 		free(key);
-		return (sf_fail(p, line, "%s/%s: duplicate %s (first at line "
-		    "%d)", ns, name, kind, (int)(intptr_t)prev));
+		return (yamljson_fail(&p->eb, line, "%s/%s: duplicate %s "
+		    "(first at line %d)", ns, name, kind, (int)(intptr_t)prev));
 	}
 	if (htab_put(p->names, key, (size_t)n, (void *)(intptr_t)line,
 	    NULL) == -1)
@@ -184,7 +165,7 @@ sf_service(struct svcfile_pctx *p, struct json_object *o)
 		return (-1);
 	rc = k8s_decode_service(o, &ms, err, sizeof(err));
 	if (rc == K8S_DECODE_ERR)
-		return (sf_fail(p, sf_path_line(o, err), "%s", err));
+		return (yamljson_fail(&p->eb, sf_path_line(o, err), "%s", err));
 	if (err[0] != '\0')
 		sf_note(p, sf_path_line(o, err), err);
 	if (rc == K8S_DECODE_SKIP)
@@ -206,7 +187,7 @@ sf_endpoints(struct svcfile_pctx *p, struct json_object *o)
 	if (sf_check_dup(p, o, "Endpoints") == -1)
 		return (-1);
 	if (k8s_decode_endpoints(o, &me, err, sizeof(err)) != K8S_DECODE_OK)
-		return (sf_fail(p, sf_path_line(o, err), "%s", err));
+		return (yamljson_fail(&p->eb, sf_path_line(o, err), "%s", err));
 	out->eps = xreallocarray(out->eps, out->neps + 1, sizeof(*out->eps));
 	out->eps[out->neps++] = me;
 	return (0);
@@ -235,20 +216,24 @@ sf_object(struct svcfile_pctx *p, struct json_object *o, const char *where)
 	int			 line = yamljson_line(o);
 
 	if (!json_object_is_type(o, json_type_object))
-		return (sf_fail(p, line, "%s is not a mapping", where));
+		return (yamljson_fail(&p->eb, line, "%s is not a mapping",
+		    where));
 	if ((kind = sf_str(o, "kind")) == NULL)
-		return (sf_fail(p, line, "%s has no kind", where));
+		return (yamljson_fail(&p->eb, line, "%s has no kind", where));
 	if ((api = sf_str(o, "apiVersion")) == NULL)
-		return (sf_fail(p, line, "%s has no apiVersion", where));
+		return (yamljson_fail(&p->eb, line, "%s has no apiVersion",
+		    where));
 	if (strcmp(kind, "List") == 0 || strcmp(kind, "ServiceList") == 0 ||
 	    strcmp(kind, "EndpointsList") == 0) {
 		if (strncmp(where, "items[", 6) == 0)
-			return (sf_fail(p, line, "%s: nested List", where));
+			return (yamljson_fail(&p->eb, line, "%s: nested List",
+			    where));
 		if (!json_object_object_get_ex(o, "items", &items) ||
 		    items == NULL)
 			return (0);
 		if (!json_object_is_type(items, json_type_array))
-			return (sf_fail(p, line, "items: must be a list"));
+			return (yamljson_fail(&p->eb, line,
+			    "items: must be a list"));
 		n = json_object_array_length(items);
 		for (i = 0; i < n; i++) {
 			snprintf(w, sizeof(w), "items[%zu]", i);
@@ -275,27 +260,18 @@ svcfile_parse(const char *buf, size_t len, const char *fname,
 {
 	struct svcfile_pctx	  p;
 	struct json_object	**docs;
-	char			  yerr[SVCFILE_ERRLEN];
 	size_t			  ndocs, i;
-	int			  rc = -1, line;
+	int			  rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (yamljson_parse(buf, len, &docs, &ndocs, yerr, sizeof(yerr)) ==
-	    -1) {
-		/* yamljson says "line N: reason". */
-		if (sscanf(yerr, "line %d: ", &line) == 1 &&
-		    strchr(yerr, ':') != NULL)
-			snprintf(err, errlen, "%s:%d:%s", fname, line,
-			    strchr(yerr, ':') + 1);
-		else
-			snprintf(err, errlen, "%s: %s", fname, yerr);
+	if (yamljson_parse_named(buf, len, fname, &docs, &ndocs, err,
+	    errlen) == -1)
 		return (-1);
-	}
 	memset(&p, 0, sizeof(p));
-	p.fname = fname;
+	p.eb.fname = fname;
+	p.eb.err = err;
+	p.eb.errlen = errlen;
 	p.out = out;
-	p.err = err;
-	p.errlen = errlen;
 	if ((p.names = htab_new()) == NULL)
 		fatalx("svcfile: out of memory");
 	for (i = 0; i < ndocs; i++)

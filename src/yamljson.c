@@ -532,3 +532,49 @@ yamljson_free(struct json_object **docs, size_t ndocs)
 		json_object_put(docs[i]);
 	free(docs);
 }
+
+/* Parse a YAML stream read from fname; errors name the file. */
+int
+yamljson_parse_named(const char *buf, size_t len, const char *fname,
+    struct json_object ***docs, size_t *ndocs, char *err, size_t errlen)
+{
+	char	yerr[YAMLJSON_MSGLEN];
+	int	line;
+
+	if (yamljson_parse(buf, len, docs, ndocs, yerr, sizeof(yerr)) == 0)
+		return (0);
+	/* yamljson_parse says "line N: reason". */
+	if (sscanf(yerr, "line %d: ", &line) == 1 &&
+	    strchr(yerr, ':') != NULL)
+		snprintf(err, errlen, "%s:%d:%s", fname, line,
+		    strchr(yerr, ':') + 1);
+	else
+		snprintf(err, errlen, "%s: %s", fname, yerr);
+	return (-1);
+}
+
+/* Return member key of o, or NULL if absent, null or o is no mapping. */
+struct json_object *
+yamljson_get(struct json_object *o, const char *key)
+{
+	struct json_object	*v = NULL;
+
+	if (!json_object_is_type(o, json_type_object))
+		return (NULL);
+	json_object_object_get_ex(o, key, &v);
+	return (v);
+}
+
+/* Write "FILE:LINE: msg" into the error buffer; return -1. */
+int
+yamljson_fail(struct yamljson_errbuf *eb, int line, const char *fmt, ...)
+{
+	char	msg[YAMLJSON_MSGLEN];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(eb->err, eb->errlen, "%s:%d: %s", eb->fname, line, msg);
+	return (-1);
+}

@@ -14,6 +14,8 @@
 
 struct json_object;
 
+#define YAMLJSON_MSGLEN	1024	/* longest yamljson_fail message, + 1 */
+
 /*
  * Parse every document of a YAML stream in buf.  On success *docs is a
  * new array of *ndocs trees (empty documents are skipped) and 0 is
@@ -25,5 +27,41 @@ int	yamljson_parse(const char *buf, size_t len, struct json_object ***docs,
 void	yamljson_free(struct json_object **docs, size_t ndocs);
 /* The 1-based source line of a node made by yamljson_parse, or 0. */
 int	yamljson_line(struct json_object *);
+/*
+ * yamljson_parse for the contents of the file fname: the same, but an
+ * error reads "FILE:N: reason" ("FILE: reason" if the parser's message
+ * has no line), ready for the user.
+ */
+int	yamljson_parse_named(const char *buf, size_t len, const char *fname,
+	    struct json_object ***docs, size_t *ndocs, char *err,
+	    size_t errlen);
+
+/*
+ * Tree helpers shared by the decoders (kubeconfig.c, k8s_decode.c,
+ * k8s_slices.c, svcfile.c); they work on any json-c tree, parsed from
+ * YAML or from API JSON.
+ */
+
+/*
+ * Return member key of o, or NULL if it is absent or null, or if o is
+ * not a mapping (o may be NULL).  The reference is borrowed from o.
+ */
+struct json_object *yamljson_get(struct json_object *o, const char *key);
+
+/* Where a parser of a named file writes its errors. */
+struct yamljson_errbuf {
+	const char	*fname;		/* "FILE" of "FILE:LINE: msg" */
+	char		*err;
+	size_t		 errlen;
+};
+
+/*
+ * Write "FILE:LINE: <fmt ...>" into eb->err, cut to eb->errlen (the
+ * message itself is cut at YAMLJSON_MSGLEN - 1 bytes first, so the
+ * arguments may point into eb->err).  Returns -1, so that a parser can
+ * "return (yamljson_fail(...));".
+ */
+int	yamljson_fail(struct yamljson_errbuf *eb, int line, const char *fmt,
+	    ...) __attribute__((__format__(printf, 3, 4)));
 
 #endif /* YAMLJSON_H */

@@ -35,3 +35,6 @@ echo "== integration tests (root, network namespaces)"
 ./configure --enable-werror --quiet
 make -s -j"$jobs"
 make -s check-integration
+
+echo "== e2e tests (root, real kube-apiserver 1.20 + etcd)"
+KUPROXY="$top/kuproxy" tests/e2e/run.sh

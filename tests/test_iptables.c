@@ -1,18 +1,17 @@
 /*
  * test_iptables.c: rule rendering (golden texts in tests/data), the
- * restore/jump/cleanup calls against fake binaries, conntrack, node IP.
+ * restore/jump/cleanup calls against fake binaries, conntrack.  The node
+ * IP is tested in test_nodeip.c.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,28 +75,6 @@ static const char fail_line7[] =
     "input line 7 \"-A KUBE-PORTALS-HOST -m comment --comment "
     "\"default/web:http\" -p tcp -m tcp --dport 80 -d 10.96.0.10/32 -j "
     "DNAT --to-destination 192.168.1.10:40001\"";
-
-static const char route4[] =
-    "Iface\tDestination\tGateway "
-    "\tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
-    "eth1\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
-    "eth1\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n"
-    "eth0\t00000000\t010010AC\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
-    "eth2\t00000000\t010010AC\t0002\t0\t0\t1\t00000000\t0\t0\t0\n";
-
-static const char route6[] =
-    "00000000000000000000000000000000 00 "
-    "00000000000000000000000000000000 00 "
-    "00000000000000000000000000000000 ffffffff 00000001 00000000 "
-    "00200200       lo\n"
-    "fd000000000000000000000000000000 40 "
-    "00000000000000000000000000000000 00 "
-    "00000000000000000000000000000000 00000100 00000001 00000000 "
-    "00000001     eth0\n"
-    "00000000000000000000000000000000 00 "
-    "00000000000000000000000000000000 00 "
-    "fe800000000000000000000000000001 00000400 00000001 00000000 "
-    "00000003     eth3\n";
 
 static const struct ipt_params p4 = { AF_INET, "0.0.0.0", "192.168.1.10" };
 static const struct ipt_params p6 = { AF_INET6, "::", "fd00::1" };
@@ -804,76 +781,6 @@ test_iptables_conntrack(void)
 	fake_teardown(&f);
 }
 
-/* The default route's interface: lowest metric, skipping lo/reject. */
-static void
-test_iptables_default_route(void)
-{
-	char		 ifname[32];
-
-	CU_ASSERT_EQUAL(ipt_parse_default_route(AF_INET, route4, ifname,
-	    sizeof(ifname)), 0);
-	CU_ASSERT_STRING_EQUAL(ifname, "eth0");
-	CU_ASSERT_EQUAL(ipt_parse_default_route(AF_INET6, route6, ifname,
-	    sizeof(ifname)), 0);
-	CU_ASSERT_STRING_EQUAL(ifname, "eth3");
-	/* Without default routes there is no answer. */
-	CU_ASSERT_EQUAL(ipt_parse_default_route(AF_INET, "Iface\tDest\n"
-	    "eth1\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n",
-	    ifname, sizeof(ifname)), -1);
-	CU_ASSERT_EQUAL(ipt_parse_default_route(AF_INET6, "", ifname,
-	    sizeof(ifname)), -1);
-}
-
-/* Interface addresses: loopback is never the node IP. */
-static void
-test_iptables_iface_addr(void)
-{
-	struct ifaddrs	*ifa, *i;
-	char		 buf[64], err[IPT_ERRLEN];
-	const char	*name = NULL;
-	int		 r;
-
-	CU_ASSERT_EQUAL(ipt_iface_addr(AF_INET, "lo", buf, sizeof(buf), err,
-	    sizeof(err)), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "has no global IPv4 address"));
-	CU_ASSERT_EQUAL(ipt_iface_addr(AF_INET, "kuproxy-none0", buf,
-	    sizeof(buf), err, sizeof(err)), -1);
-	/* Any interface with a global IPv4 address yields an address. */
-	CU_ASSERT_FATAL(getifaddrs(&ifa) == 0);
-	for (i = ifa; i != NULL && name == NULL; i = i->ifa_next)
-		if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET &&
-		    strcmp(i->ifa_name, "lo") != 0 && ntohl(((struct
-		    sockaddr_in *)i->ifa_addr)->sin_addr.s_addr) >> 24 != 127)
-			name = i->ifa_name;
-	if (name != NULL) {
-		CU_ASSERT_EQUAL(ipt_iface_addr(AF_INET, name, buf,
-		    sizeof(buf), err, sizeof(err)), 0);
-		CU_ASSERT(inet_pton(AF_INET, buf, &r) == 1);
-	}
-	freeifaddrs(ifa);
-}
-
-/* Detection on this host: an IP, or the error naming the flag. */
-static void
-test_iptables_detect_host_ip(void)
-{
-	char		 buf[64], err[IPT_ERRLEN];
-	struct in6_addr	 a;
-
-	if (ipt_detect_host_ip(AF_INET, buf, sizeof(buf), err,
-	    sizeof(err)) == 0) {
-		CU_ASSERT(inet_pton(AF_INET, buf, &a) == 1);
-	} else {
-		CU_ASSERT_PTR_NOT_NULL(strstr(err, "--bind-address"));
-	}
-	if (ipt_detect_host_ip(AF_INET6, buf, sizeof(buf), err,
-	    sizeof(err)) == 0) {
-		CU_ASSERT(inet_pton(AF_INET6, buf, &a) == 1);
-	} else {
-		CU_ASSERT_PTR_NOT_NULL(strstr(err, "--bind-address"));
-	}
-}
-
 static const struct tu_case cases[] = {
 	{ "render clusterip", test_iptables_render_clusterip },
 	{ "render nodeport", test_iptables_render_nodeport },
@@ -895,9 +802,6 @@ static const struct tu_case cases[] = {
 	{ "cleanup render", test_iptables_cleanup_render },
 	{ "cleanup run", test_iptables_cleanup_run },
 	{ "conntrack", test_iptables_conntrack },
-	{ "default route", test_iptables_default_route },
-	{ "iface addr", test_iptables_iface_addr },
-	{ "detect host ip", test_iptables_detect_host_ip },
 	{ NULL, NULL }
 };
 

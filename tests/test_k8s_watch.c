@@ -29,6 +29,7 @@
 #include "htab.h"
 #include "k8s_client.h"
 #include "k8s_decode.h"
+#include "k8s_slices.h"
 #include "k8s_watch.h"
 #include "kubeconfig.h"
 #include "log.h"

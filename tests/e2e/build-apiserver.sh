@@ -213,7 +213,7 @@ say "building kube-apiserver $upver with $(go version)"
 t0=$(date +%s)
 # GOPATH mode with the vendored tree, as the 1.20 build scripts expect.
 # The version stamp would come from git, which a source package lacks.
-export GO111MODULE=off GOFLAGS= GOPROXY=off GOCACHE=$work/gocache
+export GO111MODULE=off GOFLAGS="" GOPROXY=off GOCACHE=$work/gocache
 export KUBE_GIT_VERSION=v$upver KUBE_GIT_TREE_STATE=clean
 export KUBE_GIT_COMMIT=debian-$ver
 timeout 3000 make WHAT=cmd/kube-apiserver >"$work/build.log" 2>&1 || {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: helpers for kuproxy's end-to-end tests against a real
 # kube-apiserver 1.20 and etcd (root only).
 #
@@ -191,6 +192,7 @@ ke_etcd_start() {
 	    --listen-metrics-urls http://127.0.0.1:2381 \
 	    --logger zap --log-level warn >>"$log" 2>&1 &
 	KE_ETCD_PID=$!
+	disown "$KE_ETCD_PID"
 	KP_PIDS="$KP_PIDS $KE_ETCD_PID"
 	ke_wait 20 ke_etcd_healthy || {
 		tail -n 20 "$log" >&2
@@ -230,6 +232,8 @@ ke_apiserver_start() {
 	    --cert-dir "$KP_TMP/apiserver-certs" \
 	    --v 1 >>"$KE_APILOG" 2>&1 &
 	KE_APISERVER_PID=$!
+	# No "Killed" job notice when a test kills it on purpose.
+	disown "$KE_APISERVER_PID"
 	KP_PIDS="$KP_PIDS $KE_APISERVER_PID"
 	ke_wait 60 ke_apiserver_ready || {
 		tail -n 30 "$KE_APILOG" >&2
@@ -263,7 +267,6 @@ ke_apiserver_stop() {
 		kill -KILL "$pid" 2>/dev/null
 		ke_wait 5 ke_gone "$pid"
 	}
-	wait "$pid" 2>/dev/null
 	KE_APISERVER_PID=
 }
 
