@@ -12,6 +12,7 @@
  * whose service-name label changed moves between two groups, and both
  * Services are recomputed.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ struct ks_group {
 	size_t			 n;
 };
 
+/* The store: every slice by name, and grouped by Service. */
 struct k8s_slices {
 	struct htab		*byname;	/* "ns/slice" -> k8s_slice */
 	struct htab		*bysvc;		/* "ns/service" -> ks_group */

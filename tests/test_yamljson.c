@@ -311,6 +311,64 @@ test_yamljson_depth(void)
 	free(y);
 }
 
+/* yamljson_get: members of mappings only; null counts as absent. */
+static void
+test_yamljson_get(void)
+{
+	struct json_object	*o;
+
+	o = json_tokener_parse("{\"a\": 1, \"n\": null, \"m\": {\"b\": "
+	    "\"x\"}, \"l\": [1]}");
+	CU_ASSERT_FATAL(o != NULL);
+	CU_ASSERT(is_int(yamljson_get(o, "a"), 1));
+	CU_ASSERT(is_str(yamljson_get(yamljson_get(o, "m"), "b"), "x"));
+	CU_ASSERT(yamljson_get(o, "n") == NULL);
+	CU_ASSERT(yamljson_get(o, "missing") == NULL);
+	CU_ASSERT(yamljson_get(yamljson_get(o, "l"), "0") == NULL);
+	CU_ASSERT(yamljson_get(yamljson_get(o, "a"), "b") == NULL);
+	CU_ASSERT(yamljson_get(NULL, "a") == NULL);
+	json_object_put(o);
+}
+
+/* yamljson_fail and yamljson_parse_named write "FILE:LINE: msg". */
+static void
+test_yamljson_file_errors(void)
+{
+	struct yamljson_errbuf	  eb;
+	struct json_object	**d;
+	char			  err[64], big[2 * YAMLJSON_MSGLEN];
+	size_t			  n;
+
+	eb.fname = "f.yaml";
+	eb.err = err;
+	eb.errlen = sizeof(err);
+	CU_ASSERT(yamljson_fail(&eb, 7, "%s: bad %d", "key", 3) == -1);
+	CU_ASSERT_STRING_EQUAL(err, "f.yaml:7: key: bad 3");
+	/* An argument may be the buffer itself. */
+	CU_ASSERT(yamljson_fail(&eb, 8, "again: %s", err) == -1);
+	CU_ASSERT_STRING_EQUAL(err, "f.yaml:8: again: f.yaml:7: key: bad 3");
+	/* Cut to the buffer, and the message to YAMLJSON_MSGLEN - 1. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	yamljson_fail(&eb, 9, "%s", big);
+	CU_ASSERT(strlen(err) == sizeof(err) - 1);
+	CU_ASSERT(strncmp(err, "f.yaml:9: xxx", 13) == 0);
+	eb.err = big;
+	eb.errlen = sizeof(big);
+	yamljson_fail(&eb, 9, "%0*d", YAMLJSON_MSGLEN + 10, 0);
+	CU_ASSERT(strlen(big) == strlen("f.yaml:9: ") + YAMLJSON_MSGLEN - 1);
+	/* Syntax errors name the file and the line. */
+	CU_ASSERT(yamljson_parse_named("a: 1\nb: [\n", 10, "f.yaml", &d, &n,
+	    err, sizeof(err)) == -1);
+	CU_ASSERT(strncmp(err, "f.yaml:3: ", 10) == 0);
+	CU_ASSERT(d == NULL && n == 0);
+	CU_ASSERT(yamljson_parse_named("a: 1\n", 5, "f.yaml", &d, &n, err,
+	    sizeof(err)) == 0);
+	CU_ASSERT_FATAL(n == 1);
+	CU_ASSERT(is_int(yamljson_get(d[0], "a"), 1));
+	yamljson_free(d, n);
+}
+
 static const struct tu_case cases[] = {
 	{ "scalar types", test_yamljson_types },
 	{ "nested", test_yamljson_nested },
@@ -322,6 +380,8 @@ static const struct tu_case cases[] = {
 	{ "keys are scalars", test_yamljson_key_scalar },
 	{ "duplicate keys", test_yamljson_duplicate_keys },
 	{ "nesting depth", test_yamljson_depth },
+	{ "member getter", test_yamljson_get },
+	{ "file and line errors", test_yamljson_file_errors },
 	{ NULL, NULL }
 };
 
