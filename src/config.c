@@ -1,77 +1,36 @@
 /*
  * config.c: kuproxy's configuration, built as kube-proxy builds it:
- * defaults, then the KubeProxyConfiguration file, then the flags, then
- * validation (pkg/proxy/apis/config/validation/validation.go).  Unlike
- * kube-proxy, flags given with --config override the file instead of
- * being dropped.
+ * defaults, then the KubeProxyConfiguration file (config_file.c), then
+ * the flags (config_flags.c), then validation
+ * (pkg/proxy/apis/config/validation/validation.go).  Unlike kube-proxy,
+ * flags given with --config override the file instead of being dropped.
  *
- * Three tables drive everything: config_fields (the file keys userspace
- * mode honours, with their flag), config_keys (every v1alpha1 key, so
- * the rest can be ignored knowingly) and config_flags (the command line).
+ * This file holds what both sources share: the config_fields table of
+ * honoured keys and the setter that checks a value from either, the
+ * defaults, the config's lifetime, Go durations, validation and the
+ * KubeProxyConfiguration writer.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "config.h"
-#include "log.h"
+#include "config_priv.h"
 #include "netutil.h"
 #include "portalloc.h"
 #include "xmalloc.h"
 #include "yamljson.h"
 
-#ifndef PACKAGE_VERSION
-#define PACKAGE_VERSION	"unknown"
-#endif
-
-#define CONFIG_API_VERSION	"kubeproxy.config.k8s.io/v1alpha1"
-#define CONFIG_KIND		"KubeProxyConfiguration"
 #define CONFIG_HEALTHZ_PORT	10256
 #define CONFIG_METRICS_PORT	10249
-#define CONFIG_MAXFILE		(4 * 1024 * 1024)
-#define CONFIG_SRC_FLAG		(-1)	/* src_line of a flag-set field */
-
-/* Indexes into config_fields and kp_config.src_line. */
-enum config_field_id {
-	CF_BIND = 0,
-	CF_PORTRANGE,
-	CF_UDP,
-	CF_SYNC,
-	CF_MINSYNC,
-	CF_CFGSYNC,
-	CF_HEALTHZ,
-	CF_METRICS,
-	CF_KUBECONFIG,
-	CF_HOSTNAME,
-	CF_MODE,
-	CF_NFIELDS,
-};
-
-enum config_type {
-	CT_STR = 0,	/* char *, never NULL */
-	CT_OPTSTR,	/* char *, NULL when unset or "" */
-	CT_DUR,		/* uint64_t milliseconds */
-};
 
 _Static_assert(CF_NFIELDS <= CONFIG_NSRC, "CONFIG_NSRC too small");
-
-/* A KubeProxyConfiguration key that userspace mode honours. */
-struct config_field {
-	const char	*key;
-	const char	*flag;
-	enum config_type type;
-	size_t		 off;
-	int		(*check)(const char *, int, char *, size_t);
-};
 
 static int	config_check_ip(const char *, int, char *, size_t);
 static int	config_check_hostport(const char *, int, char *, size_t);
@@ -79,7 +38,7 @@ static int	config_check_range(const char *, int, char *, size_t);
 static int	config_check_mode(const char *, int, char *, size_t);
 
 #define OFF(m)	offsetof(struct kp_config, m)
-static const struct config_field config_fields[CF_NFIELDS] = {
+const struct config_field config_fields[CF_NFIELDS] = {
 	[CF_BIND] = { "bindAddress", "bind-address", CT_STR,
 	    OFF(bind_address), config_check_ip },
 	[CF_PORTRANGE] = { "portRange", "proxy-port-range", CT_STR,
@@ -103,236 +62,38 @@ static const struct config_field config_fields[CF_NFIELDS] = {
 	[CF_MODE] = { "mode", "proxy-mode", CT_STR, OFF(mode),
 	    config_check_mode },
 };
-
-/* What the file parser does with a key. */
-enum config_key_kind {
-	CK_META = 0,	/* apiVersion, kind: checked first */
-	CK_FIELD,	/* honoured: config_fields[field] */
-	CK_MAP,		/* a mapping whose keys are "key.child" rows */
-	CK_IGNORE,	/* v1alpha1 field with no meaning in userspace mode */
-};
-
-struct config_key {
-	const char	*key;
-	enum config_key_kind kind;
-	int		 field;
-};
-
-/* Every KubeProxyConfiguration v1alpha1 key of Kubernetes 1.20. */
-static const struct config_key config_keys[] = {
-	{ "apiVersion", CK_META, 0 },
-	{ "kind", CK_META, 0 },
-	{ "bindAddress", CK_FIELD, CF_BIND },
-	{ "portRange", CK_FIELD, CF_PORTRANGE },
-	{ "udpIdleTimeout", CK_FIELD, CF_UDP },
-	{ "configSyncPeriod", CK_FIELD, CF_CFGSYNC },
-	{ "healthzBindAddress", CK_FIELD, CF_HEALTHZ },
-	{ "metricsBindAddress", CK_FIELD, CF_METRICS },
-	{ "hostnameOverride", CK_FIELD, CF_HOSTNAME },
-	{ "mode", CK_FIELD, CF_MODE },
-	{ "iptables", CK_MAP, 0 },
-	{ "iptables.syncPeriod", CK_FIELD, CF_SYNC },
-	{ "iptables.minSyncPeriod", CK_FIELD, CF_MINSYNC },
-	{ "iptables.masqueradeAll", CK_IGNORE, 0 },
-	{ "iptables.masqueradeBit", CK_IGNORE, 0 },
-	{ "clientConnection", CK_MAP, 0 },
-	{ "clientConnection.kubeconfig", CK_FIELD, CF_KUBECONFIG },
-	{ "clientConnection.acceptContentTypes", CK_IGNORE, 0 },
-	{ "clientConnection.contentType", CK_IGNORE, 0 },
-	{ "clientConnection.qps", CK_IGNORE, 0 },
-	{ "clientConnection.burst", CK_IGNORE, 0 },
-	{ "featureGates", CK_IGNORE, 0 },
-	{ "bindAddressHardFail", CK_IGNORE, 0 },
-	{ "enableProfiling", CK_IGNORE, 0 },
-	{ "clusterCIDR", CK_IGNORE, 0 },
-	{ "ipvs", CK_IGNORE, 0 },
-	{ "oomScoreAdj", CK_IGNORE, 0 },
-	{ "conntrack", CK_IGNORE, 0 },
-	{ "nodePortAddresses", CK_IGNORE, 0 },
-	{ "winkernel", CK_IGNORE, 0 },
-	{ "showHiddenMetricsForVersion", CK_IGNORE, 0 },
-	{ "detectLocalMode", CK_IGNORE, 0 },
-	{ NULL, 0, 0 }
-};
-
-/* Command line rows. */
-enum config_flag_kind {
-	FK_VALUE = 0,	/* takes a value: --f=v, --f v */
-	FK_BOOL,	/* --f, --f=true|false */
-};
-
-enum config_flag_group {
-	FG_KUBE = 0,	/* kube-proxy's own flag */
-	FG_KUPROXY,	/* kuproxy only */
-};
-
-struct config_flag {
-	const char	*name;
-	char		 shortname;
-	enum config_flag_kind kind;
-	int		(*set)(struct kp_config *, const struct config_flag *,
-			    const char *, char *, size_t);
-	int		 field;		/* config_fields index, or -1 */
-	size_t		 off;		/* member for flag-only rows */
-	enum config_flag_group group;
-	const char	*argname;
-	const char	*help;
-};
-
-static int	config_flag_field(struct kp_config *,
-		    const struct config_flag *, const char *, char *, size_t);
-static int	config_flag_optstr(struct kp_config *,
-		    const struct config_flag *, const char *, char *, size_t);
-static int	config_flag_path(struct kp_config *,
-		    const struct config_flag *, const char *, char *, size_t);
-static int	config_flag_bool(struct kp_config *,
-		    const struct config_flag *, const char *, char *, size_t);
-static int	config_flag_verbosity(struct kp_config *,
-		    const struct config_flag *, const char *, char *, size_t);
-static int	config_flag_eps(struct kp_config *,
-		    const struct config_flag *, const char *, char *, size_t);
-static int	config_flag_none(struct kp_config *,
-		    const struct config_flag *, const char *, char *, size_t);
-
-#define FIELD(n, f, a, h)	{ n, 0, FK_VALUE, config_flag_field, f, 0, \
-				    FG_KUBE, a, h }
-#define OPTSTR(n, m, g, a, h)	{ n, 0, FK_VALUE, config_flag_optstr, -1, \
-				    OFF(m), g, a, h }
-#define PATH(n, m, a, h)	{ n, 0, FK_VALUE, config_flag_path, -1, \
-				    OFF(m), FG_KUPROXY, a, h }
-static const struct config_flag config_flags[] = {
-	OPTSTR("config", config_file, FG_KUBE, "FILE",
-	    "KubeProxyConfiguration file; flags override its values"),
-	FIELD("kubeconfig", CF_KUBECONFIG, "FILE",
-	    "kubeconfig file with authorization and API server location"),
-	OPTSTR("master", master, FG_KUBE, "URL",
-	    "API server address (overrides the kubeconfig's)"),
-	FIELD("hostname-override", CF_HOSTNAME, "NAME",
-	    "node name to use instead of the host name"),
-	FIELD("bind-address", CF_BIND, "IP",
-	    "IP the proxy sockets listen on (0.0.0.0 or :: for all)"),
-	FIELD("proxy-port-range", CF_PORTRANGE, "RANGE",
-	    "host ports for proxy sockets: N, A-B or A+N; empty: random"),
-	FIELD("udp-timeout", CF_UDP, "DURATION",
-	    "idle UDP session timeout"),
-	FIELD("iptables-sync-period", CF_SYNC, "DURATION",
-	    "maximum interval between full rule refreshes"),
-	FIELD("iptables-min-sync-period", CF_MINSYNC, "DURATION",
-	    "minimum interval between rule refreshes"),
-	FIELD("config-sync-period", CF_CFGSYNC, "DURATION",
-	    "how often Services and Endpoints are relisted"),
-	FIELD("healthz-bind-address", CF_HEALTHZ, "IP:PORT",
-	    "health check server address; empty or port 0 disables"),
-	FIELD("metrics-bind-address", CF_METRICS, "IP:PORT",
-	    "metrics server address; empty or port 0 disables"),
-	{ "cleanup", 0, FK_BOOL, config_flag_bool, -1, OFF(cleanup), FG_KUBE,
-	    NULL, "remove kuproxy's iptables rules and exit" },
-	FIELD("proxy-mode", CF_MODE, "MODE",
-	    "proxy mode: only \"userspace\" (or empty) is supported"),
-	{ "v", 'v', FK_VALUE, config_flag_verbosity, -1, 0, FG_KUBE, "N",
-	    "log verbosity: 2 debug, 4 trace" },
-	OPTSTR("write-config-to", write_config_to, FG_KUBE, "FILE",
-	    "write the resulting configuration to FILE and exit"),
-	{ "help", 'h', FK_BOOL, config_flag_none, -1, 0, FG_KUBE, NULL,
-	    "print this help and exit" },
-	{ "version", 0, FK_BOOL, config_flag_none, -1, 0, FG_KUBE, NULL,
-	    "print the version and exit" },
-	OPTSTR("services-file", services_file, FG_KUPROXY, "FILE",
-	    "read Services and Endpoints from FILE instead of the API"),
-	{ "check-config", 'n', FK_BOOL, config_flag_bool, -1, OFF(check_only),
-	    FG_KUPROXY, NULL, "check the configuration and exit" },
-	PATH("state-dir", state_dir, "DIR",
-	    "directory for port state kept across restarts"),
-	PATH("iptables-path", iptables_path, "PATH",
-	    "iptables binary"),
-	PATH("ip6tables-path", ip6tables_path, "PATH",
-	    "ip6tables binary"),
-	PATH("conntrack-path", conntrack_path, "PATH",
-	    "conntrack binary"),
-	{ "endpoints-source", 0, FK_VALUE, config_flag_eps, -1, 0, FG_KUPROXY,
-	    "SOURCE",
-	    "API resource to watch: auto, endpointslices or endpoints" },
-	{ NULL, 0, 0, NULL, -1, 0, 0, NULL, NULL }
-};
-#undef FIELD
-#undef OPTSTR
-#undef PATH
-
-/* kube-proxy flags with no effect in userspace mode. */
-struct config_ignored {
-	const char	*name;
-	int		 is_bool;
-	int		 is_prefix;	/* name is a prefix, e.g. "ipvs-" */
-};
-
-static const struct config_ignored config_ignored[] = {
-	{ "feature-gates", 0, 0 }, { "cluster-cidr", 0, 0 },
-	{ "masquerade-all", 1, 0 }, { "masquerade-bit", 0, 0 },
-	{ "iptables-masquerade-bit", 0, 0 }, { "nodeport-addresses", 0, 0 },
-	{ "oom-score-adj", 0, 0 }, { "profiling", 1, 0 },
-	{ "kube-api-qps", 0, 0 }, { "kube-api-burst", 0, 0 },
-	{ "kube-api-content-type", 0, 0 }, { "ipvs-strict-arp", 1, 0 },
-	{ "ipvs-", 0, 1 }, { "conntrack-max-per-core", 0, 0 },
-	{ "conntrack-min", 0, 0 },
-	{ "conntrack-tcp-timeout-established", 0, 0 },
-	{ "conntrack-tcp-timeout-close-wait", 0, 0 },
-	{ "healthz-port", 0, 0 }, { "metrics-port", 0, 0 },
-	{ "bind-address-hard-fail", 1, 0 }, { "detect-local-mode", 0, 0 },
-	{ "show-hidden-metrics-for-version", 0, 0 },
-	{ "azure-container-registry-config", 0, 0 },
-	{ "alsologtostderr", 1, 0 }, { "logtostderr", 1, 0 },
-	{ "skip-headers", 1, 0 }, { "skip-log-headers", 1, 0 },
-	{ "add-dir-header", 1, 0 }, { "one-output", 1, 0 },
-	{ "stderrthreshold", 0, 0 }, { "vmodule", 0, 0 },
-	{ "log-", 0, 1 },
-	{ NULL, 0, 0 }
-};
-
-/* One command-line flag found by config_scan(). */
-struct config_arg {
-	const struct config_flag *flag;		/* or NULL: ignored flag */
-	const char	*name;			/* as written, no dashes */
-	int		 namelen;
-	const char	*val;			/* NULL for booleans */
-	int		 bval;
-};
-
-static int	config_fail(char *, size_t, const char *, int,
-		    const struct config_field *, const char *, ...)
-		    __attribute__((__format__(printf, 6, 7)));
+#undef OFF
 
 /* Format "PREFIX: reason" into err for field f set from src; return -1. */
-static int
+int
 config_fail(char *err, size_t errlen, const char *file, int src,
     const struct config_field *f, const char *fmt, ...)
 {
-	va_list	ap;
-	int	n;
+	struct yamljson_errbuf	eb = { file != NULL ? file : "-", err, errlen };
+	char			msg[YAMLJSON_MSGLEN];
+	va_list			ap;
 
-	if (src > 0)
-		n = snprintf(err, errlen, "%s:%d: %s: ", file ? file : "-",
-		    src, f->key);
-	else if (src == CONFIG_SRC_FLAG)
-		n = snprintf(err, errlen, "--%s: ", f->flag);
-	else
-		n = snprintf(err, errlen, "%s: ", f->key);
-	if (n < 0 || (size_t)n >= errlen)
-		return (-1);
 	va_start(ap, fmt);
-	vsnprintf(err + n, errlen - n, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (src > 0)
+		return (yamljson_fail(&eb, src, "%s: %s", f->key, msg));
+	if (src == CONFIG_SRC_FLAG)
+		snprintf(err, errlen, "--%s: %s", f->flag, msg);
+	else
+		snprintf(err, errlen, "%s: %s", f->key, msg);
 	return (-1);
 }
 
-/* Return the address of field f's member in cfg. */
-static void *
-config_member(struct kp_config *cfg, const struct config_field *f)
+/* Return the address of the member at offset off of cfg. */
+void *
+config_member(struct kp_config *cfg, size_t off)
 {
-	return ((char *)cfg + f->off);
+	return ((char *)cfg + off);
 }
 
 /* Replace the string at *sp with a copy of val (NULL if optional and ""). */
-static void
+void
 config_setstr(char **sp, const char *val, int optional)
 {
 	free(*sp);
@@ -389,7 +150,7 @@ config_check_mode(const char *s, int from_flag, char *err, size_t errlen)
 }
 
 /* Set field id of cfg from text val, found at src (line or flag). */
-static int
+int
 config_set_field(struct kp_config *cfg, int id, const char *val, int src,
     char *err, size_t errlen)
 {
@@ -401,13 +162,14 @@ config_set_field(struct kp_config *cfg, int id, const char *val, int src,
 		if (config_parse_duration(val, &ms, why, sizeof(why)) == -1)
 			return (config_fail(err, errlen, cfg->src_file, src, f,
 			    "%s", why));
-		*(uint64_t *)config_member(cfg, f) = ms;
+		*(uint64_t *)config_member(cfg, f->off) = ms;
 	} else {
 		if (f->check != NULL && f->check(val, src == CONFIG_SRC_FLAG,
 		    why, sizeof(why)) == -1)
 			return (config_fail(err, errlen, cfg->src_file, src, f,
 			    "%s", why));
-		config_setstr(config_member(cfg, f), val, f->type == CT_OPTSTR);
+		config_setstr(config_member(cfg, f->off), val,
+		    f->type == CT_OPTSTR);
 	}
 	cfg->src_line[id] = src;
 	return (0);
@@ -475,6 +237,15 @@ config_free(struct kp_config *cfg)
 		return;
 	config_clear(cfg);
 	free(cfg);
+}
+
+/* Move the contents of n into cfg, then free n. */
+void
+config_swap(struct kp_config *cfg, struct kp_config *n)
+{
+	config_clear(cfg);
+	*cfg = *n;
+	free(n);
 }
 
 /* Multiply-add for durations, failing past Go's int64 nanoseconds. */
@@ -620,580 +391,6 @@ config_format_duration(uint64_t ms, char *buf, size_t len)
 	return (buf);
 }
 
-/* Return the text of a scalar duration node (int 0 reads as "0"). */
-static const char *
-config_yaml_text(struct json_object *node, char *buf, size_t len)
-{
-	switch (json_object_get_type(node)) {
-	case json_type_string:
-		return (json_object_get_string(node));
-	case json_type_int:
-		snprintf(buf, len, "%lld",
-		    (long long)json_object_get_int64(node));
-		return (buf);
-	default:
-		return (NULL);
-	}
-}
-
-/* Apply one honoured key's node to cfg. */
-static int
-config_yaml_field(struct kp_config *cfg, int id, struct json_object *node,
-    int line, char *err, size_t errlen)
-{
-	const struct config_field	*f = &config_fields[id];
-	const char			*val;
-	char				 num[32];
-
-	if (node == NULL)	/* null: keep the default */
-		return (0);
-	if (f->type == CT_DUR)
-		val = config_yaml_text(node, num, sizeof(num));
-	else
-		val = json_object_is_type(node, json_type_string) ?
-		    json_object_get_string(node) : NULL;
-	if (val == NULL)
-		return (config_fail(err, errlen, cfg->src_file, line, f,
-		    "expected a %s, got %s", f->type == CT_DUR ?
-		    "duration string" : "string",
-		    json_type_to_name(json_object_get_type(node))));
-	return (config_set_field(cfg, id, val, line, err, errlen));
-}
-
-/* Find the config_keys row for path "prefix.key" (or "key"). */
-static const struct config_key *
-config_key_find(const char *prefix, const char *key)
-{
-	const struct config_key	*k;
-	size_t			 plen = prefix ? strlen(prefix) : 0;
-
-	for (k = config_keys; k->key != NULL; k++) {
-		if (prefix == NULL) {
-			if (strcmp(k->key, key) == 0)
-				return (k);
-		} else if (strncmp(k->key, prefix, plen) == 0 &&
-		    k->key[plen] == '.' && strcmp(k->key + plen + 1, key) == 0)
-			return (k);
-	}
-	return (NULL);
-}
-
-/* Apply every key of mapping map (under prefix, NULL at the top) to cfg. */
-static int
-config_yaml_map(struct kp_config *cfg, struct json_object *map,
-    const char *prefix, char *err, size_t errlen)
-{
-	const struct config_key	*k;
-	const char		*file = cfg->src_file;
-	int			 line, mline = yamljson_line(map);
-
-	json_object_object_foreach(map, key, val) {
-		line = val != NULL ? yamljson_line(val) : 0;
-		if (line == 0)
-			line = mline;
-		if ((k = config_key_find(prefix, key)) == NULL) {
-			log_warnx("%s:%d: unknown field \"%s%s%s\" ignored",
-			    file, line, prefix ? prefix : "", prefix ? "." : "",
-			    key);
-			continue;
-		}
-		switch (k->kind) {
-		case CK_META:
-			break;
-		case CK_IGNORE:
-			log_debug("%s: %s:%d: %s has no effect in userspace "
-			    "mode; ignored", __func__, file, line, k->key);
-			break;
-		case CK_FIELD:
-			if (config_yaml_field(cfg, k->field, val, line, err,
-			    errlen) == -1)
-				return (-1);
-			break;
-		case CK_MAP:
-			if (val == NULL)
-				break;
-			if (!json_object_is_type(val, json_type_object)) {
-				snprintf(err, errlen, "%s:%d: %s: expected a "
-				    "mapping, got %s", file, line, k->key,
-				    json_type_to_name(json_object_get_type(
-				    val)));
-				return (-1);
-			}
-			if (config_yaml_map(cfg, val, k->key, err,
-			    errlen) == -1)
-				return (-1);
-			break;
-		}
-	}
-	return (0);
-}
-
-/* Check that root's key holds want. */
-static int
-config_yaml_meta(struct json_object *root, const char *fname,
-    const char *key, const char *want, char *err, size_t errlen)
-{
-	struct json_object	*node;
-	int			 line = yamljson_line(root);
-
-	if (!json_object_object_get_ex(root, key, &node) || node == NULL) {
-		snprintf(err, errlen, "%s:%d: %s: missing, expected %s", fname,
-		    line, key, want);
-		return (-1);
-	}
-	if (yamljson_line(node) > 0)
-		line = yamljson_line(node);
-	if (!json_object_is_type(node, json_type_string) ||
-	    strcmp(json_object_get_string(node), want) != 0) {
-		snprintf(err, errlen, "%s:%d: %s: expected %s, got \"%s\"",
-		    fname, line, key, want, json_object_get_string(node));
-		return (-1);
-	}
-	return (0);
-}
-
-/* Rewrite yamljson's "line N: reason" as "FILE:N: reason". */
-static void
-config_yaml_syntax(const char *fname, const char *why, char *err,
-    size_t errlen)
-{
-	int	line, n = 0;
-
-	if (sscanf(why, "line %d: %n", &line, &n) == 1 && n > 0)
-		snprintf(err, errlen, "%s:%d: %s", fname, line, why + n);
-	else
-		snprintf(err, errlen, "%s: %s", fname, why);
-}
-
-/* Apply a KubeProxyConfiguration document to cfg. */
-int
-config_parse_yaml(struct kp_config *cfg, const char *buf, size_t len,
-    const char *fname, char *err, size_t errlen)
-{
-	struct json_object	**docs = NULL;
-	size_t			  ndocs = 0;
-	char			  why[CONFIG_ERRLEN];
-	int			  line, rv = -1;
-
-	if (yamljson_parse(buf, len, &docs, &ndocs, why, sizeof(why)) == -1) {
-		config_yaml_syntax(fname, why, err, errlen);
-		return (-1);
-	}
-	if (ndocs != 1) {
-		line = ndocs > 1 ? yamljson_line(docs[1]) : 0;
-		snprintf(err, errlen, "%s:%d: expected one "
-		    "KubeProxyConfiguration document, got %zu", fname,
-		    line > 0 ? line : 1, ndocs);
-		goto out;
-	}
-	if (!json_object_is_type(docs[0], json_type_object)) {
-		line = yamljson_line(docs[0]);
-		snprintf(err, errlen, "%s:%d: expected a "
-		    "KubeProxyConfiguration mapping, got %s", fname,
-		    line > 0 ? line : 1,
-		    json_type_to_name(json_object_get_type(docs[0])));
-		goto out;
-	}
-	if (config_yaml_meta(docs[0], fname, "apiVersion", CONFIG_API_VERSION,
-	    err, errlen) == -1 || config_yaml_meta(docs[0], fname, "kind",
-	    CONFIG_KIND, err, errlen) == -1)
-		goto out;
-	free(cfg->src_file);
-	cfg->src_file = xstrdup(fname);
-	rv = config_yaml_map(cfg, docs[0], NULL, err, errlen);
-out:
-	yamljson_free(docs, ndocs);
-	return (rv);
-}
-
-/* Read the --config file and apply it to cfg. */
-static int
-config_read_file(struct kp_config *cfg, const char *path, char *err,
-    size_t errlen)
-{
-	FILE	*fp;
-	char	*buf;
-	size_t	 len;
-	int	 rv = -1;
-
-	if ((fp = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "--config: %s: %s", path,
-		    strerror(errno));
-		return (-1);
-	}
-	buf = xmalloc(CONFIG_MAXFILE + 1);
-	len = fread(buf, 1, CONFIG_MAXFILE + 1, fp);
-	if (ferror(fp))
-		snprintf(err, errlen, "--config: %s: read error", path);
-	else if (len > CONFIG_MAXFILE)
-		snprintf(err, errlen, "--config: %s: larger than %d bytes",
-		    path, CONFIG_MAXFILE);
-	else
-		rv = config_parse_yaml(cfg, buf, len, path, err, errlen);
-	free(buf);
-	fclose(fp);
-	return (rv);
-}
-
-/* Parse a pflag boolean (strconv.ParseBool) into *b. */
-static int
-config_parse_bool(const char *s, int *b)
-{
-	static const char *const t[] = { "1", "t", "T", "true", "TRUE",
-	    "True", NULL };
-	static const char *const f[] = { "0", "f", "F", "false", "FALSE",
-	    "False", NULL };
-	int	i;
-
-	for (i = 0; t[i] != NULL; i++)
-		if (strcmp(s, t[i]) == 0)
-			return (*b = 1, 0);
-	for (i = 0; f[i] != NULL; i++)
-		if (strcmp(s, f[i]) == 0)
-			return (*b = 0, 0);
-	return (-1);
-}
-
-/* Set a KubeProxyConfiguration field from its flag. */
-static int
-config_flag_field(struct kp_config *cfg, const struct config_flag *fl,
-    const char *val, char *err, size_t errlen)
-{
-	return (config_set_field(cfg, fl->field, val, CONFIG_SRC_FLAG, err,
-	    errlen));
-}
-
-/* Set a flag-only optional string ("" unsets it). */
-static int
-config_flag_optstr(struct kp_config *cfg, const struct config_flag *fl,
-    const char *val, char *err, size_t errlen)
-{
-	config_setstr((char **)((char *)cfg + fl->off), val, 1);
-	return (0);
-}
-
-/* Set a path that always has a value (validation rejects ""). */
-static int
-config_flag_path(struct kp_config *cfg, const struct config_flag *fl,
-    const char *val, char *err, size_t errlen)
-{
-	config_setstr((char **)((char *)cfg + fl->off), val, 0);
-	return (0);
-}
-
-/* Set a flag-only boolean (the value was parsed by config_scan()). */
-static int
-config_flag_bool(struct kp_config *cfg, const struct config_flag *fl,
-    const char *val, char *err, size_t errlen)
-{
-	*(int *)((char *)cfg + fl->off) = *val == '1';
-	return (0);
-}
-
-/* Set klog's -v level. */
-static int
-config_flag_verbosity(struct kp_config *cfg, const struct config_flag *fl,
-    const char *val, char *err, size_t errlen)
-{
-	char	*end;
-	long	 v;
-
-	errno = 0;
-	v = strtol(val, &end, 10);
-	if (*val == '\0' || *end != '\0' || errno != 0 || v < 0 ||
-	    v > 100) {
-		snprintf(err, errlen, "--v: invalid verbosity \"%s\"", val);
-		return (-1);
-	}
-	cfg->verbosity = (int)v;
-	return (0);
-}
-
-/* Set --endpoints-source. */
-static int
-config_flag_eps(struct kp_config *cfg, const struct config_flag *fl,
-    const char *val, char *err, size_t errlen)
-{
-	if (strcmp(val, "auto") == 0)
-		cfg->endpoints_source = CONFIG_EPS_AUTO;
-	else if (strcmp(val, "endpointslices") == 0)
-		cfg->endpoints_source = CONFIG_EPS_SLICES;
-	else if (strcmp(val, "endpoints") == 0)
-		cfg->endpoints_source = CONFIG_EPS_ENDPOINTS;
-	else {
-		snprintf(err, errlen, "--endpoints-source: \"%s\" is not one "
-		    "of auto, endpointslices, endpoints", val);
-		return (-1);
-	}
-	return (0);
-}
-
-/* Do nothing: --help and --version act in config_load(). */
-static int
-config_flag_none(struct kp_config *cfg, const struct config_flag *fl,
-    const char *val, char *err, size_t errlen)
-{
-	return (0);
-}
-
-/* Look up a long flag name of n bytes in both tables. */
-static int
-config_flag_find(const char *name, size_t n, struct config_arg *a)
-{
-	const struct config_flag	*fl;
-	const struct config_ignored	*ig;
-	size_t				 il;
-
-	memset(a, 0, sizeof(*a));
-	a->name = name;
-	a->namelen = (int)n;
-	for (fl = config_flags; fl->name != NULL; fl++)
-		if (strlen(fl->name) == n && memcmp(fl->name, name, n) == 0) {
-			a->flag = fl;
-			return (fl->kind == FK_BOOL);
-		}
-	for (ig = config_ignored; ig->name != NULL; ig++) {
-		il = strlen(ig->name);
-		if ((ig->is_prefix ? n > il : n == il) &&
-		    memcmp(ig->name, name, il) == 0)
-			return (ig->is_bool);
-	}
-	return (-1);
-}
-
-/* Parse one "--name[=value]" at argv[*i] into a. */
-static int
-config_scan_long(int argc, char **argv, int *i, struct config_arg *a,
-    char *err, size_t errlen)
-{
-	const char	*name = argv[*i] + 2, *eq;
-	size_t		 n;
-	int		 is_bool;
-
-	eq = strchr(name, '=');
-	n = eq != NULL ? (size_t)(eq - name) : strlen(name);
-	if ((is_bool = config_flag_find(name, n, a)) == -1) {
-		snprintf(err, errlen, "unknown flag: --%.*s", (int)n, name);
-		return (-1);
-	}
-	if (is_bool) {
-		a->bval = 1;
-		if (eq != NULL && config_parse_bool(eq + 1, &a->bval) == -1) {
-			snprintf(err, errlen, "--%.*s: invalid boolean \"%s\"",
-			    (int)n, name, eq + 1);
-			return (-1);
-		}
-	} else if (eq != NULL)
-		a->val = eq + 1;
-	else if (*i + 1 < argc)
-		a->val = argv[++*i];
-	else {
-		snprintf(err, errlen, "flag needs an argument: --%.*s", (int)n,
-		    name);
-		return (-1);
-	}
-	return (0);
-}
-
-/* Parse one "-X[value]" cluster at argv[*i] into a[], counting *na. */
-static int
-config_scan_short(int argc, char **argv, int *i, struct config_arg *a,
-    size_t *na, char *err, size_t errlen)
-{
-	const struct config_flag	*fl;
-	const char			*p;
-
-	for (p = argv[*i] + 1; *p != '\0'; p++) {
-		for (fl = config_flags; fl->name != NULL; fl++)
-			if (fl->shortname != '\0' && fl->shortname == *p)
-				break;
-		if (fl->name == NULL) {
-			snprintf(err, errlen, "unknown shorthand flag: '%c' in "
-			    "%s", *p, argv[*i]);
-			return (-1);
-		}
-		config_flag_find(fl->name, strlen(fl->name), &a[*na]);
-		if (fl->kind == FK_BOOL) {
-			a[(*na)++].bval = 1;
-			if (p[1] != '=')
-				continue;
-			if (config_parse_bool(p + 2, &a[*na - 1].bval) == -1) {
-				snprintf(err, errlen, "-%c: invalid boolean "
-				    "\"%s\"", *p, p + 2);
-				return (-1);
-			}
-			return (0);
-		}
-		if (p[1] != '\0')
-			a[(*na)++].val = p[1] == '=' ? p + 2 : p + 1;
-		else if (*i + 1 < argc)
-			a[(*na)++].val = argv[++*i];
-		else {
-			snprintf(err, errlen, "flag needs an argument: '%c' in "
-			    "%s", *p, argv[*i]);
-			return (-1);
-		}
-		return (0);
-	}
-	return (0);
-}
-
-/* Split argv into flags (pass 1): every syntax error is found here. */
-static int
-config_scan(int argc, char **argv, struct config_arg *a, size_t *na,
-    char *err, size_t errlen)
-{
-	const char	*s;
-	int		 i;
-
-	*na = 0;
-	for (i = 1; i < argc; i++) {
-		s = argv[i];
-		/* After "--" everything is an argument, and none is taken. */
-		if (strcmp(s, "--") == 0 && i + 1 == argc)
-			break;
-		if (strcmp(s, "--") == 0)
-			s = argv[++i];
-		else if (s[0] == '-' && s[1] != '\0')
-			s = NULL;
-		if (s != NULL) {
-			snprintf(err, errlen, "unexpected argument \"%s\": "
-			    "kuproxy takes only flags", s);
-			return (-1);
-		}
-		if (argv[i][1] == '-') {
-			if (config_scan_long(argc, argv, &i, &a[*na], err,
-			    errlen) == -1)
-				return (-1);
-			(*na)++;
-		} else if (config_scan_short(argc, argv, &i, a, na, err,
-		    errlen) == -1)
-			return (-1);
-	}
-	return (0);
-}
-
-/* Return 1 if the boolean flag name was given and true (last wins). */
-static int
-config_scan_has(const struct config_arg *a, size_t na, const char *name)
-{
-	int	on = 0;
-	size_t	i;
-
-	for (i = 0; i < na; i++)
-		if (a[i].flag != NULL && strcmp(a[i].flag->name, name) == 0)
-			on = a[i].bval;
-	return (on);
-}
-
-/* Apply the scanned flags to cfg in order (pass 2). */
-static int
-config_apply_args(struct kp_config *cfg, const struct config_arg *a,
-    size_t na, char *err, size_t errlen)
-{
-	size_t	i;
-
-	for (i = 0; i < na; i++) {
-		if (a[i].flag == NULL) {
-			log_warnx("flag --%.*s has no effect in kuproxy "
-			    "(userspace mode); ignored", a[i].namelen,
-			    a[i].name);
-			continue;
-		}
-		if (a[i].flag->set(cfg, a[i].flag, a[i].val != NULL ?
-		    a[i].val : (a[i].bval ? "1" : "0"), err, errlen) == -1)
-			return (-1);
-	}
-	return (0);
-}
-
-/* Move the contents of n into cfg, then free n. */
-static void
-config_swap(struct kp_config *cfg, struct kp_config *n)
-{
-	config_clear(cfg);
-	*cfg = *n;
-	free(n);
-}
-
-/* Write cfg to --write-config-to. */
-static int
-config_write_file(const struct kp_config *cfg, char *err, size_t errlen)
-{
-	FILE	*fp;
-	int	 rv;
-
-	if ((fp = fopen(cfg->write_config_to, "we")) == NULL) {
-		snprintf(err, errlen, "--write-config-to: %s: %s",
-		    cfg->write_config_to, strerror(errno));
-		return (-1);
-	}
-	rv = config_write(cfg, fp);
-	if (fclose(fp) == EOF)
-		rv = -1;
-	if (rv == -1) {
-		snprintf(err, errlen, "--write-config-to: %s: write error",
-		    cfg->write_config_to);
-		return (-1);
-	}
-	log_info("wrote configuration to %s", cfg->write_config_to);
-	return (0);
-}
-
-/* Build, validate and install a config from the command line. */
-int
-config_load(struct kp_config *cfg, int argc, char **argv, char *err,
-    size_t errlen)
-{
-	struct config_arg	*args;
-	struct kp_config	*n = NULL;
-	size_t			 na, i, room;
-	const char		*file = NULL;
-	int			 rv = -1;
-
-	/* A short cluster like -nh yields one row per letter. */
-	for (i = 1, room = 1; i < (size_t)argc; i++)
-		room += strlen(argv[i]) + 1;
-	args = xcalloc(room, sizeof(*args));
-	if (config_scan(argc, argv, args, &na, err, errlen) == -1)
-		goto out;
-	if (config_scan_has(args, na, "help")) {
-		config_usage(stdout);
-		rv = CONFIG_EXIT;
-		goto out;
-	}
-	if (config_scan_has(args, na, "version")) {
-		printf("kuproxy %s\n", PACKAGE_VERSION);
-		rv = CONFIG_EXIT;
-		goto out;
-	}
-	for (i = 0; i < na; i++)
-		if (args[i].flag != NULL &&
-		    strcmp(args[i].flag->name, "config") == 0)
-			file = args[i].val;
-	n = config_new();
-	if (file != NULL && *file != '\0' &&
-	    config_read_file(n, file, err, errlen) == -1)
-		goto out;
-	if (config_apply_args(n, args, na, err, errlen) == -1 ||
-	    config_validate(n, err, errlen) == -1)
-		goto out;
-	rv = CONFIG_RUN;
-	if (n->write_config_to != NULL) {
-		if (config_write_file(n, err, errlen) == -1) {
-			rv = -1;
-			goto out;
-		}
-		rv = CONFIG_EXIT;
-	}
-	config_swap(cfg, n);
-	n = NULL;
-out:
-	config_free(n);
-	free(args);
-	return (rv);
-}
-
 /* Add the default port to a bare IP in *sp, as AppendPortIfNeeded does. */
 static void
 config_append_port(char **sp, uint16_t port)
@@ -1216,7 +413,7 @@ config_validate_hostport(struct kp_config *cfg, int id, uint16_t defport,
     struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen)
 {
 	const struct config_field	*f = &config_fields[id];
-	char				**sp = config_member(cfg, f);
+	char				**sp = config_member(cfg, f->off);
 	char				 why[CONFIG_ERRLEN];
 
 	*len = 0;
@@ -1277,7 +474,7 @@ config_validate_values(struct kp_config *cfg, char *err, size_t errlen)
 
 	for (i = 0; i < sizeof(positive) / sizeof(positive[0]); i++) {
 		f = &config_fields[positive[i]];
-		if (*(uint64_t *)config_member(cfg, f) == 0)
+		if (*(uint64_t *)config_member(cfg, f->off) == 0)
 			return (config_fail(err, errlen, cfg->src_file,
 			    cfg->src_line[positive[i]], f,
 			    "must be greater than 0"));
@@ -1417,65 +614,3 @@ config_write(const struct kp_config *cfg, FILE *fp)
 	return (ferror(fp) || fflush(fp) == EOF ? -1 : 0);
 }
 
-/* Print one usage line for fl, with the default taken from def. */
-static void
-config_usage_flag(FILE *fp, const struct config_flag *fl,
-    struct kp_config *def)
-{
-	char		 opt[64], dbuf[32];
-	const char	*dv = NULL;
-	void		*m;
-
-	snprintf(opt, sizeof(opt), "%c%c%s--%s%s%s", fl->shortname ? '-' : ' ',
-	    fl->shortname ? fl->shortname : ' ', fl->shortname ? ", " : "  ",
-	    fl->name, fl->argname ? " " : "", fl->argname ? fl->argname : "");
-	if (fl->field != -1) {
-		m = config_member(def, &config_fields[fl->field]);
-		dv = config_fields[fl->field].type == CT_DUR ?
-		    config_format_duration(*(uint64_t *)m, dbuf, sizeof(dbuf)) :
-		    *(char **)m;
-	} else if (fl->set == config_flag_optstr ||
-	    fl->set == config_flag_path)
-		dv = *(char **)((char *)def + fl->off);
-	else if (fl->set == config_flag_eps)
-		dv = "auto";
-	else if (fl->set == config_flag_verbosity)
-		dv = "0";
-	fprintf(fp, "  %-41s %s", opt, fl->help);
-	if (dv != NULL && *dv != '\0')
-		fprintf(fp, " (default \"%s\")", dv);
-	fputc('\n', fp);
-}
-
-/* Print --help. */
-void
-config_usage(FILE *fp)
-{
-	const struct config_flag	*fl;
-	const struct config_ignored	*ig;
-	struct kp_config		*def = config_new();
-	int				 col;
-
-	fprintf(fp, "usage: kuproxy [flags]\n\n"
-	    "kuproxy is kube-proxy's userspace proxy mode.\n\n"
-	    "kube-proxy flags:\n");
-	for (fl = config_flags; fl->name != NULL; fl++)
-		if (fl->group == FG_KUBE)
-			config_usage_flag(fp, fl, def);
-	fprintf(fp, "\nkuproxy flags:\n");
-	for (fl = config_flags; fl->name != NULL; fl++)
-		if (fl->group == FG_KUPROXY)
-			config_usage_flag(fp, fl, def);
-	fprintf(fp, "\nkube-proxy flags accepted and ignored (no effect in "
-	    "userspace mode):\n ");
-	for (col = 1, ig = config_ignored; ig->name != NULL; ig++) {
-		if (col > 60) {
-			fprintf(fp, "\n ");
-			col = 1;
-		}
-		col += fprintf(fp, " --%s%s", ig->name,
-		    ig->is_prefix ? "*" : "");
-	}
-	fputc('\n', fp);
-	config_free(def);
-}

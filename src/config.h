@@ -90,9 +90,10 @@ struct kp_config {
 	socklen_t	 metrics_len;		/* 0: disabled */
 
 	/*
-	 * config.c's own bookkeeping, so config_validate() can say where a
-	 * bad value came from: the file last parsed, and per field its
-	 * line there (> 0), -1 if a flag set it, 0 if still the default.
+	 * The config module's own bookkeeping, so config_validate() can
+	 * say where a bad value came from: the file last parsed, and per
+	 * field its line there (> 0), -1 if a flag set it, 0 if still the
+	 * default.
 	 */
 	char		*src_file;
 	int		 src_line[CONFIG_NSRC];

@@ -42,6 +42,14 @@
 /* Bound of a "-S" listing or an iptables-save of one table. */
 #define IPT_READ_MAX		(64 * 1024 * 1024)
 
+/*
+ * An incremental update (no flush, "-D"/"-A" of the changed rules only)
+ * may change at most max(IPT_INCR_MIN, IPT_INCR_PCT % of the rules);
+ * beyond that the full text is about as fast and repairs more.
+ */
+#define IPT_INCR_MIN		64
+#define IPT_INCR_PCT		10
+
 /* Rule flags of ipt_rule(). */
 #define IPT_F_PHYSDEV		0x1
 #define IPT_F_LOCAL		0x2
@@ -87,6 +95,13 @@ static const char *const ipt_nat_chains[] = {
 };
 static const char *const ipt_filter_chains[] = {
 	IPT_NODEPORT_NON_LOCAL, NULL
+};
+
+/* One "-A" line of a rendered text, for the incremental diff. */
+struct ipt_line {
+	int		 table;		/* 0: nat, 1: filter */
+	const char	*s;		/* "-A CHAIN ...", no newline */
+	size_t		 len;
 };
 
 /* Everything one render needs besides the ports. */
@@ -878,7 +893,7 @@ ipt_apply_free(struct ipt_apply *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* Forget what was applied: check jumps and re-apply next time. */
+/* Forget what was applied: check jumps and re-apply in full next time. */
 static void
 ipt_forget(struct ipt *ipt)
 {
@@ -888,13 +903,184 @@ ipt_forget(struct ipt *ipt)
 	ipt->lastlen = 0;
 }
 
+/* Keep text (taking it over) as the one the kernel's rules match. */
+static void
+ipt_keep(struct ipt *ipt, char *text, size_t len)
+{
+	free(ipt->last);
+	ipt->last = text;
+	ipt->lastlen = len;
+}
+
+/* Order rule lines by table, then byte by byte. */
+static int
+ipt_linecmp(const void *a, const void *b)
+{
+	const struct ipt_line	*x = a, *y = b;
+	int			 c;
+
+	if (x->table != y->table)
+		return (x->table < y->table ? -1 : 1);
+	c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
+	if (c != 0)
+		return (c);
+	return (x->len < y->len ? -1 : x->len > y->len);
+}
+
+/* Collect the "-A" lines of a rendered text, sorted; 0, -1 if no memory. */
+static int
+ipt_lines(const char *text, struct ipt_line **vp, size_t *np)
+{
+	struct ipt_line	*v = NULL, *nv;
+	const char	*p = text, *line;
+	size_t		 len, n = 0, cap = 0;
+	int		 table = 0;
+
+	while ((line = ipt_next_line(&p, &len)) != NULL) {
+		if (line[0] == '*')
+			table = len == 7 && memcmp(line, "*filter", 7) == 0;
+		if (len < 4 || memcmp(line, "-A ", 3) != 0)
+			continue;
+		if (n == cap) {
+			cap = cap == 0 ? 1024 : cap * 2;
+			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL) {
+				free(v);
+				return (-1);
+			}
+			v = nv;
+		}
+		v[n].table = table;
+		v[n].s = line;
+		v[n++].len = len;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), ipt_linecmp);
+	*vp = v;
+	*np = n;
+	return (0);
+}
+
+/*
+ * Walk two sorted rule sets and write the rules only in o as "-D" lines
+ * to dels[table], those only in w as "-A" lines to adds[table].  Both are
+ * multisets: a duplicate rule is deleted or added once per copy.  Returns
+ * the number of changes, or -1 as soon as there are more than max.
+ */
+static ssize_t
+ipt_diff(const struct ipt_line *o, size_t no, const struct ipt_line *w,
+    size_t nw, size_t max, struct ipt_text dels[2], struct ipt_text adds[2])
+{
+	size_t	i = 0, j = 0, nchanges = 0;
+	int	c;
+
+	while (i < no || j < nw) {
+		if (i < no && j < nw)
+			c = ipt_linecmp(&o[i], &w[j]);
+		else
+			c = i < no ? -1 : 1;
+		if (c == 0) {
+			i++;
+			j++;
+			continue;
+		}
+		if (++nchanges > max)
+			return (-1);
+		if (c < 0) {
+			ipt_putf(&dels[o[i].table], "-D %.*s\n",
+			    (int)(o[i].len - 3), o[i].s + 3);
+			i++;
+		} else {
+			ipt_put(&adds[w[j].table], w[j].s, w[j].len);
+			ipt_put(&adds[w[j].table], "\n", 1);
+			j++;
+		}
+	}
+	return (nchanges);
+}
+
+/*
+ * Render into in the restore input that changes the rules last applied
+ * into those of t: per table with changes, no chain declaration (nothing
+ * is flushed), the deletions, then the additions.  Returns the number of
+ * changes (0: the same rules, in is empty), or -1 if the change is too
+ * large for an incremental update or memory ran out.
+ */
+static ssize_t
+ipt_incremental(const struct ipt *ipt, const struct ipt_text *t,
+    struct ipt_text *in)
+{
+	static const char *const tables[] = { "nat", "filter" };
+	struct ipt_text	 dels[2], adds[2];
+	struct ipt_line	*o = NULL, *w = NULL;
+	size_t		 no = 0, nw = 0, max;
+	ssize_t		 rv = -1;
+	int		 k;
+
+	memset(in, 0, sizeof(*in));
+	memset(dels, 0, sizeof(dels));
+	memset(adds, 0, sizeof(adds));
+	if (ipt_lines(ipt->last, &o, &no) == -1 ||
+	    ipt_lines(t->buf, &w, &nw) == -1)
+		goto done;
+	max = (no > nw ? no : nw) * IPT_INCR_PCT / 100;
+	if (max < IPT_INCR_MIN)
+		max = IPT_INCR_MIN;
+	if ((rv = ipt_diff(o, no, w, nw, max, dels, adds)) <= 0)
+		goto done;
+	for (k = 0; k < 2; k++) {
+		if (dels[k].len + adds[k].len == 0)
+			continue;
+		ipt_putf(in, "*%s\n", tables[k]);
+		ipt_put(in, dels[k].buf, dels[k].len);
+		ipt_put(in, adds[k].buf, adds[k].len);
+		ipt_put(in, "COMMIT\n", 7);
+	}
+	if (in->oom || dels[0].oom || dels[1].oom || adds[0].oom ||
+	    adds[1].oom)
+		rv = -1;
+done:
+	if (rv == -1)
+		ipt_text_free(in);
+	for (k = 0; k < 2; k++) {
+		ipt_text_free(&dels[k]);
+		ipt_text_free(&adds[k]);
+	}
+	free(o);
+	free(w);
+	return (rv);
+}
+
+/* Read the jumps and splice their fixes into in (left empty if none). */
+static int
+ipt_prepare_jumps(struct ipt *ipt, const struct ipt_text *text,
+    struct ipt_text *in, char *err, size_t errlen)
+{
+	struct ipt_text	fix[2];
+	int		rv = 0;
+
+	memset(fix, 0, sizeof(fix));
+	memset(in, 0, sizeof(*in));
+	if (ipt_jumps_read(ipt, fix, err, errlen) == -1)
+		rv = -1;
+	else if (fix[0].len + fix[1].len > 0 &&
+	    ipt_splice(text, fix, in) == -1) {
+		snprintf(err, errlen, "out of memory");
+		ipt_text_free(in);
+		rv = -1;
+	}
+	ipt_text_free(&fix[0]);
+	ipt_text_free(&fix[1]);
+	return (rv);
+}
+
 /* Render, compare with the last text, check jumps: what to restore. */
 int
 ipt_sync_prepare(struct ipt *ipt, const struct ipt_params *p,
     const struct ipt_svcport *sp, size_t n, int force, struct ipt_apply *a,
     char *err, size_t errlen)
 {
-	struct ipt_text	text, fix[2], in;
+	struct ipt_text	text, in;
+	ssize_t		nchanges = -1;
 	int		same;
 
 	memset(a, 0, sizeof(*a));
@@ -914,23 +1100,20 @@ ipt_sync_prepare(struct ipt *ipt, const struct ipt_params *p,
 	if (text.nskipped > 0 && !same)
 		log_warnx("%s: %zu service ports or IPs left out, first: %s",
 		    ipt->restore, text.nskipped, text.skipped);
-	memset(fix, 0, sizeof(fix));
 	memset(&in, 0, sizeof(in));
-	if ((force || !ipt->jumps_ok) &&
-	    (ipt_jumps_read(ipt, fix, err, errlen) == -1 ||
-	    (fix[0].len + fix[1].len > 0 &&
-	    ipt_splice(&text, fix, &in) == -1))) {
-		if (in.oom)
-			snprintf(err, errlen, "out of memory");
+	/* Only from a state known good; forced syncs repair drift. */
+	if (!force && ipt->jumps_ok && ipt->last != NULL &&
+	    (nchanges = ipt_incremental(ipt, &text, &in)) == 0) {
+		/* The same rules in another order: nothing to change. */
+		ipt_keep(ipt, text.buf, text.len);
+		return (0);
+	}
+	if (nchanges == -1 && (force || !ipt->jumps_ok) &&
+	    ipt_prepare_jumps(ipt, &text, &in, err, errlen) == -1) {
 		ipt_forget(ipt);
 		ipt_text_free(&text);
-		ipt_text_free(&fix[0]);
-		ipt_text_free(&fix[1]);
-		ipt_text_free(&in);
 		return (-1);
 	}
-	ipt_text_free(&fix[0]);
-	ipt_text_free(&fix[1]);
 	a->argv[0] = ipt->restore;
 	a->argv[1] = "--noflush";
 	a->argv[2] = "-w";
@@ -940,6 +1123,8 @@ ipt_sync_prepare(struct ipt *ipt, const struct ipt_params *p,
 	a->textlen = text.len;
 	a->input = in.buf != NULL ? in.buf : text.buf;
 	a->inlen = in.buf != NULL ? in.len : text.len;
+	a->incremental = nchanges > 0;
+	a->nchanges = nchanges > 0 ? (size_t)nchanges : text.nrules;
 	return (1);
 }
 
@@ -948,24 +1133,30 @@ int
 ipt_sync_finish(struct ipt *ipt, struct ipt_apply *a, int rv,
     const struct exec_result *res, char *err, size_t errlen)
 {
+	char	msg[IPT_ERRLEN];
+
 	if (rv != 0) {
-		ipt_restore_error(res, a->input, err, errlen);
+		ipt_restore_error(res, a->input, msg, sizeof(msg));
+		snprintf(err, errlen, "%s%s", a->incremental ?
+		    "incremental update: " : "", msg);
+		/* The next prepare re-checks and applies the full text. */
 		ipt_forget(ipt);
 		ipt_apply_free(a);
 		return (-1);
 	}
 	ipt->jumps_ok = 1;
-	free(ipt->last);
 	if (a->input == a->text)
 		a->input = NULL;	/* it is the text we keep */
-	ipt->last = a->text;
-	ipt->lastlen = a->textlen;
+	ipt_keep(ipt, a->text, a->textlen);
 	a->text = NULL;
 	ipt_apply_free(a);
 	return (0);
 }
 
-/* Make the kernel's rules of this family match the service ports. */
+/*
+ * Make the kernel's rules of this family match the service ports.  A
+ * failed incremental update is followed at once by a full one.
+ */
 int
 ipt_sync(struct ipt *ipt, const struct ipt_params *p,
     const struct ipt_svcport *sp, size_t n, int force, char *err,
@@ -973,14 +1164,21 @@ ipt_sync(struct ipt *ipt, const struct ipt_params *p,
 {
 	struct ipt_apply	a;
 	struct exec_result	res;
-	int			r;
+	int			r, incremental, try;
 
-	if ((r = ipt_sync_prepare(ipt, p, sp, n, force, &a, err,
-	    errlen)) <= 0)
-		return (r);
-	r = exec_run(a.argv, a.input, a.inlen, IPT_RESTORE_TIMEOUT_MS, &res);
-	r = ipt_sync_finish(ipt, &a, r, &res, err, errlen);
-	exec_result_free(&res);
+	for (try = 0; try < 2; try++) {
+		if ((r = ipt_sync_prepare(ipt, p, sp, n, force, &a, err,
+		    errlen)) <= 0)
+			return (r);
+		incremental = a.incremental;
+		r = exec_run(a.argv, a.input, a.inlen, IPT_RESTORE_TIMEOUT_MS,
+		    &res);
+		r = ipt_sync_finish(ipt, &a, r, &res, err, errlen);
+		exec_result_free(&res);
+		if (r == 0 || !incremental)
+			break;
+		log_warnx("%s; applying the full rules", err);
+	}
 	return (r);
 }
 

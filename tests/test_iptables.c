@@ -477,14 +477,14 @@ test_iptables_sync_once(void)
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
 
-	/* B removed: one restore, no jump check; B's rules are flushed. */
+	/* B removed: one restore, no jump check, only B's rules deleted. */
 	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
 	s = fake_read(&f, "iptables.restore.2.in");
-	assert_golden(s, "iptables-clusterip.txt");
-	CU_ASSERT_PTR_NULL(strstr(s, "default/np"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(s, ":KUBE-NODEPORT-HOST - [0:0]\n"));
+	assert_golden(s, "iptables-incr-remove.txt");
+	CU_ASSERT_PTR_NULL(strstr(s, "default/web"));
+	CU_ASSERT_PTR_NULL(strstr(s, " - [0:0]\n"));	/* nothing flushed */
 	free(s);
 
 	/* Forced: jumps re-read (still absent in the fake) and re-added. */
@@ -546,15 +546,24 @@ test_iptables_sync_jumps_repair(void)
 	fake_teardown(&f);
 }
 
-/* A failed restore quotes the input line it names, and is retried. */
+/*
+ * A failed restore quotes the input line it names, and is retried.  The
+ * jumps are in place, so the full text gets no fixes spliced in and its
+ * line 7 is web's host rule, as in the incremental input that fails
+ * first and is retried in full at once.
+ */
 static void
 test_iptables_sync_fail_line(void)
 {
 	struct fake	 f;
 	struct ipt	*ipt;
-	char		 err[IPT_ERRLEN];
+	char		 err[IPT_ERRLEN], *s;
 
 	fake_setup(&f);
+	fake_write(&f, "iptables.S-nat-PREROUTING.txt", jumps_ok_pre);
+	fake_write(&f, "iptables.S-nat-OUTPUT.txt", jumps_ok_out);
+	fake_copy(&f, "iptables-jumps-S-input.txt",
+	    "iptables.S-filter-INPUT.txt");
 	ipt = ipt_new(f.ipt4, AF_INET);
 	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &np, 1, 0, err, sizeof(err)), 0);
 	fake_write(&f, "fail_line", "7\n");
@@ -564,14 +573,27 @@ test_iptables_sync_fail_line(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fake failure"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "exited with status 2"));
 	CU_ASSERT_PTR_NULL(strstr(err, "Try `"));
-	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
-	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
+	/* The error is the full retry's, not the incremental one's. */
+	CU_ASSERT_PTR_NULL(strstr(err, "incremental"));
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
+	s = fake_read(&f, "iptables.restore.2.in");
+	CU_ASSERT_PTR_NOT_NULL(s);
+	CU_ASSERT_PTR_NOT_NULL(s != NULL ? strstr(s, "-D KUBE-NODEPORT-HOST")
+	    : NULL);
+	free(s);
+	s = fake_read(&f, "iptables.restore.3.in");
+	assert_golden(s, "iptables-clusterip.txt");
+	free(s);
 
 	/* Same services, not forced: re-checked and re-applied. */
 	unlink(strcat(strcpy(err, f.dir), "/fail_line"));
 	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &web, 1, 0, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
-	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 9);
+	s = fake_read(&f, "iptables.restore.4.in");
+	assert_golden(s, "iptables-clusterip.txt");
+	free(s);
 	ipt_free(ipt);
 	fake_teardown(&f);
 }
@@ -663,6 +685,8 @@ test_iptables_sync_async(void)
 	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, &np, 1, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
+	/* Incremental: web's 2 "-D", np's "-A" in chain order. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(as.err, "incremental update: "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(as.err, "input line 6 \"-A "
 	    "KUBE-PORTALS-CONTAINER -m comment --comment \"default/np\""));
 	/* A prepared restore can be dropped; then state was forgotten. */
