@@ -31,6 +31,11 @@
  * prepare then applies the full text (ipt_sync() does so at once).
  * After an incremental update the chains hold the same rules as the full
  * text would give, though new rules are last rather than in name order.
+ * Cost at 10k Services (20k rules): an "-A" only update takes about
+ * 17 ms, but with nf_tables every chain that gets a "-D" is read back
+ * whole (about 0.13 s per 10k-rule chain), so one changed ClusterIP
+ * (both portal chains) takes about 0.27 s, against 0.7 s in full;
+ * legacy takes about 0.1 s for any small update, 0.2 s in full.
  *
  * Jump rules from the built-in chains: read with "iptables -w 5 -t T -S
  * CHAIN" (three small execs: nat PREROUTING, nat OUTPUT, filter INPUT;

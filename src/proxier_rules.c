@@ -55,6 +55,9 @@ struct rules_job {
 	struct ipt_apply	 apply;
 	int			 again;		/* a sync came in meanwhile */
 	int			 forced;	/* periodic re-assertion */
+	int			 incremental;	/* -D/-A of the changes only */
+	size_t			 nchanges;
+	unsigned int		 fails;		/* in a row */
 	struct rules_flushq	 pend;		/* removed, rules not yet gone */
 	struct rules_flushq	 inflight;	/* gone with the running job */
 	uint64_t		 start_ms;
@@ -374,16 +377,25 @@ proxier_rules_done(int rv, struct exec_result *res, void *arg)
 		proxier_rules_flushq_move(&j->inflight, &j->pend);
 		j->pend = j->inflight;
 		memset(&j->inflight, 0, sizeof(j->inflight));
+		/*
+		 * The next try renders the full rule set (an incremental
+		 * one fails when someone removed our rules): try again
+		 * soon, a few times, then leave it to the periodic sync.
+		 */
+		if (++j->fails <= 3)
+			j->again = 1;
 	} else {
+		j->fails = 0;
 		proxier_rules_flushq_run(r, j, &j->inflight);
 		if (j->forced)
 			log_debug("%s: %s rules re-asserted in %llu ms",
 			    __func__, fam, (unsigned long long)
 			    (proxier_rules_now() - j->start_ms));
 		else
-			log_info("%s rules applied in %llu ms", fam,
-			    (unsigned long long)(proxier_rules_now() -
-			    j->start_ms));
+			log_info("%s rules applied in %llu ms (%s, %zu rules)",
+			    fam, (unsigned long long)(proxier_rules_now() -
+			    j->start_ms), j->incremental ? "incremental" :
+			    "full", j->nchanges);
 	}
 	if (j->again) {
 		j->again = 0;
@@ -439,6 +451,8 @@ proxier_rules_apply(struct proxier_rules *r, int family,
 		goto fail;
 	}
 	j->forced = force;
+	j->incremental = j->apply.incremental;
+	j->nchanges = j->apply.nchanges;
 	j->start_ms = proxier_rules_now();
 	proxier_rules_flushq_move(&j->inflight, &j->pend);
 	return (0);

@@ -698,6 +698,402 @@ test_iptables_sync_async(void)
 	event_base_free(base);
 }
 
+/* An IPv6 service port besides v6. */
+static const struct ipt_svcport v6b = { "default/v6b:http", TCP, 80, 0,
+	40006, "fd00::20", NULL, 0, NULL, 0 };
+
+/* A restore that fails on any "-D", as nf_tables does if it is gone. */
+static const char fail_delete_sh[] =
+    "#!/bin/sh\n"
+    "d=$FAKE_IPT_DIR\n"
+    "cat > \"$d/wrap.in\"\n"
+    "\"$d/real/iptables-restore\" \"$@\" < \"$d/wrap.in\" || exit $?\n"
+    "if grep -q '^-D ' \"$d/wrap.in\"; then\n"
+    "\techo 'iptables-restore: line 2 failed: Bad rule (does a matching "
+    "rule exist in that chain?).'\n"
+    "\texit 1\n"
+    "fi\n";
+
+#define GEN_MAX	1200
+
+static char			gen_names[GEN_MAX][32];
+static char			gen_ips[GEN_MAX][20];
+static struct ipt_svcport	gen_sp[GEN_MAX];
+
+/* Fill gen_sp with GEN_MAX ClusterIP service ports "default/sNNNN". */
+static void
+gen_ports(void)
+{
+	size_t	i;
+
+	for (i = 0; i < GEN_MAX; i++) {
+		snprintf(gen_names[i], sizeof(gen_names[i]), "default/s%04zu",
+		    i);
+		snprintf(gen_ips[i], sizeof(gen_ips[i]), "10.97.%zu.%zu",
+		    i / 250, i % 250 + 1);
+		gen_sp[i] = web;
+		gen_sp[i].name = gen_names[i];
+		gen_sp[i].cluster_ip = gen_ips[i];
+		gen_sp[i].proxy_port = 41000 + i;
+	}
+}
+
+/*
+ * Prepare a sync without running it (nothing changes); return 1 if it
+ * is incremental, 0 if full, -1 if nothing would run.  The input has
+ * chain declarations exactly when it is full.
+ */
+static int
+prepare_kind(struct ipt *ipt, const struct ipt_params *p,
+    const struct ipt_svcport *sp, size_t n, int force, size_t *nchanges)
+{
+	struct ipt_apply	a;
+	char			err[IPT_ERRLEN];
+	int			r;
+
+	r = ipt_sync_prepare(ipt, p, sp, n, force, &a, err, sizeof(err));
+	CU_ASSERT_EQUAL(r, 1);
+	if (r != 1)
+		return (-1);
+	r = a.incremental;
+	*nchanges = a.nchanges;
+	if (r)
+		CU_ASSERT_PTR_NULL(strstr(a.input, " - [0:0]\n"))
+	else
+		CU_ASSERT_PTR_NOT_NULL(strstr(a.input,
+		    ":KUBE-PORTALS-CONTAINER - [0:0]\n"));
+	ipt_apply_free(&a);
+	return (r);
+}
+
+/*
+ * One service added: only its "-A" lines, NodePort and filter ones too,
+ * without chain declarations or jump reads; then nothing when unchanged;
+ * a forced sync is full and re-reads the jumps.
+ */
+static void
+test_iptables_incr_add(void)
+{
+	struct ipt_svcport	 sp[2];
+	struct fake		 f;
+	struct ipt		*ipt;
+	char			 err[IPT_ERRLEN], *s;
+	size_t			 nchanges;
+
+	fake_setup(&f);
+	ipt = ipt_new(f.ipt4, AF_INET);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
+	sp[0] = web;
+	sp[1] = np;
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, sp, 2, 0, &nchanges), 1);
+	CU_ASSERT_EQUAL(nchanges, 5);
+	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, sp, 2, 1, &nchanges), 0);
+	CU_ASSERT_EQUAL(nchanges, 7);		/* full: every rule */
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
+
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
+	s = fake_read(&f, "iptables.restore.2.in");
+	assert_golden(s, "iptables-incr-add.txt");
+	free(s);
+	s = fake_args(&f, "iptables.restore", 2);
+	CU_ASSERT_STRING_EQUAL(s, "--noflush -w 5");
+	free(s);
+
+	/* The new text is now the applied one. */
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
+
+	/* Forced: the full text, jumps re-read. */
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 9);
+	s = fake_read(&f, "iptables.restore.3.in");
+	assert_golden(s, "iptables-sync-first.txt");
+	free(s);
+	ipt_free(ipt);
+	fake_teardown(&f);
+}
+
+/* A changed cluster IP: "-D" of the old rules, "-A" of the new ones. */
+static void
+test_iptables_incr_change(void)
+{
+	struct ipt_svcport	 sp[2];
+	struct fake		 f;
+	struct ipt		*ipt;
+	char			 err[IPT_ERRLEN], *s;
+
+	fake_setup(&f);
+	ipt = ipt_new(f.ipt4, AF_INET);
+	sp[0] = web;
+	sp[1] = np;
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	sp[0].cluster_ip = "10.96.0.11";
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
+	s = fake_read(&f, "iptables.restore.2.in");
+	assert_golden(s, "iptables-incr-change.txt");
+	free(s);
+	/* And back: the diff is against what was applied last. */
+	sp[0].cluster_ip = web.cluster_ip;
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	s = fake_read(&f, "iptables.restore.3.in");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-D KUBE-PORTALS-HOST -m comment "
+	    "--comment \"default/web:http\" -p tcp -m tcp --dport 80 -d "
+	    "10.96.0.11/32 "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-A KUBE-PORTALS-HOST -m comment "
+	    "--comment \"default/web:http\" -p tcp -m tcp --dport 80 -d "
+	    "10.96.0.10/32 "));
+	free(s);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
+	ipt_free(ipt);
+	fake_teardown(&f);
+}
+
+/* Up to max(64, 10% of the rules) changes are incremental; more: full. */
+static void
+test_iptables_incr_limit(void)
+{
+	static struct ipt_svcport	 more[131];
+	struct fake			 f;
+	struct ipt			*ipt;
+	char				 err[IPT_ERRLEN], *s;
+	size_t				 nchanges;
+
+	gen_ports();
+	fake_setup(&f);
+	ipt = ipt_new(f.ipt4, AF_INET);
+	/* 100 services, 200 rules: 64 is the limit. */
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, gen_sp, 100, 0, err, sizeof(err)),
+	    0);
+	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, gen_sp, 132, 0, &nchanges), 1);
+	CU_ASSERT_EQUAL(nchanges, 64);
+	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, gen_sp, 133, 0, &nchanges), 0);
+	CU_ASSERT_EQUAL(nchanges, 266);
+	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, gen_sp, 68, 0, &nchanges), 1);
+	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, gen_sp, 67, 0, &nchanges), 0);
+	/* 30 services (60 rules) and a NodePort one (5): one too many. */
+	memcpy(more, gen_sp, 129 * sizeof(*more));
+	more[129] = np;
+	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, more, 130, 0, &nchanges), 1);
+	CU_ASSERT_EQUAL(nchanges, 63);
+	more[129] = gen_sp[129];
+	more[130] = np;
+	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, more, 131, 0, &nchanges), 0);
+	CU_ASSERT_EQUAL(nchanges, 265);
+
+	/* 1000 services: 10% of the larger rule set. */
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, gen_sp, 1000, 0, err, sizeof(err)),
+	    0);
+	s = fake_read(&f, "iptables.restore.2.in");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, ":KUBE-PORTALS-HOST - [0:0]\n"));
+	free(s);
+	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, gen_sp, 1100, 0, &nchanges), 1);
+	CU_ASSERT_EQUAL(nchanges, 200);		/* <= 2200 / 10 */
+	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, gen_sp, 1120, 0, &nchanges), 0);
+	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, gen_sp, 900, 0, &nchanges), 1);
+	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, gen_sp, 0, 0, &nchanges), 0);
+	CU_ASSERT_EQUAL(nchanges, 0);
+	/* Only the syncs ran, no jump read since the first one. */
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
+	ipt_free(ipt);
+	fake_teardown(&f);
+}
+
+/*
+ * A failed incremental restore (finish reports it) makes the next
+ * prepare full, with the jumps re-read; after that, incremental again.
+ */
+static void
+test_iptables_incr_fail_async(void)
+{
+	struct event_base	*base = event_base_new();
+	struct async_sync	 as;
+	struct ipt_svcport	 sp[2];
+	struct fake		 f;
+	char			 err[IPT_ERRLEN], *s;
+	size_t			 nchanges;
+
+	fake_setup(&f);
+	memset(&as, 0, sizeof(as));
+	as.ipt = ipt_new(f.ipt4, AF_INET);
+	sp[0] = web;
+	sp[1] = np;
+	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	fake_write(&f, "fail_line", "2\n");
+	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a,
+	    err, sizeof(err)), 1);
+	CU_ASSERT_EQUAL(as.a.incremental, 1);
+	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(as.err, "incremental update: "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(as.err, "input line 2 \"-A "
+	    "KUBE-NODEPORT-CONTAINER -m comment --comment \"default/np\""));
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
+
+	/* The same services again: full, jumps re-read. */
+	unlink(strcat(strcpy(err, f.dir), "/fail_line"));
+	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a,
+	    err, sizeof(err)), 1);
+	CU_ASSERT_EQUAL(as.a.incremental, 0);
+	CU_ASSERT_EQUAL(as.a.nchanges, 7);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
+	CU_ASSERT_EQUAL(async_apply(base, &as), 0);
+	s = fake_read(&f, "iptables.restore.3.in");
+	assert_golden(s, "iptables-sync-first.txt");
+	free(s);
+	/* Good again: the next change is incremental. */
+	CU_ASSERT_EQUAL(prepare_kind(as.ipt, &p4, sp, 1, 0, &nchanges), 1);
+	CU_ASSERT_EQUAL(nchanges, 5);
+	ipt_free(as.ipt);
+	fake_teardown(&f);
+	event_base_free(base);
+}
+
+/*
+ * ipt_sync(): an incremental restore that fails (a rule to delete is
+ * gone) is followed at once by a full one, which succeeds.
+ */
+static void
+test_iptables_incr_fail_retry(void)
+{
+	struct ipt_svcport	 sp[2];
+	struct fake		 f;
+	struct ipt		*ipt;
+	char			 err[IPT_ERRLEN], path[PATH_MAX], real[PATH_MAX];
+	char			*s;
+
+	fake_setup(&f);
+	snprintf(path, sizeof(path), "%s/real", f.dir);
+	CU_ASSERT_FATAL(mkdir(path, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/fake-iptables.sh", f.dir);
+	snprintf(real, sizeof(real), "%s/real/iptables-restore", f.dir);
+	CU_ASSERT_FATAL(symlink(path, real) == 0);
+	snprintf(path, sizeof(path), "%s/iptables-restore", f.dir);
+	CU_ASSERT_FATAL(unlink(path) == 0);
+	fake_write(&f, "iptables-restore", fail_delete_sh);
+	CU_ASSERT_FATAL(chmod(path, 0755) == 0);
+
+	ipt = ipt_new(f.ipt4, AF_INET);
+	sp[0] = web;
+	sp[1] = np;
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
+	s = fake_read(&f, "iptables.restore.2.in");
+	assert_golden(s, "iptables-incr-remove.txt");
+	free(s);
+	s = fake_read(&f, "iptables.restore.3.in");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, ":KUBE-NODEPORT-HOST - [0:0]\n"
+	    "-I PREROUTING 1 "));
+	CU_ASSERT_PTR_NULL(strstr(s, "default/np"));
+	free(s);
+	/* Applied in full: np back is incremental (adds only) and passes. */
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
+	s = fake_read(&f, "iptables.restore.4.in");
+	assert_golden(s, "iptables-incr-add.txt");
+	free(s);
+	/* Both attempts failing: the full one's error is returned. */
+	fake_write(&f, "fail_line", "3\n");
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 6);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "input line 3 \":KUBE-PORTALS-HOST "
+	    "- [0:0]\""));
+	CU_ASSERT_PTR_NULL(strstr(err, "incremental"));
+
+	unlink(real);
+	snprintf(path, sizeof(path), "%s/real", f.dir);
+	rmdir(path);
+	ipt_free(ipt);
+	fake_teardown(&f);
+}
+
+/*
+ * The same rules in another order need no restore; duplicates count as
+ * copies: one "-D" or "-A" per copy gone or added.
+ */
+static void
+test_iptables_incr_multiset(void)
+{
+	static const char *const ba[] = { "203.0.113.6", "203.0.113.5" };
+	static const char *const aa[] = { "203.0.113.5", "203.0.113.5" };
+	struct ipt_svcport	 sp;
+	struct fake		 f;
+	struct ipt		*ipt;
+	char			 err[IPT_ERRLEN], *s, *p;
+	int			 dels = 0, adds = 0;
+
+	fake_setup(&f);
+	ipt = ipt_new(f.ipt4, AF_INET);
+	sp = ext;
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &sp, 1, 0, err, sizeof(err)), 0);
+	sp.external_ips = ba;
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
+	sp.external_ips = aa;
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
+	s = fake_read(&f, "iptables.restore.2.in");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	for (p = s; (p = strchr(p, '\n')) != NULL; p++) {
+		if (strncmp(p + 1, "-D ", 3) == 0) {
+			dels++;
+			CU_ASSERT_PTR_NOT_NULL(strstr(p, "-d 203.0.113.6/32 "));
+		} else if (strncmp(p + 1, "-A ", 3) == 0)
+			adds++;
+	}
+	CU_ASSERT_EQUAL(dels, 3);
+	CU_ASSERT_EQUAL(adds, 3);
+	CU_ASSERT_PTR_NULL(strstr(s, "-A KUBE-PORTALS-CONTAINER -m comment "
+	    "--comment \"default/ext:https\" -p tcp -m tcp --dport 443 -d "
+	    "203.0.113.6"));
+	free(s);
+	ipt_free(ipt);
+	fake_teardown(&f);
+}
+
+/* IPv6: the same through ip6tables-restore. */
+static void
+test_iptables_incr_ipv6(void)
+{
+	struct ipt_svcport	 sp[2];
+	struct fake		 f;
+	struct ipt		*ipt;
+	char			 err[IPT_ERRLEN], *s;
+
+	fake_setup(&f);
+	ipt = ipt_new(f.ipt6, AF_INET6);
+	sp[0] = v6;
+	sp[1] = v6b;
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p6, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "ip6tables.restore"), 2);
+	CU_ASSERT_EQUAL(fake_count(&f, "ip6tables.iptables"), 3);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 0);
+	s = fake_read(&f, "ip6tables.restore.2.in");
+	assert_golden(s, "iptables-incr-ipv6.txt");
+	free(s);
+	sp[0] = v6b;
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
+	s = fake_read(&f, "ip6tables.restore.3.in");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "*filter\n-D KUBE-NODEPORT-NON-LOCAL "
+	    "-m comment --comment \"default/v6:dns\" -p udp -m udp --dport "
+	    "40005 -m state --state NEW -j ACCEPT\nCOMMIT\n"));
+	CU_ASSERT_PTR_NULL(strstr(s, "-A "));
+	free(s);
+	ipt_free(ipt);
+	fake_teardown(&f);
+}
+
 /* The cleanup text deletes every jump copy, then our chains. */
 static void
 test_iptables_cleanup_render(void)
@@ -823,6 +1219,13 @@ static const struct tu_case cases[] = {
 	{ "sync fail line", test_iptables_sync_fail_line },
 	{ "sync ipv6", test_iptables_sync_ipv6 },
 	{ "sync async", test_iptables_sync_async },
+	{ "incremental add", test_iptables_incr_add },
+	{ "incremental change", test_iptables_incr_change },
+	{ "incremental limit", test_iptables_incr_limit },
+	{ "incremental fail async", test_iptables_incr_fail_async },
+	{ "incremental fail retry", test_iptables_incr_fail_retry },
+	{ "incremental multiset", test_iptables_incr_multiset },
+	{ "incremental ipv6", test_iptables_incr_ipv6 },
 	{ "cleanup render", test_iptables_cleanup_render },
 	{ "cleanup run", test_iptables_cleanup_run },
 	{ "conntrack", test_iptables_conntrack },
