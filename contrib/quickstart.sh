@@ -17,7 +17,7 @@ install_packages() {
 		build-essential autoconf automake libtool pkg-config \
 		libevent-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev \
 		libcunit1-dev iptables iproute2 conntrack python3 curl \
-		valgrind procps >/dev/null
+		valgrind procps openssl >/dev/null
 }
 
 case "${1:-}" in
