@@ -44,6 +44,7 @@ struct proxier {
 	struct model		*model;
 	struct portalloc	*ports;
 	struct portstate	 state;		/* persisted proxy ports */
+	struct htab		*persisted;	/* proto+name -> port */
 	char			*state_path;	/* NULL: not persisted */
 	int			 state_dirty;
 	struct htab		*svcs;		/* name -> proxy_svc */
@@ -113,6 +114,51 @@ proxier_strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
 	return (1);
 }
 
+/* The key of a service port in the persisted-port index. */
+static size_t
+proxier_state_key(char *buf, size_t len, const char *name, int proto)
+{
+	int	n;
+
+	n = snprintf(buf, len, "%d %s", proto, name);
+	return (n < 0 || (size_t)n >= len ? len - 1 : (size_t)n);
+}
+
+/*
+ * Index the persisted ports by name and protocol: a restart with 10k
+ * service ports would otherwise scan the list once per port.
+ */
+static void
+proxier_state_index(struct proxier *p)
+{
+	char	key[1024];
+	size_t	i, n;
+
+	htab_free(p->persisted, NULL);
+	if ((p->persisted = htab_new()) == NULL)
+		fatalx("proxier: out of memory");
+	for (i = 0; i < p->state.n; i++) {
+		n = proxier_state_key(key, sizeof(key), p->state.v[i].name,
+		    p->state.v[i].proto);
+		if (htab_put(p->persisted, key, n,
+		    (void *)(uintptr_t)p->state.v[i].port, NULL) == -1)
+			fatalx("proxier: out of memory");
+	}
+}
+
+/* The persisted proxy port of a service port, 0 if none. */
+static uint16_t
+proxier_state_lookup(struct proxier *p, const char *name, int proto)
+{
+	char	key[1024];
+	size_t	n;
+
+	if (p->persisted == NULL)
+		return (0);
+	n = proxier_state_key(key, sizeof(key), name, proto);
+	return ((uint16_t)(uintptr_t)htab_get(p->persisted, key, n));
+}
+
 /* Open the state file and load the persisted ports. */
 static void
 proxier_state_init(struct proxier *p)
@@ -136,6 +182,7 @@ proxier_state_init(struct proxier *p)
 	} else if (p->state.n > 0)
 		log_info("%s: %zu persisted proxy ports", p->state_path,
 		    p->state.n);
+	proxier_state_index(p);
 }
 
 /* Write the live proxy ports to the state file if they changed. */
@@ -155,6 +202,7 @@ proxier_state_save(struct proxier *p)
 		ps = v;
 		portstate_add(&p->state, ps->name, ps->proto, ps->proxy_port);
 	}
+	proxier_state_index(p);
 	if (portstate_save(p->state_path, &p->state, err, sizeof(err)) == -1)
 		log_warnx("%s: %s", p->state_path, err);
 	else
@@ -206,7 +254,7 @@ proxier_svc_bind(struct proxier *p, struct proxy_svc *ps)
 		ss.ss_family = AF_INET6;
 		flags |= NETUTIL_F_DUALSTACK;
 	}
-	port = portstate_lookup(&p->state, ps->name, ps->proto);
+	port = proxier_state_lookup(p, ps->name, ps->proto);
 	if (port != 0 && portalloc_reserve(p->ports, port) == 0) {
 		netutil_set_port((struct sockaddr *)&ss, port);
 		fd = netutil_listen(ps->proto, (struct sockaddr *)&ss,
@@ -608,6 +656,7 @@ proxier_free(struct proxier *p)
 	proxier_rules_free(p->rules);
 	portalloc_free(p->ports);
 	portstate_clear(&p->state);
+	htab_free(p->persisted, NULL);
 	free(p->state_path);
 	free(p);
 }
