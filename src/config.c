@@ -248,7 +248,7 @@ config_swap(struct kp_config *cfg, struct kp_config *n)
 	free(n);
 }
 
-/* Multiply-add for durations, failing past Go's int64 nanoseconds. */
+/* Add v units to a duration, failing past Go's int64 nanoseconds. */
 static int
 config_dur_add(uint64_t *acc, uint64_t v, uint64_t unit, uint64_t f,
     double scale)

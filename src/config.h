@@ -53,7 +53,8 @@ struct kp_config {
 	uint64_t	 config_sync_period_ms;	/* configSyncPeriod, 15m */
 	char		*healthz_bind_address;	/* "0.0.0.0:10256" */
 	char		*metrics_bind_address;	/* "127.0.0.1:10249" */
-	char		*kubeconfig;		/* clientConnection.kubeconfig */
+	/* clientConnection.kubeconfig */
+	char		*kubeconfig;
 	char		*hostname_override;	/* hostnameOverride */
 	char		*mode;			/* mode: "" or "userspace" */
 
@@ -101,10 +102,14 @@ struct kp_config {
 
 /* What config_load() asks the caller to do. */
 #define CONFIG_RUN	0	/* run (or act on cleanup/check_only) */
-#define CONFIG_EXIT	1	/* --help, --version or --write-config-to done */
+#define CONFIG_EXIT	1	/* --help, --version, --write-config-to done */
 
-/* A config holding kube-proxy's defaults. */
+/*
+ * Return a new config holding kube-proxy's defaults, owned by the
+ * caller.  Never NULL (allocation failure is fatal: start-up only).
+ */
 struct kp_config *config_new(void);
+/* Free a config and every string it holds; NULL is ignored. */
 void		 config_free(struct kp_config *);
 
 /*
@@ -133,9 +138,12 @@ int		 config_parse_yaml(struct kp_config *, const char *buf,
  * -1 with "field: reason" in err.
  */
 int		 config_validate(struct kp_config *, char *err, size_t errlen);
-/* Write cfg as a KubeProxyConfiguration YAML document. */
+/*
+ * Write cfg as a KubeProxyConfiguration YAML document to fp (not
+ * closed).  Returns 0, or -1 if writing or flushing fp failed.
+ */
 int		 config_write(const struct kp_config *, FILE *);
-/* Print --help. */
+/* Print --help to fp.  Cannot fail (write errors are ignored). */
 void		 config_usage(FILE *);
 /*
  * Parse a Go duration ("250ms", "1m30s", "2h", "0", "1.5s") into

@@ -6,7 +6,6 @@
  * knowingly ignored, or reported as unknown; unknown keys only warn, as
  * kube-proxy's lenient fallback decoding does.
  */
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,26 +239,16 @@ int
 config_read_file(struct kp_config *cfg, const char *path, char *err,
     size_t errlen)
 {
-	FILE	*fp;
-	char	*buf;
+	char	*buf, why[CONFIG_ERRLEN];
 	size_t	 len;
-	int	 rv = -1;
+	int	 rv;
 
-	if ((fp = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "--config: %s: %s", path,
-		    strerror(errno));
+	if (yamljson_read_file(path, CONFIG_MAXFILE, &buf, &len, NULL, why,
+	    sizeof(why)) == -1) {
+		snprintf(err, errlen, "--config: %s", why);
 		return (-1);
 	}
-	buf = xmalloc(CONFIG_MAXFILE + 1);
-	len = fread(buf, 1, CONFIG_MAXFILE + 1, fp);
-	if (ferror(fp))
-		snprintf(err, errlen, "--config: %s: read error", path);
-	else if (len > CONFIG_MAXFILE)
-		snprintf(err, errlen, "--config: %s: larger than %d bytes",
-		    path, CONFIG_MAXFILE);
-	else
-		rv = config_parse_yaml(cfg, buf, len, path, err, errlen);
+	rv = config_parse_yaml(cfg, buf, len, path, err, errlen);
 	free(buf);
-	fclose(fp);
 	return (rv);
 }

@@ -558,7 +558,7 @@ exec_job_finish(struct exec_job *job, int timed_out)
 	exec_job_free(job);
 }
 
-/* The child's stdin can take more input. */
+/* Feed the child's stdin, which can take more input. */
 static void
 exec_job_in_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -571,7 +571,7 @@ exec_job_in_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* The child wrote something, or closed its output. */
+/* Collect what the child wrote, or see it close its output. */
 static void
 exec_job_out_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -584,7 +584,7 @@ exec_job_out_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* The pidfd became readable, or the polling timer fired. */
+/* Finish the job if the child exited (pidfd readable, or polled). */
 static void
 exec_job_exit_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -594,7 +594,7 @@ exec_job_exit_cb(evutil_socket_t fd, short what, void *arg)
 		exec_job_finish(job, 0);
 }
 
-/* The timeout expired: kill the group. */
+/* Kill the process group: the timeout expired. */
 static void
 exec_job_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {

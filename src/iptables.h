@@ -162,6 +162,10 @@ int	 ipt_render_cleanup(const char *nat_save, const char *filter_save,
  * NULL if family is not AF_INET or AF_INET6 or path is empty.
  */
 struct ipt	*ipt_new(const char *iptables_path, int family);
+/*
+ * Free a rule set; NULL is ignored.  The kernel's rules stay (see
+ * ipt_cleanup()).  No prepared ipt_apply may be outstanding.
+ */
 void		 ipt_free(struct ipt *);
 
 /*

@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +128,7 @@ k8s_client_action(struct k8s_client *c, curl_socket_t fd, int mask)
 	k8s_client_check(c);
 }
 
-/* A socket libcurl watches is ready. */
+/* Tell libcurl that a socket it watches is ready. */
 static void
 k8s_client_evcb(evutil_socket_t fd, short what, void *arg)
 {
@@ -141,14 +142,14 @@ k8s_client_evcb(evutil_socket_t fd, short what, void *arg)
 	k8s_client_action(s->c, fd, mask);
 }
 
-/* libcurl's timer expired. */
+/* Tell libcurl that its timer expired. */
 static void
 k8s_client_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	k8s_client_action(arg, CURL_SOCKET_TIMEOUT, 0);
 }
 
-/* CURLMOPT_TIMERFUNCTION: (re)arm or stop our one timer. */
+/* Arm or stop our one timer for libcurl (CURLMOPT_TIMERFUNCTION). */
 static int
 k8s_client_timercb(CURLM *multi, long timeout_ms, void *arg)
 {
@@ -165,7 +166,7 @@ k8s_client_timercb(CURLM *multi, long timeout_ms, void *arg)
 	return (evtimer_add(c->timer, &tv) == -1 ? -1 : 0);
 }
 
-/* CURLMOPT_SOCKETFUNCTION: watch what libcurl asks for on s. */
+/* Watch what libcurl asks for on fd (CURLMOPT_SOCKETFUNCTION). */
 static int
 k8s_client_sockcb(CURL *easy, curl_socket_t fd, int what, void *arg,
     void *sockp)
@@ -308,7 +309,7 @@ k8s_client_free(struct k8s_client *c)
 	curl_global_cleanup();
 }
 
-/* The server URL. */
+/* Return the server URL. */
 const char *
 k8s_client_server(const struct k8s_client *c)
 {
@@ -357,7 +358,7 @@ fail:
 	return (c->token ? xstrdup(c->token) : NULL);
 }
 
-/* CURLOPT_WRITEFUNCTION: pass 2xx bodies on, keep a bit of the others. */
+/* Pass 2xx bodies on, keep a bit of the others (CURLOPT_WRITEFUNCTION). */
 static size_t
 k8s_client_writecb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
@@ -387,12 +388,22 @@ k8s_client_writecb(char *ptr, size_t size, size_t nmemb, void *arg)
 	return (len);
 }
 
+/* Hand libcurl a copy of len bytes of PEM data as option opt. */
+static void
+k8s_client_blob(CURL *e, CURLoption opt, char *data, size_t len)
+{
+	struct curl_blob	b;
+
+	b.data = data;
+	b.len = len;
+	b.flags = CURL_BLOB_COPY;
+	curl_easy_setopt(e, opt, &b);
+}
+
 /* Set the TLS options: verification, CA, client certificate and key. */
 static void
 k8s_client_tls(struct k8s_client *c, CURL *e)
 {
-	struct curl_blob	 b;
-
 	if (c->insecure) {
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -400,27 +411,20 @@ k8s_client_tls(struct k8s_client *c, CURL *e)
 		/* Only this CA: unset the system bundle libcurl would add. */
 		curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
 		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-		b.data = c->ca_data;
-		b.len = c->ca_len;
-		b.flags = CURL_BLOB_COPY;
-		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+		k8s_client_blob(e, CURLOPT_CAINFO_BLOB, c->ca_data, c->ca_len);
 	} else if (c->ca_file != NULL) {
 		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
 		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
 	}
 	if (c->cert_data != NULL) {
-		b.data = c->cert_data;
-		b.len = c->cert_len;
-		b.flags = CURL_BLOB_COPY;
-		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &b);
+		k8s_client_blob(e, CURLOPT_SSLCERT_BLOB, c->cert_data,
+		    c->cert_len);
 		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
 	} else if (c->cert_file != NULL)
 		curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert_file);
 	if (c->key_data != NULL) {
-		b.data = c->key_data;
-		b.len = c->key_len;
-		b.flags = CURL_BLOB_COPY;
-		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
+		k8s_client_blob(e, CURLOPT_SSLKEY_BLOB, c->key_data,
+		    c->key_len);
 		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
 	} else if (c->key_file != NULL)
 		curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file);
@@ -540,7 +544,7 @@ k8s_client_httpmsg(struct k8s_req *r, char *msg, size_t len)
 	json_object_put(o);
 }
 
-/* One transfer is over: classify it, tell the owner, free it. */
+/* Classify a finished transfer, tell its owner and free it. */
 static void
 k8s_client_finish(struct k8s_req *r, CURLcode rc)
 {
@@ -597,7 +601,7 @@ k8s_client_check(struct k8s_client *c)
 	}
 }
 
-/* A decoder for values of at most maxval bytes. */
+/* Return a new decoder for values of at most maxval bytes. */
 struct k8s_jstream *
 k8s_jstream_new(size_t maxval)
 {
@@ -610,6 +614,7 @@ k8s_jstream_new(size_t maxval)
 	return (js);
 }
 
+/* Free a decoder and any partial value. */
 void
 k8s_jstream_free(struct k8s_jstream *js)
 {
@@ -628,7 +633,7 @@ k8s_jstream_reset(struct k8s_jstream *js)
 	js->inval = 0;
 }
 
-/* Has a value started and not ended? */
+/* Return 1 if a value has started and not ended. */
 int
 k8s_jstream_pending(const struct k8s_jstream *js)
 {
@@ -665,6 +670,9 @@ k8s_jstream_feed(struct k8s_jstream *js, const char *buf, size_t len,
 		n = js->maxval - js->used;
 		if (len < n)
 			n = len;
+		/* json_tokener_parse_ex takes an int length. */
+		if (n > INT_MAX)
+			n = INT_MAX;
 		o = json_tokener_parse_ex(js->tok, buf, (int)n);
 		jerr = json_tokener_get_error(js->tok);
 		if (jerr == json_tokener_continue) {

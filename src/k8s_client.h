@@ -94,7 +94,12 @@ void	k8s_req_cancel(struct k8s_req *);
  * chunks, a chunk may hold several values.  Memory is bounded by
  * maxval, the largest value accepted, in bytes.
  */
+/*
+ * Return a new decoder for values of at most maxval bytes (maxval > 0),
+ * owned by the caller.  Never NULL (allocation failure is fatal).
+ */
 struct k8s_jstream *k8s_jstream_new(size_t maxval);
+/* Free a decoder and any partial value; NULL is ignored. */
 void	k8s_jstream_free(struct k8s_jstream *);
 /* Forget any partial value (a new stream starts). */
 void	k8s_jstream_reset(struct k8s_jstream *);

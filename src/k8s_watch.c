@@ -139,7 +139,7 @@ static void	kw_res_run(struct kw_res *);
 static void	kw_disc_start(struct k8s_watch *);
 static void	kw_node_start(struct k8s_watch *);
 
-/* Monotonic milliseconds. */
+/* Return monotonic milliseconds. */
 static uint64_t
 kw_now_ms(void)
 {
@@ -149,7 +149,7 @@ kw_now_ms(void)
 	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-/* Full-jitter backoff: uniform in [0, min(max, min << fails)]. */
+/* Pick a full-jitter backoff, uniform in [0, min(max, min << fails)]. */
 static unsigned int
 kw_backoff(const struct k8s_watch *w, unsigned int *fails)
 {
@@ -193,7 +193,7 @@ kw_free_cb(void *v)
 	free(v);
 }
 
-/* A body value of a kw_get: keep the first, refuse a second. */
+/* Keep the first JSON value of a kw_get body, refuse a second. */
 static int
 kw_get_store(void *arg, struct json_object *o)
 {
@@ -205,7 +205,7 @@ kw_get_store(void *arg, struct json_object *o)
 	return (0);
 }
 
-/* Body bytes of a kw_get. */
+/* Decode body bytes of a kw_get. */
 static int
 kw_get_data(void *arg, const char *buf, size_t len)
 {
@@ -221,7 +221,7 @@ kw_get_data(void *arg, const char *buf, size_t len)
 	return (0);
 }
 
-/* A kw_get ended: check the body, hand the document over. */
+/* Check the body of an ended kw_get and hand the document over. */
 static void
 kw_get_done(void *arg, int result, long status, const char *msg)
 {
@@ -310,7 +310,7 @@ kw_bad_note(struct kw_res *r, struct htab *tab, const char *ns,
 	free(k);
 }
 
-/* ns/name decoded fine or is gone: forget its error. */
+/* Forget the error of ns/name: it decoded fine or is gone. */
 static void
 kw_bad_clear(struct kw_res *r, const char *ns, const char *name)
 {
@@ -359,7 +359,7 @@ kw_decode(struct kw_res *r, struct json_object *o, struct htab *tab,
 	return (rc == K8S_DECODE_OK);
 }
 
-/* A slice change altered the Endpoints of ns/svc (me NULL: none left). */
+/* Store the new merged Endpoints of ns/svc (me NULL: none left). */
 static void
 kw_slices_changed(void *arg, const char *ns, const char *svc,
     struct model_endpoints *me)
@@ -427,7 +427,7 @@ kw_set_rv(struct kw_res *r, const char *rv)
 	r->rv = xstrdup(rv);
 }
 
-/* An ERROR event: stop the stream and say what to do. */
+/* Stop the stream on an ERROR event and note what to do. */
 static int
 kw_event_error(struct kw_res *r, struct json_object *st)
 {
@@ -446,7 +446,7 @@ kw_event_error(struct kw_res *r, struct json_object *st)
 	return (-1);
 }
 
-/* One watch event; returns -1 to stop the stream. */
+/* Apply one watch event; return -1 to stop the stream. */
 static int
 kw_event(void *arg, struct json_object *ev)
 {
@@ -480,7 +480,7 @@ kw_event(void *arg, struct json_object *ev)
 	return (0);
 }
 
-/* Watch body bytes: decode events as they complete. */
+/* Decode watch body bytes into events as they complete. */
 static int
 kw_watch_data(void *arg, const char *buf, size_t len)
 {
@@ -532,7 +532,7 @@ kw_fail(struct kw_res *r, const char *verb, long status, const char *msg,
 	kw_timer_add(r->timer, ms);
 }
 
-/* The watch request ended: resume, re-list or back off. */
+/* Resume, re-list or back off after the watch request ended. */
 static void
 kw_watch_done(void *arg, int result, long status, const char *msg)
 {
@@ -695,7 +695,7 @@ kw_list_items(struct kw_res *r, struct json_object *doc)
 	return (0);
 }
 
-/* The whole list is in: swap it into the model, then watch. */
+/* Swap a complete list into the model, then watch. */
 static void
 kw_list_commit(struct kw_res *r)
 {
@@ -730,19 +730,21 @@ kw_list_commit(struct kw_res *r)
 	kw_watch_begin(r);
 }
 
-/* A list page arrived (or failed). */
+/* Collect a list page that arrived, or retry one that failed. */
 static void
 kw_list_done(void *arg, int result, long status, const char *msg,
     struct json_object *doc)
 {
 	struct kw_res	*r = arg;
-	const char	*cont;
+	const char	*cont, *rv;
 
+	/* An empty resourceVersion would leave none to watch from. */
 	if (result == K8S_REQ_OK && kw_list_items(r, doc) == -1) {
 		result = K8S_REQ_TRANSPORT;
 		msg = "list without an items array";
 	} else if (result == K8S_REQ_OK &&
-	    kw_meta_str(doc, "resourceVersion") == NULL) {
+	    ((rv = kw_meta_str(doc, "resourceVersion")) == NULL ||
+	    *rv == '\0')) {
 		result = K8S_REQ_TRANSPORT;
 		msg = "list without metadata.resourceVersion";
 	}
@@ -775,7 +777,7 @@ kw_res_run(struct kw_res *r)
 		kw_watch_begin(r);
 }
 
-/* The retry timer of a resource. */
+/* Run a resource's next step when its retry timer fires. */
 static void
 kw_res_timer(evutil_socket_t fd, short ev, void *arg)
 {
@@ -818,7 +820,7 @@ kw_res_clear(struct kw_res *r)
 	free(r->rv);
 }
 
-/* Discovery decided: start the endpoints resource on that API. */
+/* Start the endpoints resource on the API discovery chose. */
 static void
 kw_disc_use(struct k8s_watch *w, int api)
 {
@@ -844,7 +846,7 @@ kw_disc_use(struct k8s_watch *w, int api)
 	kw_res_run(r);
 }
 
-/* Does an APIResourceList name the endpointslices resource? */
+/* Return 1 if an APIResourceList names the endpointslices resource. */
 static int
 kw_disc_has_slices(struct json_object *doc)
 {
@@ -865,7 +867,7 @@ kw_disc_has_slices(struct json_object *doc)
 	return (0);
 }
 
-/* A discovery answer: this version, the next one, or a retry. */
+/* Act on a discovery answer: this version, the next one, or a retry. */
 static void
 kw_disc_done(void *arg, int result, long status, const char *msg,
     struct json_object *doc)
@@ -915,7 +917,7 @@ kw_disc_start(struct k8s_watch *w)
 		kw_timer_add(w->disc_timer, kw_backoff(w, &w->disc_fails));
 }
 
-/* The discovery retry timer. */
+/* Retry discovery when its timer fires. */
 static void
 kw_disc_timer(evutil_socket_t fd, short ev, void *arg)
 {
@@ -952,7 +954,7 @@ kw_node_pick(struct json_object *doc)
 	return (NULL);
 }
 
-/* The Node object arrived (or not). */
+/* Take the node IP from the Node object, or retry or give up. */
 static void
 kw_node_done(void *arg, int result, long status, const char *msg,
     struct json_object *doc)
@@ -999,7 +1001,7 @@ kw_node_start(struct k8s_watch *w)
 	free(path);
 }
 
-/* The node lookup retry timer. */
+/* Retry the node lookup when its timer fires. */
 static void
 kw_node_timer(evutil_socket_t fd, short ev, void *arg)
 {
@@ -1007,8 +1009,8 @@ kw_node_timer(evutil_socket_t fd, short ev, void *arg)
 }
 
 /*
- * The node's name as kube-proxy has it: the override, else the host
- * name, lower-cased.  NULL (logged) if it is not a DNS-1123 name.
+ * Return the node's name as kube-proxy has it: the override, else the
+ * host name, lower-cased.  NULL (logged) if it is not a DNS-1123 name.
  */
 static char *
 kw_node_name(const char *override)
@@ -1123,7 +1125,7 @@ k8s_watch_free(struct k8s_watch *w)
 	free(w);
 }
 
-/* The node's IP, or NULL. */
+/* Return the node's IP, or NULL. */
 const char *
 k8s_watch_node_ip(const struct k8s_watch *w)
 {

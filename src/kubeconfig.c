@@ -12,10 +12,7 @@
  * Secrets: error messages name fields and offsets, never values, and
  * kubeconfig_clear wipes the token and key before freeing them.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdint.h>
@@ -450,60 +447,6 @@ kubeconfig_parse(const char *buf, size_t len, const char *fname,
 	return (rc);
 }
 
-/* Read a whole regular file of at most max bytes, NUL-terminated. */
-static int
-kc_read(const char *path, size_t max, char **buf, size_t *len, char *err,
-    size_t errlen)
-{
-	struct stat	 sb;
-	char		*b = NULL;
-	size_t		 n = 0, cap;
-	ssize_t		 r;
-	int		 fd;
-
-	*buf = NULL;
-	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return (-1);
-	}
-	if (fstat(fd, &sb) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		goto fail;
-	}
-	/* One byte more than allowed tells a file that is too big. */
-	cap = max + 1;
-	b = xmalloc(cap + 1);
-	while (n < cap) {
-		if ((r = read(fd, b + n, cap - n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n > max) {
-		snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
-		goto fail;
-	}
-	close(fd);
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	return (0);
-fail:
-	free(b);
-	close(fd);
-	return (-1);
-}
-
 /* Read and parse the kubeconfig at path. */
 int
 kubeconfig_load(const char *path, struct kubeconfig *out, char *err,
@@ -514,7 +457,8 @@ kubeconfig_load(const char *path, struct kubeconfig *out, char *err,
 	int	 rc;
 
 	memset(out, 0, sizeof(*out));
-	if (kc_read(path, KC_MAX_FILE, &buf, &len, err, errlen) == -1)
+	if (yamljson_read_file(path, KC_MAX_FILE, &buf, &len, NULL, err,
+	    errlen) == -1)
 		return (-1);
 	/* Absolute paths survive the daemon's chdir("/"). */
 	if ((real = realpath(path, NULL)) == NULL) {
@@ -567,7 +511,8 @@ kc_check_token(const char *path, char *err, size_t errlen)
 	size_t	 len;
 	int	 empty;
 
-	if (kc_read(path, KC_MAX_FILE, &buf, &len, err, errlen) == -1)
+	if (yamljson_read_file(path, KC_MAX_FILE, &buf, &len, NULL, err,
+	    errlen) == -1)
 		return (-1);
 	empty = kc_trim(buf)[0] == '\0';
 	explicit_bzero(buf, len);
@@ -624,7 +569,8 @@ kubeconfig_incluster(const char *root, struct kubeconfig *out, char *err,
 	else
 		free(path);
 	xasprintf(&path, "%s/namespace", root);
-	if (kc_read(path, 4096, &buf, &len, err, errlen) == 0) {
+	if (yamljson_read_file(path, 4096, &buf, &len, NULL, err,
+	    errlen) == 0) {
 		if (kc_trim(buf)[0] != '\0')
 			out->ns = xstrdup(kc_trim(buf));
 		free(buf);

@@ -130,7 +130,7 @@ lb_ep_cmp(const struct lb_endpoint *a, const struct lb_endpoint *b)
 	return (memcmp(&a->addr, &b->addr, a->addrlen));
 }
 
-/* qsort/bsearch adapter over arrays of endpoint pointers. */
+/* Compare two endpoint pointers (for qsort and bsearch). */
 static int
 lb_ep_pcmp(const void *a, const void *b)
 {

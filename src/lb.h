@@ -30,8 +30,13 @@ struct lb_endpoint {
 
 struct lb;
 
-/* Return a new balancer with no endpoints; ttl 0 means LB_DEFAULT_TTL. */
+/*
+ * Return a new balancer with no endpoints; affinity is LB_AFFINITY_*
+ * (anything else means none), ttl 0 means LB_DEFAULT_TTL.  Never NULL:
+ * balancers are made at sync time, where allocation failure is fatal.
+ */
 struct lb	*lb_new(int affinity, unsigned int ttl);
+/* Free a balancer, its endpoints and pins; NULL is ignored. */
 void		 lb_free(struct lb *);
 /*
  * Change the affinity type and ttl.  Turning affinity off, or changing
@@ -62,11 +67,11 @@ int		 lb_next(struct lb *, const struct sockaddr *client, int reset,
 		    uint64_t now_ms, struct lb_endpoint *out);
 /* Drop pins idle for ttl or longer. */
 void		 lb_expire(struct lb *, uint64_t now_ms);
-/* Number of endpoints. */
+/* Return the number of endpoints. */
 size_t		 lb_count(const struct lb *);
-/* The i-th endpoint in current order, i < lb_count(). */
+/* Return the i-th endpoint in current order, NULL if i >= lb_count(). */
 const struct lb_endpoint *lb_endpoint_at(const struct lb *, size_t i);
-/* Number of pinned clients. */
+/* Return the number of pinned clients. */
 size_t		 lb_pinned(const struct lb *);
 
 #endif /* LB_H */

@@ -107,6 +107,7 @@ log_errno(int pri, int err, const char *fmt, va_list ap)
 	log_vlogf(pri, "%s: %s", buf, strerror(err));
 }
 
+/* Log a warning with ": strerror(errno)" appended. */
 void
 log_warn(const char *fmt, ...)
 {
@@ -119,6 +120,7 @@ log_warn(const char *fmt, ...)
 	errno = saved;
 }
 
+/* Log a warning. */
 void
 log_warnx(const char *fmt, ...)
 {
@@ -129,6 +131,7 @@ log_warnx(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Log an informational message. */
 void
 log_info(const char *fmt, ...)
 {
@@ -139,6 +142,7 @@ log_info(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Log a debug message at verbosity 2 and above. */
 void
 log_debug(const char *fmt, ...)
 {
@@ -151,6 +155,7 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Log a trace message at verbosity 4 and above. */
 void
 log_trace(const char *fmt, ...)
 {
@@ -163,6 +168,7 @@ log_trace(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Log an error with ": strerror(errno)" appended and exit(1). */
 void
 fatal(const char *fmt, ...)
 {
@@ -175,6 +181,7 @@ fatal(const char *fmt, ...)
 	exit(1);
 }
 
+/* Log an error and exit(1). */
 void
 fatalx(const char *fmt, ...)
 {

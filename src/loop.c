@@ -62,9 +62,9 @@ loop_free(struct loop *l)
 }
 
 /*
- * Monotonic milliseconds.  CLOCK_MONOTONIC never jumps and is a vDSO call;
- * libevent's cached time is wall-clock, which would break idle timeouts
- * and affinity ttls when the clock is set.
+ * Return monotonic milliseconds.  CLOCK_MONOTONIC never jumps and is a
+ * vDSO call; libevent's cached time is wall-clock, which would break
+ * idle timeouts and affinity ttls when the clock is set.
  */
 uint64_t
 loop_now_ms(struct loop *l)
@@ -187,7 +187,7 @@ loop_fd_released(struct loop *l)
 	}
 }
 
-/* The retry timer: try the waiters again. */
+/* Try the waiters again when the retry timer fires. */
 static void
 loop_fd_timer(evutil_socket_t fd, short ev, void *arg)
 {

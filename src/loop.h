@@ -63,11 +63,17 @@ struct loop {
 	uint64_t		 fd_pauses;	/* EMFILE/ENFILE episodes */
 };
 
-/* Create the state of a loop running on base (not owned). */
+/*
+ * Create the state of a loop running on base (not owned).  Never NULL
+ * (allocation failure is fatal: made once at start-up).
+ */
 struct loop	*loop_new(struct event_base *base);
-/* Free the loop state: pooled pipes, timers.  Relays must be gone. */
+/*
+ * Free the loop state: pooled pipes, timers.  Relays must be gone.  NULL
+ * is ignored.
+ */
 void		 loop_free(struct loop *);
-/* Monotonic time in milliseconds (the loop's cached time when possible). */
+/* Return monotonic time in milliseconds (CLOCK_MONOTONIC, not cached). */
 uint64_t	 loop_now_ms(struct loop *);
 
 /*

@@ -12,7 +12,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +58,7 @@ main_rlimit(void)
 	log_info("open files limit: %llu", (unsigned long long)rl.rlim_cur);
 }
 
-/* SIGTERM, SIGINT: leave the loop; teardown follows in main. */
+/* Leave the loop on SIGTERM or SIGINT; teardown follows in main. */
 static void
 main_sigterm(evutil_socket_t sig, short ev, void *arg)
 {
@@ -69,7 +68,7 @@ main_sigterm(evutil_socket_t sig, short ev, void *arg)
 	event_base_loopbreak(ctx->base);
 }
 
-/* SIGHUP: re-read the services file. */
+/* Re-read the services file on SIGHUP. */
 static void
 main_sighup(evutil_socket_t sig, short ev, void *arg)
 {
@@ -84,7 +83,7 @@ main_sighup(evutil_socket_t sig, short ev, void *arg)
 }
 
 /*
- * How to reach the API server, as kube-proxy decides: the --kubeconfig
+ * Decide how to reach the API server, as kube-proxy does: the --kubeconfig
  * file with --master overriding its server, --master alone (no
  * credentials), else the in-cluster service account.  Returns 0, or -1
  * with a reason in err.
@@ -110,7 +109,7 @@ main_kubeconfig(const struct kp_config *cfg, struct kubeconfig *kc,
 	return (0);
 }
 
-/* The API source found this Node's address. */
+/* Pass the Node's address the API source found to the proxier. */
 static void
 main_node_ip(void *arg, const char *ip)
 {
@@ -141,7 +140,7 @@ main_watch(struct event_base *base, const struct kp_config *cfg,
 	return (w);
 }
 
-/* --cleanup: remove every chain and jump rule of ours, v4 and v6. */
+/* Remove every chain and jump rule of ours, v4 and v6 (--cleanup). */
 static int
 main_cleanup(const struct kp_config *cfg)
 {
@@ -163,26 +162,22 @@ main_cleanup(const struct kp_config *cfg)
 	return (rv);
 }
 
-/* -n: also check the services file, then say so. */
+/* Check the services file or kubeconfig too, then say so (-n). */
 static int
 main_check(const struct kp_config *cfg)
 {
 	struct svcfile_objs	 objs;
 	char			 err[CONFIG_ERRLEN];
-	char			*buf = NULL;
-	size_t			 len = 0;
-	FILE			*f;
+	char			*buf;
+	size_t			 len;
 
 	if (cfg->services_file != NULL) {
-		if ((f = fopen(cfg->services_file, "r")) == NULL) {
-			fprintf(stderr, "kuproxy: %s: %s\n",
-			    cfg->services_file, strerror(errno));
+		/* As the daemon reads it: a bounded, regular file. */
+		if (svcfile_read(cfg->services_file, &buf, &len, NULL, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "kuproxy: %s\n", err);
 			return (1);
 		}
-		buf = xmalloc(64 * 1024 * 1024);
-		len = fread(buf, 1, 64 * 1024 * 1024, f);
-		fclose(f);
-		memset(&objs, 0, sizeof(objs));
 		if (svcfile_parse(buf, len, cfg->services_file, &objs, err,
 		    sizeof(err)) == -1) {
 			fprintf(stderr, "kuproxy: %s\n", err);
@@ -267,6 +262,7 @@ main_run(struct kp_config *cfg)
 	return (0);
 }
 
+/* Load the configuration, then clean up, check or run. */
 int
 main(int argc, char **argv)
 {

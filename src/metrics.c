@@ -30,7 +30,18 @@ struct metrics {
 	uint64_t	 sync_period_ms;
 };
 
-/* Send buf with status code and content type. */
+/* Return a new reply buffer, or NULL after answering 500. */
+static struct evbuffer *
+metrics_buffer(struct evhttp_request *req)
+{
+	struct evbuffer	*buf;
+
+	if ((buf = evbuffer_new()) == NULL)
+		evhttp_send_error(req, 500, "out of memory");
+	return (buf);
+}
+
+/* Send buf with status code and content type, then free it. */
 static void
 metrics_reply(struct evhttp_request *req, int code, const char *reason,
     const char *type, struct evbuffer *buf)
@@ -38,6 +49,7 @@ metrics_reply(struct evhttp_request *req, int code, const char *reason,
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", type);
 	evhttp_send_reply(req, code, reason, buf);
+	evbuffer_free(buf);
 }
 
 /* Format the wall-clock time as RFC 3339. */
@@ -52,21 +64,19 @@ metrics_timestamp(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* /healthz: healthy once synced and the last sync is recent. */
+/* Answer /healthz: healthy once synced and the last sync is recent. */
 static void
 metrics_healthz(struct evhttp_request *req, void *arg)
 {
 	struct metrics	*m = arg;
-	struct evbuffer	*buf = evbuffer_new();
+	struct evbuffer	*buf;
 	struct timespec	 ts;
 	uint64_t	 now, last;
 	char		 stamp[64];
 	int		 ok;
 
-	if (buf == NULL) {
-		evhttp_send_error(req, 500, "out of memory");
+	if ((buf = metrics_buffer(req)) == NULL)
 		return;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	last = proxier_last_sync_ms(m->proxier);
@@ -77,54 +87,44 @@ metrics_healthz(struct evhttp_request *req, void *arg)
 	    "\"%s\",\"ready\": %s}\n", stamp, stamp, ok ? "true" : "false");
 	metrics_reply(req, ok ? 200 : 503, ok ? "OK" : "Service Unavailable",
 	    "application/json", buf);
-	evbuffer_free(buf);
 }
 
-/* /proxyMode. */
+/* Answer /proxyMode. */
 static void
 metrics_proxymode(struct evhttp_request *req, void *arg)
 {
-	struct evbuffer	*buf = evbuffer_new();
+	struct evbuffer	*buf;
 
-	if (buf == NULL) {
-		evhttp_send_error(req, 500, "out of memory");
+	if ((buf = metrics_buffer(req)) == NULL)
 		return;
-	}
 	evbuffer_add_printf(buf, "userspace");
 	metrics_reply(req, 200, "OK", "text/plain; charset=utf-8", buf);
-	evbuffer_free(buf);
 }
 
-/* /metrics. */
+/* Answer /metrics. */
 static void
 metrics_metrics(struct evhttp_request *req, void *arg)
 {
 	struct metrics	*m = arg;
-	struct evbuffer	*buf = evbuffer_new();
+	struct evbuffer	*buf;
 
-	if (buf == NULL) {
-		evhttp_send_error(req, 500, "out of memory");
+	if ((buf = metrics_buffer(req)) == NULL)
 		return;
-	}
 	proxier_dump_metrics(m->proxier, buf);
 	metrics_reply(req, 200, "OK", "text/plain; version=0.0.4", buf);
-	evbuffer_free(buf);
 }
 
-/* /debug/services. */
+/* Answer /debug/services. */
 static void
 metrics_debug_services(struct evhttp_request *req, void *arg)
 {
 	struct metrics	*m = arg;
-	struct evbuffer	*buf = evbuffer_new();
+	struct evbuffer	*buf;
 
-	if (buf == NULL) {
-		evhttp_send_error(req, 500, "out of memory");
+	if ((buf = metrics_buffer(req)) == NULL)
 		return;
-	}
 	proxier_dump_json(m->proxier, buf);
 	metrics_reply(req, 200, "OK", "application/json", buf);
-	evbuffer_free(buf);
 }
 
 /* Bind an evhttp server to sa. */

@@ -28,6 +28,7 @@ struct metrics	*metrics_new(struct event_base *, struct proxier *,
 		    const struct sockaddr *metrics, socklen_t metrics_len,
 		    const struct sockaddr *healthz, socklen_t healthz_len,
 		    uint64_t sync_period_ms, char *err, size_t errlen);
+/* Stop the servers (open requests are dropped) and free; NULL ignored. */
 void		 metrics_free(struct metrics *);
 
 #endif /* METRICS_H */

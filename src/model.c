@@ -402,7 +402,7 @@ model_foreach_service(const struct model *m,
 		cb(v, arg);
 }
 
-/* Number of Services. */
+/* Return the number of Services. */
 size_t
 model_nservices(const struct model *m)
 {
@@ -483,7 +483,7 @@ model_endpoints_equal(const struct model_endpoints *a,
 	return (1);
 }
 
-/* The set of one port name, or NULL. */
+/* Return the set of one port name, or NULL. */
 const struct model_epset *
 model_endpoints_port(const struct model_endpoints *me, const char *port_name)
 {

@@ -72,7 +72,13 @@ struct model_observer {
 
 struct model;
 
+/*
+ * Return a new empty model, unsynced, with no observer.  Never NULL
+ * (allocation failure is fatal: the model is built at start-up and on
+ * config input, never on the connection path).
+ */
 struct model	*model_new(void);
+/* Free the model and every object in it; NULL is ignored. */
 void		 model_free(struct model *);
 /* Set the observer (copied); NULL clears it. */
 void		 model_set_observer(struct model *,
@@ -121,6 +127,10 @@ void		 model_set_synced(struct model *, int what);
 /* Return 1 when both Services and Endpoints are synced. */
 int		 model_is_synced(const struct model *);
 
+/*
+ * Return the stored object of ns/name, or NULL if there is none.  The
+ * pointer is borrowed: valid until the next update of that object.
+ */
 const struct model_service *model_get_service(const struct model *,
 		    const char *ns, const char *name);
 const struct model_endpoints *model_get_endpoints(const struct model *,
@@ -128,6 +138,7 @@ const struct model_endpoints *model_get_endpoints(const struct model *,
 /* Call cb on every Service, in no particular order. */
 void		 model_foreach_service(const struct model *,
 		    void (*cb)(const struct model_service *, void *), void *);
+/* Return the number of Services. */
 size_t		 model_nservices(const struct model *);
 
 /* Deep comparison, 1 if equal (line numbers are ignored). */
@@ -135,9 +146,10 @@ int		 model_service_equal(const struct model_service *,
 		    const struct model_service *);
 int		 model_endpoints_equal(const struct model_endpoints *,
 		    const struct model_endpoints *);
-/* The set of one port name, or NULL. */
+/* Return the set of one port name ("" if unnamed), or NULL (borrowed). */
 const struct model_epset *model_endpoints_port(const struct model_endpoints *,
 		    const char *port_name);
+/* Free an object the model does not own, and all it holds; NULL ignored. */
 void		 model_service_free(struct model_service *);
 void		 model_endpoints_free(struct model_endpoints *);
 

@@ -51,7 +51,8 @@ netutil_parse_hostport(const char *s, struct sockaddr_storage *ss,
 	if (*s == '[') {
 		hs = s + 1;
 		if ((he = strchr(hs, ']')) == NULL || he[1] != ':') {
-			snprintf(err, errlen, "\"%s\": expected [IPv6]:port", s);
+			snprintf(err, errlen, "\"%s\": expected [IPv6]:port",
+			    s);
 			return (-1);
 		}
 		colon = he + 1;
@@ -264,6 +265,30 @@ fail:
 	return (-1);
 }
 
+/* Listen on the wildcard of both families, or of IPv4 without IPv6. */
+int
+netutil_listen_any(int proto, uint16_t port, int flags, char *err,
+    size_t errlen)
+{
+	struct sockaddr_in6	sin6;
+	struct sockaddr_in	sin;
+	int			fd;
+
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons(port);
+	fd = netutil_listen(proto, (struct sockaddr *)&sin6, sizeof(sin6),
+	    flags | NETUTIL_F_DUALSTACK, err, errlen);
+	if (fd != -1 || errno != EAFNOSUPPORT)
+		return (fd);
+	/* A kernel without IPv6 (ipv6.disable=1): plain 0.0.0.0. */
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	return (netutil_listen(proto, (struct sockaddr *)&sin, sizeof(sin),
+	    flags & ~NETUTIL_F_DUALSTACK, err, errlen));
+}
+
 /* Return the local port of fd. */
 uint16_t
 netutil_local_port(int fd)
@@ -289,7 +314,7 @@ netutil_proto_parse(const char *s)
 	return (-1);
 }
 
-/* Name an IPPROTO_* value as Kubernetes does. */
+/* Return the Kubernetes name of an IPPROTO_* value. */
 const char *
 netutil_proto_name(int proto)
 {

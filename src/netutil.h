@@ -68,6 +68,15 @@ int	 netutil_canon_ip(const char *s, char *buf, size_t len);
  */
 int	 netutil_listen(int proto, const struct sockaddr *sa, socklen_t len,
 	    int flags, char *err, size_t errlen);
+/*
+ * netutil_listen() on the wildcard address of both families: [::]:port
+ * with IPV6_V6ONLY off (NETUTIL_F_DUALSTACK is implied), or 0.0.0.0:port
+ * if the kernel has no IPv6 (socket() fails with EAFNOSUPPORT).  port 0
+ * lets the kernel choose.  Returns the fd, or -1 with errno set and a
+ * reason in err, as netutil_listen().
+ */
+int	 netutil_listen_any(int proto, uint16_t port, int flags, char *err,
+	    size_t errlen);
 /* Return the local port of a bound socket, or 0 on error. */
 uint16_t netutil_local_port(int fd);
 

@@ -11,12 +11,12 @@
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>

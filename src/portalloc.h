@@ -21,8 +21,13 @@ struct portalloc;
  */
 int		 portalloc_parse_range(const char *s, uint16_t *base,
 		    uint32_t *size, char *err, size_t errlen);
-/* New allocator for [base, base + size); size 0 means kernel-chosen. */
+/*
+ * Return a new allocator for [base, base + size), cut at 65535; base or
+ * size 0 means kernel-chosen.  Never NULL (allocation failure is fatal:
+ * made once at start-up).
+ */
 struct portalloc *portalloc_new(uint16_t base, uint32_t size);
+/* Free the allocator; NULL is ignored. */
 void		 portalloc_free(struct portalloc *);
 /*
  * Allocate a port into *port (0 in kernel-chosen mode).  Returns 0, or
@@ -37,7 +42,7 @@ int		 portalloc_get(struct portalloc *, uint16_t *port);
 int		 portalloc_reserve(struct portalloc *, uint16_t port);
 /* Release a port; ports outside the range and 0 are ignored. */
 void		 portalloc_release(struct portalloc *, uint16_t port);
-/* Number of ports in use (0 in kernel-chosen mode). */
+/* Return the number of ports in use (0 in kernel-chosen mode). */
 size_t		 portalloc_used(const struct portalloc *);
 /* Return 1 if the allocator works on a range. */
 int		 portalloc_is_ranged(const struct portalloc *);

@@ -76,7 +76,7 @@ proxier_port_name(const struct model_service *ms,
 	return (s);
 }
 
-/* Free a NULL-terminated-free array of n strings. */
+/* Free an array of n strings. */
 static void
 proxier_strv_free(char **v, size_t n)
 {
@@ -114,7 +114,7 @@ proxier_strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
 	return (1);
 }
 
-/* The key of a service port in the persisted-port index. */
+/* Write the key of a service port in the persisted-port index. */
 static size_t
 proxier_state_key(char *buf, size_t len, const char *name, int proto)
 {
@@ -146,7 +146,7 @@ proxier_state_index(struct proxier *p)
 	}
 }
 
-/* The persisted proxy port of a service port, 0 if none. */
+/* Return the persisted proxy port of a service port, 0 if none. */
 static uint16_t
 proxier_state_lookup(struct proxier *p, const char *name, int proto)
 {
@@ -237,28 +237,34 @@ proxier_svc_set_endpoints(struct proxier *p, struct proxy_svc *ps)
 	free(eps);
 }
 
+/* Open the listener of a service port on port (0: kernel-chosen). */
+static int
+proxier_svc_listen(struct proxier *p, const struct proxy_svc *ps,
+    uint16_t port, char *err, size_t errlen)
+{
+	struct sockaddr_storage	ss;
+
+	/* A wildcard bind takes IPv4 and IPv6 alike, as Go's listen. */
+	if (p->cfg->bind_ss.ss_family == AF_INET && netutil_is_unspecified(
+	    (const struct sockaddr *)&p->cfg->bind_ss))
+		return (netutil_listen_any(ps->proto, port, 0, err, errlen));
+	memcpy(&ss, &p->cfg->bind_ss, sizeof(ss));
+	netutil_set_port((struct sockaddr *)&ss, port);
+	return (netutil_listen(ps->proto, (struct sockaddr *)&ss, sizeof(ss),
+	    0, err, errlen));
+}
+
 /* Bind the listener of a new service port, reusing a persisted port. */
 static int
 proxier_svc_bind(struct proxier *p, struct proxy_svc *ps)
 {
-	struct sockaddr_storage	ss;
-	uint16_t		port;
-	char			err[CONFIG_ERRLEN];
-	int			fd, flags = 0;
+	uint16_t	port;
+	char		err[CONFIG_ERRLEN];
+	int		fd;
 
-	memcpy(&ss, &p->cfg->bind_ss, sizeof(ss));
-	/* A wildcard bind takes IPv4 and IPv6 alike, as Go's listen. */
-	if (ss.ss_family == AF_INET && netutil_is_unspecified(
-	    (struct sockaddr *)&ss)) {
-		memset(&ss, 0, sizeof(ss));
-		ss.ss_family = AF_INET6;
-		flags |= NETUTIL_F_DUALSTACK;
-	}
 	port = proxier_state_lookup(p, ps->name, ps->proto);
 	if (port != 0 && portalloc_reserve(p->ports, port) == 0) {
-		netutil_set_port((struct sockaddr *)&ss, port);
-		fd = netutil_listen(ps->proto, (struct sockaddr *)&ss,
-		    sizeof(ss), flags, err, sizeof(err));
+		fd = proxier_svc_listen(p, ps, port, err, sizeof(err));
 		if (fd != -1)
 			goto bound;
 		log_warnx("%s: persisted proxy port %u: %s; choosing another",
@@ -270,18 +276,7 @@ proxier_svc_bind(struct proxier *p, struct proxy_svc *ps)
 		    p->cfg->port_range);
 		return (-1);
 	}
-	netutil_set_port((struct sockaddr *)&ss, port);
-	fd = netutil_listen(ps->proto, (struct sockaddr *)&ss, sizeof(ss),
-	    flags, err, sizeof(err));
-	if (fd == -1 && (flags & NETUTIL_F_DUALSTACK) &&
-	    errno == EAFNOSUPPORT) {
-		/* No IPv6 on this node: plain IPv4 wildcard. */
-		memcpy(&ss, &p->cfg->bind_ss, sizeof(ss));
-		netutil_set_port((struct sockaddr *)&ss, port);
-		fd = netutil_listen(ps->proto, (struct sockaddr *)&ss,
-		    sizeof(ss), 0, err, sizeof(err));
-	}
-	if (fd == -1) {
+	if ((fd = proxier_svc_listen(p, ps, port, err, sizeof(err))) == -1) {
 		log_warnx("%s: %s; will retry at the next sync", ps->name,
 		    err);
 		portalloc_release(p->ports, port);
@@ -345,7 +340,8 @@ proxier_svc_update(struct proxy_svc *ps, const struct model_service *ms,
 	if (ps->affinity != ms->affinity || ps->ttl != ms->affinity_ttl) {
 		ps->affinity = ms->affinity;
 		ps->ttl = ms->affinity_ttl;
-		lb_set_affinity(ps->lb, ps->affinity == MODEL_AFFINITY_CLIENTIP ?
+		lb_set_affinity(ps->lb,
+		    ps->affinity == MODEL_AFFINITY_CLIENTIP ?
 		    LB_AFFINITY_CLIENTIP : LB_AFFINITY_NONE, ps->ttl);
 	}
 	return (changed);
@@ -526,14 +522,14 @@ proxier_sync(struct proxier *p, int force)
 		proxier_request_sync(p);
 }
 
-/* The rate-limited sync timer fired. */
+/* Sync when the rate-limited sync timer fires. */
 static void
 proxier_sync_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	proxier_sync(arg, 0);
 }
 
-/* The periodic sync: re-assert everything, repair what others broke. */
+/* Re-assert everything periodically, repairing what others broke. */
 static void
 proxier_period_cb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -560,14 +556,14 @@ proxier_request_sync(struct proxier *p)
 	evtimer_add(p->sync_ev, &tv);
 }
 
-/* The model's Services changed. */
+/* Ask for a sync: the model's Services changed. */
 static void
 proxier_services_changed(void *arg)
 {
 	proxier_request_sync(arg);
 }
 
-/* The model's Endpoints of ns/name changed: update balancers only. */
+/* Update only the balancers when the Endpoints of ns/name change. */
 static void
 proxier_endpoints_changed(void *arg, const char *ns, const char *name)
 {
@@ -669,7 +665,7 @@ proxier_set_node_ip(struct proxier *p, const char *ip)
 		proxier_request_sync(p);
 }
 
-/* Number of live service ports. */
+/* Return the number of live service ports. */
 size_t
 proxier_count(const struct proxier *p)
 {
@@ -683,7 +679,7 @@ proxier_is_ready(const struct proxier *p)
 	return (p->ready);
 }
 
-/* Time of the last completed sync. */
+/* Return the time of the last completed sync. */
 uint64_t
 proxier_last_sync_ms(const struct proxier *p)
 {
@@ -808,7 +804,8 @@ proxier_dump_metrics(struct proxier *p, struct evbuffer *buf)
 	} m[] = {
 #define M(n, h, f, g) { n, h, offsetof(struct svc_counters, f), g }
 		M("kuproxy_service_connections_active",
-		    "Relayed TCP connections or UDP flows now open.", active, 1),
+		    "Relayed TCP connections or UDP flows now open.", active,
+		    1),
 		M("kuproxy_service_connections_total",
 		    "TCP connections accepted or UDP flows created.", accepted,
 		    0),
@@ -834,8 +831,9 @@ proxier_dump_metrics(struct proxier *p, struct evbuffer *buf)
 		    m[j].name, m[j].help, m[j].name,
 		    m[j].gauge ? "gauge" : "counter");
 		for (i = 0; i < n; i++) {
-			const char *c = (const char *)proxier_svc_counters(v[i]);
+			const char	*c;
 
+			c = (const char *)proxier_svc_counters(v[i]);
 			evbuffer_add_printf(buf,
 			    "%s{service=\"%s\",protocol=\"%s\"} %llu\n",
 			    m[j].name, v[i]->name,
@@ -851,8 +849,8 @@ proxier_dump_metrics(struct proxier *p, struct evbuffer *buf)
 	    "kuproxy_sync_errors_total %llu\n"
 	    "# HELP kuproxy_service_ports Live service ports.\n"
 	    "# TYPE kuproxy_service_ports gauge\nkuproxy_service_ports %zu\n",
-	    (unsigned long long)p->nsyncs, (unsigned long long)(p->nsync_errors +
-	    proxier_rules_errors(p->rules)),
-	    n);
+	    (unsigned long long)p->nsyncs,
+	    (unsigned long long)(p->nsync_errors +
+	    proxier_rules_errors(p->rules)), n);
 	free(v);
 }

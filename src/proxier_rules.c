@@ -6,7 +6,6 @@
 
 #include <netinet/in.h>
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +14,8 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "htab.h"
 #include "exec.h"
+#include "htab.h"
 #include "iptables.h"
 #include "log.h"
 #include "netutil.h"
@@ -58,10 +57,10 @@ struct rules_job {
 	int			 incremental;	/* -D/-A of the changes only */
 	size_t			 nchanges;
 	unsigned int		 fails;		/* in a row */
-	struct rules_flushq	 pend;		/* removed, rules not yet gone */
+	struct rules_flushq	 pend;		/* removed, rules still there */
 	struct rules_flushq	 inflight;	/* gone with the running job */
 	uint64_t		 start_ms;
-	int			 again_force;
+	int			 again_force;	/* ... and it was forced */
 };
 
 struct proxier_rules {
@@ -83,7 +82,7 @@ struct proxier_rules {
 
 static void	proxier_rules_flushq_clear(struct rules_flushq *);
 
-/* The hash key of a node port claim. */
+/* Write the hash key of a node port claim. */
 static void
 proxier_rules_claim_key(int proto, uint16_t port, unsigned char key[3])
 {
@@ -112,7 +111,6 @@ proxier_rules_claim_free(void *arg)
 static int
 proxier_rules_claim(struct proxier_rules *r, const struct proxy_svc *ps)
 {
-	struct sockaddr_in6	 sin6;
 	struct np_claim		*c;
 	unsigned char		 key[3];
 	char			 err[256];
@@ -138,20 +136,8 @@ proxier_rules_claim(struct proxier_rules *r, const struct proxy_svc *ps)
 	c->port = ps->node_port;
 	c->owner = xstrdup(ps->name);
 	c->seen = 1;
-	memset(&sin6, 0, sizeof(sin6));
-	sin6.sin6_family = AF_INET6;
-	sin6.sin6_port = htons(ps->node_port);
-	c->fd = netutil_listen(ps->proto, (struct sockaddr *)&sin6,
-	    sizeof(sin6), NETUTIL_F_DUALSTACK, err, sizeof(err));
-	if (c->fd == -1 && errno == EAFNOSUPPORT) {
-		struct sockaddr_in	sin;
-
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		sin.sin_port = htons(ps->node_port);
-		c->fd = netutil_listen(ps->proto, (struct sockaddr *)&sin,
-		    sizeof(sin), 0, err, sizeof(err));
-	}
+	c->fd = netutil_listen_any(ps->proto, ps->node_port, 0, err,
+	    sizeof(err));
 	if (c->fd == -1)
 		log_warnx("%s: cannot hold nodePort %u: %s (another process "
 		    "uses it; the NodePort rules still redirect to kuproxy)",
@@ -296,7 +282,7 @@ proxier_rules_fill(struct ipt_svcport *is, const struct proxy_svc *ps,
 	is->n_lb_ips = ps->n_lb_ips;
 }
 
-/* Monotonic milliseconds. */
+/* Return monotonic milliseconds. */
 static uint64_t
 proxier_rules_now(void)
 {
@@ -358,7 +344,7 @@ proxier_rules_flushq_run(struct proxier_rules *r, struct rules_job *j,
 	proxier_rules_flushq_clear(q);
 }
 
-/* A background restore ended. */
+/* Take the result of a background restore and replay a waiting sync. */
 static void
 proxier_rules_done(int rv, struct exec_result *res, void *arg)
 {
@@ -420,6 +406,7 @@ proxier_rules_apply(struct proxier_rules *r, int family,
 
 	if (j->job != NULL) {
 		j->again = 1;
+		j->again_force |= force;
 		return (0);
 	}
 	memset(&params, 0, sizeof(params));
@@ -434,6 +421,9 @@ proxier_rules_apply(struct proxier_rules *r, int family,
 			    family == AF_INET6 ? "IPv6" : "IPv4");
 		return (n > 0 ? -1 : 0);
 	}
+	/* A periodic sync that had to wait must not lose its force. */
+	force |= j->again_force;
+	j->again_force = 0;
 	rv = ipt_sync_prepare(ipt, &params, v, n, force, &j->apply, err,
 	    sizeof(err));
 	if (rv == 0) {
@@ -463,7 +453,7 @@ fail:
 	return (-1);
 }
 
-/* Number of rule applications that failed. */
+/* Return the number of rule applications that failed. */
 uint64_t
 proxier_rules_errors(const struct proxier_rules *r)
 {
@@ -508,8 +498,8 @@ proxier_rules_sync(struct proxier_rules *r, struct htab *svcs, int force)
 }
 
 /*
- * A service port is going away: for UDP, queue its cluster IP for a
- * conntrack flush once the rules that point at it are gone.
+ * Queue the cluster IP of a UDP service port going away for a conntrack
+ * flush once the rules that point at it are gone.
  */
 void
 proxier_rules_forget(struct proxier_rules *r, const struct proxy_svc *ps)
@@ -538,7 +528,7 @@ proxier_rules_set_node_ip(struct proxier_rules *r, const char *ip)
 	return (1);
 }
 
-/* The node IP of family, or "" if none. */
+/* Return the node IP of family, or "" if none. */
 const char *
 proxier_rules_host_ip(const struct proxier_rules *r, int family)
 {

@@ -25,8 +25,13 @@ struct proxier_rules;
 struct proxier_rules *proxier_rules_new(struct event_base *,
 		    const struct kp_config *, void (*done)(void *), void *arg,
 		    char *err, size_t errlen);
-/* Number of rule applications that failed so far. */
+/* Return the number of rule applications that failed so far. */
 uint64_t	 proxier_rules_errors(const struct proxier_rules *);
+/*
+ * Kill a running restore (iptables-restore commits all or nothing),
+ * close the node port claims and free; NULL is ignored.  The rules stay
+ * in the kernel for a successor.
+ */
 void		 proxier_rules_free(struct proxier_rules *);
 /*
  * Claim node ports and apply the rules for every service port in svcs
@@ -49,7 +54,8 @@ void		 proxier_rules_forget(struct proxier_rules *,
  */
 int		 proxier_rules_set_node_ip(struct proxier_rules *,
 		    const char *ip);
-/* The node IP used as DNAT target for locally generated traffic. */
-const char	*proxier_rules_host_ip(const struct proxier_rules *, int family);
+/* Return the node IP used as DNAT target for local traffic ("": none). */
+const char	*proxier_rules_host_ip(const struct proxier_rules *,
+		    int family);
 
 #endif /* PROXIER_RULES_H */

@@ -42,7 +42,7 @@
 #define PROXY_MAXACCEPT		64		/* accepts per wakeup */
 #define PROXY_SPLICE_MAX	(1024 * 1024)	/* bytes per splice() in */
 #define PROXY_SCRATCH		(64 * 1024)	/* bytes per recv() */
-#define PROXY_SMALL		(16 * 1024)	/* a splice() this small: copy */
+#define PROXY_SMALL		(16 * 1024)	/* splice() this small: copy */
 #define PROXY_BUDGET		(2 * 1024 * 1024) /* bytes per wakeup */
 #define PROXY_KEEPALIVE		15		/* seconds, as Go's net.Dial */
 
@@ -280,9 +280,9 @@ proxy_tcp_pause(struct proxy_tcp *pt)
 }
 
 /*
- * Descriptors were released: accept again right away, so that a listener
- * still short of them parks itself again before loop_fd_released()
- * decides the episode is over.
+ * Accept again right away once descriptors were released, so that a
+ * listener still short of them parks itself again before
+ * loop_fd_released() decides the episode is over.
  */
 static void
 proxy_tcp_resume(void *arg)
@@ -579,7 +579,8 @@ proxy_conn_connect(struct proxy_conn *conn)
 	for (;;) {
 		if (conn->attempts == PROXY_ATTEMPTS) {
 			pt->counters.failed++;
-			proxy_conn_close(conn, "every connect attempt failed", 1);
+			proxy_conn_close(conn, "every connect attempt failed",
+			    1);
 			return (-1);
 		}
 		if (pt->lb == NULL) {
@@ -588,7 +589,8 @@ proxy_conn_connect(struct proxy_conn *conn)
 		}
 		/* reset: skip and overwrite the affinity of a failed pick. */
 		if (lb_next(pt->lb, (struct sockaddr *)&conn->client,
-		    conn->attempts > 0, loop_now_ms(pt->loop), &conn->ep) == -1) {
+		    conn->attempts > 0, loop_now_ms(pt->loop),
+		    &conn->ep) == -1) {
 			pt->counters.no_endpoints++;
 			proxy_conn_close(conn, "no endpoints", 0);
 			return (-1);
@@ -615,7 +617,7 @@ proxy_conn_connect(struct proxy_conn *conn)
 	}
 }
 
-/* The backend connect finished or timed out: relay or try again. */
+/* Relay, or try again, once the backend connect finished or timed out. */
 static void
 proxy_conn_connected(struct proxy_conn *conn, short ev)
 {
@@ -689,8 +691,8 @@ proxy_half_fill(struct conn_half *src)
 }
 
 /*
- * The peer is full: copy bytes still in proxy_scratch to a buffer of
- * their own.  Returns 0, or -1 with errno set.
+ * Copy bytes still in proxy_scratch to a buffer of their own, as the
+ * peer is full.  Returns 0, or -1 with errno set.
  */
 static int
 proxy_half_stash(struct conn_half *src)
@@ -750,8 +752,9 @@ proxy_half_flush(struct conn_half *src)
 }
 
 /*
- * src read EOF, with nothing pending: shut down writing on the peer and
- * close once both ways are done.  Returns -1 if conn was closed.
+ * Relay an EOF read on src, with nothing pending: shut down writing on
+ * the peer and close once both ways are done.  Returns -1 if conn was
+ * closed.
  */
 static int
 proxy_half_eof(struct conn_half *src)
@@ -820,7 +823,7 @@ proxy_move(struct conn_half *src)
 	}
 }
 
-/* h->fd is readable, or in error. */
+/* Move bytes, or see an error, when h->fd is readable. */
 static void
 proxy_half_read_cb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -837,7 +840,7 @@ proxy_half_read_cb(evutil_socket_t fd, short ev, void *arg)
 		(void)proxy_conn_fail(h->conn, "socket", err);
 }
 
-/* h->fd is writable: the connect finished, or the peer's bytes can go. */
+/* Finish the connect, or send the peer's bytes, when h->fd is writable. */
 static void
 proxy_half_write_cb(evutil_socket_t fd, short ev, void *arg)
 {

@@ -535,7 +535,7 @@ proxy_udp_dispatch(struct proxy_udp *pu, int n, uint64_t now)
 	}
 }
 
-/* The service socket is readable: relay client datagrams in batches. */
+/* Relay client datagrams in batches from the readable service socket. */
 static void
 proxy_udp_readcb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -588,7 +588,7 @@ udp_flow_reply(struct udp_flow *flow, int n)
 		    strerror(err));
 }
 
-/* A flow's backend socket is readable: relay replies, or its error. */
+/* Relay replies, or act on an error, from a flow's backend socket. */
 static void
 udp_flow_readcb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -618,7 +618,7 @@ udp_flow_readcb(evutil_socket_t fd, short ev, void *arg)
 		udp_flow_touch(flow, loop_now_ms(pu->loop));
 }
 
-/* The coarse expiry timer: close idle flows, forget old marks. */
+/* Close idle flows and forget old marks on the coarse expiry timer. */
 static void
 proxy_udp_timercb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -719,14 +719,14 @@ proxy_udp_close(struct proxy_udp *pu)
 	free(pu);
 }
 
-/* Counters of this service port. */
+/* Return the counters of this service port. */
 const struct svc_counters *
 proxy_udp_counters(const struct proxy_udp *pu)
 {
 	return (&pu->counters);
 }
 
-/* The service socket. */
+/* Return the service socket. */
 int
 proxy_udp_fd(const struct proxy_udp *pu)
 {

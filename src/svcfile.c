@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdint.h>
@@ -309,63 +308,8 @@ int
 svcfile_read(const char *path, char **buf, size_t *len, struct stat *st,
     char *err, size_t errlen)
 {
-	struct stat	 sb;
-	char		*b = NULL;
-	size_t		 cap, n = 0;
-	ssize_t		 r;
-	int		 fd;
-
-	*buf = NULL;
-	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return (-1);
-	}
-	if (fstat(fd, &sb) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		goto fail;
-	}
-	if (sb.st_size > SVCFILE_MAX_SIZE)
-		goto too_big;
-	/* The file may grow while we read; one byte more detects that. */
-	cap = (size_t)sb.st_size + 1;
-	b = xmalloc(cap);
-	for (;;) {
-		if (n == cap) {
-			if (cap > SVCFILE_MAX_SIZE)
-				goto too_big;
-			cap = cap * 2 > SVCFILE_MAX_SIZE + 1 ?
-			    SVCFILE_MAX_SIZE + 1 : cap * 2;
-			b = xreallocarray(b, cap, 1);
-		}
-		if ((r = read(fd, b + n, cap - n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	if (st != NULL)
-		*st = sb;
-	*buf = b;
-	*len = n;
-	return (0);
-
-too_big:
-	snprintf(err, errlen, "%s: larger than %d bytes", path,
-	    SVCFILE_MAX_SIZE);
-fail:
-	free(b);
-	close(fd);
-	return (-1);
+	return (yamljson_read_file(path, SVCFILE_MAX_SIZE, buf, len, st, err,
+	    errlen));
 }
 
 /* Return 1 if the file at st is not the one last read. */
@@ -428,7 +372,7 @@ sf_load(struct svcfile *sf)
 	return (0);
 }
 
-/* The debounce timer expired: reload. */
+/* Reload once the debounce timer expired. */
 static void
 sf_debounce_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -476,7 +420,7 @@ sf_inotify_cb(evutil_socket_t fd, short what, void *arg)
 		sf_schedule(sf);
 }
 
-/* The slow poll: reload if the file changed behind inotify's back. */
+/* Reload if the file changed behind inotify's back (the slow poll). */
 static void
 sf_poll_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -517,7 +461,9 @@ sf_watch(struct svcfile *sf)
 	    sf_inotify_cb, sf);
 	if (sf->iev == NULL || event_add(sf->iev, NULL) == -1) {
 		log_warnx("%s: cannot watch inotify; polling", sf->dir);
-		event_free(sf->iev);
+		/* libevent's event_free() does not take NULL. */
+		if (sf->iev != NULL)
+			event_free(sf->iev);
 		sf->iev = NULL;
 		close(sf->ifd);
 		sf->ifd = -1;

@@ -62,8 +62,12 @@ int	 svcfile_read(const char *path, char **buf, size_t *len,
  */
 struct svcfile *svcfile_new(struct event_base *, const char *path,
 	    struct model *);
-/* Re-read now (SIGHUP).  Returns 0 if loaded, -1 if rejected. */
+/*
+ * Re-read now (SIGHUP).  Returns 0 if loaded, -1 if unreadable or
+ * rejected (logged; the model keeps its content).
+ */
 int	 svcfile_reload(struct svcfile *);
+/* Stop watching and free; the model keeps its content.  NULL ignored. */
 void	 svcfile_free(struct svcfile *);
 
 #endif /* SVCFILE_H */

@@ -15,13 +15,17 @@
  * the limit.  Anchors are registered only
  * when their node is complete, so an alias can never form a cycle.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 #include <yaml.h>
@@ -550,6 +554,83 @@ yamljson_parse_named(const char *buf, size_t len, const char *fname,
 		    strchr(yerr, ':') + 1);
 	else
 		snprintf(err, errlen, "%s: %s", fname, yerr);
+	return (-1);
+}
+
+/* Free a buffer that held n bytes of a file, wiping them first. */
+static void
+yj_buf_free(char *b, size_t n)
+{
+	if (b == NULL)
+		return;
+	/* The file may be a kubeconfig or a token: leave no copy behind. */
+	explicit_bzero(b, n);
+	free(b);
+}
+
+/* Read a whole regular file of at most max bytes, NUL-terminated. */
+int
+yamljson_read_file(const char *path, size_t max, char **buf, size_t *len,
+    struct stat *st, char *err, size_t errlen)
+{
+	struct stat	 sb;
+	char		*b = NULL, *nb;
+	size_t		 cap, n = 0;
+	ssize_t		 r;
+	int		 fd;
+
+	*buf = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return (-1);
+	}
+	if (fstat(fd, &sb) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		goto fail;
+	}
+	if ((uintmax_t)sb.st_size > max)
+		goto too_big;
+	/* The file may grow while we read; one byte more detects that. */
+	cap = (size_t)sb.st_size + 1;
+	b = xmalloc(cap + 1);
+	for (;;) {
+		if (n == cap) {
+			if (cap > max)
+				goto too_big;
+			cap = cap > max / 2 ? max + 1 : cap * 2;
+			nb = xmalloc(cap + 1);
+			memcpy(nb, b, n);
+			yj_buf_free(b, n);
+			b = nb;
+		}
+		if ((r = read(fd, b + n, cap - n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	b[n] = '\0';
+	if (st != NULL)
+		*st = sb;
+	*buf = b;
+	*len = n;
+	return (0);
+
+too_big:
+	snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
+fail:
+	yj_buf_free(b, n);
+	close(fd);
 	return (-1);
 }
 

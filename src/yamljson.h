@@ -1,7 +1,8 @@
 /*
  * yamljson.h: YAML (libyaml) to json-c trees, so YAML files and API JSON
  * share one decoder.  Every node remembers its source line, so errors
- * found later can still say FILE:LINE.  Pure: a buffer in, trees out.
+ * found later can still say FILE:LINE.  Pure (a buffer in, trees out),
+ * except yamljson_read_file, the one reader of the files fed to it.
  *
  * Scalars: plain scalars that read as integers, floats, true/false or
  * null/~ become those types (YAML 1.1 core subset); quoted scalars are
@@ -13,6 +14,7 @@
 #include <stddef.h>
 
 struct json_object;
+struct stat;
 
 #define YAMLJSON_MSGLEN	1024	/* longest yamljson_fail message, + 1 */
 
@@ -35,6 +37,21 @@ int	yamljson_line(struct json_object *);
 int	yamljson_parse_named(const char *buf, size_t len, const char *fname,
 	    struct json_object ***docs, size_t *ndocs, char *err,
 	    size_t errlen);
+
+/*
+ * Read the whole regular file at path for yamljson_parse_named (or any
+ * small file: a token, a namespace).  On success returns 0 with a new
+ * NUL-terminated buffer in *buf (the caller frees it; the NUL is not
+ * counted in *len) and, if st is not NULL, the file's fstat() there.
+ * Returns -1 with *buf NULL and "PATH: reason" in err if the file
+ * cannot be opened or read, is not a regular file, or holds more than
+ * max bytes ("PATH: larger than MAX bytes").  max must be below
+ * SIZE_MAX / 2.  Buffers are wiped before they are freed, as the file
+ * may hold secrets.  Allocation failure is fatal (start-up and reload
+ * path only).
+ */
+int	yamljson_read_file(const char *path, size_t max, char **buf,
+	    size_t *len, struct stat *st, char *err, size_t errlen);
 
 /*
  * Tree helpers shared by the decoders (kubeconfig.c, k8s_decode.c,

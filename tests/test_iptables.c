@@ -965,7 +965,8 @@ test_iptables_incr_fail_retry(void)
 	struct ipt_svcport	 sp[2];
 	struct fake		 f;
 	struct ipt		*ipt;
-	char			 err[IPT_ERRLEN], path[PATH_MAX], real[PATH_MAX];
+	char			 err[IPT_ERRLEN];
+	char			 path[PATH_MAX], real[PATH_MAX];
 	char			*s;
 
 	fake_setup(&f);

@@ -26,6 +26,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "config.h"
 #include "htab.h"
 #include "k8s_client.h"
 #include "k8s_decode.h"
@@ -34,7 +35,6 @@
 #include "kubeconfig.h"
 #include "log.h"
 #include "model.h"
-#include "config.h"
 #include "tu.h"
 #include "xmalloc.h"
 
