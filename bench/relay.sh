@@ -74,10 +74,12 @@ RB_HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../tests/e2e/lib.sh
 . "$RB_HERE/../tests/e2e/lib.sh"
 
+# shellcheck disable=SC2034 # KP_*/KE_* are read by lib.sh
 NSA=rb-a-$$
 KP_NODE=rb-b-$$			# lib.sh's etcd/apiserver helpers use KP_NODE
 KP_POD=rb-pod-$$
 KP_CLI=rb-cli-$$
+# shellcheck disable=SC2034
 KE_API_IP=198.18.4.1
 POD_A=198.18.1.2
 POD_B=198.18.3.2
@@ -273,7 +275,8 @@ rb_start_kuproxy() {
 	    --bind-address 0.0.0.0 --metrics-bind-address 127.0.0.1:10249 \
 	    --healthz-bind-address 127.0.0.1:10256 --state-dir "$KP_TMP/state"
 	PID_KUPROXY=$RB_PID
-	KP_PID=$RB_PID		# ke_cleanup stops it gracefully
+	# shellcheck disable=SC2034 # ke_cleanup stops it gracefully
+	KP_PID=$RB_PID
 	kp_until 100 rb_ready "$VIP_KUPROXY" ||
 	    kp_die "no answer through kuproxy (log: $KP_LOG)"
 }
@@ -384,7 +387,6 @@ rb_measure() {
 	a0=$(rb_cpu1)
 	t0=$(rb_now)
 	"$@" >"$out" 2>>"$KP_TMP/gen.err"
-	RB_RC=$?
 	t1=$(rb_now)
 	a1=$(rb_cpu1)
 	c1=$(rb_ticks "$pid")
@@ -507,7 +509,7 @@ rb_mem() {
 	n=$(cat "$ready" 2>/dev/null || echo 0)
 	touch "$rel"
 	wait "$cpid"
-	RB_CPU= RB_WALL=0 RB_CPU1=
+	RB_CPU='' RB_WALL=0 RB_CPU1=''
 	if [ "${n:-0}" -gt 0 ]; then
 		rb_row MEM "$peer" "$r" \
 		    "$(awk -v a="$rss0" -v b="$rss1" -v n="$n" 'BEGIN { printf "%.2f", (b - a) / n }')" \

@@ -720,6 +720,10 @@ kw_list_commit(struct kw_res *r)
 	r->bad = r->lbad;
 	r->lbad = NULL;
 	kw_list_clear(r);
+#ifdef __GLIBC__
+	/* Give the freed list pages back, as svcfile does after a load. */
+	malloc_trim(0);
+#endif
 	log_info("%s: listed at resourceVersion %s", r->what, r->rv);
 	if (!r->synced)
 		model_set_synced(w->model, r->kind == KW_SERVICES ?

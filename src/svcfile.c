@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <libgen.h>
 #include <limits.h>
 #include <stdint.h>
@@ -369,6 +372,14 @@ sf_load(struct svcfile *sf)
 	objs.nsvcs = objs.neps = 0;
 	svcfile_objs_free(&objs);
 	model_set_synced(sf->model, MODEL_F_SERVICES | MODEL_F_ENDPOINTS);
+#ifdef __GLIBC__
+	/*
+	 * The parse trees of a large file (100 MB for 10k Services) were
+	 * freed, but glibc keeps the memory mapped; give it back so the
+	 * daemon's resident size reflects what it really holds.
+	 */
+	malloc_trim(0);
+#endif
 	return (0);
 }
 
