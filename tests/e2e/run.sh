@@ -31,9 +31,7 @@ else
 	tests=("$HERE"/test_*.sh)
 fi
 
-pass=0 fail=0 skip=0
-failed=
-start=$(date +%s)
+. "$HERE/../runner.sh"
 
 # The environment: kube-apiserver binary and etcd.
 if [ "$(id -u)" -ne 0 ]; then
@@ -62,48 +60,15 @@ if [ -z "${KP_E2E_NO_BUILD:-}" ]; then
 		    "$(grep -m1 '^SKIP' "$log.out")"
 		;;
 	*)
-		fail=$((fail + 1))
-		failed=" build-apiserver"
 		printf 'FAIL  %-22s %4ds  (exit %d)\n' build-apiserver "$secs" "$rc"
 		tail -n 40 "$log" | sed 's/^/    | /'
-		echo "$pass passed, $fail failed, $((skip + ${#tests[@]})) skipped"
+		echo "0 passed, 1 failed, ${#tests[@]} skipped"
 		exit 1
 		;;
 	esac
 fi
 
 for t in "${tests[@]}"; do
-	name=$(basename "$t" .sh)
-	log=$KP_RESULTS/$name.log
-	t0=$(date +%s)
-	if [ ! -f "$t" ]; then
-		echo "no such test: $t" >"$log"
-		rc=1
-	else
-		timeout -k 10 "$KP_TEST_TIMEOUT" bash "$t" >"$log" 2>&1
-		rc=$?
-	fi
-	secs=$(($(date +%s) - t0))
-	case $rc in
-	0)
-		pass=$((pass + 1))
-		printf 'PASS  %-22s %4ds\n' "$name" "$secs"
-		;;
-	77)
-		skip=$((skip + 1))
-		printf 'SKIP  %-22s %4ds  %s\n' "$name" "$secs" \
-		    "$(grep -m1 '^SKIP' "$log")"
-		;;
-	*)
-		fail=$((fail + 1))
-		failed="$failed $name"
-		[ "$rc" -eq 124 ] && echo "(timed out after $KP_TEST_TIMEOUT s)" >>"$log"
-		printf 'FAIL  %-22s %4ds  (exit %d)\n' "$name" "$secs" "$rc"
-		sed 's/^/    | /' "$log"
-		;;
-	esac
+	kp_run_one "$t"
 done
-echo "kuproxy: $KUPROXY; logs in $KP_RESULTS; $(($(date +%s) - start)) s"
-[ -n "$failed" ] && echo "failed:$failed"
-echo "$pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+kp_run_summary

@@ -27,41 +27,8 @@ else
 	tests=("$HERE"/test_*.sh)
 fi
 
-pass=0 fail=0 skip=0
-failed=
-start=$(date +%s)
+. "$HERE/../runner.sh"
 for t in "${tests[@]}"; do
-	name=$(basename "$t" .sh)
-	log=$KP_RESULTS/$name.log
-	t0=$(date +%s)
-	if [ ! -f "$t" ]; then
-		echo "no such test: $t" >"$log"
-		rc=1
-	else
-		timeout -k 10 "$KP_TEST_TIMEOUT" bash "$t" >"$log" 2>&1
-		rc=$?
-	fi
-	secs=$(($(date +%s) - t0))
-	case $rc in
-	0)
-		pass=$((pass + 1))
-		printf 'PASS  %-24s %4ds\n' "$name" "$secs"
-		;;
-	77)
-		skip=$((skip + 1))
-		printf 'SKIP  %-24s %4ds  %s\n' "$name" "$secs" \
-		    "$(grep -m1 '^SKIP' "$log")"
-		;;
-	*)
-		fail=$((fail + 1))
-		failed="$failed $name"
-		[ "$rc" -eq 124 ] && echo "(timed out after $KP_TEST_TIMEOUT s)" >>"$log"
-		printf 'FAIL  %-24s %4ds  (exit %d)\n' "$name" "$secs" "$rc"
-		sed 's/^/    | /' "$log"
-		;;
-	esac
+	kp_run_one "$t"
 done
-echo "kuproxy: $KUPROXY; logs in $KP_RESULTS; $(($(date +%s) - start)) s"
-[ -n "$failed" ] && echo "failed:$failed"
-echo "$pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+kp_run_summary
