@@ -271,45 +271,7 @@ kp_backend() {
 # The port is named "p"; AFFINITY_TIMEOUT "-" means ClientIP affinity
 # with the default timeout, a number sets timeoutSeconds; absent: None.
 kp_svc() {
-	local name=$1 cip=$2 port=$3 proto=$4 tport=${5:-$3} aff=$6
-
-	cat <<EOF
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: $name
-  namespace: default
-  resourceVersion: "1"
-spec:
-  clusterIP: $cip
-  clusterIPs:
-  - $cip
-  ports:
-  - name: p
-    port: $port
-    protocol: $proto
-    targetPort: $tport
-  selector:
-    app: $name
-EOF
-	if [ -z "$aff" ]; then
-		echo "  sessionAffinity: None"
-	else
-		echo "  sessionAffinity: ClientIP"
-		if [ "$aff" != "-" ]; then
-			cat <<EOF
-  sessionAffinityConfig:
-    clientIP:
-      timeoutSeconds: $aff
-EOF
-		fi
-	fi
-	cat <<EOF
-  type: ClusterIP
-status:
-  loadBalancer: {}
-EOF
+	kp_svc_x "$1" "$2" "$3" "$4" "${5:-$3}" ${6:+"affinity=$6"}
 }
 
 # kp_eps NAME PORT PROTO [IP...]: an Endpoints object (no IPs: no subsets).
@@ -491,14 +453,17 @@ kp_podclient() {
 }
 
 # kp_svc_x NAME CLUSTERIP PORT PROTO TARGETPORT [nodePort=N]
-#     [externalIPs=IP,IP] [lb=IP,IP]: a Service of type ClusterIP,
-# NodePort (nodePort=) or LoadBalancer (lb=, ingress IPs in its status).
+#     [externalIPs=IP,IP] [lb=IP,IP] [affinity=-|SECONDS]: a Service of
+# type ClusterIP, NodePort (nodePort=) or LoadBalancer (lb=, ingress IPs
+# in its status); affinity as for kp_svc.
 kp_svc_x() {
-	local name=$1 cip=$2 port=$3 proto=$4 tport=$5 np= ext= lb= type ip
+	local name=$1 cip=$2 port=$3 proto=$4 tport=$5 np= ext= lb= aff=
+	local type ip
 	shift 5
 
 	for kv; do
 		case $kv in
+		affinity=*) aff=${kv#*=} ;;
 		nodePort=*) np=${kv#*=} ;;
 		externalIPs=*) ext=${kv#*=} ;;
 		lb=*) lb=${kv#*=} ;;
@@ -533,13 +498,20 @@ EOT
 			echo "  - $ip"
 		done
 	fi
-	cat <<EOT
-  selector:
-    app: $name
-  sessionAffinity: None
-  type: $type
-status:
-EOT
+	echo "  selector:"
+	echo "    app: $name"
+	if [ -z "$aff" ]; then
+		echo "  sessionAffinity: None"
+	else
+		echo "  sessionAffinity: ClientIP"
+		if [ "$aff" != "-" ]; then
+			echo "  sessionAffinityConfig:"
+			echo "    clientIP:"
+			echo "      timeoutSeconds: $aff"
+		fi
+	fi
+	echo "  type: $type"
+	echo "status:"
 	if [ -z "$lb" ]; then
 		echo "  loadBalancer: {}"
 		return
