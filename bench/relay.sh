@@ -6,15 +6,17 @@
 # deletes.  Run by hand:
 #
 #   bench/relay.sh [-r ROUNDS] [-p "PEERS"] [-w "WORKLOADS"] [-o CSV]
-#                  [-b S] [-q S] [-c S] [-u S] [-H N]
+#                  [-b S] [-q S] [-c S] [-u S] [-H N] [-s S]
 #
 #   -r  rounds (5); every cell runs once per round, peers interleaved and
 #       their order rotated each round
 #   -p  peers (direct kuproxy kube-proxy haproxy haproxy-splice)
-#   -w  workloads (W1 W2 W3 W5 MEM)
+#   -w  workloads (W1 W2 W3 W5 W5L MEM)
 #   -o  CSV of every run (default /tmp/relay-bench-PID.csv, kept)
-#   -b/-q/-c/-u  seconds of W1 (5), W2 (3), W3 (3), W5 (4)
+#   -b/-q/-c/-u  seconds of W1 (5), W2 (3), W3 (3), W5 and W5L (4)
 #   -H  connections held for MEM (2000)
+#   -s  set up only, print the namespaces and pids, and wait S seconds
+#       (or until the stop file it names exists), for profiling by hand
 #
 # Topology (ID = this shell's PID):
 #
@@ -39,23 +41,28 @@
 #
 # Workloads: W1 iperf3 one TCP stream; W2 wrk -t1 -c50 keep-alive; W3 the
 # same with "Connection: close"; W5 iperf3 -u -l 64 -b 0 (no HAProxy: it
-# has no UDP); MEM the proxy's RSS and fd growth with N idle connections
-# (1 KiB echoed on each first).  Proxy CPU is utime+stime+cutime+cstime
-# from /proc/PID/stat around each run.  Needs iperf3, wrk, nginx and
+# has no UDP); W5L the same at 50,000 datagrams/s offered; MEM the proxy's
+# RSS and fd growth with N idle connections (1 KiB echoed on each first;
+# measured once, first, on fresh proxies).  W5 and W5L also count the
+# datagrams dropped at the proxy's socket and at the backend's.  Proxy
+# CPU is utime+stime+cutime+cstime from /proc/PID/stat around each run.
+# Prints a Markdown summary (relay-summary.py).  Needs iperf3, wrk, nginx and
 # haproxy (installed with apt-get when missing) and, for the kube-proxy
 # peer, bench/build-kube-proxy.sh and tests/e2e/build-apiserver.sh.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 
 ROUNDS=5
 PEERS="direct kuproxy kube-proxy haproxy haproxy-splice"
-WORKLOADS="W1 W2 W3 W5 MEM"
+WORKLOADS="W1 W2 W3 W5 W5L MEM"
+W5L_RATE=25600000		# 50,000 datagrams/s of 64 B
 CSV=/tmp/relay-bench-$$.csv
 T_BULK=5
 T_RR=3
 T_CONN=3
 T_UDP=4
 HOLD=2000
-while getopts r:p:w:o:b:q:c:u:H:h o; do
+SETUP_ONLY=
+while getopts r:p:w:o:b:q:c:u:H:s:h o; do
 	case $o in
 	r) ROUNDS=$OPTARG ;;
 	p) PEERS=$OPTARG ;;
@@ -66,7 +73,8 @@ while getopts r:p:w:o:b:q:c:u:H:h o; do
 	c) T_CONN=$OPTARG ;;
 	u) T_UDP=$OPTARG ;;
 	H) HOLD=$OPTARG ;;
-	*) sed -n 2,20p "$0"; exit 2 ;;
+	s) SETUP_ONLY=$OPTARG ;;
+	*) sed -n 2,22p "$0"; exit 2 ;;
 	esac
 done
 
@@ -175,7 +183,10 @@ rb_listening() {
 }
 
 # Backends in the pod namespace on CPU0: nginx `return 200` on 8080 and
-# the echo server on 9000 (iperf3 servers are started per run).
+# the echo server on 9000 (iperf3 servers are started per run).  nginx
+# keeps its master process: a single-process nginx that gets SIGHUP (its
+# launching terminal going away) reloads into a state where every accept
+# fails with "worker_connections are not enough".
 rb_backends() {
 	local d=$KP_TMP/nginx
 
@@ -183,7 +194,6 @@ rb_backends() {
 	cat >"$d/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
-master_process off;
 worker_rlimit_nofile 16384;
 pid $d/nginx.pid;
 error_log $d/error.log warn;
@@ -402,11 +412,11 @@ rb_measure() {
 	    printf "%.0f", 100 * (y[1] - x[1]) / d }')
 }
 
-# rb_row WORKLOAD PEER ROUND RATE WORK EXTRA: append to the CSV.
+# rb_row WORKLOAD PEER ROUND RATE WORK EXTRA [X2 X3]: append to the CSV.
 rb_row() {
-	echo "$1,$2,$3,$4,$5,$RB_CPU,$RB_WALL,$RB_CPU1,$6" >>"$CSV"
-	rb_log "$(printf '%-4s %-15s round %s: %s (work %s, proxy CPU %ss in %ss, CPU1 %s%%, extra %s)' \
-	    "$1" "$2" "$3" "$4" "$5" "${RB_CPU:--}" "$RB_WALL" "$RB_CPU1" "$6")"
+	echo "$1,$2,$3,$4,$5,$RB_CPU,$RB_WALL,$RB_CPU1,$6,${7:-},${8:-}" >>"$CSV"
+	rb_log "$(printf '%-4s %-15s round %s: %s (work %s, proxy CPU %ss in %ss, CPU1 %s%%, extra %s %s %s)' \
+	    "$1" "$2" "$3" "$4" "$5" "${RB_CPU:--}" "$RB_WALL" "$RB_CPU1" "$6" "${7:-}" "${8:-}")"
 }
 
 # A one-shot iperf3 server in the pod namespace.
@@ -447,18 +457,37 @@ rb_w1() {
 	    "$(rb_json "$o" 'd["end"]["sum_sent"].get("retransmits", "")')"
 }
 
-rb_w5() {
-	local peer=$1 r=$2 o=$KP_TMP/w5.json
+# rb_udpstat NS: "OutDatagrams RcvbufErrors" of UDP in namespace NS.
+rb_udpstat() {
+	kp_in "$1" awk '/^Udp:/ { if (h) print $5, $6; h = 1 }' /proc/net/snmp
+}
 
+# rb_w5 PEER ROUND [BITS/S]: W5 (iperf3 -b 0) or, with a rate, W5L.  The
+# extra columns split the loss: datagrams dropped at the proxy's own
+# socket (RcvbufErrors in its node namespace) and at the backend's
+# socket (in the pod namespace), in % of what the client sent.
+rb_w5() {
+	local peer=$1 r=$2 rate=${3:-0} o=$KP_TMP/w5.json w=W5 ns=$NSA
+	local n0 n1 p0 p1 sent
+
+	[ "$rate" = 0 ] || w=W5L
+	[ "$peer" = kube-proxy ] && ns=$KP_NODE
 	rb_iperf_server
+	n0=$(rb_udpstat "$ns")
+	p0=$(rb_udpstat "$KP_POD")
 	rb_measure "$peer" "$o" kp_cli timeout -k 2 $((T_UDP + 20)) \
-	    taskset -c 0 iperf3 -c "$(rb_ip "$peer")" -p 5201 -u -l 64 -b 0 \
-	    -t "$T_UDP" -J
+	    taskset -c 0 iperf3 -c "$(rb_ip "$peer")" -p 5201 -u -l 64 \
+	    -b "$rate" -t "$T_UDP" -J
+	n1=$(rb_udpstat "$ns")
+	p1=$(rb_udpstat "$KP_POD")
 	rb_iperf_server_done
-	rb_row W5 "$peer" "$r" \
+	sent=$(rb_json "$o" 'd["end"]["sum"]["packets"]')
+	rb_row "$w" "$peer" "$r" \
 	    "$(rb_json "$o" '"%.0f" % ((d["end"]["sum"]["packets"] - d["end"]["sum"]["lost_packets"]) / d["end"]["sum"]["seconds"])')" \
 	    "$(rb_json "$o" 'd["end"]["sum"]["packets"] - d["end"]["sum"]["lost_packets"]')" \
-	    "$(rb_json "$o" '"%.2f" % d["end"]["sum"]["lost_percent"]')"
+	    "$(rb_json "$o" '"%.2f" % d["end"]["sum"]["lost_percent"]')" \
+	    "$(echo "$n0 $n1" | awk -v s="$sent" '{ printf "%.2f", s ? 100 * ($4 - $2) / s : 0 }')" \
+	    "$(echo "$p0 $p1" | awk -v s="$sent" '{ printf "%.2f", s ? 100 * ($4 - $2) / s : 0 }')"
 }
 
 # rb_wrk PEER ROUND WORKLOAD SECONDS [wrk args]: W2 and W3.
@@ -529,7 +558,8 @@ rb_cell() {
 	W3) rb_wrk "$2" "$3" W3 "$T_CONN" -H "Connection: close" ;;
 	W5) case $2 in haproxy*) return 0 ;; esac
 	    rb_w5 "$2" "$3" ;;
-	MEM) rb_mem "$2" "$3" ;;
+	W5L) case $2 in haproxy*) return 0 ;; esac
+	    rb_w5 "$2" "$3" "$W5L_RATE" ;;
 	esac
 }
 
@@ -585,6 +615,13 @@ done
 [ -n "$KE_APISERVER_PID" ] && kill -STOP "$KE_APISERVER_PID"
 [ -n "$KE_ETCD_PID" ] && kill -STOP "$KE_ETCD_PID"
 
+if [ -n "$SETUP_ONLY" ]; then
+	rb_log "namespaces: cli $KP_CLI, A $NSA, B $KP_NODE, pod $KP_POD"
+	rb_log "pids: kuproxy $PID_KUPROXY kube-proxy $PID_KUBEPROXY haproxy $PID_HAPROXY haproxy-splice $PID_HAPROXY_SPLICE"
+	rb_log "waiting $SETUP_ONLY s or until $KP_TMP/stop exists"
+	kp_until $((SETUP_ONLY * 10)) test -e "$KP_TMP/stop"
+	exit 0
+fi
 {
 	echo "# relay.sh $(date -u +%FT%TZ) $(uname -r) $(nproc) CPUs" \
 	    "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
@@ -592,10 +629,21 @@ done
 	[ -n "$PID_KUBEPROXY" ] && echo "# kube-proxy $("$KUBE_PROXY" --version 2>&1)"
 	echo "# $(haproxy -v 2>&1 | head -n 1)"
 	echo "# $(iperf3 --version | head -n 1); $(wrk -v 2>&1 | head -n 1); $(nginx -v 2>&1)"
-	echo "# rounds $ROUNDS; W1 ${T_BULK}s W2 ${T_RR}s W3 ${T_CONN}s W5 ${T_UDP}s; MEM $HOLD conns"
+	echo "# rounds $ROUNDS; W1 ${T_BULK}s W2 ${T_RR}s W3 ${T_CONN}s W5/W5L ${T_UDP}s; MEM $HOLD conns, once"
+	echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$CSV.info"
-echo "workload,peer,round,rate,work,cpu_s,wall_s,cpu1_pct,extra" >"$CSV"
+echo "workload,peer,round,rate,work,cpu_s,wall_s,cpu1_pct,extra,x2,x3" >"$CSV"
 
+# MEM first, once, on proxies that have not relayed anything yet: after
+# other workloads their allocators reuse freed memory and the growth
+# would read as zero.
+case " $WORKLOADS " in
+*" MEM "*)
+	for peer in $PEERS; do
+		rb_mem "$peer" 1
+	done
+	;;
+esac
 # Warm-up: a second of W2 through every peer.
 for peer in $PEERS; do
 	kp_cli timeout 20 taskset -c 0 wrk -t1 -c50 -d1s \
@@ -604,6 +652,7 @@ done
 set -- $PEERS
 for r in $(seq 1 "$ROUNDS"); do
 	for w in $WORKLOADS; do
+		[ "$w" = MEM ] && continue
 		for peer in "$@"; do
 			rb_cell "$w" "$peer" "$r"
 		done
@@ -617,6 +666,7 @@ for peer in $PEERS; do
 	pid=$(rb_pid "$peer")
 	[ -z "$pid" ] || kill -0 "$pid" 2>/dev/null || rb_log "WARNING: $peer died during the run"
 done
+echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$CSV.info"
 cat "$CSV.info"
 "$KP_PY" "$RB_HERE/relay-summary.py" "$CSV"
 rb_log "raw results: $CSV (and $CSV.info)"
