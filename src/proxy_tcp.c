@@ -10,9 +10,9 @@
  *
  * Small messages go through a per-thread scratch buffer with recv() and
  * send(); a direction switches to splice() once a read fills the
- * scratch buffer, and back once a splice() moves little.  Bytes the
- * peer does not take at once are copied to a buffer allocated for them
- * and freed when written; a pipe goes back to the loop's pool as soon
+ * scratch buffer, and back once splice() moves little several times in
+ * a row.  Bytes the peer does not take at once are copied to a buffer
+ * allocated for them and freed when written; a pipe goes back to the loop's pool as soon
  * as it is empty.  An idle connection holds its two sockets, nothing
  * else.
  */
@@ -42,7 +42,8 @@
 #define PROXY_MAXACCEPT		64		/* accepts per wakeup */
 #define PROXY_SPLICE_MAX	(1024 * 1024)	/* bytes per splice() in */
 #define PROXY_SCRATCH		(64 * 1024)	/* bytes per recv() */
-#define PROXY_SMALL		(16 * 1024)	/* splice() this small: copy */
+#define PROXY_SMALL		(16 * 1024)	/* splice() this small... */
+#define PROXY_SMALL_RUN		4		/* ...so many times: copy */
 #define PROXY_BUDGET		(2 * 1024 * 1024) /* bytes per wakeup */
 #define PROXY_KEEPALIVE		15		/* seconds, as Go's net.Dial */
 
@@ -80,6 +81,7 @@ struct conn_half {
 	struct conn_half	*peer;
 	struct proxy_conn	*conn;
 	int			 bulk;		/* read with splice() */
+	int			 small;		/* small splices in a row */
 	int			 pipe[2];
 	char			*buf;		/* owned copy of unsent bytes */
 	char			*data;		/* proxy_scratch or buf */
@@ -674,8 +676,18 @@ proxy_half_fill(struct conn_half *src)
 		 */
 		n = splice(src->fd, NULL, src->pipe[1], NULL, PROXY_SPLICE_MAX,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n > 0 && n < PROXY_SMALL)
+		/*
+		 * One short read in a bulk transfer only means the reader
+		 * caught up with the sender; copy again only after a run of
+		 * them (a bench saw 27% of bulk bytes copied when one short
+		 * splice switched back).
+		 */
+		if (n >= PROXY_SMALL)
+			src->small = 0;
+		else if (n > 0 && ++src->small >= PROXY_SMALL_RUN) {
 			src->bulk = 0;
+			src->small = 0;
+		}
 	} else {
 		n = recv(src->fd, proxy_scratch, sizeof(proxy_scratch), 0);
 		src->data = proxy_scratch;
