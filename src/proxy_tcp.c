@@ -12,9 +12,9 @@
  * send(); a direction switches to splice() once a read fills the
  * scratch buffer, and back once splice() moves little several times in
  * a row.  Bytes the peer does not take at once are copied to a buffer
- * allocated for them and freed when written; a pipe goes back to the loop's pool as soon
- * as it is empty.  An idle connection holds its two sockets, nothing
- * else.
+ * allocated for them and freed when written; a pipe goes back to the
+ * loop's pool as soon as it is empty.  An idle connection holds its two
+ * sockets, nothing else.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
