@@ -15,17 +15,6 @@
 #include "yamljson.h"
 #include "tu.h"
 
-/* Load a JSON fixture from tests/data. */
-static struct json_object *
-load(const char *name)
-{
-	struct json_object	*o;
-
-	o = json_object_from_file(tu_data(name));
-	CU_ASSERT_FATAL(o != NULL);
-	return (o);
-}
-
 /* Build "ns/s" with the given spec members and decode it. */
 static int
 svc(const char *spec, struct model_service **out, char *err, size_t errlen)
@@ -62,7 +51,7 @@ eps(const char *json, struct model_endpoints **out, char *err,
 static void
 test_k8s_decode_clusterip(void)
 {
-	struct json_object	*o = load("k8s-svc-clusterip.json");
+	struct json_object	*o = tu_json("k8s-svc-clusterip.json");
 	struct model_service	*ms;
 	char			 err[256];
 
@@ -92,7 +81,7 @@ test_k8s_decode_clusterip(void)
 static void
 test_k8s_decode_nodeport(void)
 {
-	struct json_object	*o = load("k8s-svc-nodeport.json");
+	struct json_object	*o = tu_json("k8s-svc-nodeport.json");
 	struct model_service	*ms;
 	char			 err[256];
 
@@ -117,7 +106,7 @@ test_k8s_decode_nodeport(void)
 static void
 test_k8s_decode_loadbalancer(void)
 {
-	struct json_object	*o = load("k8s-svc-lb.json");
+	struct json_object	*o = tu_json("k8s-svc-lb.json");
 	struct model_service	*ms;
 	char			 err[256];
 
@@ -143,7 +132,7 @@ test_k8s_decode_loadbalancer(void)
 static void
 test_k8s_decode_ipv6(void)
 {
-	struct json_object	*o = load("k8s-svc-ipv6.json");
+	struct json_object	*o = tu_json("k8s-svc-ipv6.json");
 	struct model_service	*ms;
 	char			 err[256];
 
@@ -325,7 +314,7 @@ test_k8s_decode_errors_meta(void)
 static void
 test_k8s_decode_endpoints(void)
 {
-	struct json_object		*o = load("k8s-ep-multi.json");
+	struct json_object		*o = tu_json("k8s-ep-multi.json");
 	struct model_endpoints		*me;
 	const struct model_epset	*s;
 	char				 err[256];

@@ -14,17 +14,6 @@
 #include "model.h"
 #include "tu.h"
 
-/* Load a JSON fixture from tests/data. */
-static struct json_object *
-load(const char *name)
-{
-	struct json_object	*o;
-
-	o = json_object_from_file(tu_data(name));
-	CU_ASSERT_FATAL(o != NULL);
-	return (o);
-}
-
 /* Decode an EndpointSlice given as JSON text. */
 static int
 slice(const char *json, struct k8s_slice **out, char *err, size_t errlen)
@@ -43,7 +32,7 @@ slice(const char *json, struct k8s_slice **out, char *err, size_t errlen)
 static struct k8s_slice *
 load_slice(const char *name)
 {
-	struct json_object	*o = load(name);
+	struct json_object	*o = tu_json(name);
 	struct k8s_slice	*sl = NULL;
 	char			 err[256];
 
@@ -203,7 +192,7 @@ test_k8s_slices_merge(void)
 	CU_ASSERT_STRING_EQUAL(a->sets[1].eps[2].ip, "10.244.2.7");
 	CU_ASSERT(model_endpoints_equal(a, b));
 	/* The same Service as an Endpoints object decodes equal. */
-	o = load("k8s-ep-multi.json");
+	o = tu_json("k8s-ep-multi.json");
 	CU_ASSERT_FATAL(k8s_decode_endpoints(o, &ep, err, sizeof(err)) ==
 	    K8S_DECODE_OK);
 	json_object_put(o);

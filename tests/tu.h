@@ -20,6 +20,7 @@
 
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
+#include <json-c/json.h>
 
 struct tu_case {
 	const char	*name;
@@ -68,6 +69,17 @@ tu_data(const char *file)
 
 	snprintf(buf, sizeof(buf), "%s/%s", dir ? dir : "tests/data", file);
 	return (buf);
+}
+
+/* Load a JSON fixture from tests/data; the test stops if it cannot. */
+static inline struct json_object *
+tu_json(const char *name)
+{
+	struct json_object	*o;
+
+	o = json_object_from_file(tu_data(name));
+	CU_ASSERT_FATAL(o != NULL);
+	return (o);
 }
 
 #endif /* TU_H */
