@@ -69,7 +69,8 @@ int
 config_fail(char *err, size_t errlen, const char *file, int src,
     const struct config_field *f, const char *fmt, ...)
 {
-	struct yamljson_errbuf	eb = { file != NULL ? file : "-", err, errlen };
+	struct yamljson_errbuf	eb = { file != NULL ? file : "-", err, errlen,
+				    0 };
 	char			msg[YAMLJSON_MSGLEN];
 	va_list			ap;
 

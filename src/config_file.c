@@ -201,7 +201,7 @@ int
 config_parse_yaml(struct kp_config *cfg, const char *buf, size_t len,
     const char *fname, char *err, size_t errlen)
 {
-	struct yamljson_errbuf	  eb = { fname, err, errlen };
+	struct yamljson_errbuf	  eb = { fname, err, errlen, 0 };
 	struct json_object	**docs = NULL;
 	size_t			  ndocs = 0;
 	int			  line, rv = -1;

@@ -428,6 +428,7 @@ kubeconfig_parse(const char *buf, size_t len, const char *fname,
 	c.eb.fname = fname;
 	c.eb.err = err;
 	c.eb.errlen = errlen;
+	c.eb.line0 = 0;
 	c.dir = dir;
 	if (yamljson_parse_named(buf, len, fname, &docs, &ndocs, err,
 	    errlen) == -1)

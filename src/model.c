@@ -506,6 +506,80 @@ model_strv_free(char **v, size_t n)
 	free(v);
 }
 
+/* Copy n strings. */
+static char **
+model_strv_dup(char *const *v, size_t n)
+{
+	char	**c;
+	size_t	  i;
+
+	if (n == 0)
+		return (NULL);
+	c = xcalloc(n, sizeof(*c));
+	for (i = 0; i < n; i++)
+		c[i] = xstrdup(v[i]);
+	return (c);
+}
+
+/* Deep copy of a Service. */
+struct model_service *
+model_service_dup(const struct model_service *ms)
+{
+	struct model_service	*c;
+	size_t			 i;
+
+	c = xcalloc(1, sizeof(*c));
+	*c = *ms;
+	c->ns = xstrdup(ms->ns);
+	c->name = xstrdup(ms->name);
+	c->cluster_ip = ms->cluster_ip != NULL ? xstrdup(ms->cluster_ip) :
+	    NULL;
+	c->external_ips = model_strv_dup(ms->external_ips,
+	    ms->n_external_ips);
+	c->lb_ips = model_strv_dup(ms->lb_ips, ms->n_lb_ips);
+	c->ports = NULL;
+	if (ms->nports > 0) {
+		c->ports = xcalloc(ms->nports, sizeof(*c->ports));
+		for (i = 0; i < ms->nports; i++) {
+			c->ports[i] = ms->ports[i];
+			c->ports[i].name = xstrdup(ms->ports[i].name);
+		}
+	}
+	return (c);
+}
+
+/* Deep copy of an Endpoints. */
+struct model_endpoints *
+model_endpoints_dup(const struct model_endpoints *me)
+{
+	struct model_endpoints	*c;
+	struct model_epset	*s;
+	size_t			 i, j;
+
+	c = xcalloc(1, sizeof(*c));
+	*c = *me;
+	c->ns = xstrdup(me->ns);
+	c->name = xstrdup(me->name);
+	c->sets = NULL;
+	if (me->nsets == 0)
+		return (c);
+	c->sets = xcalloc(me->nsets, sizeof(*c->sets));
+	for (i = 0; i < me->nsets; i++) {
+		s = &c->sets[i];
+		*s = me->sets[i];
+		s->port_name = xstrdup(me->sets[i].port_name);
+		s->eps = NULL;
+		if (s->n == 0)
+			continue;
+		s->eps = xcalloc(s->n, sizeof(*s->eps));
+		for (j = 0; j < s->n; j++) {
+			s->eps[j] = me->sets[i].eps[j];
+			s->eps[j].ip = xstrdup(me->sets[i].eps[j].ip);
+		}
+	}
+	return (c);
+}
+
 /* Free a Service and everything it owns; NULL is ignored. */
 void
 model_service_free(struct model_service *ms)

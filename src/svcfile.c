@@ -6,9 +6,15 @@
  *
  * Watching uses inotify on the file's directory, not on the file: an
  * editor or "kubectl ... > tmp && mv tmp file" replaces the inode, and a
- * watch on the old inode would go quiet.  Events are debounced so a
- * burst of writes is one reload.  A slow stat() poll covers what inotify
- * cannot see (NFS, a directory that did not exist yet, queue overflow).
+ * watch on the old inode would go quiet.  A writer closing the file or
+ * a rename into place loads it at once; other events are debounced so
+ * that a burst of them is one reload.  A slow stat() poll covers what
+ * inotify cannot see (NFS, a directory that did not exist yet, queue
+ * overflow).
+ *
+ * Each load reuses the documents of the last good parse whose text did
+ * not change (struct svcfile_cache), so editing one Service in a file
+ * of 10k re-parses one document.
  */
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -40,6 +46,7 @@
 #define SVCFILE_DEBOUNCE_MS	100
 #define SVCFILE_POLL_SEC	2
 #define SVCFILE_ERRLEN		1024
+#define SF_DELTA0		((intptr_t)1 << 30)	/* see sf_delta_add */
 
 struct svcfile {
 	struct event_base	*base;
@@ -51,6 +58,7 @@ struct svcfile {
 	struct event		*iev;
 	struct event		*debounce;
 	struct event		*poll;
+	struct svcfile_cache	*cache;		/* documents last parsed */
 	struct stat		 seen;		/* last file read */
 	int			 have_seen;	/* 0: missing or unread */
 	int			 missing_warned;
@@ -60,7 +68,38 @@ struct svcfile {
 struct svcfile_pctx {
 	struct yamljson_errbuf	 eb;		/* "FILE:LINE: msg" */
 	struct svcfile_objs	*out;
-	struct htab		*names;		/* "kind/ns/name" -> line */
+};
+
+/*
+ * What the last good parse found, by the exact text of each document
+ * ("piece" of the file from one "---" line to the next), so that a
+ * change to one Service out of 10k re-parses one document and hands the
+ * model one update, not 3 MB of YAML and 20k objects to compare.  The
+ * model owns the objects; the cache keeps only their names.
+ */
+struct svcfile_cache {
+	struct htab		*docs;		/* piece text -> sf_doc */
+	struct htab		*names;		/* sf_key() -> 1 */
+	size_t			 nsvcs;		/* "S/..." names */
+	size_t			 neps;		/* "E/..." names */
+	unsigned int		 gen;		/* parses run */
+};
+
+/* One cached document: the objects it defines, as sf_key() names. */
+struct sf_doc {
+	char			**keys;
+	size_t			  nkeys;
+	unsigned int		  gen;		/* last parse that saw it */
+	int			  line0;	/* lines before it, then */
+	struct svcfile_objs	  objs;		/* parsed this time; handed on */
+	int			  fresh;	/* parsed this time */
+};
+
+/* One piece of the file: a "---" line and what follows it. */
+struct sf_piece {
+	const char		*p;
+	size_t			 len;
+	int			 line0;		/* lines before it */
 };
 
 /* Keep a note ("FILE:LINE: msg") for the loader to log. */
@@ -70,8 +109,8 @@ sf_note(struct svcfile_pctx *p, int line, const char *msg)
 	struct svcfile_objs	*o = p->out;
 
 	o->notes = xreallocarray(o->notes, o->nnotes + 1, sizeof(*o->notes));
-	xasprintf(&o->notes[o->nnotes++], "%s:%d: %s", p->eb.fname, line,
-	    msg);
+	xasprintf(&o->notes[o->nnotes++], "%s:%d: %s", p->eb.fname,
+	    line + p->eb.line0, msg);
 }
 
 /*
@@ -129,25 +168,25 @@ sf_path_line(struct json_object *o, const char *msg)
 	return (line);
 }
 
-/* Reject a second object of the same kind and ns/name. */
+/*
+ * Reject a second object of the same kind and ns/name (lines are those
+ * of the whole file).  Returns -1 with the error in eb.
+ */
 static int
-sf_check_dup(struct svcfile_pctx *p, struct json_object *o,
-    const char *kind)
+sf_check_dup(struct htab *names, struct yamljson_errbuf *eb,
+    const char *kind, const char *ns, const char *name, int line)
 {
-	const char	*ns, *name;
-	char		*key;
-	void		*prev;
-	int		 n, line = yamljson_line(o);
+	char	*key;
+	void	*prev;
+	int	 n;
 
-	if (k8s_decode_meta(o, &ns, &name) == -1)
-		return (0);	/* the decoder reports it */
 	n = xasprintf(&key, "%s/%s/%s", kind, ns, name);
-	if ((prev = htab_get(p->names, key, (size_t)n)) != NULL) {
+	if ((prev = htab_get(names, key, (size_t)n)) != NULL) {
 		free(key);
-		return (yamljson_fail(&p->eb, line, "%s/%s: duplicate %s "
+		return (yamljson_fail(eb, line, "%s/%s: duplicate %s "
 		    "(first at line %d)", ns, name, kind, (int)(intptr_t)prev));
 	}
-	if (htab_put(p->names, key, (size_t)n, (void *)(intptr_t)line,
+	if (htab_put(names, key, (size_t)n, (void *)(intptr_t)line,
 	    NULL) == -1)
 		fatalx("svcfile: out of memory");
 	free(key);
@@ -163,8 +202,6 @@ sf_service(struct svcfile_pctx *p, struct json_object *o)
 	char			 err[SVCFILE_ERRLEN];
 	int			 rc;
 
-	if (sf_check_dup(p, o, "Service") == -1)
-		return (-1);
 	rc = k8s_decode_service(o, &ms, err, sizeof(err));
 	if (rc == K8S_DECODE_ERR)
 		return (yamljson_fail(&p->eb, sf_path_line(o, err), "%s", err));
@@ -186,8 +223,6 @@ sf_endpoints(struct svcfile_pctx *p, struct json_object *o)
 	struct model_endpoints	*me;
 	char			 err[SVCFILE_ERRLEN];
 
-	if (sf_check_dup(p, o, "Endpoints") == -1)
-		return (-1);
 	if (k8s_decode_endpoints(o, &me, err, sizeof(err)) != K8S_DECODE_OK)
 		return (yamljson_fail(&p->eb, sf_path_line(o, err), "%s", err));
 	out->eps = xreallocarray(out->eps, out->neps + 1, sizeof(*out->eps));
@@ -255,9 +290,77 @@ sf_object(struct svcfile_pctx *p, struct json_object *o, const char *where)
 	return (0);
 }
 
-/* Parse a whole services file. */
-int
-svcfile_parse(const char *buf, size_t len, const char *fname,
+/* Return 1 if the line at p (n bytes left) is a "---" document marker. */
+static int
+sf_is_marker(const char *p, size_t n)
+{
+	if (n < 3 || memcmp(p, "---", 3) != 0)
+		return (0);
+	return (n == 3 || p[3] == ' ' || p[3] == '\t' || p[3] == '\r' ||
+	    p[3] == '\n');
+}
+
+/*
+ * Cut buf at every "---" line.  YAML forbids such a line inside any
+ * scalar, so each piece parses alone as a stream of its own and gives
+ * the same documents.  A file with directives ("%YAML") stays whole.
+ */
+static void
+sf_pieces(const char *buf, size_t len, struct sf_piece **vp, size_t *np)
+{
+	struct sf_piece	*v = NULL;
+	const char	*nl;
+	size_t		 n = 0, cap = 0, off = 0, start = 0;
+	int		 line = 0, line0 = 0;
+
+	while (off < len) {
+		if (buf[off] == '%') {
+			n = 0;
+			start = 0;
+			line0 = 0;
+			break;
+		}
+		if (off > start && sf_is_marker(buf + off, len - off)) {
+			if (n == cap) {
+				cap = cap == 0 ? 64 : cap * 2;
+				v = xreallocarray(v, cap, sizeof(*v));
+			}
+			v[n].p = buf + start;
+			v[n].len = off - start;
+			v[n++].line0 = line0;
+			start = off;
+			line0 = line;
+		}
+		if ((nl = memchr(buf + off, '\n', len - off)) == NULL)
+			break;
+		off = (size_t)(nl - buf) + 1;
+		line++;
+	}
+	v = xreallocarray(v, n + 1, sizeof(*v));
+	v[n].p = buf + start;
+	v[n].len = len - start;
+	v[n++].line0 = line0;
+	*vp = v;
+	*np = n;
+}
+
+/* Free a cached document (htab callback). */
+static void
+sf_doc_free(void *v)
+{
+	struct sf_doc	*d = v;
+	size_t		 i;
+
+	for (i = 0; i < d->nkeys; i++)
+		free(d->keys[i]);
+	free(d->keys);
+	svcfile_objs_free(&d->objs);
+	free(d);
+}
+
+/* Parse and decode one piece into out (lines from the piece's start). */
+static int
+sf_parse_piece(const struct sf_piece *pc, const char *fname,
     struct svcfile_objs *out, char *err, size_t errlen)
 {
 	struct svcfile_pctx	  p;
@@ -266,26 +369,340 @@ svcfile_parse(const char *buf, size_t len, const char *fname,
 	int			  rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (yamljson_parse_named(buf, len, fname, &docs, &ndocs, err,
-	    errlen) == -1)
+	if (yamljson_parse_at(pc->p, pc->len, fname, pc->line0, &docs, &ndocs,
+	    err, errlen) == -1)
 		return (-1);
 	memset(&p, 0, sizeof(p));
 	p.eb.fname = fname;
 	p.eb.err = err;
 	p.eb.errlen = errlen;
+	p.eb.line0 = pc->line0;
 	p.out = out;
-	if ((p.names = htab_new()) == NULL)
-		fatalx("svcfile: out of memory");
 	for (i = 0; i < ndocs; i++)
 		if (sf_object(&p, docs[i], "document") == -1)
 			goto out;
 	rc = 0;
 out:
-	htab_free(p.names, NULL);
 	yamljson_free(docs, ndocs);
 	if (rc == -1)
 		svcfile_objs_free(out);
 	return (rc);
+}
+
+/* Move a piece's objects to the end of out, their lines moved by line0. */
+static void
+sf_take(struct svcfile_objs *out, struct svcfile_objs *o, int line0)
+{
+	size_t	i;
+
+	out->svcs = xreallocarray(out->svcs, out->nsvcs + o->nsvcs + 1,
+	    sizeof(*out->svcs));
+	for (i = 0; i < o->nsvcs; i++) {
+		o->svcs[i]->line += line0;
+		out->svcs[out->nsvcs++] = o->svcs[i];
+	}
+	out->eps = xreallocarray(out->eps, out->neps + o->neps + 1,
+	    sizeof(*out->eps));
+	for (i = 0; i < o->neps; i++) {
+		o->eps[i]->line += line0;
+		out->eps[out->neps++] = o->eps[i];
+	}
+	out->notes = xreallocarray(out->notes, out->nnotes + o->nnotes + 1,
+	    sizeof(*out->notes));
+	for (i = 0; i < o->nnotes; i++)
+		out->notes[out->nnotes++] = o->notes[i];
+	o->nsvcs = o->neps = o->nnotes = 0;
+}
+
+/* Reject duplicates over the whole output, in file order. */
+static int
+sf_check_dups(const struct svcfile_objs *out, const char *fname, char *err,
+    size_t errlen)
+{
+	struct yamljson_errbuf	 eb = { fname, err, errlen, 0 };
+	struct htab		*names;
+	size_t			 i;
+	int			 rc = 0;
+
+	if ((names = htab_new()) == NULL)
+		fatalx("svcfile: out of memory");
+	for (i = 0; rc == 0 && i < out->nsvcs; i++)
+		rc = sf_check_dup(names, &eb, "Service", out->svcs[i]->ns,
+		    out->svcs[i]->name, out->svcs[i]->line);
+	for (i = 0; rc == 0 && i < out->neps; i++)
+		rc = sf_check_dup(names, &eb, "Endpoints", out->eps[i]->ns,
+		    out->eps[i]->name, out->eps[i]->line);
+	htab_free(names, NULL);
+	return (rc);
+}
+
+/* Parse a whole services file. */
+int
+svcfile_parse(const char *buf, size_t len, const char *fname,
+    struct svcfile_objs *out, char *err, size_t errlen)
+{
+	struct sf_piece		*pcs;
+	struct svcfile_objs	 one;
+	size_t			 npcs, i;
+	int			 rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	sf_pieces(buf, len, &pcs, &npcs);
+	for (i = 0; i < npcs; i++) {
+		if (sf_parse_piece(&pcs[i], fname, &one, err, errlen) == -1)
+			goto out;
+		sf_take(out, &one, pcs[i].line0);
+		svcfile_objs_free(&one);
+	}
+	rc = sf_check_dups(out, fname, err, errlen);
+out:
+	free(pcs);
+	if (rc == -1)
+		svcfile_objs_free(out);
+	return (rc);
+}
+
+/* Return the cache name of an object: "S/ns/name" or "E/ns/name". */
+static char *
+sf_key(int kind, const char *ns, const char *name)
+{
+	char	*k;
+
+	xasprintf(&k, "%c/%s/%s", kind, ns, name);
+	return (k);
+}
+
+/* Record the names of a freshly parsed document. */
+static void
+sf_doc_keys(struct sf_doc *d)
+{
+	struct svcfile_objs	*o = &d->objs;
+	size_t			 i;
+
+	d->keys = xcalloc(o->nsvcs + o->neps + 1, sizeof(*d->keys));
+	for (i = 0; i < o->nsvcs; i++)
+		d->keys[d->nkeys++] = sf_key('S', o->svcs[i]->ns,
+		    o->svcs[i]->name);
+	for (i = 0; i < o->neps; i++)
+		d->keys[d->nkeys++] = sf_key('E', o->eps[i]->ns,
+		    o->eps[i]->name);
+}
+
+/* Add n to the count of key in delta. */
+static void
+sf_delta_add(struct htab *delta, const char *key, intptr_t n)
+{
+	intptr_t	v;
+
+	v = (intptr_t)htab_get(delta, key, strlen(key));
+	/* Counts are stored plus SF_DELTA0, so that none is NULL. */
+	if (v == 0)
+		v = SF_DELTA0;
+	if (htab_put(delta, key, strlen(key), (void *)(v + n), NULL) == -1)
+		fatalx("svcfile: out of memory");
+}
+
+/* Split "K/ns/name" (klen bytes, no NUL) into a new svcfile_name. */
+static void
+sf_gone_add(struct svcfile_diff *out, const char *k, size_t klen)
+{
+	struct svcfile_name	**v;
+	size_t			 *n;
+	char			 *key = xstrndup(k, klen);
+	const char		 *slash = strchr(key + 2, '/');
+
+	if (key[0] == 'S') {
+		v = &out->gone_svcs;
+		n = &out->ngone_svcs;
+	} else {
+		v = &out->gone_eps;
+		n = &out->ngone_eps;
+	}
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[*n].ns = xstrndup(key + 2, (size_t)(slash - key - 2));
+	(*v)[*n].name = xstrdup(slash + 1);
+	(*n)++;
+	free(key);
+}
+
+/*
+ * Parse against the cache: reuse the documents it knows, parse the
+ * others, and tell what changed.
+ */
+int
+svcfile_parse_diff(const char *buf, size_t len, const char *fname,
+    struct svcfile_cache *c, struct svcfile_diff *out, char *err,
+    size_t errlen)
+{
+	struct sf_piece		*pcs;
+	struct sf_doc		*d;
+	struct htab		*delta;
+	struct htab_iter	 it;
+	struct svcfile_objs	 full;
+	const void		*k;
+	size_t			 npcs, i, klen;
+	void			*v;
+	intptr_t		 n, was;
+	int			 rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	sf_pieces(buf, len, &pcs, &npcs);
+	c->gen++;
+	if ((delta = htab_new()) == NULL)
+		fatalx("svcfile: out of memory");
+	for (i = 0; i < npcs; i++) {
+		if ((d = htab_get(c->docs, pcs[i].p, pcs[i].len)) != NULL) {
+			/* The same document twice can only be a duplicate. */
+			if (d->gen == c->gen)
+				goto dup;
+		} else {
+			d = xcalloc(1, sizeof(*d));
+			if (sf_parse_piece(&pcs[i], fname, &d->objs, err,
+			    errlen) == -1) {
+				free(d);
+				goto fail;
+			}
+			d->fresh = 1;
+			sf_doc_keys(d);
+			if (htab_put(c->docs, pcs[i].p, pcs[i].len, d,
+			    NULL) == -1)
+				fatalx("svcfile: out of memory");
+		}
+		d->gen = c->gen;
+		d->line0 = pcs[i].line0;
+	}
+	/* Names leaving with dropped documents, arriving with new ones. */
+	htab_iter_init(c->docs, &it);
+	while (htab_iter_next(&it, NULL, NULL, &v)) {
+		d = v;
+		for (i = 0; i < d->nkeys; i++)
+			if (d->gen != c->gen || d->fresh)
+				sf_delta_add(delta, d->keys[i],
+				    d->fresh ? 1 : -1);
+	}
+	htab_iter_init(delta, &it);
+	while (htab_iter_next(&it, &k, &klen, &v)) {
+		was = htab_get(c->names, k, klen) != NULL;
+		if (was + (intptr_t)v - SF_DELTA0 > 1)
+			goto dup;
+	}
+	/* Good: commit the names, hand out the changes. */
+	htab_iter_init(delta, &it);
+	while (htab_iter_next(&it, &k, &klen, &v)) {
+		was = htab_get(c->names, k, klen) != NULL;
+		n = was + (intptr_t)v - SF_DELTA0;
+		if (n == was)
+			continue;
+		if (n == 0) {
+			htab_del(c->names, k, klen);
+			sf_gone_add(out, k, klen);
+		} else if (htab_put(c->names, k, klen, (void *)1, NULL) == -1)
+			fatalx("svcfile: out of memory");
+		if (((const char *)k)[0] == 'S')
+			c->nsvcs += n - was;
+		else
+			c->neps += n - was;
+	}
+	htab_iter_init(c->docs, &it);
+	while (htab_iter_next(&it, &k, &klen, &v)) {
+		d = v;
+		if (d->gen != c->gen) {
+			htab_del(c->docs, k, klen);
+			sf_doc_free(d);
+		} else if (d->fresh) {
+			sf_take(&out->objs, &d->objs, d->line0);
+			svcfile_objs_free(&d->objs);
+			d->fresh = 0;
+		}
+	}
+	out->total_svcs = c->nsvcs;
+	out->total_eps = c->neps;
+	rc = 0;
+	goto done;
+dup:
+	/* Rare: the whole parse names both lines, as without a cache. */
+	if (svcfile_parse(buf, len, fname, &full, err, errlen) == 0) {
+		svcfile_objs_free(&full);
+		snprintf(err, errlen, "%s: duplicate object", fname);
+	}
+fail:
+	/* Back to the cache of the last good parse. */
+	htab_iter_init(c->docs, &it);
+	while (htab_iter_next(&it, &k, &klen, &v))
+		if (((struct sf_doc *)v)->fresh) {
+			htab_del(c->docs, k, klen);
+			sf_doc_free(v);
+		}
+done:
+	htab_free(delta, NULL);
+	free(pcs);
+	if (rc == -1)
+		svcfile_diff_free(out);
+	return (rc);
+}
+
+/* Apply a diff to the model, which takes its objects; free the diff. */
+void
+svcfile_diff_apply(struct svcfile_diff *d, struct model *m)
+{
+	size_t	i;
+
+	/* Services first, as model_replace does. */
+	for (i = 0; i < d->ngone_svcs; i++)
+		model_delete_service(m, d->gone_svcs[i].ns,
+		    d->gone_svcs[i].name);
+	for (i = 0; i < d->objs.nsvcs; i++)
+		model_update_service(m, d->objs.svcs[i]);
+	for (i = 0; i < d->ngone_eps; i++)
+		model_delete_endpoints(m, d->gone_eps[i].ns,
+		    d->gone_eps[i].name);
+	for (i = 0; i < d->objs.neps; i++)
+		model_update_endpoints(m, d->objs.eps[i]);
+	d->objs.nsvcs = d->objs.neps = 0;
+	svcfile_diff_free(d);
+}
+
+/* Free a diff and whatever the caller did not take. */
+void
+svcfile_diff_free(struct svcfile_diff *d)
+{
+	size_t	i;
+
+	for (i = 0; i < d->ngone_svcs; i++) {
+		free(d->gone_svcs[i].ns);
+		free(d->gone_svcs[i].name);
+	}
+	for (i = 0; i < d->ngone_eps; i++) {
+		free(d->gone_eps[i].ns);
+		free(d->gone_eps[i].name);
+	}
+	free(d->gone_svcs);
+	free(d->gone_eps);
+	svcfile_objs_free(&d->objs);
+	memset(d, 0, sizeof(*d));
+}
+
+/* Return a new empty cache. */
+struct svcfile_cache *
+svcfile_cache_new(void)
+{
+	struct svcfile_cache	*c;
+
+	c = xcalloc(1, sizeof(*c));
+	if ((c->docs = htab_new()) == NULL || (c->names = htab_new()) == NULL)
+		fatalx("svcfile: out of memory");
+	return (c);
+}
+
+/* Free a cache; NULL is ignored. */
+void
+svcfile_cache_free(struct svcfile_cache *c)
+{
+	if (c == NULL)
+		return;
+	htab_free(c->docs, sf_doc_free);
+	htab_free(c->names, NULL);
+	free(c);
 }
 
 /* Free parsed objects (and the arrays holding them). */
@@ -334,11 +751,12 @@ sf_changed(const struct svcfile *sf, const struct stat *st)
 static int
 sf_load(struct svcfile *sf)
 {
-	struct svcfile_objs	 objs;
+	struct svcfile_diff	 d;
 	struct stat		 st;
 	struct timespec		 t0, t1;
 	char			 err[SVCFILE_ERRLEN], *buf;
 	size_t			 len, i;
+	int			 big;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (svcfile_read(sf->path, &buf, &len, &st, err, sizeof(err)) == -1) {
@@ -352,25 +770,25 @@ sf_load(struct svcfile *sf)
 	sf->missing_warned = 0;
 	sf->seen = st;
 	sf->have_seen = 1;
-	if (svcfile_parse(buf, len, sf->path, &objs, err, sizeof(err)) ==
-	    -1) {
+	if (svcfile_parse_diff(buf, len, sf->path, sf->cache, &d, err,
+	    sizeof(err)) == -1) {
 		free(buf);
 		log_warnx("services file rejected, keeping previous state: %s",
 		    err);
 		return (-1);
 	}
 	free(buf);
-	for (i = 0; i < objs.nnotes; i++)
-		log_info("%s", objs.notes[i]);
+	for (i = 0; i < d.objs.nnotes; i++)
+		log_info("%s", d.objs.notes[i]);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_info("services file %s: %zu services, %zu endpoints, parsed in "
-	    "%ld ms", sf->path, objs.nsvcs, objs.neps,
+	log_info("services file %s: %zu services, %zu endpoints (%zu new or "
+	    "changed, %zu gone), parsed in %ld ms", sf->path, d.total_svcs,
+	    d.total_eps, d.objs.nsvcs + d.objs.neps,
+	    d.ngone_svcs + d.ngone_eps,
 	    (long)((t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
-	/* The model now owns the objects; only the arrays are ours. */
-	model_replace(sf->model, objs.svcs, objs.nsvcs, objs.eps, objs.neps);
-	objs.nsvcs = objs.neps = 0;
-	svcfile_objs_free(&objs);
+	big = d.objs.nsvcs + d.objs.neps + d.ngone_svcs + d.ngone_eps >= 1024;
+	svcfile_diff_apply(&d, sf->model);
 	model_set_synced(sf->model, MODEL_F_SERVICES | MODEL_F_ENDPOINTS);
 #ifdef __GLIBC__
 	/*
@@ -378,7 +796,8 @@ sf_load(struct svcfile *sf)
 	 * freed, but glibc keeps the memory mapped; give it back so the
 	 * daemon's resident size reflects what it really holds.
 	 */
-	malloc_trim(0);
+	if (big)
+		malloc_trim(0);
 #endif
 	return (0);
 }
@@ -422,12 +841,23 @@ sf_inotify_cb(evutil_socket_t fd, short what, void *arg)
 		for (p = buf; p < buf + n;
 		    p += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)p;
-			if ((ev->mask & IN_Q_OVERFLOW) ||
-			    (ev->len > 0 && strcmp(ev->name, sf->file) == 0))
+			if (ev->mask & IN_Q_OVERFLOW)
 				hit = 1;
+			else if (ev->len > 0 &&
+			    strcmp(ev->name, sf->file) == 0)
+				hit |= (ev->mask & (IN_CLOSE_WRITE |
+				    IN_MOVED_TO)) ? 2 : 1;
 		}
 	}
-	if (hit)
+	/*
+	 * A closed writer or a rename into place means the file is
+	 * complete: load it now.  Other events (create, attributes,
+	 * delete) may be the start of a burst: wait for it to settle.
+	 */
+	if (hit == 2) {
+		evtimer_del(sf->debounce);
+		sf_load(sf);
+	} else if (hit)
 		sf_schedule(sf);
 }
 
@@ -493,6 +923,7 @@ svcfile_new(struct event_base *base, const char *path, struct model *model)
 	sf->base = base;
 	sf->model = model;
 	sf->ifd = -1;
+	sf->cache = svcfile_cache_new();
 	sf->path = xstrdup(path);
 	tmp = xstrdup(path);
 	sf->dir = xstrdup(dirname(tmp));
@@ -537,6 +968,7 @@ svcfile_free(struct svcfile *sf)
 		event_free(sf->debounce);
 	if (sf->poll != NULL)
 		event_free(sf->poll);
+	svcfile_cache_free(sf->cache);
 	free(sf->path);
 	free(sf->dir);
 	free(sf->file);

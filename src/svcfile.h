@@ -43,6 +43,58 @@ struct svcfile_objs {
  */
 int	 svcfile_parse(const char *buf, size_t len, const char *fname,
 	    struct svcfile_objs *out, char *err, size_t errlen);
+
+/*
+ * What one file had, for the next parse of the same file: the names of
+ * the objects of each document, by the document's exact text (the file
+ * is cut at its "---" lines; YAML forbids such a line inside a scalar).
+ */
+struct svcfile_cache;
+
+struct svcfile_cache *svcfile_cache_new(void);
+/* Free a cache; NULL is ignored. */
+void	 svcfile_cache_free(struct svcfile_cache *);
+
+struct svcfile_name {
+	char	*ns;
+	char	*name;
+};
+
+/* The change from the file last parsed through a cache to this one. */
+struct svcfile_diff {
+	/*
+	 * Every object of each document that is new or changed (the
+	 * caller may take them; the model compares), and the notes of
+	 * those documents only.
+	 */
+	struct svcfile_objs	 objs;
+	struct svcfile_name	*gone_svcs;	/* in no document any more */
+	size_t			 ngone_svcs;
+	struct svcfile_name	*gone_eps;
+	size_t			 ngone_eps;
+	size_t			 total_svcs;	/* in the whole file */
+	size_t			 total_eps;
+};
+
+/*
+ * svcfile_parse, but only documents whose text the cache does not know
+ * are parsed; the result is what changed since the last good parse
+ * through this cache (everything, the first time).  Applying each diff
+ * to a model gives the objects svcfile_parse would give, except that an
+ * unchanged object keeps the line it had when it last changed.  Errors
+ * are those of svcfile_parse; on error the cache is unchanged.  Pure.
+ */
+int	 svcfile_parse_diff(const char *buf, size_t len, const char *fname,
+	    struct svcfile_cache *, struct svcfile_diff *out, char *err,
+	    size_t errlen);
+/*
+ * Apply a diff to a model (deletions, then updates; the model takes the
+ * objects) and free it.
+ */
+void	 svcfile_diff_apply(struct svcfile_diff *, struct model *);
+/* Free a diff and the objects left in it; *diff is zeroed. */
+void	 svcfile_diff_free(struct svcfile_diff *);
+
 /* Free the objects, the arrays and the notes; *objs is zeroed. */
 void	 svcfile_objs_free(struct svcfile_objs *);
 /*

@@ -72,6 +72,7 @@ struct yj_state {
 	size_t			 ndocs;
 	char			*err;
 	size_t			 errlen;
+	size_t			 line0;		/* added to error lines */
 };
 
 /* Record line in a node's userdata (no-op for null, which is NULL). */
@@ -204,7 +205,8 @@ yj_error(struct yj_state *st, const yaml_mark_t *mark, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(st->err, st->errlen, "line %zu: %s", mark->line + 1, msg);
+	snprintf(st->err, st->errlen, "line %zu: %s",
+	    mark->line + 1 + st->line0, msg);
 	return (-1);
 }
 
@@ -475,17 +477,19 @@ yj_parser_error(struct yj_state *st, const yaml_parser_t *p,
 	}
 	if (p->context != NULL)
 		snprintf(st->err, st->errlen, "line %zu: %s (%s at line %zu)",
-		    line, p->problem != NULL ? p->problem : "invalid YAML",
-		    p->context, p->context_mark.line + 1);
+		    line + st->line0, p->problem != NULL ? p->problem :
+		    "invalid YAML", p->context,
+		    p->context_mark.line + 1 + st->line0);
 	else
-		snprintf(st->err, st->errlen, "line %zu: %s", line,
-		    p->problem != NULL ? p->problem : "invalid YAML");
+		snprintf(st->err, st->errlen, "line %zu: %s",
+		    line + st->line0, p->problem != NULL ? p->problem :
+		    "invalid YAML");
 }
 
-/* Parse every document of a YAML stream. */
-int
-yamljson_parse(const char *buf, size_t len, struct json_object ***docs,
-    size_t *ndocs, char *err, size_t errlen)
+/* Parse every document of a YAML stream; errors count from line0. */
+static int
+yj_parse(const char *buf, size_t len, size_t line0,
+    struct json_object ***docs, size_t *ndocs, char *err, size_t errlen)
 {
 	struct yj_state	 st;
 	yaml_parser_t	 parser;
@@ -497,6 +501,7 @@ yamljson_parse(const char *buf, size_t len, struct json_object ***docs,
 	memset(&st, 0, sizeof(st));
 	st.err = err;
 	st.errlen = errlen;
+	st.line0 = line0;
 	st.max_nodes = YAMLJSON_MAX_NODES +
 	    (len < SIZE_MAX - YAMLJSON_MAX_NODES ? len : 0);
 	if (!yaml_parser_initialize(&parser)) {
@@ -526,6 +531,14 @@ out:
 	return (rc);
 }
 
+/* Parse every document of a YAML stream. */
+int
+yamljson_parse(const char *buf, size_t len, struct json_object ***docs,
+    size_t *ndocs, char *err, size_t errlen)
+{
+	return (yj_parse(buf, len, 0, docs, ndocs, err, errlen));
+}
+
 /* Free what yamljson_parse returned. */
 void
 yamljson_free(struct json_object **docs, size_t ndocs)
@@ -542,10 +555,22 @@ int
 yamljson_parse_named(const char *buf, size_t len, const char *fname,
     struct json_object ***docs, size_t *ndocs, char *err, size_t errlen)
 {
+	return (yamljson_parse_at(buf, len, fname, 0, docs, ndocs, err,
+	    errlen));
+}
+
+/* Parse a piece of fname that starts after line line0. */
+int
+yamljson_parse_at(const char *buf, size_t len, const char *fname, int line0,
+    struct json_object ***docs, size_t *ndocs, char *err, size_t errlen)
+{
 	char	yerr[YAMLJSON_MSGLEN];
 	int	line;
 
-	if (yamljson_parse(buf, len, docs, ndocs, yerr, sizeof(yerr)) == 0)
+	if (line0 < 0)
+		line0 = 0;
+	if (yj_parse(buf, len, (size_t)line0, docs, ndocs, yerr,
+	    sizeof(yerr)) == 0)
 		return (0);
 	/* yamljson_parse says "line N: reason". */
 	if (sscanf(yerr, "line %d: ", &line) == 1 &&
@@ -656,6 +681,7 @@ yamljson_fail(struct yamljson_errbuf *eb, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(eb->err, eb->errlen, "%s:%d: %s", eb->fname, line, msg);
+	snprintf(eb->err, eb->errlen, "%s:%d: %s", eb->fname, line + eb->line0,
+	    msg);
 	return (-1);
 }

@@ -37,6 +37,14 @@ int	yamljson_line(struct json_object *);
 int	yamljson_parse_named(const char *buf, size_t len, const char *fname,
 	    struct json_object ***docs, size_t *ndocs, char *err,
 	    size_t errlen);
+/*
+ * yamljson_parse_named for a piece of that file which starts after its
+ * first line0 lines: errors name the line in the whole file, while the
+ * nodes keep lines counted from the piece's start (1 = its first line).
+ */
+int	yamljson_parse_at(const char *buf, size_t len, const char *fname,
+	    int line0, struct json_object ***docs, size_t *ndocs, char *err,
+	    size_t errlen);
 
 /*
  * Read the whole regular file at path for yamljson_parse_named (or any
@@ -70,6 +78,7 @@ struct yamljson_errbuf {
 	const char	*fname;		/* "FILE" of "FILE:LINE: msg" */
 	char		*err;
 	size_t		 errlen;
+	int		 line0;		/* added to every LINE */
 };
 
 /*

@@ -206,6 +206,161 @@ test_svcfile_inline(void)
 	CU_ASSERT_STRING_EQUAL(err, "f:4: Endpoints: metadata.name: required");
 }
 
+/* Append s to the string in buf of size len. */
+static void
+cat(char *buf, size_t len, const char *s)
+{
+	size_t	n = strlen(buf);
+
+	CU_ASSERT_FATAL(n + strlen(s) < len);
+	memcpy(buf + n, s, strlen(s) + 1);
+}
+
+/* Append Service si (cluster IP 10.0.0.ip), with Endpoints if ep. */
+static void
+diff_doc(char *buf, size_t len, int si, int ip, int ep)
+{
+	char	d[512];
+
+	snprintf(d, sizeof(d), "---\napiVersion: v1\nkind: Service\n"
+	    "metadata:\n  name: s%d\nspec:\n  clusterIP: 10.0.0.%d\n"
+	    "  ports:\n  - port: 80\n", si, ip);
+	cat(buf, len, d);
+	if (!ep)
+		return;
+	snprintf(d, sizeof(d), "---\napiVersion: v1\nkind: Endpoints\n"
+	    "metadata: {name: s%d}\nsubsets:\n- addresses: [{ip: 10.1.0.%d}]"
+	    "\n  ports: [{port: 8080}]\n", si, ip);
+	cat(buf, len, d);
+}
+
+/*
+ * Parse f through the cache into the model; then the model must hold
+ * exactly what a whole parse of f gives.  Returns the diff's size.
+ */
+static size_t
+diff_apply(struct svcfile_cache *c, struct model *m, const char *f)
+{
+	struct svcfile_diff	 d;
+	struct svcfile_objs	 o;
+	char			 err[1024];
+	size_t			 i, n;
+	const struct model_endpoints *me;
+
+	CU_ASSERT_FATAL(svcfile_parse_diff(f, strlen(f), "f", c, &d, err,
+	    sizeof(err)) == 0);
+	n = d.objs.nsvcs + d.objs.neps + d.ngone_svcs + d.ngone_eps;
+	svcfile_diff_apply(&d, m);
+	CU_ASSERT_FATAL(svcfile_parse(f, strlen(f), "f", &o, err,
+	    sizeof(err)) == 0);
+	CU_ASSERT_EQUAL(model_nservices(m), o.nsvcs);
+	for (i = 0; i < o.nsvcs; i++)
+		CU_ASSERT(model_service_equal(model_get_service(m,
+		    o.svcs[i]->ns, o.svcs[i]->name), o.svcs[i]));
+	for (i = 0; i < o.neps; i++) {
+		me = model_get_endpoints(m, o.eps[i]->ns, o.eps[i]->name);
+		CU_ASSERT(me != NULL && model_endpoints_equal(me, o.eps[i]));
+	}
+	svcfile_objs_free(&o);
+	return (n);
+}
+
+/*
+ * The document cache: only changed documents are parsed and handed to
+ * the model, and the model ends up as a whole parse would leave it.
+ */
+static void
+test_svcfile_diff(void)
+{
+	struct svcfile_cache	*c = svcfile_cache_new();
+	struct svcfile_diff	 d;
+	struct model		*m = model_new();
+	char			 f[8192], err[1024];
+	int			 i;
+
+	/* Ten Services, five with Endpoints: everything is new. */
+	f[0] = '\0';
+	for (i = 0; i < 10; i++)
+		diff_doc(f, sizeof(f), i, i + 1, i < 5);
+	CU_ASSERT_EQUAL(diff_apply(c, m, f), 15);
+	/* The same file again: nothing. */
+	CU_ASSERT_EQUAL(diff_apply(c, m, f), 0);
+	/* A comment on top, s3 changed: two objects, at their new lines. */
+	snprintf(f, sizeof(f), "# top\n");
+	for (i = 0; i < 10; i++)
+		diff_doc(f, sizeof(f), i, i == 3 ? 99 : i + 1, i < 5);
+	CU_ASSERT_FATAL(svcfile_parse_diff(f, strlen(f), "f", c, &d, err,
+	    sizeof(err)) == 0);
+	CU_ASSERT_FATAL(d.objs.nsvcs == 1 && d.objs.neps == 1);
+	CU_ASSERT_EQUAL(d.ngone_svcs + d.ngone_eps, 0);
+	CU_ASSERT_STRING_EQUAL(d.objs.svcs[0]->cluster_ip, "10.0.0.99");
+	/* "# top", 3 x (9 + 7) lines, then "---" and apiVersion. */
+	CU_ASSERT_EQUAL(d.objs.svcs[0]->line, 1 + 3 * 16 + 2);
+	CU_ASSERT_EQUAL(d.objs.eps[0]->line, 1 + 3 * 16 + 9 + 2);
+	CU_ASSERT_EQUAL(d.total_svcs, 10);
+	CU_ASSERT_EQUAL(d.total_eps, 5);
+	svcfile_diff_apply(&d, m);
+	CU_ASSERT_STRING_EQUAL(model_get_service(m, "default",
+	    "s3")->cluster_ip, "10.0.0.99");
+	/* Service 7 and Endpoints 2 gone. */
+	f[0] = '\0';
+	for (i = 0; i < 10; i++)
+		if (i != 7)
+			diff_doc(f, sizeof(f), i, i == 3 ? 99 : i + 1,
+			    i < 5 && i != 2);
+	CU_ASSERT_EQUAL(diff_apply(c, m, f), 2);
+	CU_ASSERT(model_get_service(m, "default", "s7") == NULL);
+	CU_ASSERT(model_get_endpoints(m, "default", "s2") == NULL);
+	/* A duplicate is refused with both lines; the model stays. */
+	diff_doc(f, sizeof(f), 1, 1, 0);
+	CU_ASSERT(svcfile_parse_diff(f, strlen(f), "f", c, &d, err,
+	    sizeof(err)) == -1);
+	CU_ASSERT_STRING_EQUAL(err, "f:111: default/s1: duplicate Service "
+	    "(first at line 18)");
+	/* So is a repeated document, and a bad field names its line. */
+	f[0] = '\0';
+	diff_doc(f, sizeof(f), 0, 1, 0);
+	diff_doc(f, sizeof(f), 0, 1, 0);
+	CU_ASSERT(svcfile_parse_diff(f, strlen(f), "f", c, &d, err,
+	    sizeof(err)) == -1);
+	CU_ASSERT_STRING_EQUAL(err, "f:11: default/s0: duplicate Service "
+	    "(first at line 2)");
+	f[0] = '\0';
+	diff_doc(f, sizeof(f), 0, 1, 0);
+	diff_doc(f, sizeof(f), 1, 999, 0);
+	CU_ASSERT(svcfile_parse_diff(f, strlen(f), "f", c, &d, err,
+	    sizeof(err)) == -1);
+	CU_ASSERT_STRING_EQUAL(err, "f:16: default/s1: spec.clusterIP: "
+	    "not an IP address: \"10.0.0.999\"");
+	snprintf(f, sizeof(f), "---\n# c\n---\na: [\n");
+	CU_ASSERT(svcfile_parse_diff(f, strlen(f), "f", c, &d, err,
+	    sizeof(err)) == -1);
+	CU_ASSERT_EQUAL(strncmp(err, "f:5: ", 5), 0);
+	CU_ASSERT_EQUAL(model_nservices(m), 9);
+	/* A Service moved into another document, with a change. */
+	f[0] = '\0';
+	for (i = 0; i < 10; i++)
+		if (i != 7 && i != 5)
+			diff_doc(f, sizeof(f), i, i == 3 ? 99 : i + 1,
+			    i < 5 && i != 2);
+	cat(f, sizeof(f), "---\napiVersion: v1\nkind: List\nitems:\n"
+	    "- apiVersion: v1\n  kind: Service\n  metadata: {name: s5}\n"
+	    "  spec: {clusterIP: 10.0.0.55, ports: [{port: 80}]}\n");
+	CU_ASSERT_EQUAL(diff_apply(c, m, f), 1);
+	CU_ASSERT_STRING_EQUAL(model_get_service(m, "default",
+	    "s5")->cluster_ip, "10.0.0.55");
+	/* A "%YAML" directive: the file is one piece, still right. */
+	snprintf(f, sizeof(f), "%%YAML 1.1\n");
+	diff_doc(f, sizeof(f), 1, 1, 1);
+	CU_ASSERT_EQUAL(diff_apply(c, m, f), 9 + 4);
+	/* Empty file: everything gone. */
+	CU_ASSERT_EQUAL(diff_apply(c, m, ""), 2);
+	CU_ASSERT_EQUAL(model_nservices(m), 0);
+	CU_ASSERT(model_get_endpoints(m, "default", "s1") == NULL);
+	model_free(m);
+	svcfile_cache_free(c);
+}
+
 /* svcfile_read refuses what is not a regular file. */
 static void
 test_svcfile_read_errors(void)
@@ -390,6 +545,7 @@ static const struct tu_case cases[] = {
 	{ "kubectl List", test_svcfile_kubectl_list },
 	{ "rejected fixtures", test_svcfile_rejects },
 	{ "inline inputs", test_svcfile_inline },
+	{ "document cache", test_svcfile_diff },
 	{ "read errors", test_svcfile_read_errors },
 	{ "live watch", test_svcfile_live },
 	{ NULL, NULL }

@@ -339,6 +339,7 @@ test_yamljson_file_errors(void)
 	char			  err[64], big[2 * YAMLJSON_MSGLEN];
 	size_t			  n;
 
+	memset(&eb, 0, sizeof(eb));
 	eb.fname = "f.yaml";
 	eb.err = err;
 	eb.errlen = sizeof(err);
@@ -362,6 +363,20 @@ test_yamljson_file_errors(void)
 	    err, sizeof(err)) == -1);
 	CU_ASSERT(strncmp(err, "f.yaml:3: ", 10) == 0);
 	CU_ASSERT(d == NULL && n == 0);
+	/* A piece after 20 lines: errors count from the file's start... */
+	CU_ASSERT(yamljson_parse_at("a: 1\nb: [\n", 10, "f.yaml", 20, &d,
+	    &n, err, sizeof(err)) == -1);
+	CU_ASSERT(strncmp(err, "f.yaml:23: ", 11) == 0);
+	eb.err = err;
+	eb.errlen = sizeof(err);
+	eb.line0 = 20;
+	yamljson_fail(&eb, 2, "x");
+	CU_ASSERT_STRING_EQUAL(err, "f.yaml:22: x");
+	/* ... and nodes from the piece's. */
+	CU_ASSERT_FATAL(yamljson_parse_at("a: 1\nb: 2\n", 10, "f.yaml", 20,
+	    &d, &n, err, sizeof(err)) == 0 && n == 1);
+	CU_ASSERT_EQUAL(yamljson_line(yamljson_get(d[0], "b")), 2);
+	yamljson_free(d, n);
 	CU_ASSERT(yamljson_parse_named("a: 1\n", 5, "f.yaml", &d, &n, err,
 	    sizeof(err)) == 0);
 	CU_ASSERT_FATAL(n == 1);
