@@ -149,9 +149,6 @@ int		 model_endpoints_equal(const struct model_endpoints *,
 /* Return the set of one port name ("" if unnamed), or NULL (borrowed). */
 const struct model_epset *model_endpoints_port(const struct model_endpoints *,
 		    const char *port_name);
-/* Return a deep copy (out of memory is fatal: load paths only). */
-struct model_service *model_service_dup(const struct model_service *);
-struct model_endpoints *model_endpoints_dup(const struct model_endpoints *);
 /* Free an object the model does not own, and all it holds; NULL ignored. */
 void		 model_service_free(struct model_service *);
 void		 model_endpoints_free(struct model_endpoints *);
