@@ -7,6 +7,10 @@
 # The time is measured from the rename of the new file to the end of the
 # iptables-restore that applied it, read from kuproxy's own log lines
 # "sync: N service ports (changed), ..." then "IPv4 rules applied in X ms".
+# An incremental update with both new and stale rules runs in two phases
+# (new rules in, then stale ones deleted): "rules applied in" ends phase
+# 1, when the new rules are in effect; the case line then also shows
+# "stale rules removed in Y ms" (Y since the start of phase 1).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 KUPROXY=${KUPROXY:-$here/../kuproxy}
@@ -58,20 +62,44 @@ wait_sync() {
 	return 1
 }
 
+# wait_stale T: wait for the "stale rules removed in" line at or after
+# log time T (phase 2); print it.
+wait_stale() {
+	local t=$1 i line ts
+	for i in $(seq 1 600); do
+		line=$(grep "stale rules removed in\|stale rules not removed" "$tmp/log" | tail -1 || true)
+		if [ -n "$line" ]; then
+			ts=$(echo "$line" | logsecs)
+			if awk -v a="$ts" -v b="$t" 'BEGIN { exit !(a >= b) }'; then
+				echo "$line"
+				return 0
+			fi
+		fi
+		sleep 0.05
+	done
+	echo "timeout waiting for the stale rules' removal" >&2
+	return 1
+}
+
 run_case() {
-	local label=$1 n=$2 file=$3 t0 s0 line t1
+	local label=$1 n=$2 file=$3 t0 s0 line t1 stale=
 	sleep 1.5			# past --iptables-min-sync-period
 	t0=$(now)
 	s0=$(daysecs "$t0")
 	mv "$file" "$tmp/services.yaml"
 	line=$(wait_sync "$n" "$s0")
 	t1=$(echo "${line%% | *}" | logsecs)
+	case ${line%% | *} in
+	*"; removing "*)
+		stale=$(wait_stale "$t1" | sed 's/.*kuproxy: IPv4 //')
+		stale=", then $stale" ;;
+	esac
 	parse=$(grep "services file .*parsed in" "$tmp/log" | tail -1 |
 	    sed 's/.*parsed in //')
-	printf '%-26s %6.0f ms total: parse %s, %s, restore %s\n' "$label" \
+	printf '%-26s %6.0f ms total: parse %s, %s, restore %s%s\n' "$label" \
 	    "$(awk -v a="$t1" -v b="$s0" 'BEGIN { print (a - b) * 1000 }')" \
 	    "$parse" "$(echo "${line#* | }" | sed 's/.*(changed), //')" \
-	    "$(echo "${line%% | *}" | sed 's/.*applied in //')"
+	    "$(echo "${line%% | *}" | sed 's/.*applied in //')" "$stale"
 }
 
 python3 "$here/gen-services.py" 0 "$tmp/services.yaml"

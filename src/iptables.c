@@ -43,7 +43,7 @@
 #define IPT_READ_MAX		(64 * 1024 * 1024)
 
 /*
- * An incremental update (no flush, "-D"/"-A" of the changed rules only)
+ * An incremental update (no flush, "-I"/"-D" of the changed rules only)
  * may change at most max(IPT_INCR_MIN, IPT_INCR_PCT % of the rules);
  * beyond that the full text is about as fast and repairs more.
  */
@@ -935,6 +935,7 @@ ipt_apply_free(struct ipt_apply *a)
 {
 	if (a->input != a->text)
 		free(a->input);
+	free(a->input2);
 	free(a->text);
 	memset(a, 0, sizeof(*a));
 }
@@ -1006,19 +1007,31 @@ ipt_lines(const char *text, struct ipt_line **vp, size_t *np)
 	return (0);
 }
 
+/* Order rule lines by their place in the rendered text. */
+static int
+ipt_linepos(const void *a, const void *b)
+{
+	const struct ipt_line	*x = a, *y = b;
+
+	return (x->s < y->s ? -1 : x->s > y->s);
+}
+
 /*
  * Walk two sorted rule sets and write the rules only in o as "-D" lines
- * to dels[table], those only in w as "-A" lines to adds[table].  Both are
- * multisets: a duplicate rule is deleted or added once per copy.  Returns
- * the number of changes, or -1 as soon as there are more than max.
+ * to dels[table]; collect those only in w into adds (an array of nw
+ * entries), *nadds of them.  Both are multisets: a duplicate rule is
+ * deleted or added once per copy.  Returns the number of changes, or -1
+ * as soon as there are more than max.
  */
 static ssize_t
 ipt_diff(const struct ipt_line *o, size_t no, const struct ipt_line *w,
-    size_t nw, size_t max, struct ipt_text dels[2], struct ipt_text adds[2])
+    size_t nw, size_t max, struct ipt_text dels[2], struct ipt_line *adds,
+    size_t *nadds)
 {
 	size_t	i = 0, j = 0, nchanges = 0;
 	int	c;
 
+	*nadds = 0;
 	while (i < no || j < nw) {
 		if (i < no && j < nw)
 			c = ipt_linecmp(&o[i], &w[j]);
@@ -1035,64 +1048,102 @@ ipt_diff(const struct ipt_line *o, size_t no, const struct ipt_line *w,
 			ipt_putf(&dels[o[i].table], "-D %.*s\n",
 			    (int)(o[i].len - 3), o[i].s + 3);
 			i++;
-		} else {
-			ipt_put(&adds[w[j].table], w[j].s, w[j].len);
-			ipt_put(&adds[w[j].table], "\n", 1);
-			j++;
-		}
+		} else
+			adds[(*nadds)++] = w[j++];
 	}
 	return (nchanges);
 }
 
 /*
- * Render into in the restore input that changes the rules last applied
- * into those of t: per table with changes, no chain declaration (nothing
- * is flushed), the deletions, then the additions.  Returns the number of
- * changes (0: the same rules, in is empty), or -1 if the change is too
- * large for an incremental update or memory ran out.
+ * Write the additions to table (0: nat, 1: filter, named name) into in
+ * as "-I CHAIN 1 ..." lines, last rendered first, so that they end up
+ * at the top of their chains in render order, ahead of any stale rule
+ * they replace.  adds is in render order.
+ */
+static void
+ipt_put_inserts(struct ipt_text *in, const char *name, int table,
+    const struct ipt_line *adds, size_t nadds)
+{
+	const struct ipt_line	*l;
+	size_t			 i, clen;
+	int			 any = 0;
+
+	for (i = nadds; i-- > 0;) {
+		l = &adds[i];
+		if (l->table != table)
+			continue;
+		if (!any)
+			ipt_putf(in, "*%s\n", name);
+		any = 1;
+		/* "-A CHAIN rest" -> "-I CHAIN 1 rest". */
+		clen = strcspn(l->s + 3, " ");
+		if (3 + clen >= l->len)
+			ipt_putf(in, "-I %.*s 1\n", (int)clen, l->s + 3);
+		else
+			ipt_putf(in, "-I %.*s 1 %.*s\n", (int)clen, l->s + 3,
+			    (int)(l->len - 4 - clen), l->s + 4 + clen);
+	}
+	if (any)
+		ipt_put(in, "COMMIT\n", 7);
+}
+
+/*
+ * Render the restore inputs that change the rules last applied into
+ * those of t, with no chain declaration (nothing is flushed): into adds
+ * the new rules ("-I CHAIN 1"), into dels the stale ones ("-D"), each
+ * per table with changes, and either empty if there are none; their
+ * counts in *nadds and *ndels.  Returns the number of changes (0: the
+ * same rules, both are empty), or -1 if the change is too large for an
+ * incremental update or memory ran out.
  */
 static ssize_t
 ipt_incremental(const struct ipt *ipt, const struct ipt_text *t,
-    struct ipt_text *in)
+    struct ipt_text *addin, struct ipt_text *delin, size_t *nadds,
+    size_t *ndels)
 {
 	static const char *const tables[] = { "nat", "filter" };
-	struct ipt_text	 dels[2], adds[2];
-	struct ipt_line	*o = NULL, *w = NULL;
+	struct ipt_text	 dels[2];
+	struct ipt_line	*o = NULL, *w = NULL, *adds = NULL;
 	size_t		 no = 0, nw = 0, max;
 	ssize_t		 rv = -1;
 	int		 k;
 
-	memset(in, 0, sizeof(*in));
+	memset(addin, 0, sizeof(*addin));
+	memset(delin, 0, sizeof(*delin));
 	memset(dels, 0, sizeof(dels));
-	memset(adds, 0, sizeof(adds));
+	*nadds = *ndels = 0;
 	if (ipt_lines(ipt->last, &o, &no) == -1 ||
 	    ipt_lines(t->buf, &w, &nw) == -1)
+		goto done;
+	if (nw > 0 && (adds = reallocarray(NULL, nw, sizeof(*adds))) == NULL)
 		goto done;
 	max = (no > nw ? no : nw) * IPT_INCR_PCT / 100;
 	if (max < IPT_INCR_MIN)
 		max = IPT_INCR_MIN;
-	if ((rv = ipt_diff(o, no, w, nw, max, dels, adds)) <= 0)
+	if ((rv = ipt_diff(o, no, w, nw, max, dels, adds, nadds)) <= 0)
 		goto done;
+	*ndels = (size_t)rv - *nadds;
+	if (*nadds > 1)
+		qsort(adds, *nadds, sizeof(*adds), ipt_linepos);
 	for (k = 0; k < 2; k++) {
-		if (dels[k].len + adds[k].len == 0)
+		ipt_put_inserts(addin, tables[k], k, adds, *nadds);
+		if (dels[k].len == 0)
 			continue;
-		ipt_putf(in, "*%s\n", tables[k]);
-		if (dels[k].len > 0)
-			ipt_put(in, dels[k].buf, dels[k].len);
-		if (adds[k].len > 0)
-			ipt_put(in, adds[k].buf, adds[k].len);
-		ipt_put(in, "COMMIT\n", 7);
+		ipt_putf(delin, "*%s\n", tables[k]);
+		ipt_put(delin, dels[k].buf, dels[k].len);
+		ipt_put(delin, "COMMIT\n", 7);
 	}
-	if (in->oom || dels[0].oom || dels[1].oom || adds[0].oom ||
-	    adds[1].oom)
+	if (addin->oom || delin->oom || dels[0].oom || dels[1].oom)
 		rv = -1;
 done:
-	if (rv == -1)
-		ipt_text_free(in);
-	for (k = 0; k < 2; k++) {
-		ipt_text_free(&dels[k]);
-		ipt_text_free(&adds[k]);
+	if (rv <= 0) {
+		ipt_text_free(addin);
+		ipt_text_free(delin);
+		*nadds = *ndels = 0;
 	}
+	for (k = 0; k < 2; k++)
+		ipt_text_free(&dels[k]);
+	free(adds);
 	free(o);
 	free(w);
 	return (rv);
@@ -1127,7 +1178,8 @@ ipt_sync_prepare(struct ipt *ipt, const struct ipt_params *p,
     const struct ipt_svcport *sp, size_t n, int force, struct ipt_apply *a,
     char *err, size_t errlen)
 {
-	struct ipt_text	text, in;
+	struct ipt_text	text, in, in2;
+	size_t		nadds = 0, ndels = 0;
 	ssize_t		nchanges = -1;
 	int		same;
 
@@ -1149,12 +1201,19 @@ ipt_sync_prepare(struct ipt *ipt, const struct ipt_params *p,
 		log_warnx("%s: %zu service ports or IPs left out, first: %s",
 		    ipt->restore, text.nskipped, text.skipped);
 	memset(&in, 0, sizeof(in));
+	memset(&in2, 0, sizeof(in2));
 	/* Only from a state known good; forced syncs repair drift. */
 	if (!force && ipt->jumps_ok && ipt->last != NULL &&
-	    (nchanges = ipt_incremental(ipt, &text, &in)) == 0) {
+	    (nchanges = ipt_incremental(ipt, &text, &in, &in2, &nadds,
+	    &ndels)) == 0) {
 		/* The same rules in another order: nothing to change. */
 		ipt_keep(ipt, text.buf, text.len);
 		return (0);
+	}
+	if (nchanges > 0 && in.buf == NULL) {
+		/* Deletions only: a single phase. */
+		in = in2;
+		memset(&in2, 0, sizeof(in2));
 	}
 	if (nchanges == -1 && (force || !ipt->jumps_ok) &&
 	    ipt_prepare_jumps(ipt, &text, &in, err, errlen) == -1) {
@@ -1171,8 +1230,29 @@ ipt_sync_prepare(struct ipt *ipt, const struct ipt_params *p,
 	a->textlen = text.len;
 	a->input = in.buf != NULL ? in.buf : text.buf;
 	a->inlen = in.buf != NULL ? in.len : text.len;
+	a->input2 = in2.buf;
+	a->inlen2 = in2.len;
+	a->phase = 1;
 	a->incremental = nchanges > 0;
 	a->nchanges = nchanges > 0 ? (size_t)nchanges : text.nrules;
+	a->nadds = nadds;
+	a->ndels = ndels;
+	return (1);
+}
+
+/* After phase 1 succeeded: switch a to the deletions, if there are. */
+int
+ipt_apply_next(struct ipt_apply *a)
+{
+	if (a->input2 == NULL)
+		return (0);
+	if (a->input != a->text)
+		free(a->input);
+	a->input = a->input2;
+	a->inlen = a->inlen2;
+	a->input2 = NULL;
+	a->inlen2 = 0;
+	a->phase = 2;
 	return (1);
 }
 
@@ -1181,12 +1261,26 @@ int
 ipt_sync_finish(struct ipt *ipt, struct ipt_apply *a, int rv,
     const struct exec_result *res, char *err, size_t errlen)
 {
-	char	msg[IPT_ERRLEN];
+	const char	*what;
+	char		 msg[IPT_ERRLEN];
 
-	if (rv != 0) {
+	if (rv == 0 && a->input2 != NULL) {
+		/* Phase 2 never ran: the stale rules are still there. */
+		snprintf(msg, sizeof(msg),
+		    "stale rules not removed (second phase not run)");
+		rv = -1;
+	} else if (rv != 0 && res == NULL)
+		snprintf(msg, sizeof(msg), "%s not run", a->argv[0]);
+	else if (rv != 0)
 		ipt_restore_error(res, a->input, msg, sizeof(msg));
-		snprintf(err, errlen, "%s%s", a->incremental ?
-		    "incremental update: " : "", msg);
+	if (rv != 0) {
+		if (!a->incremental)
+			what = "";
+		else if (a->phase == 2)
+			what = "incremental update, removing stale rules: ";
+		else
+			what = "incremental update: ";
+		snprintf(err, errlen, "%s%s", what, msg);
 		/* The next prepare re-checks and applies the full text. */
 		ipt_forget(ipt);
 		ipt_apply_free(a);
@@ -1203,7 +1297,8 @@ ipt_sync_finish(struct ipt *ipt, struct ipt_apply *a, int rv,
 
 /*
  * Make the kernel's rules of this family match the service ports.  A
- * failed incremental update is followed at once by a full one.
+ * failed incremental update (either phase) is followed at once by a
+ * full one.
  */
 int
 ipt_sync(struct ipt *ipt, const struct ipt_params *p,
@@ -1221,6 +1316,11 @@ ipt_sync(struct ipt *ipt, const struct ipt_params *p,
 		incremental = a.incremental;
 		r = exec_run(a.argv, a.input, a.inlen, IPT_RESTORE_TIMEOUT_MS,
 		    &res);
+		if (r == 0 && ipt_apply_next(&a)) {
+			exec_result_free(&res);
+			r = exec_run(a.argv, a.input, a.inlen,
+			    IPT_RESTORE_TIMEOUT_MS, &res);
+		}
 		r = ipt_sync_finish(ipt, &a, r, &res, err, errlen);
 		exec_result_free(&res);
 		if (r == 0 || !incremental)

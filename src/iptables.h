@@ -22,20 +22,36 @@
  * the one last applied compares the "-A" lines of both per table as sets
  * (each rule matches its own destination, protocol and port, so their
  * order does not matter) and, when the jumps are known good and at most
- * max(64, 10% of the rules) lines differ, restores only "-D" for each
- * rule gone and "-A" for each new one, with no chain declaration, so
- * nothing is flushed.  The full text is used at the first sync, at every
- * forced (periodic) sync, which repairs drift such as a rule deleted by
- * hand, after any failure, and for larger changes.  An incremental
- * restore fails when a rule to delete or a chain is gone; the next
- * prepare then applies the full text (ipt_sync() does so at once).
- * After an incremental update the chains hold the same rules as the full
- * text would give, though new rules are last rather than in name order.
- * Cost at 10k Services (20k rules): an "-A" only update takes about
- * 17 ms, but with nf_tables every chain that gets a "-D" is read back
- * whole (about 0.13 s per 10k-rule chain), so one changed ClusterIP
- * (both portal chains) takes about 0.27 s, against 0.7 s in full;
- * legacy takes about 0.1 s for any small update, 0.2 s in full.
+ * max(64, 10% of the rules) lines differ, applies only the difference,
+ * with no chain declaration, so nothing is flushed, make before break,
+ * in two restores run one after the other:
+ *	1. make: each new rule as "-I CHAIN 1 ...", the last rendered
+ *	   first, so they end up at the top of their chains in render
+ *	   order and take precedence over a stale rule for the same
+ *	   destination and port (a Service whose proxy port changed);
+ *	2. break: "-D" of each rule gone, started once phase 1 succeeded.
+ * A change with only additions or only deletions is a single restore.
+ * Why two: with nf_tables, iptables-restore reads back the whole chain
+ * of every "-D" (about 0.1-0.13 s per 10k-rule chain), while "-A" and
+ * "-I CHAIN 1" lines read nothing (about 17 ms for a few); so a new
+ * rule is in effect without waiting for the deletions.  Between the
+ * phases a stale rule of a removed Service can still redirect to its
+ * old proxy port, as it can anyway while a restore runs in the
+ * background; the UDP conntrack flush of a removed Service waits for
+ * phase 2.  The full text is used at the first sync, at every forced
+ * (periodic) sync, which repairs drift such as a rule deleted by hand,
+ * after any failure, and for larger changes.  An incremental restore
+ * fails when a rule to delete or a chain is gone; the next prepare then
+ * applies the full text (ipt_sync() does so at once).  A phase 1
+ * failure deletes nothing; after a phase 2 failure the new rules are in
+ * and stale ones may remain until that full restore.  After an
+ * incremental update the chains hold the same rules as the full text
+ * would give, though new rules are first rather than in name order.
+ * Cost at 10k Services (20k rules) with nf_tables, one changed
+ * ClusterIP: phase 1 about 20 ms, phase 2 over about 0.3 s after the
+ * start (both portal chains read back; 0.3 s in one restore before the
+ * split), against 0.8 s in full; legacy takes about 0.1 s for any small
+ * restore, 0.2 s in full.
  *
  * Jump rules from the built-in chains: read with "iptables -w 5 -t T -S
  * CHAIN" (three small execs: nat PREROUTING, nat OUTPUT, filter INPUT;
@@ -173,11 +189,12 @@ void		 ipt_free(struct ipt *);
  * with one iptables-restore, checking the jump rules first on the first
  * call, after a failure, and whenever force is set.  If the rendered
  * text equals the one last applied and force is 0, nothing is run.  A
- * small change without force is applied incrementally (see above); if
- * that restore fails, the full text is applied at once and its result
- * returned.  The caller forces at its periodic sync, which repairs
- * chains, rules or jumps that someone removed.  Skipped entries (see
- * ipt_render) are logged once per change.  Returns 0, or -1 with a
+ * small change without force is applied incrementally (see above), its
+ * two phases one after the other; if either fails, the full text is
+ * applied at once and its result returned.  The caller forces at its
+ * periodic sync, which repairs chains, rules or jumps that someone
+ * removed.  Skipped entries (see ipt_render) are logged once per
+ * change.  Returns 0, or -1 with a
  * reason in err: a render error, a failed "-S" read, or a failed
  * restore, quoting the input line that iptables-restore named
  * ("input line 7 \"-A KUBE-...\": <its message>").
@@ -187,42 +204,61 @@ int	 ipt_sync(struct ipt *, const struct ipt_params *,
 	    size_t errlen);
 
 /*
- * ipt_sync() in two halves, so that the restore can run without blocking
- * an event loop (exec_start()): prepare, run a->argv with a->input and
- * IPT_RESTORE_TIMEOUT_MS, then finish with exec's result.  At most one
- * prepared restore per struct ipt may be outstanding; the ipt must
- * outlive it (a->argv points into it).
+ * ipt_sync() in parts, so that the restores can run without blocking an
+ * event loop (exec_start()): prepare, run a->argv with a->input and
+ * IPT_RESTORE_TIMEOUT_MS; if that succeeded and ipt_apply_next() returns
+ * 1, run a->input (now the second phase) the same way; then finish with
+ * the result of the last run.  At most one prepared restore per struct
+ * ipt may be outstanding; the ipt must outlive it (a->argv points into
+ * it).
  */
 struct ipt_apply {
 	const char	*argv[5];	/* restore --noflush -w 5 */
-	char		*input;		/* restore input */
+	char		*input;		/* restore input of this phase */
 	size_t		 inlen;
+	int		 phase;		/* 1, or 2 after ipt_apply_next() */
+	int		 incremental;	/* 1: only the changed rules */
+	size_t		 nchanges;	/* incremental: "-I" + "-D" lines;
+					   full: the rules ("-A" lines) */
+	size_t		 nadds;		/* incremental: "-I" lines */
+	size_t		 ndels;		/* incremental: "-D" lines */
+	char		*input2;	/* private: the "-D" phase, or NULL */
+	size_t		 inlen2;
 	char		*text;		/* private: the rendered text */
 	size_t		 textlen;
-	int		 incremental;	/* 1: only the changed rules */
-	size_t		 nchanges;	/* incremental: "-D" + "-A" lines;
-					   full: the rules ("-A" lines) */
 };
 /*
  * Render and decide, as ipt_sync() does; the jump reads ("-S") run here,
  * synchronously, when due.  Returns 1 with a filled in (release it with
  * ipt_sync_finish() or ipt_apply_free(), which clear it: read
- * incremental and nchanges before), 0 when nothing needs to run, or -1
- * with a reason in err.  After a failed restore (finish returned -1) the
- * next prepare renders the full text and re-checks the jumps, so a
- * caller that retries at its next sync repairs any partial state.
+ * incremental, nchanges, nadds and ndels before), 0 when nothing needs
+ * to run, or -1 with a reason in err.  After a failed restore (finish
+ * returned -1) the next prepare renders the full text and re-checks the
+ * jumps, so a caller that retries at its next sync repairs any partial
+ * state.
  */
 int	 ipt_sync_prepare(struct ipt *, const struct ipt_params *,
 	    const struct ipt_svcport *, size_t n, int force,
 	    struct ipt_apply *a, char *err, size_t errlen);
 /*
- * Take the result of running a (rv and res as exec returns them) and
- * release a.  Returns 0, or -1 with the quoted failing line in err
- * (prefixed "incremental update: " if a was incremental).
+ * Once phase 1 of a has succeeded: if an incremental update has
+ * deletions after additions, make a->input the deletions (phase 2) and
+ * return 1; otherwise return 0 and leave a as it is.
+ */
+int	 ipt_apply_next(struct ipt_apply *a);
+/*
+ * Take the result of the last run of a (rv and res as exec returns
+ * them; res may be NULL if rv is -1 and the phase could not be
+ * started) and release a.  Returns 0, or -1 with the quoted failing
+ * line in err, prefixed "incremental update: " (phase 1) or
+ * "incremental update, removing stale rules: " (phase 2) if a was
+ * incremental.  A success with a phase 2 not run (ipt_apply_next() not
+ * called) counts as a failure.  On failure the state is forgotten: the
+ * next prepare applies the full text.
  */
 int	 ipt_sync_finish(struct ipt *, struct ipt_apply *a, int rv,
 	    const struct exec_result *res, char *err, size_t errlen);
-/* Release a prepared restore that will not run. */
+/* Release a prepared restore that will not run (or not on). */
 void	 ipt_apply_free(struct ipt_apply *a);
 
 /*

@@ -41,11 +41,14 @@ struct rules_flushq {
 };
 
 /*
- * The restore of one family running in the background.  Conntrack
+ * The restore of one family running in the background: one
+ * iptables-restore, or the two phases of an incremental update (new
+ * rules, then "-D" of the stale ones; see iptables.h), the second
+ * started from the first one's callback with job still set.  Conntrack
  * entries of removed UDP services are flushed only once the restore
- * that removes their rules has succeeded: flushed earlier, datagrams
- * still arriving would be REDIRECTed again to the closed proxy port and
- * pinned there by conntrack.
+ * that removes their rules has succeeded (phase 2 if there is one):
+ * flushed earlier, datagrams still arriving would be REDIRECTed again
+ * to the closed proxy port and pinned there by conntrack.
  */
 struct rules_job {
 	struct proxier_rules	*r;
@@ -54,7 +57,7 @@ struct rules_job {
 	struct ipt_apply	 apply;
 	int			 again;		/* a sync came in meanwhile */
 	int			 forced;	/* periodic re-assertion */
-	int			 incremental;	/* -D/-A of the changes only */
+	int			 incremental;	/* -I/-D of the changes only */
 	size_t			 nchanges;
 	unsigned int		 fails;		/* in a row */
 	struct rules_flushq	 pend;		/* removed, rules still there */
@@ -81,6 +84,7 @@ struct proxier_rules {
 };
 
 static void	proxier_rules_flushq_clear(struct rules_flushq *);
+static void	proxier_rules_done(int, struct exec_result *, void *);
 
 /* Write the hash key of a node port claim. */
 static void
@@ -344,20 +348,59 @@ proxier_rules_flushq_run(struct proxier_rules *r, struct rules_job *j,
 	proxier_rules_flushq_clear(q);
 }
 
-/* Take the result of a background restore and replay a waiting sync. */
+/*
+ * Start phase 2 of an incremental update, the "-D" of the stale rules,
+ * once phase 1 (the new rules) has succeeded.  Returns 0, or -1 with a
+ * reason in err if there is a phase 2 and it could not be started.
+ */
+static int
+proxier_rules_phase2(struct rules_job *j, const char *fam, char *err,
+    size_t errlen)
+{
+	struct proxier_rules	*r = j->r;
+	size_t			 nadds = j->apply.nadds;
+
+	if (!ipt_apply_next(&j->apply))
+		return (0);
+	log_info("%s rules applied in %llu ms (incremental, %zu new rules; "
+	    "removing %zu stale)", fam, (unsigned long long)
+	    (proxier_rules_now() - j->start_ms), nadds, j->apply.ndels);
+	j->job = exec_start(r->base, j->apply.argv, j->apply.input,
+	    j->apply.inlen, IPT_RESTORE_TIMEOUT_MS, EXEC_OUTMAX,
+	    proxier_rules_done, j, err, errlen);
+	return (j->job == NULL ? -1 : 0);
+}
+
+/*
+ * Take the result of a background restore: start phase 2 if phase 1
+ * succeeded and there is one; else record the outcome, flush conntrack
+ * after a success, and replay a waiting sync.
+ */
 static void
 proxier_rules_done(int rv, struct exec_result *res, void *arg)
 {
 	struct rules_job	*j = arg;
 	struct proxier_rules	*r = j->r;
 	const char		*fam = j->family == AF_INET6 ? "IPv6" : "IPv4";
-	char			 err[IPT_ERRLEN];
+	char			 err[IPT_ERRLEN], serr[IPT_ERRLEN];
+	size_t			 ndels = j->apply.ndels;
+	int			 phase2;
 
 	j->job = NULL;
+	serr[0] = '\0';
+	if (rv == 0 && j->apply.phase == 1) {
+		if (proxier_rules_phase2(j, fam, serr, sizeof(serr)) == -1) {
+			rv = -1;
+			res = NULL;
+		} else if (j->job != NULL)
+			return;		/* back here when phase 2 ends */
+	}
+	phase2 = j->apply.phase == 2;
 	if (ipt_sync_finish(j->family == AF_INET6 ? r->ipt6 : r->ipt4,
 	    &j->apply, rv, res, err, sizeof(err)) == -1) {
-		log_warnx("%s rules not applied: %s; retrying at the next "
-		    "sync", fam, err);
+		log_warnx("%s %s: %s; retrying at the next sync", fam,
+		    phase2 ? "stale rules not removed" : "rules not applied",
+		    serr[0] != '\0' ? serr : err);
 		r->errors++;
 		/* Their rules are still there: flush after the next one. */
 		proxier_rules_flushq_move(&j->inflight, &j->pend);
@@ -373,7 +416,11 @@ proxier_rules_done(int rv, struct exec_result *res, void *arg)
 	} else {
 		j->fails = 0;
 		proxier_rules_flushq_run(r, j, &j->inflight);
-		if (j->forced)
+		if (phase2)
+			log_info("%s stale rules removed in %llu ms (%zu "
+			    "rules)", fam, (unsigned long long)
+			    (proxier_rules_now() - j->start_ms), ndels);
+		else if (j->forced)
 			log_debug("%s: %s rules re-asserted in %llu ms",
 			    __func__, fam, (unsigned long long)
 			    (proxier_rules_now() - j->start_ms));

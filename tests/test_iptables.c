@@ -549,8 +549,8 @@ test_iptables_sync_jumps_repair(void)
 /*
  * A failed restore quotes the input line it names, and is retried.  The
  * jumps are in place, so the full text gets no fixes spliced in and its
- * line 7 is web's host rule, as in the incremental input that fails
- * first and is retried in full at once.
+ * line 7 is web's host rule.  The incremental update fails first, in
+ * phase 1 (no "-D" runs), and is retried in full at once.
  */
 static void
 test_iptables_sync_fail_line(void)
@@ -578,9 +578,9 @@ test_iptables_sync_fail_line(void)
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
-	CU_ASSERT_PTR_NOT_NULL(s);
-	CU_ASSERT_PTR_NOT_NULL(s != NULL ? strstr(s, "-D KUBE-NODEPORT-HOST")
-	    : NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-I KUBE-PORTALS-HOST 1 "));
+	CU_ASSERT_PTR_NULL(strstr(s, "-D "));
 	free(s);
 	s = fake_read(&f, "iptables.restore.3.in");
 	assert_golden(s, "iptables-clusterip.txt");
@@ -624,23 +624,30 @@ test_iptables_sync_ipv6(void)
 struct async_sync {
 	struct ipt		*ipt;
 	struct ipt_apply	 a;
+	int			 next;		/* phase 2 is to be started */
+	int			 phases;	/* phases run */
 	int			 done;
 	int			 rv;
 	char			 err[IPT_ERRLEN];
 };
 
-/* Finish a prepared restore from exec's callback. */
+/* Move on to phase 2, or finish a prepared restore, from exec's callback. */
 static void
 async_sync_done(int rv, struct exec_result *res, void *arg)
 {
 	struct async_sync	*as = arg;
 
+	as->phases++;
+	if (rv == 0 && ipt_apply_next(&as->a)) {
+		as->next = 1;
+		return;
+	}
 	as->rv = ipt_sync_finish(as->ipt, &as->a, rv, res, as->err,
 	    sizeof(as->err));
 	as->done = 1;
 }
 
-/* Run one prepared restore through exec_start(); return its result. */
+/* Run a prepared restore (each phase) through exec_start(); its result. */
 static int
 async_apply(struct event_base *base, struct async_sync *as)
 {
@@ -648,11 +655,15 @@ async_apply(struct event_base *base, struct async_sync *as)
 	int	i;
 
 	as->done = 0;
-	CU_ASSERT_PTR_NOT_NULL_FATAL(exec_start(base, as->a.argv, as->a.input,
-	    as->a.inlen, IPT_RESTORE_TIMEOUT_MS, EXEC_OUTMAX, async_sync_done,
-	    as, err, sizeof(err)));
-	for (i = 0; i < 1000 && !as->done; i++)
-		event_base_loop(base, EVLOOP_ONCE);
+	as->phases = 0;
+	do {
+		as->next = 0;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(exec_start(base, as->a.argv,
+		    as->a.input, as->a.inlen, IPT_RESTORE_TIMEOUT_MS,
+		    EXEC_OUTMAX, async_sync_done, as, err, sizeof(err)));
+		for (i = 0; i < 1000 && !as->done && !as->next; i++)
+			event_base_loop(base, EVLOOP_ONCE);
+	} while (as->next);
 	CU_ASSERT_TRUE(as->done);
 	return (as->rv);
 }
@@ -681,14 +692,16 @@ test_iptables_sync_async(void)
 	CU_ASSERT_EQUAL(ipt_sync_prepare(as.ipt, &p4, &web, 1, 0, &as.a, err,
 	    sizeof(err)), 0);
 	/* A failure comes back through finish, quoting the line. */
-	fake_write(&f, "fail_line", "6\n");
+	fake_write(&f, "fail_line", "5\n");
 	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, &np, 1, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
-	/* Incremental: web's 2 "-D", np's "-A" in chain order. */
+	/* Phase 1 of the incremental update: np's "-I", last rule first. */
+	CU_ASSERT_EQUAL(as.phases, 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(as.err, "incremental update: "));
-	CU_ASSERT_PTR_NOT_NULL(strstr(as.err, "input line 6 \"-A "
-	    "KUBE-PORTALS-CONTAINER -m comment --comment \"default/np\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(as.err, "input line 5 \"-I "
+	    "KUBE-PORTALS-CONTAINER 1 -m comment --comment \"default/np\""));
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	/* A prepared restore can be dropped; then state was forgotten. */
 	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, &np, 1, 0, &as.a,
 	    err, sizeof(err)), 1);
@@ -713,6 +726,50 @@ static const char fail_delete_sh[] =
     "rule exist in that chain?).'\n"
     "\texit 1\n"
     "fi\n";
+
+/* A restore that fails on any "-I" into one of our chains. */
+static const char fail_insert_sh[] =
+    "#!/bin/sh\n"
+    "d=$FAKE_IPT_DIR\n"
+    "cat > \"$d/wrap.in\"\n"
+    "\"$d/real/iptables-restore\" \"$@\" < \"$d/wrap.in\" || exit $?\n"
+    "if grep -q '^-I KUBE-' \"$d/wrap.in\"; then\n"
+    "\techo 'iptables-restore: line 2 failed: No chain/target/match by "
+    "that name.'\n"
+    "\texit 1\n"
+    "fi\n";
+
+/*
+ * Put script in place of the fake iptables-restore; it runs the fake
+ * (which records the call) as real/iptables-restore first.
+ */
+static void
+fake_wrap_restore(const struct fake *f, const char *script)
+{
+	char	path[PATH_MAX], real[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/real", f->dir);
+	CU_ASSERT_FATAL(mkdir(path, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/fake-iptables.sh", f->dir);
+	snprintf(real, sizeof(real), "%s/real/iptables-restore", f->dir);
+	CU_ASSERT_FATAL(symlink(path, real) == 0);
+	snprintf(path, sizeof(path), "%s/iptables-restore", f->dir);
+	CU_ASSERT_FATAL(unlink(path) == 0);
+	fake_write(f, "iptables-restore", script);
+	CU_ASSERT_FATAL(chmod(path, 0755) == 0);
+}
+
+/* Remove what fake_wrap_restore() added besides plain files. */
+static void
+fake_unwrap_restore(const struct fake *f)
+{
+	char	path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/real/iptables-restore", f->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/real", f->dir);
+	rmdir(path);
+}
 
 #define GEN_MAX	1200
 
@@ -817,7 +874,10 @@ test_iptables_incr_add(void)
 	fake_teardown(&f);
 }
 
-/* A changed cluster IP: "-D" of the old rules, "-A" of the new ones. */
+/*
+ * A changed cluster IP: ipt_sync() runs phase 1, "-I" of the new rules,
+ * then phase 2, "-D" of the old ones, both with --noflush.
+ */
 static void
 test_iptables_incr_change(void)
 {
@@ -833,21 +893,33 @@ test_iptables_incr_change(void)
 	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	sp[0].cluster_ip = "10.96.0.11";
 	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.2.in");
 	assert_golden(s, "iptables-incr-change.txt");
+	free(s);
+	s = fake_read(&f, "iptables.restore.3.in");
+	assert_golden(s, "iptables-incr-change-del.txt");
+	free(s);
+	s = fake_args(&f, "iptables.restore", 3);
+	CU_ASSERT_STRING_EQUAL(s, "--noflush -w 5");
 	free(s);
 	/* And back: the diff is against what was applied last. */
 	sp[0].cluster_ip = web.cluster_ip;
 	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
-	s = fake_read(&f, "iptables.restore.3.in");
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 5);
+	s = fake_read(&f, "iptables.restore.4.in");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-I KUBE-PORTALS-HOST 1 -m comment "
+	    "--comment \"default/web:http\" -p tcp -m tcp --dport 80 -d "
+	    "10.96.0.10/32 "));
+	CU_ASSERT_PTR_NULL(strstr(s, "-D "));
+	free(s);
+	s = fake_read(&f, "iptables.restore.5.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-D KUBE-PORTALS-HOST -m comment "
 	    "--comment \"default/web:http\" -p tcp -m tcp --dport 80 -d "
 	    "10.96.0.11/32 "));
-	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-A KUBE-PORTALS-HOST -m comment "
-	    "--comment \"default/web:http\" -p tcp -m tcp --dport 80 -d "
-	    "10.96.0.10/32 "));
+	CU_ASSERT_PTR_NULL(strstr(s, "-I "));
 	free(s);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
 	ipt_free(ipt);
@@ -932,8 +1004,8 @@ test_iptables_incr_fail_async(void)
 	CU_ASSERT_EQUAL(as.a.incremental, 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(as.err, "incremental update: "));
-	CU_ASSERT_PTR_NOT_NULL(strstr(as.err, "input line 2 \"-A "
-	    "KUBE-NODEPORT-CONTAINER -m comment --comment \"default/np\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(as.err, "input line 2 \"-I "
+	    "KUBE-NODEPORT-HOST 1 -m comment --comment \"default/np\""));
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
 
 	/* The same services again: full, jumps re-read. */
@@ -965,20 +1037,10 @@ test_iptables_incr_fail_retry(void)
 	struct ipt_svcport	 sp[2];
 	struct fake		 f;
 	struct ipt		*ipt;
-	char			 err[IPT_ERRLEN];
-	char			 path[PATH_MAX], real[PATH_MAX];
-	char			*s;
+	char			 err[IPT_ERRLEN], *s;
 
 	fake_setup(&f);
-	snprintf(path, sizeof(path), "%s/real", f.dir);
-	CU_ASSERT_FATAL(mkdir(path, 0700) == 0);
-	snprintf(path, sizeof(path), "%s/fake-iptables.sh", f.dir);
-	snprintf(real, sizeof(real), "%s/real/iptables-restore", f.dir);
-	CU_ASSERT_FATAL(symlink(path, real) == 0);
-	snprintf(path, sizeof(path), "%s/iptables-restore", f.dir);
-	CU_ASSERT_FATAL(unlink(path) == 0);
-	fake_write(&f, "iptables-restore", fail_delete_sh);
-	CU_ASSERT_FATAL(chmod(path, 0755) == 0);
+	fake_wrap_restore(&f, fail_delete_sh);
 
 	ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
@@ -1010,16 +1072,205 @@ test_iptables_incr_fail_retry(void)
 	    "- [0:0]\""));
 	CU_ASSERT_PTR_NULL(strstr(err, "incremental"));
 
-	unlink(real);
-	snprintf(path, sizeof(path), "%s/real", f.dir);
-	rmdir(path);
+	fake_unwrap_restore(&f);
 	ipt_free(ipt);
 	fake_teardown(&f);
 }
 
 /*
+ * The inputs of each kind of incremental update: additions only and
+ * deletions only are one phase; both are two, "-I" then "-D".  Finishing
+ * without running phase 2 is a failure and makes the next sync full.
+ */
+static void
+test_iptables_incr_phases(void)
+{
+	struct ipt_svcport	 sp[2];
+	struct ipt_apply	 a;
+	struct fake		 f;
+	struct ipt		*ipt;
+	struct exec_result	 res;
+	char			 err[IPT_ERRLEN];
+	size_t			 nchanges;
+
+	fake_setup(&f);
+	ipt = ipt_new(f.ipt4, AF_INET);
+	sp[0] = web;
+	sp[1] = np;
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+
+	/* Additions only: one phase of "-I CHAIN 1", last rule first. */
+	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 2, 0, &a, err,
+	    sizeof(err)), 1);
+	CU_ASSERT_EQUAL(a.incremental, 1);
+	CU_ASSERT_EQUAL(a.phase, 1);
+	CU_ASSERT_EQUAL(a.nchanges, 5);
+	CU_ASSERT_EQUAL(a.nadds, 5);
+	CU_ASSERT_EQUAL(a.ndels, 0);
+	CU_ASSERT_EQUAL(a.inlen, strlen(a.input));
+	assert_golden(a.input, "iptables-incr-add.txt");
+	CU_ASSERT_EQUAL(ipt_apply_next(&a), 0);
+	CU_ASSERT_EQUAL(a.phase, 1);
+	ipt_apply_free(&a);
+
+	/* Deletions only: one phase of "-D". */
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 1, 0, &a, err,
+	    sizeof(err)), 1);
+	CU_ASSERT_EQUAL(a.incremental, 1);
+	CU_ASSERT_EQUAL(a.nchanges, 5);
+	CU_ASSERT_EQUAL(a.nadds, 0);
+	CU_ASSERT_EQUAL(a.ndels, 5);
+	assert_golden(a.input, "iptables-incr-remove.txt");
+	CU_ASSERT_EQUAL(ipt_apply_next(&a), 0);
+	ipt_apply_free(&a);
+
+	/* Both: phase 1 the additions, phase 2 the deletions. */
+	sp[0].cluster_ip = "10.96.0.11";
+	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 2, 0, &a, err,
+	    sizeof(err)), 1);
+	CU_ASSERT_EQUAL(a.incremental, 1);
+	CU_ASSERT_EQUAL(a.phase, 1);
+	CU_ASSERT_EQUAL(a.nchanges, 4);
+	CU_ASSERT_EQUAL(a.nadds, 2);
+	CU_ASSERT_EQUAL(a.ndels, 2);
+	assert_golden(a.input, "iptables-incr-change.txt");
+	CU_ASSERT_EQUAL(ipt_apply_next(&a), 1);
+	CU_ASSERT_EQUAL(a.phase, 2);
+	CU_ASSERT_EQUAL(a.inlen, strlen(a.input));
+	assert_golden(a.input, "iptables-incr-change-del.txt");
+	CU_ASSERT_EQUAL(ipt_apply_next(&a), 0);
+	CU_ASSERT_EQUAL(a.phase, 2);
+	ipt_apply_free(&a);
+
+	/* Phase 1 reported done, phase 2 skipped: a failure, then full. */
+	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 2, 0, &a, err,
+	    sizeof(err)), 1);
+	memset(&res, 0, sizeof(res));
+	err[0] = '\0';
+	CU_ASSERT_EQUAL(ipt_sync_finish(ipt, &a, 0, &res, err, sizeof(err)),
+	    -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "stale rules not removed"));
+	CU_ASSERT_PTR_NULL(a.input);
+	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, sp, 2, 0, &nchanges), 0);
+	/* A phase that could not be started (no result) fails as well. */
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	sp[0].cluster_ip = web.cluster_ip;
+	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 2, 0, &a, err,
+	    sizeof(err)), 1);
+	CU_ASSERT_EQUAL(ipt_apply_next(&a), 1);
+	CU_ASSERT_EQUAL(ipt_sync_finish(ipt, &a, -1, NULL, err, sizeof(err)),
+	    -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "incremental update, removing "
+	    "stale rules: "));
+	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, sp, 2, 0, &nchanges), 0);
+	ipt_free(ipt);
+	fake_teardown(&f);
+}
+
+/*
+ * ipt_sync() when a phase fails: phase 1 failing runs no "-D" and is
+ * followed by the full text; phase 2 failing too.  Through exec_start(),
+ * a phase 2 failure is reported as such and makes the next prepare full.
+ */
+static void
+test_iptables_incr_phase_fail(void)
+{
+	struct event_base	*base = event_base_new();
+	struct async_sync	 as;
+	struct ipt_svcport	 sp[2];
+	struct fake		 f;
+	char			 err[IPT_ERRLEN], *s;
+	size_t			 nchanges;
+
+	/* Phase 1 fails: no phase 2, the full text at once. */
+	fake_setup(&f);
+	fake_wrap_restore(&f, fail_insert_sh);
+	memset(&as, 0, sizeof(as));
+	as.ipt = ipt_new(f.ipt4, AF_INET);
+	sp[0] = web;
+	sp[1] = np;
+	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	sp[0].cluster_ip = "10.96.0.11";
+	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
+	s = fake_read(&f, "iptables.restore.2.in");
+	assert_golden(s, "iptables-incr-change.txt");
+	free(s);
+	s = fake_read(&f, "iptables.restore.3.in");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, ":KUBE-PORTALS-HOST - [0:0]\n"));
+	CU_ASSERT_PTR_NULL(strstr(s, "-D "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-d 10.96.0.11/32 "));
+	free(s);
+	fake_unwrap_restore(&f);
+	ipt_free(as.ipt);
+	fake_teardown(&f);
+
+	/* Phase 2 fails: the new rules are in; the full text at once. */
+	fake_setup(&f);
+	fake_wrap_restore(&f, fail_delete_sh);
+	as.ipt = ipt_new(f.ipt4, AF_INET);
+	sp[0] = web;
+	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	sp[0].cluster_ip = "10.96.0.11";
+	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
+	s = fake_read(&f, "iptables.restore.2.in");
+	assert_golden(s, "iptables-incr-change.txt");
+	free(s);
+	s = fake_read(&f, "iptables.restore.3.in");
+	assert_golden(s, "iptables-incr-change-del.txt");
+	free(s);
+	s = fake_read(&f, "iptables.restore.4.in");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, ":KUBE-PORTALS-HOST - [0:0]\n"));
+	free(s);
+
+	/* The same through exec_start(): finish reports phase 2. */
+	sp[0].cluster_ip = web.cluster_ip;
+	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a,
+	    err, sizeof(err)), 1);
+	CU_ASSERT_EQUAL(as.a.incremental, 1);
+	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
+	CU_ASSERT_EQUAL(as.phases, 2);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 6);
+	CU_ASSERT_PTR_NOT_NULL(strstr(as.err, "incremental update, removing "
+	    "stale rules: "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(as.err, "input line 2 \"-D "
+	    "KUBE-PORTALS-CONTAINER -m comment --comment "
+	    "\"default/web:http\""));
+	CU_ASSERT_EQUAL(prepare_kind(as.ipt, &p4, sp, 2, 0, &nchanges), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 9);
+
+	/* Both phases through exec_start(), succeeding. */
+	fake_unwrap_restore(&f);
+	fake_teardown(&f);
+	fake_setup(&f);
+	ipt_free(as.ipt);
+	as.ipt = ipt_new(f.ipt4, AF_INET);
+	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	sp[0].cluster_ip = "10.96.0.11";
+	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a,
+	    err, sizeof(err)), 1);
+	CU_ASSERT_EQUAL(async_apply(base, &as), 0);
+	CU_ASSERT_EQUAL(as.phases, 2);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
+	s = fake_read(&f, "iptables.restore.3.in");
+	assert_golden(s, "iptables-incr-change-del.txt");
+	free(s);
+	CU_ASSERT_EQUAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a, err,
+	    sizeof(err)), 0);
+	ipt_free(as.ipt);
+	fake_teardown(&f);
+	event_base_free(base);
+}
+
+/*
  * The same rules in another order need no restore; duplicates count as
- * copies: one "-D" or "-A" per copy gone or added.
+ * copies: one "-I" (phase 1) or "-D" (phase 2) per copy added or gone.
  */
 static void
 test_iptables_incr_multiset(void)
@@ -1041,21 +1292,27 @@ test_iptables_incr_multiset(void)
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	sp.external_ips = aa;
 	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &sp, 1, 0, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.2.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	for (p = s; (p = strchr(p, '\n')) != NULL; p++) {
+		CU_ASSERT(strncmp(p + 1, "-D ", 3) != 0);
+		if (strncmp(p + 1, "-I ", 3) == 0)
+			adds++;
+	}
+	CU_ASSERT_EQUAL(adds, 3);
+	CU_ASSERT_PTR_NULL(strstr(s, "-d 203.0.113.6/32 "));
+	free(s);
+	s = fake_read(&f, "iptables.restore.3.in");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	for (p = s; (p = strchr(p, '\n')) != NULL; p++) {
+		CU_ASSERT(strncmp(p + 1, "-I ", 3) != 0);
 		if (strncmp(p + 1, "-D ", 3) == 0) {
 			dels++;
 			CU_ASSERT_PTR_NOT_NULL(strstr(p, "-d 203.0.113.6/32 "));
-		} else if (strncmp(p + 1, "-A ", 3) == 0)
-			adds++;
+		}
 	}
 	CU_ASSERT_EQUAL(dels, 3);
-	CU_ASSERT_EQUAL(adds, 3);
-	CU_ASSERT_PTR_NULL(strstr(s, "-A KUBE-PORTALS-CONTAINER -m comment "
-	    "--comment \"default/ext:https\" -p tcp -m tcp --dport 443 -d "
-	    "203.0.113.6"));
 	free(s);
 	ipt_free(ipt);
 	fake_teardown(&f);
@@ -1225,6 +1482,8 @@ static const struct tu_case cases[] = {
 	{ "incremental limit", test_iptables_incr_limit },
 	{ "incremental fail async", test_iptables_incr_fail_async },
 	{ "incremental fail retry", test_iptables_incr_fail_retry },
+	{ "incremental phases", test_iptables_incr_phases },
+	{ "incremental phase fail", test_iptables_incr_phase_fail },
 	{ "incremental multiset", test_iptables_incr_multiset },
 	{ "incremental ipv6", test_iptables_incr_ipv6 },
 	{ "cleanup render", test_iptables_cleanup_render },

@@ -6,7 +6,10 @@
 #    the other Services keep their rules and keep working;
 #  - a UDP Service: its conntrack entries (original destination its
 #    ClusterIP) are flushed: "conntrack -L -p udp --orig-dst IP" is empty
-#    (checked non-empty before the deletion), its proxy port is closed.
+#    (checked non-empty before the deletion), its proxy port is closed;
+#  - a changed ClusterIP: an incremental update in two phases, the new
+#    rules first ("-I"), then the stale ones deleted (logged as such);
+#    the new ClusterIP works, nothing of the old one remains.
 # The conntrack checks are skipped (with a note) without the conntrack
 # tool.  test_portals_ct_stream covers a deletion under traffic.
 . "$(dirname "$0")/lib.sh"
@@ -84,6 +87,25 @@ if [ "$have_ct" = 1 ]; then
 	kp_until 20 no_ct
 	kp_eq "conntrack entries for 198.19.0.53 after the deletion" 0 "$(kp_ct_count 198.19.0.53)"
 fi
+
+# 3. keep's ClusterIP changed: new rules in, then the stale ones out.
+keep12() {
+	kp_svc_x keep 198.19.0.12 80 TCP 8080 nodePort=30081
+	kp_eps keep 8080 TCP 198.18.1.2
+}
+keep12 | kp_replace "$KP_SVCFILE"
+moved() {
+	[ "$(kp_ipt_save | grep -F 'default/keep:p' | grep -c -F -- '-d 198.19.0.12/32')" = 2 ] &&
+	    [ "$(kp_ipt_save | grep -F 'default/keep:p' | grep -c -F -- '-d 198.19.0.11/32')" = 0 ]
+}
+kp_until 50 moved || kp_fail "keep's rules did not move to 198.19.0.12: $(kp_ipt_save | grep -F 'default/keep:p')"
+kp_eq "keep's rules after the change" 5 "$(kp_ipt_count default/keep:p)"
+kp_check "phase 1 logged" grep -q -E "IPv4 rules applied in [0-9]+ ms \(incremental, 2 new rules; removing 2 stale\)" "$KP_LOG"
+kp_check "phase 2 logged" grep -q -E "IPv4 stale rules removed in [0-9]+ ms \(2 rules\)" "$KP_LOG"
+res=$(kp_client "$KP_CLI" dist --target 198.19.0.12:80 --count 2)
+kp_eq "keep's new ClusterIP works" '{"b2": 2}' "$(echo "$res" | kp_json 'd["counts"]')"
+res=$(kp_client "$KP_CLI" dist --target "$KP_NODE_IP:30081" --count 2)
+kp_eq "keep's nodePort still works" '{"b2": 2}' "$(echo "$res" | kp_json 'd["counts"]')"
 
 kp_check "kuproxy still running" kp_alive
 kp_finish
