@@ -199,7 +199,15 @@ netutil_canon_ip(const char *s, char *buf, size_t len)
 
 	if ((af = netutil_parse_ip(s, &ss, &sl)) == -1)
 		return (-1);
-	netutil_ntop_ip((struct sockaddr *)&ss, buf, len);
+	/*
+	 * inet_pton() takes IPv4 only as four decimal numbers without
+	 * leading zeros: such text is canonical already.  Skipping
+	 * inet_ntop() (an sprintf) was a fifth of a 10k-rule render.
+	 */
+	if (af == AF_INET && strlen(s) < len)
+		memcpy(buf, s, strlen(s) + 1);
+	else
+		netutil_ntop_ip((struct sockaddr *)&ss, buf, len);
 	return (af);
 }
 

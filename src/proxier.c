@@ -62,18 +62,36 @@ static void	proxier_services_changed(void *);
 static void	proxier_endpoints_changed(void *, const char *, const char *);
 static void	proxier_svc_free(struct proxier *, struct proxy_svc *);
 
-/* Make the display and key name of a service port, as kube-proxy. */
+/*
+ * Write the display and key name of a service port, as kube-proxy:
+ * "ns/name" or "ns/name:port".  Pieces, not printf: a sync looks up
+ * every port of every Service.  Returns buf, or a new string (free it
+ * if it is not buf) when the name does not fit.
+ */
 static char *
 proxier_port_name(const struct model_service *ms,
-    const struct model_svcport *mp)
+    const struct model_svcport *mp, char *buf, size_t len)
 {
+	size_t	 a = strlen(ms->ns), b = strlen(ms->name);
+	size_t	 c = strlen(mp->name);
 	char	*s;
 
-	if (*mp->name == '\0')
-		xasprintf(&s, "%s/%s", ms->ns, ms->name);
-	else
-		xasprintf(&s, "%s/%s:%s", ms->ns, ms->name, mp->name);
-	return (s);
+	if (a + b + c + 3 > len) {
+		xasprintf(&s, "%s/%s%s%s", ms->ns, ms->name,
+		    c > 0 ? ":" : "", mp->name);
+		return (s);
+	}
+	memcpy(buf, ms->ns, a);
+	buf[a] = '/';
+	memcpy(buf + a + 1, ms->name, b);
+	s = buf + a + 1 + b;
+	if (c > 0) {
+		*s++ = ':';
+		memcpy(s, mp->name, c);
+		s += c;
+	}
+	*s = '\0';
+	return (buf);
 }
 
 /* Free an array of n strings. */
@@ -422,13 +440,13 @@ proxier_sync_service(const struct model_service *ms, void *arg)
 	struct proxier_walk	*w = arg;
 	struct proxier		*p = w->p;
 	struct proxy_svc	*ps;
-	char			*name;
+	char			*name, nbuf[256];
 	size_t			 i;
 
 	for (i = 0; i < ms->nports; i++) {
 		const struct model_svcport *mp = &ms->ports[i];
 
-		name = proxier_port_name(ms, mp);
+		name = proxier_port_name(ms, mp, nbuf, sizeof(nbuf));
 		ps = htab_get(p->svcs, name, strlen(name));
 		if (ps != NULL && ps->proto != mp->proto) {
 			/* Same port name, other protocol: start over. */
@@ -439,12 +457,15 @@ proxier_sync_service(const struct model_service *ms, void *arg)
 			w->changed = 1;
 		}
 		if (ps != NULL) {
-			free(name);
+			if (name != nbuf)
+				free(name);
 			if (proxier_svc_update(ps, ms, mp))
 				w->changed = 1;
 			ps->seen = 1;
 			continue;
 		}
+		if (name == nbuf)
+			name = xstrdup(nbuf);
 		if ((ps = proxier_svc_new(p, name, ms, mp)) == NULL) {
 			p->retry = 1;
 			continue;
@@ -570,15 +591,16 @@ proxier_endpoints_changed(void *arg, const char *ns, const char *name)
 	struct proxier			*p = arg;
 	const struct model_service	*ms;
 	struct proxy_svc		*ps;
-	char				*pn;
+	char				*pn, nbuf[256];
 	size_t				 i;
 
 	if ((ms = model_get_service(p->model, ns, name)) == NULL)
 		return;
 	for (i = 0; i < ms->nports; i++) {
-		pn = proxier_port_name(ms, &ms->ports[i]);
+		pn = proxier_port_name(ms, &ms->ports[i], nbuf, sizeof(nbuf));
 		ps = htab_get(p->svcs, pn, strlen(pn));
-		free(pn);
+		if (pn != nbuf)
+			free(pn);
 		if (ps != NULL)
 			proxier_svc_set_endpoints(p, ps);
 	}

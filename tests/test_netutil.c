@@ -188,6 +188,15 @@ test_netutil_ntop(void)
 	CU_ASSERT_EQUAL(netutil_canon_ip("10.0.0.1", ip, sizeof(ip)), AF_INET);
 	CU_ASSERT_STRING_EQUAL(ip, "10.0.0.1");
 	CU_ASSERT_EQUAL(netutil_canon_ip("10.0.0.01x", ip, sizeof(ip)), -1);
+	/* Only the canonical IPv4 form is taken as is. */
+	CU_ASSERT_EQUAL(netutil_canon_ip("10.0.0.01", ip, sizeof(ip)), -1);
+	CU_ASSERT_EQUAL(netutil_canon_ip("10.0.0", ip, sizeof(ip)), -1);
+	CU_ASSERT_EQUAL(netutil_canon_ip("255.255.255.255", ip, sizeof(ip)),
+	    AF_INET);
+	CU_ASSERT_STRING_EQUAL(ip, "255.255.255.255");
+	CU_ASSERT_EQUAL(netutil_canon_ip("::FFFF:10.0.0.1", ip, sizeof(ip)),
+	    AF_INET6);
+	CU_ASSERT_STRING_EQUAL(ip, "::ffff:10.0.0.1");
 }
 
 /* Parse s (IP only) into a static sockaddr. */
