@@ -83,10 +83,14 @@ struct svcfile_cache {
 	size_t			 nsvcs;		/* "S/..." names */
 	size_t			 neps;		/* "E/..." names */
 	unsigned int		 gen;		/* parses run */
+	struct sf_doc		**order;	/* the last good file's */
+	size_t			  norder;
 };
 
 /* One cached document: the objects it defines, as sf_key() names. */
 struct sf_doc {
+	char			 *text;		/* the piece */
+	size_t			  len;
 	char			**keys;
 	size_t			  nkeys;
 	unsigned int		  gen;		/* last parse that saw it */
@@ -355,6 +359,7 @@ sf_doc_free(void *v)
 		free(d->keys[i]);
 	free(d->keys);
 	svcfile_objs_free(&d->objs);
+	free(d->text);
 	free(d);
 }
 
@@ -488,6 +493,13 @@ sf_doc_keys(struct sf_doc *d)
 		    o->eps[i]->name);
 }
 
+/* Return 1 if a piece has the text of a cached document. */
+static int
+sf_same(const struct sf_piece *pc, const struct sf_doc *d)
+{
+	return (pc->len == d->len && memcmp(pc->p, d->text, d->len) == 0);
+}
+
 /* Add n to the count of key in delta. */
 static void
 sf_delta_add(struct htab *delta, const char *key, intptr_t n)
@@ -535,12 +547,12 @@ svcfile_parse_diff(const char *buf, size_t len, const char *fname,
     size_t errlen)
 {
 	struct sf_piece		*pcs;
-	struct sf_doc		*d;
+	struct sf_doc		*d, **order;
 	struct htab		*delta;
 	struct htab_iter	 it;
 	struct svcfile_objs	 full;
 	const void		*k;
-	size_t			 npcs, i, klen;
+	size_t			 npcs, i, klen, pre = 0, suf = 0;
 	void			*v;
 	intptr_t		 n, was;
 	int			 rc = -1;
@@ -550,8 +562,26 @@ svcfile_parse_diff(const char *buf, size_t len, const char *fname,
 	c->gen++;
 	if ((delta = htab_new()) == NULL)
 		fatalx("svcfile: out of memory");
+	order = xcalloc(npcs, sizeof(*order));
+	/*
+	 * An edit leaves the pieces before and after it as they were, in
+	 * place: compare those with the last file's instead of hashing
+	 * 3 MB to look each one up.
+	 */
+	while (pre < npcs && pre < c->norder && sf_same(&pcs[pre],
+	    c->order[pre]))
+		pre++;
+	while (suf < npcs - pre && suf < c->norder - pre &&
+	    sf_same(&pcs[npcs - 1 - suf], c->order[c->norder - 1 - suf]))
+		suf++;
 	for (i = 0; i < npcs; i++) {
-		if ((d = htab_get(c->docs, pcs[i].p, pcs[i].len)) != NULL) {
+		if (i < pre)
+			d = c->order[i];
+		else if (i >= npcs - suf)
+			d = c->order[c->norder - (npcs - i)];
+		else
+			d = htab_get(c->docs, pcs[i].p, pcs[i].len);
+		if (d != NULL) {
 			/* The same document twice can only be a duplicate. */
 			if (d->gen == c->gen)
 				goto dup;
@@ -563,6 +593,9 @@ svcfile_parse_diff(const char *buf, size_t len, const char *fname,
 				goto fail;
 			}
 			d->fresh = 1;
+			d->text = xmalloc(pcs[i].len + 1);
+			memcpy(d->text, pcs[i].p, pcs[i].len);
+			d->len = pcs[i].len;
 			sf_doc_keys(d);
 			if (htab_put(c->docs, pcs[i].p, pcs[i].len, d,
 			    NULL) == -1)
@@ -570,6 +603,7 @@ svcfile_parse_diff(const char *buf, size_t len, const char *fname,
 		}
 		d->gen = c->gen;
 		d->line0 = pcs[i].line0;
+		order[i] = d;
 	}
 	/* Names leaving with dropped documents, arriving with new ones. */
 	htab_iter_init(c->docs, &it);
@@ -615,6 +649,10 @@ svcfile_parse_diff(const char *buf, size_t len, const char *fname,
 			d->fresh = 0;
 		}
 	}
+	free(c->order);
+	c->order = order;
+	c->norder = npcs;
+	order = NULL;
 	out->total_svcs = c->nsvcs;
 	out->total_eps = c->neps;
 	rc = 0;
@@ -635,6 +673,7 @@ fail:
 		}
 done:
 	htab_free(delta, NULL);
+	free(order);
 	free(pcs);
 	if (rc == -1)
 		svcfile_diff_free(out);
@@ -702,6 +741,7 @@ svcfile_cache_free(struct svcfile_cache *c)
 		return;
 	htab_free(c->docs, sf_doc_free);
 	htab_free(c->names, NULL);
+	free(c->order);
 	free(c);
 }
 
