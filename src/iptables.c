@@ -107,6 +107,7 @@ struct ipt_line {
 /* An accepted service port and its cluster IP in canonical form. */
 struct ipt_acc {
 	const struct ipt_svcport	*sp;
+	char				 key[24];	/* name, 0-padded */
 	char				 cip[INET6_ADDRSTRLEN];
 };
 
@@ -231,6 +232,11 @@ ipt_cmp(const void *a, const void *b)
 	const struct ipt_svcport	*x, *y;
 	int				 c;
 
+	/* The key is NUL-padded: the same order as strcmp(). */
+	if ((c = memcmp(((const struct ipt_acc *)a)->key,
+	    ((const struct ipt_acc *)b)->key,
+	    sizeof(((const struct ipt_acc *)a)->key))) != 0)
+		return (c);
 	x = ((const struct ipt_acc *)a)->sp;
 	y = ((const struct ipt_acc *)b)->sp;
 	if ((c = strcmp(x->name, y->name)) != 0)
@@ -488,9 +494,15 @@ ipt_render(const struct ipt_params *p, const struct ipt_svcport *sp,
     size_t n, struct ipt_text *out, char *err, size_t errlen)
 {
 	struct ipt_rctx	c;
-	size_t		i;
+	size_t		i, k;
 
 	memset(out, 0, sizeof(*out));
+	/* About 300 bytes per port: one allocation, not a dozen reallocs. */
+	if (n > 0 && n < SIZE_MAX / 512 &&
+	    (out->buf = malloc(n * 320 + 4096)) != NULL) {
+		out->cap = n * 320 + 4096;
+		out->buf[0] = '\0';
+	}
 	memset(&c, 0, sizeof(c));
 	c.family = p->family;
 	c.t = out;
@@ -503,8 +515,15 @@ ipt_render(const struct ipt_params *p, const struct ipt_svcport *sp,
 	if (n > 0 && (c.v = calloc(n, sizeof(*c.v))) == NULL)
 		goto oom;
 	for (i = 0; i < n; i++)
-		if (ipt_accept(c.family, &sp[i], &c.v[c.n], out))
+		if (ipt_accept(c.family, &sp[i], &c.v[c.n], out)) {
+			/* The sort compares this copy first: no pointer. */
+			k = strlen(sp[i].name);
+			memset(c.v[c.n].key, 0, sizeof(c.v[c.n].key));
+			memcpy(c.v[c.n].key, sp[i].name,
+			    k < sizeof(c.v[c.n].key) ? k :
+			    sizeof(c.v[c.n].key));
 			c.v[c.n++].sp = &sp[i];
+		}
 	if (c.n > 0 && c.htarget[0] == '\0') {
 		snprintf(err, errlen, "no IPv%d node IP for host-side DNAT: "
 		    "set --bind-address to this node's IP",
