@@ -11,6 +11,8 @@
 # (new rules in, then stale ones deleted): "rules applied in" ends phase
 # 1, when the new rules are in effect; the case line then also shows
 # "stale rules removed in Y ms" (Y since the start of phase 1).
+# KUPROXY_ARGS adds arguments, e.g. "--iptables-path
+# /usr/sbin/iptables-legacy" to measure the legacy backend.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 KUPROXY=${KUPROXY:-$here/../kuproxy}
@@ -105,7 +107,7 @@ run_case() {
 python3 "$here/gen-services.py" 0 "$tmp/services.yaml"
 ip netns exec "$ns" "$KUPROXY" --services-file "$tmp/services.yaml" \
     --state-dir "$tmp/state" --metrics-bind-address 127.0.0.1:10249 \
-    --healthz-bind-address "" 2>"$tmp/log" &
+    --healthz-bind-address "" ${KUPROXY_ARGS:-} 2>"$tmp/log" &
 pid=$!
 sleep 1
 for n in 1000 10000; do
