@@ -497,12 +497,6 @@ ipt_render(const struct ipt_params *p, const struct ipt_svcport *sp,
 	size_t		i, k;
 
 	memset(out, 0, sizeof(*out));
-	/* About 300 bytes per port: one allocation, not a dozen reallocs. */
-	if (n > 0 && n < SIZE_MAX / 512 &&
-	    (out->buf = malloc(n * 320 + 4096)) != NULL) {
-		out->cap = n * 320 + 4096;
-		out->buf[0] = '\0';
-	}
 	memset(&c, 0, sizeof(c));
 	c.family = p->family;
 	c.t = out;
@@ -512,6 +506,12 @@ ipt_render(const struct ipt_params *p, const struct ipt_svcport *sp,
 	}
 	if (ipt_targets(&c, p, err, errlen) == -1)
 		return (-1);
+	/* About 300 bytes per port: one allocation, not a dozen reallocs. */
+	if (n > 0 && n < SIZE_MAX / 512 &&
+	    (out->buf = malloc(n * 320 + 4096)) != NULL) {
+		out->cap = n * 320 + 4096;
+		out->buf[0] = '\0';
+	}
 	if (n > 0 && (c.v = calloc(n, sizeof(*c.v))) == NULL)
 		goto oom;
 	for (i = 0; i < n; i++)
