@@ -30,6 +30,22 @@
 #define EXEC_JOB_TICK_MS	20
 /* Bytes moved per read() or send(). */
 #define EXEC_CHUNK	65536
+/*
+ * Send buffer asked for on a stream's stdin.  Linux doubles it for its
+ * bookkeeping, so about 4 MB of input can wait in the kernel, most of a
+ * 3-5 MB ruleset: the child does not starve while the daemon, busy
+ * producing the rest, leaves the loop alone.
+ */
+#define EXEC_STREAM_SNDBUF	(2 * 1024 * 1024)
+/* First allocation of a stream's pending input. */
+#define EXEC_STREAM_MINBUF	65536
+
+/* What the child's stdin is. */
+enum exec_stdin {
+	EXEC_STDIN_NULL = 0,	/* /dev/null */
+	EXEC_STDIN_DATA,	/* a socketpair fed from a copy of the input */
+	EXEC_STDIN_STREAM,	/* a socketpair, large buffer, fed later */
+};
 
 /* The parent's side of one run. */
 struct exec_io {
@@ -47,7 +63,9 @@ struct exec_io {
 struct exec_job {
 	struct exec_io		 io;
 	struct exec_result	 res;
-	char			*input;		/* our copy */
+	char			*input;		/* our copy, or pending input */
+	size_t			 incap;		/* allocated size of input */
+	int			 in_eof;	/* no more input will come */
 	char			*path;		/* argv[0], for messages */
 	pid_t			 pid;		/* -1 once reaped */
 	int			 errfd;
@@ -221,7 +239,11 @@ exec_io_read(struct exec_io *io)
 	return (0);
 }
 
-/* Feed the command's stdin; return 1 once done (or refused), else 0. */
+/*
+ * Feed the command's stdin without blocking.  Returns 1 once all input
+ * is written, 0 if some is left for when stdin is writable again, -1 if
+ * the command refused it (EPIPE, ECONNRESET: its end is closed).
+ */
 static int
 exec_io_write(struct exec_io *io)
 {
@@ -240,7 +262,7 @@ exec_io_write(struct exec_io *io)
 				continue;
 			if (errno == EAGAIN)
 				return (0);
-			break;		/* EPIPE: it stopped reading */
+			return (-1);	/* EPIPE: it stopped reading */
 		}
 		io->inoff += n;
 	}
@@ -309,7 +331,8 @@ exec_io_loop(struct exec_io *io, pid_t pid, int timeout_ms)
 			io->poll_errno = errno;
 			return (-1);
 		}
-		if (io->in != -1 && pfd[0].revents != 0 && exec_io_write(io))
+		if (io->in != -1 && pfd[0].revents != 0 &&
+		    exec_io_write(io) != 0)
 			exec_close(&io->in);
 		if (io->out != -1 && pfd[n - 1].revents != 0 &&
 		    exec_io_read(io))
@@ -388,11 +411,35 @@ exec_out_finish(struct exec_result *res)
 	res->out[res->outlen] = '\0';
 }
 
-/* Open the child's stdin: a socketpair for input, else /dev/null. */
-static int
-exec_open_stdin(const char *input, int sv[2])
+/*
+ * Enlarge the send buffer of a stream's stdin, best effort.
+ * SO_SNDBUFFORCE passes net.core.wmem_max with CAP_NET_ADMIN; without
+ * it SO_SNDBUF is capped there (416 KB by default), still twice the
+ * default.  Only the sender's buffer counts: an AF_UNIX stream socket
+ * charges queued data to the sender, and the receiver's SO_RCVBUF
+ * changed nothing when measured (Linux 6.18), so it is left alone.
+ */
+static void
+exec_stdin_enlarge(int fd)
 {
-	if (input == NULL) {
+	int	n = EXEC_STREAM_SNDBUF;
+
+#ifdef SO_SNDBUFFORCE
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &n, sizeof(n)) == 0)
+		return;
+#endif
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n));
+}
+
+/*
+ * Open the child's stdin: a socketpair for input, else /dev/null.  A
+ * socket, not a pipe, so that send(MSG_NOSIGNAL) spares us SIGPIPE even
+ * where the process does not ignore it.
+ */
+static int
+exec_open_stdin(enum exec_stdin how, int sv[2])
+{
+	if (how == EXEC_STDIN_NULL) {
 		sv[0] = -1;
 		sv[1] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		return (sv[1] == -1 ? -1 : 0);
@@ -407,16 +454,19 @@ exec_open_stdin(const char *input, int sv[2])
 		close(sv[1]);
 		return (-1);
 	}
+	if (how == EXEC_STDIN_STREAM)
+		exec_stdin_enlarge(sv[0]);
 	return (0);
 }
 
 /*
- * Create the pipes and fork the child.  Fills io (our ends, input, bound)
- * and *pid, *errfd.  Returns 0, or -1 with res->err set.
+ * Create the pipes and fork the child, its stdin as how says.  Fills io
+ * (our ends, input, bound) and *pid, *errfd.  Returns 0, or -1 with
+ * res->err set.
  */
 static int
-exec_spawn(const char *const argv[], const char *input, size_t inlen,
-    size_t outmax, struct exec_io *io, pid_t *pid, int *errfd,
+exec_spawn(const char *const argv[], enum exec_stdin how, const char *input,
+    size_t inlen, size_t outmax, struct exec_io *io, pid_t *pid, int *errfd,
     struct exec_result *res)
 {
 	sigset_t	all, old;
@@ -426,7 +476,7 @@ exec_spawn(const char *const argv[], const char *input, size_t inlen,
 		snprintf(res->err, sizeof(res->err), "exec: empty argv");
 		return (-1);
 	}
-	if (exec_open_stdin(input, sv) == -1)
+	if (exec_open_stdin(how, sv) == -1)
 		goto fail;
 	if (pipe2(op, O_CLOEXEC) == -1)
 		goto fail_stdin;
@@ -502,8 +552,8 @@ exec_run_max(const char *const argv[], const char *input, size_t inlen,
 	int		errfd, loop, wstatus = 0, rv = -1;
 
 	exec_result_init(res);
-	if (exec_spawn(argv, input, inlen, outmax, &io, &pid, &errfd,
-	    res) == -1)
+	if (exec_spawn(argv, input != NULL ? EXEC_STDIN_DATA : EXEC_STDIN_NULL,
+	    input, inlen, outmax, &io, &pid, &errfd, res) == -1)
 		return (-1);
 	loop = exec_io_loop(&io, pid, timeout_ms);
 	if (exec_reap(pid, loop != 0, &wstatus) == -1)
@@ -565,17 +615,105 @@ exec_job_finish(struct exec_job *job, int timed_out)
 	exec_job_free(job);
 }
 
+/*
+ * Be done with the child's stdin: stop watching it, close it (the child
+ * sees end of file) and drop the input not written.
+ */
+static void
+exec_job_close_in(struct exec_job *job)
+{
+	if (job->ev_in != NULL) {
+		event_free(job->ev_in);
+		job->ev_in = NULL;
+	}
+	exec_close(&job->io.in);
+	free(job->input);
+	job->input = NULL;
+	job->io.input = NULL;
+	job->incap = job->io.inlen = job->io.inoff = 0;
+}
+
+/*
+ * Write what the child's stdin takes now; the loop writes the rest.
+ * The write event is armed only while input is pending or the close is
+ * due: an idle stream's socket is always writable and would spin the
+ * loop.  Returns 0, or -1 if stdin is gone (the rest is dropped).
+ */
+static int
+exec_job_flush(struct exec_job *job)
+{
+	int	r;
+
+	if (job->io.in == -1)
+		return (-1);
+	if ((r = exec_io_write(&job->io)) == 0) {
+		if (event_pending(job->ev_in, EV_WRITE, NULL) ||
+		    event_add(job->ev_in, NULL) == 0)
+			return (0);
+		r = -1;		/* nothing would ever write the rest */
+	} else if (r == 1) {
+		job->io.inoff = job->io.inlen = 0;
+		if (!job->in_eof) {
+			(void)event_del(job->ev_in);
+			return (0);
+		}
+	}
+	exec_job_close_in(job);
+	return (r == -1 ? -1 : 0);
+}
+
+/*
+ * Append len bytes to the pending input; 0, or -1 if out of memory.
+ * Written bytes stay in front of inoff until an append needs the room.
+ * They are then slid out only if there are at least as many of them as
+ * pending bytes to move, so each moved byte is paid for by a written
+ * one; otherwise the buffer at least doubles.  Appends stay amortised
+ * O(len) however the child keeps up.
+ */
+static int
+exec_job_append(struct exec_job *job, const char *buf, size_t len)
+{
+	struct exec_io	*io = &job->io;
+	size_t		 left = io->inlen - io->inoff, ncap;
+	char		*p;
+
+	if (len == 0)
+		return (0);
+	if (left == 0)
+		io->inoff = io->inlen = 0;
+	if (len > job->incap - io->inlen) {
+		if (io->inoff >= left && len <= job->incap - left)
+			memmove(job->input, job->input + io->inoff, left);
+		else {
+			if (len > SIZE_MAX / 4 - left)
+				return (-1);
+			ncap = job->incap > EXEC_STREAM_MINBUF / 2 ?
+			    job->incap : EXEC_STREAM_MINBUF / 2;
+			do
+				ncap *= 2;
+			while (ncap < left + len);
+			if ((p = malloc(ncap)) == NULL)
+				return (-1);
+			if (left != 0)
+				memcpy(p, job->input + io->inoff, left);
+			free(job->input);
+			job->input = p;
+			job->incap = ncap;
+		}
+		io->inoff = 0;
+		io->inlen = left;
+		io->input = job->input;
+	}
+	memcpy(job->input + io->inlen, buf, len);
+	io->inlen += len;
+	return (0);
+}
+
 /* Feed the child's stdin, which can take more input. */
 static void
 exec_job_in_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct exec_job	*job = arg;
-
-	if (exec_io_write(&job->io)) {
-		event_free(job->ev_in);
-		job->ev_in = NULL;
-		exec_close(&job->io.in);
-	}
+	(void)exec_job_flush(arg);
 }
 
 /* Collect what the child wrote, or see it close its output. */
@@ -614,9 +752,10 @@ exec_job_events(struct exec_job *job, struct event_base *base)
 {
 	struct timeval	tv;
 
+	/* A stream starts with nothing to write: see exec_job_flush(). */
 	if (job->io.in != -1 && ((job->ev_in = event_new(base, job->io.in,
 	    EV_WRITE | EV_PERSIST, exec_job_in_cb, job)) == NULL ||
-	    event_add(job->ev_in, NULL) == -1))
+	    (job->in_eof && event_add(job->ev_in, NULL) == -1)))
 		return (-1);
 	if ((job->ev_out = event_new(base, job->io.out, EV_READ | EV_PERSIST,
 	    exec_job_out_cb, job)) == NULL ||
@@ -645,6 +784,57 @@ exec_job_events(struct exec_job *job, struct event_base *base)
 	return (0);
 }
 
+/* Allocate a job that has not started; NULL if out of memory. */
+static struct exec_job *
+exec_job_new(const char *const argv[], int timeout_ms,
+    void (*cb)(int, struct exec_result *, void *), void *arg)
+{
+	struct exec_job	*job;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		return (NULL);
+	job->errfd = job->pidfd = job->io.in = job->io.out = -1;
+	job->pid = -1;
+	exec_result_init(&job->res);
+	job->timeout_ms = timeout_ms;
+	job->cb = cb;
+	job->arg = arg;
+	if (argv != NULL && argv[0] != NULL &&
+	    (job->path = strdup(argv[0])) == NULL) {
+		free(job);
+		return (NULL);
+	}
+	return (job);
+}
+
+/*
+ * Start the child of a job whose input (job->input, inlen bytes) is in
+ * place, and add its events.  Returns 0, or -1 with a reason in err and
+ * the job freed.
+ */
+static int
+exec_job_launch(struct exec_job *job, struct event_base *base,
+    const char *const argv[], enum exec_stdin how, size_t inlen,
+    size_t outmax, char *err, size_t errlen)
+{
+	if (exec_spawn(argv, how, job->input, inlen, outmax, &job->io,
+	    &job->pid, &job->errfd, &job->res) == -1) {
+		snprintf(err, errlen, "%s", job->res.err);
+		exec_job_free(job);
+		return (-1);
+	}
+#ifdef SYS_pidfd_open
+	/* Exit notification without polling; Linux 5.3 and later. */
+	job->pidfd = (int)syscall(SYS_pidfd_open, job->pid, 0);
+#endif
+	if (exec_job_events(job, base) == -1) {
+		exec_cancel(job);
+		snprintf(err, errlen, "%s: cannot set up events", argv[0]);
+		return (-1);
+	}
+	return (0);
+}
+
 /* Start a command in the background of an event loop. */
 struct exec_job *
 exec_start(struct event_base *base, const char *const argv[],
@@ -654,37 +844,19 @@ exec_start(struct event_base *base, const char *const argv[],
 {
 	struct exec_job	*job;
 
-	if ((job = calloc(1, sizeof(*job))) == NULL)
+	if ((job = exec_job_new(argv, timeout_ms, cb, arg)) == NULL)
 		goto oom;
-	job->errfd = job->pidfd = job->io.in = job->io.out = -1;
-	job->pid = -1;
-	exec_result_init(&job->res);
-	job->timeout_ms = timeout_ms;
-	job->cb = cb;
-	job->arg = arg;
-	if (argv != NULL && argv[0] != NULL &&
-	    (job->path = strdup(argv[0])) == NULL)
-		goto oom_job;
 	if (input != NULL) {
 		if ((job->input = malloc(inlen + 1)) == NULL)
 			goto oom_job;
 		memcpy(job->input, input, inlen);
+		job->incap = inlen + 1;
 	}
-	if (exec_spawn(argv, job->input, inlen, outmax, &job->io, &job->pid,
-	    &job->errfd, &job->res) == -1) {
-		snprintf(err, errlen, "%s", job->res.err);
-		exec_job_free(job);
+	job->in_eof = 1;	/* that was all of it */
+	if (exec_job_launch(job, base, argv, input != NULL ?
+	    EXEC_STDIN_DATA : EXEC_STDIN_NULL, inlen, outmax, err,
+	    errlen) == -1)
 		return (NULL);
-	}
-#ifdef SYS_pidfd_open
-	/* Exit notification without polling; Linux 5.3 and later. */
-	job->pidfd = (int)syscall(SYS_pidfd_open, job->pid, 0);
-#endif
-	if (exec_job_events(job, base) == -1) {
-		exec_cancel(job);
-		snprintf(err, errlen, "%s: cannot set up events", argv[0]);
-		return (NULL);
-	}
 	return (job);
 
 oom_job:
@@ -692,6 +864,52 @@ oom_job:
 oom:
 	snprintf(err, errlen, "exec: out of memory");
 	return (NULL);
+}
+
+/* Start a command whose input the caller streams while it runs. */
+struct exec_job *
+exec_start_stream(struct event_base *base, const char *const argv[],
+    int timeout_ms, size_t outmax,
+    void (*cb)(int, struct exec_result *, void *), void *arg, char *err,
+    size_t errlen)
+{
+	struct exec_job	*job;
+
+	if ((job = exec_job_new(argv, timeout_ms, cb, arg)) == NULL) {
+		snprintf(err, errlen, "exec: out of memory");
+		return (NULL);
+	}
+	if (exec_job_launch(job, base, argv, EXEC_STDIN_STREAM, 0, outmax,
+	    err, errlen) == -1)
+		return (NULL);
+	return (job);
+}
+
+/* Append input to a stream job and write what its stdin takes now. */
+int
+exec_job_write(struct exec_job *job, const char *buf, size_t len)
+{
+	if (job == NULL || job->in_eof || job->io.in == -1)
+		return (-1);
+	/*
+	 * An exited child's stdin gives EPIPE, unless something it started
+	 * holds it: then nobody reads it any more either.
+	 */
+	if (exec_exited(job->pid) || exec_job_append(job, buf, len) == -1) {
+		exec_job_close_in(job);
+		return (-1);
+	}
+	return (exec_job_flush(job));
+}
+
+/* End a stream job's input: stdin closes once the pending is written. */
+void
+exec_job_close_input(struct exec_job *job)
+{
+	if (job == NULL || job->in_eof)
+		return;
+	job->in_eof = 1;
+	(void)exec_job_flush(job);
 }
 
 /* Kill a job's process group, reap it and free the job. */

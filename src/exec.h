@@ -13,7 +13,10 @@
  * cleanup.  exec_start() runs the same child from a libevent loop, for
  * the proxier's syncs: an iptables-restore of 10k services (30k rules)
  * takes 0.7 s (legacy) to 1.5 s (nf_tables) on the test VM, too long to
- * stall the data plane.
+ * stall the data plane.  exec_start_stream() starts it before its input
+ * exists, so that it applies the first tables (iptables-restore commits
+ * each COMMIT block as it reads it) on another core while the daemon is
+ * still producing the rest.
  *
  * Child reaping: exec_run() waits for its own child with waitpid(pid).
  * The process must not reap children behind its back (a SIGCHLD
@@ -95,8 +98,52 @@ struct exec_job	*exec_start(struct event_base *base, const char *const argv[],
 		    void (*cb)(int, struct exec_result *, void *), void *arg,
 		    char *err, size_t errlen);
 /*
+ * Start a command as exec_start() does, but with no input yet: the
+ * caller streams it with exec_job_write() and ends it with
+ * exec_job_close_input().  stdin is a socket whose send buffer is made
+ * large, best effort (4 MB with CAP_NET_ADMIN, else at most twice
+ * net.core.wmem_max), so the command rarely waits for the loop.
+ * Timeout, output, cb, exec_cancel() and the return value are as for
+ * exec_start(); a stream never closed is ended by the timeout (or runs
+ * until the command exits on its own if timeout_ms <= 0).
+ */
+struct exec_job	*exec_start_stream(struct event_base *base,
+		    const char *const argv[], int timeout_ms, size_t outmax,
+		    void (*cb)(int, struct exec_result *, void *), void *arg,
+		    char *err, size_t errlen);
+/*
+ * Append len bytes (copied) to the input of a job from
+ * exec_start_stream(), then at once write as much pending input as the
+ * command's stdin takes, without blocking; the loop writes the rest as
+ * stdin drains.  Call it as often as the caller likes, also from long
+ * computations that do not return to the loop: the command gets the data
+ * without it.  It never blocks and never calls cb.  A command that
+ * writes more than a pipe's worth of output (64 KB) stalls until the
+ * loop reads it, though.  Do not call it once cb has run: the job is
+ * gone.
+ *
+ * Returns 0, or -1 when the input is over:
+ *	- exec_job_close_input() was called (also for exec_start() jobs,
+ *	  whose input is complete from the start);
+ *	- the command's stdin is gone: it closed it or exited (EPIPE,
+ *	  ECONNRESET);
+ *	- out of memory, or the loop could not watch stdin.
+ * Except in the first case the pending input is dropped and stdin
+ * closed; later calls return -1 too.  The job still ends through cb when
+ * the command exits; exec_cancel() it if its result no longer matters.
+ */
+int		 exec_job_write(struct exec_job *, const char *buf, size_t len);
+/*
+ * End the input of a stream job: the command's stdin is closed, so that
+ * it sees end of file, once all pending input is written (at once if
+ * none is).  Calling it again, or after exec_job_write() failed, does
+ * nothing.
+ */
+void		 exec_job_close_input(struct exec_job *);
+/*
  * Stop a job that has not finished: SIGKILL to its process group, reap,
- * free.  cb is not called.  NULL is ignored.
+ * free (pending stream input included).  cb is not called.  NULL is
+ * ignored.
  */
 void		 exec_cancel(struct exec_job *);
 

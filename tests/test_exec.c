@@ -1,7 +1,9 @@
 /*
- * test_exec.c: running commands through exec_run().
+ * test_exec.c: running commands through exec_run(), exec_start() and
+ * exec_start_stream().
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -20,6 +22,8 @@
 #include "tu.h"
 
 #define SH	"/bin/sh"
+/* Size of one append to a stream, as the proxier's producer makes them. */
+#define STREAM_CHUNK	(150 * 1024)
 
 /* Return the monotonic time in milliseconds. */
 static int64_t
@@ -504,6 +508,382 @@ test_exec_async_cancel(void)
 	event_base_free(base);
 }
 
+/* Run base for ms milliseconds, whatever it has to do. */
+static void
+run_for(struct event_base *base, int ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+/* Return the CPU time (user and system) used so far, in ms. */
+static int64_t
+cpu_ms(void)
+{
+	struct rusage	ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ((int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000);
+}
+
+/* Fill len bytes with a pattern that is not one repeated byte. */
+static char *
+stream_data(size_t len)
+{
+	char	*p;
+	size_t	 i;
+
+	if ((p = malloc(len)) == NULL)
+		return (NULL);
+	for (i = 0; i < len; i++)
+		p[i] = 'a' + (i * 7 + i / 4096) % 26;
+	return (p);
+}
+
+/* A producer feeding a stream job from a timer, one chunk per tick. */
+struct stream_feed {
+	struct exec_job		*job;
+	struct job_seen		*seen;
+	struct event		*ev;
+	const char		*data;
+	size_t			 len;
+	size_t			 off;
+	int			 fails;
+	int			 ticks;
+};
+
+/* Append the next chunk; close the input after the last one. */
+static int
+stream_feed_one(struct stream_feed *f)
+{
+	size_t	n = f->len - f->off;
+
+	if (n > STREAM_CHUNK)
+		n = STREAM_CHUNK;
+	if (exec_job_write(f->job, f->data + f->off, n) == -1)
+		f->fails++;
+	f->off += n;
+	if (f->off < f->len)
+		return (0);
+	exec_job_close_input(f->job);
+	return (1);
+}
+
+/* Feed one chunk from the loop, until all is sent. */
+static void
+stream_feed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream_feed	*f = arg;
+
+	f->ticks++;
+	/* The job frees itself after its callback: never touch it then. */
+	if (f->seen->calls != 0 || stream_feed_one(f))
+		event_del(f->ev);
+}
+
+/* 4 MB streamed in 150 KB appends, before and from the loop, all arrive. */
+static void
+test_exec_stream_wc(void)
+{
+	const char		*argv[] = { "/usr/bin/wc", "-c", NULL };
+	const size_t		 len = 4 * 1024 * 1024;
+	struct event_base	*base = event_base_new();
+	struct timeval		 tv = { 0, 2000 };
+	struct stream_feed	 f;
+	struct job_seen		 s;
+	char			 err[EXEC_ERRLEN], *data;
+	int			 i;
+
+	data = stream_data(len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	memset(&s, 0, sizeof(s));
+	memset(&f, 0, sizeof(f));
+	f.seen = &s;
+	f.data = data;
+	f.len = len;
+	f.job = exec_start_stream(base, argv, 30000, EXEC_OUTMAX, job_done,
+	    &s, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.job);
+	/* 750 KB before the loop ever runs. */
+	for (i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(stream_feed_one(&f), 0);
+	f.ev = event_new(base, -1, EV_PERSIST, stream_feed_cb, &f);
+	event_add(f.ev, &tv);
+	run_until_done(base, &s);
+	CU_ASSERT_EQUAL(f.off, len);
+	CU_ASSERT(f.ticks > 10);	/* most of it came from the loop */
+	CU_ASSERT_EQUAL(f.fails, 0);
+	CU_ASSERT_EQUAL(s.calls, 1);
+	CU_ASSERT_EQUAL(s.rv, 0);
+	CU_ASSERT_EQUAL(strtoull(s.out, NULL, 10), len);
+	event_free(f.ev);
+	CU_ASSERT_EQUAL(event_base_dispatch(base), 1);
+	event_base_free(base);
+	free(data);
+}
+
+/*
+ * 16 MB arrive intact and in order while input is pending, the child
+ * drains it and appends slide and grow the buffer: cmp checks every byte.
+ */
+static void
+test_exec_stream_order(void)
+{
+	const size_t		 len = 16 * 1024 * 1024;
+	struct event_base	*base = event_base_new();
+	struct stream_feed	 f;
+	struct job_seen		 s;
+	char			 path[] = "/tmp/test_execXXXXXX";
+	const char		*argv[] = { "/usr/bin/cmp", path, "-", NULL };
+	char			 err[EXEC_ERRLEN], *data;
+	int			 fd;
+
+	data = stream_data(len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd != -1);
+	CU_ASSERT_FATAL(write(fd, data, len) == (ssize_t)len);
+	close(fd);
+	memset(&s, 0, sizeof(s));
+	memset(&f, 0, sizeof(f));
+	f.seen = &s;
+	f.data = data;
+	f.len = len;
+	f.job = exec_start_stream(base, argv, 30000, EXEC_OUTMAX, job_done,
+	    &s, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.job);
+	/* A burst past the socket buffer, then a pace cmp drains between. */
+	while (f.off < len / 2)
+		(void)stream_feed_one(&f);
+	while (!stream_feed_one(&f))
+		usleep(1000);
+	run_until_done(base, &s);
+	CU_ASSERT_EQUAL(f.fails, 0);
+	CU_ASSERT_EQUAL(s.rv, 0);
+	CU_ASSERT_STRING_EQUAL(s.out, "");
+	unlink(path);
+	event_base_free(base);
+	free(data);
+}
+
+/* A write reaches the child at once: the loop need not run to move it. */
+static void
+test_exec_stream_no_loop(void)
+{
+	const char		*argv[] = { "/usr/bin/head", "-c", "10",
+				    NULL };
+	struct event_base	*base = event_base_new();
+	struct exec_job		*job;
+	struct job_seen		 s;
+	siginfo_t		 si;
+	char			 err[EXEC_ERRLEN];
+	int			 i;
+
+	memset(&s, 0, sizeof(s));
+	job = exec_start_stream(base, argv, 10000, EXEC_OUTMAX, job_done, &s,
+	    err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+	CU_ASSERT_EQUAL(exec_job_write(job, "0123456789", 10), 0);
+	/* head exits once it has 10 bytes; wait for that, loop untouched. */
+	memset(&si, 0, sizeof(si));
+	for (i = 0; i < 300 && si.si_pid == 0; i++) {
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1)
+			break;
+		if (si.si_pid == 0)
+			usleep(10000);
+	}
+	CU_ASSERT(si.si_pid > 0);
+	/* Its stdin is gone with it. */
+	CU_ASSERT_EQUAL(exec_job_write(job, "x", 1), -1);
+	CU_ASSERT_EQUAL(s.calls, 0);
+	run_until_done(base, &s);
+	CU_ASSERT_EQUAL(s.calls, 1);
+	CU_ASSERT_EQUAL(s.rv, 0);
+	CU_ASSERT_STRING_EQUAL(s.out, "0123456789");
+	event_base_free(base);
+}
+
+/* A child that exits with input pending: -1, no SIGPIPE, one callback. */
+static void
+test_exec_stream_child_exits(void)
+{
+	const char		*argv[] = { "/usr/bin/head", "-c", "1", NULL };
+	const size_t		 len = 4 * 1024 * 1024;
+	struct event_base	*base = event_base_new();
+	struct exec_job		*job;
+	struct job_seen		 s;
+	void			(*old)(int);
+	char			 err[EXEC_ERRLEN], *data;
+	size_t			 off;
+	int64_t			 t0;
+	int			 rv = 0;
+
+	data = stream_data(len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	memset(&s, 0, sizeof(s));
+	old = signal(SIGPIPE, SIG_DFL);		/* a SIGPIPE would kill us */
+	job = exec_start_stream(base, argv, 10000, EXEC_OUTMAX, job_done, &s,
+	    err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+	for (off = 0; off < len && rv == 0; off += STREAM_CHUNK)
+		rv = exec_job_write(job, data + off, len - off < STREAM_CHUNK ?
+		    len - off : STREAM_CHUNK);
+	/* All of it may have fit in the socket: keep on until refused. */
+	for (t0 = now_ms(); rv == 0 && now_ms() - t0 < 5000; usleep(10000))
+		rv = exec_job_write(job, data, STREAM_CHUNK);
+	CU_ASSERT_EQUAL(rv, -1);
+	CU_ASSERT_EQUAL(exec_job_write(job, data, 1), -1);
+	exec_job_close_input(job);		/* harmless now */
+	CU_ASSERT_EQUAL(s.calls, 0);
+	run_until_done(base, &s);
+	signal(SIGPIPE, old);
+	CU_ASSERT_EQUAL(s.calls, 1);
+	CU_ASSERT_EQUAL(s.rv, 0);
+	CU_ASSERT_EQUAL(s.status, 0);
+	CU_ASSERT_EQUAL(s.outtotal, 1);
+	CU_ASSERT_EQUAL(s.out[0], data[0]);
+	CU_ASSERT_EQUAL(event_base_dispatch(base), 1);
+	CU_ASSERT_EQUAL(s.calls, 1);
+	event_base_free(base);
+	free(data);
+}
+
+/* Closing ends the input: later writes fail, a second close is a no-op. */
+static void
+test_exec_stream_close_input(void)
+{
+	const char		*argv[] = { "/bin/cat", NULL };
+	struct event_base	*base = event_base_new();
+	struct exec_job		*job;
+	struct job_seen		 s;
+	char			 err[EXEC_ERRLEN];
+
+	memset(&s, 0, sizeof(s));
+	job = exec_start_stream(base, argv, 10000, EXEC_OUTMAX, job_done, &s,
+	    err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+	CU_ASSERT_EQUAL(exec_job_write(job, "abc", 3), 0);
+	CU_ASSERT_EQUAL(exec_job_write(job, NULL, 0), 0);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	CU_ASSERT_EQUAL(exec_job_write(job, "def\n", 4), 0);
+	exec_job_close_input(job);
+	exec_job_close_input(job);
+	CU_ASSERT_EQUAL(exec_job_write(job, "ghi", 3), -1);
+	run_until_done(base, &s);
+	CU_ASSERT_EQUAL(s.calls, 1);
+	CU_ASSERT_EQUAL(s.rv, 0);
+	CU_ASSERT_STRING_EQUAL(s.out, "abcdef\n");
+
+	/* An exec_start() job has all its input already. */
+	memset(&s, 0, sizeof(s));
+	job = exec_start(base, argv, "x", 1, 10000, EXEC_OUTMAX, job_done, &s,
+	    err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+	CU_ASSERT_EQUAL(exec_job_write(job, "y", 1), -1);
+	exec_job_close_input(job);
+	run_until_done(base, &s);
+	CU_ASSERT_EQUAL(s.rv, 0);
+	CU_ASSERT_STRING_EQUAL(s.out, "x");
+	event_base_free(base);
+}
+
+/* A stream never closed is killed by the timeout. */
+static void
+test_exec_stream_timeout(void)
+{
+	const char		*argv[] = { "/bin/cat", NULL };
+	struct event_base	*base = event_base_new();
+	struct exec_job		*job;
+	struct job_seen		 s;
+	char			 err[EXEC_ERRLEN];
+	int64_t			 t0;
+
+	memset(&s, 0, sizeof(s));
+	t0 = now_ms();
+	job = exec_start_stream(base, argv, 300, EXEC_OUTMAX, job_done, &s,
+	    err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+	CU_ASSERT_EQUAL(exec_job_write(job, "open\n", 5), 0);
+	run_until_done(base, &s);
+	CU_ASSERT_EQUAL(s.calls, 1);
+	CU_ASSERT_EQUAL(s.rv, -1);
+	CU_ASSERT_TRUE(s.timed_out);
+	CU_ASSERT(s.at - t0 >= 250 && s.at - t0 < 3000);
+	CU_ASSERT_STRING_EQUAL(s.out, "open\n");
+	event_base_free(base);
+}
+
+/* An open stream with nothing pending leaves the loop idle. */
+static void
+test_exec_stream_idle(void)
+{
+	const char		*argv[] = { "/bin/cat", NULL };
+	const size_t		 len = 6 * 1024 * 1024;
+	struct event_base	*base = event_base_new();
+	struct exec_job		*job;
+	struct job_seen		 s;
+	char			 err[EXEC_ERRLEN], *data;
+	int64_t			 c0;
+
+	data = stream_data(len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	memset(&s, 0, sizeof(s));
+	job = exec_start_stream(base, argv, 10000, EXEC_OUTMAX, job_done, &s,
+	    err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+	/* Past the socket buffer, so the loop has to write the rest... */
+	CU_ASSERT_EQUAL(exec_job_write(job, data, len), 0);
+	run_for(base, 300);
+	/* ...and then disarm its write event: a spinning loop burns all. */
+	c0 = cpu_ms();
+	run_for(base, 400);
+	CU_ASSERT(cpu_ms() - c0 < 150);
+	CU_ASSERT_EQUAL(s.calls, 0);
+	exec_job_close_input(job);
+	run_until_done(base, &s);
+	CU_ASSERT_EQUAL(s.rv, 0);
+	CU_ASSERT_EQUAL(s.outtotal, len);
+	event_base_free(base);
+	free(data);
+}
+
+/* Cancelling a stream with input pending frees it and never calls back. */
+static void
+test_exec_stream_cancel(void)
+{
+	const char		*argv[] = { "/bin/sleep", "30", NULL };
+	const size_t		 len = 8 * 1024 * 1024;
+	struct event_base	*base = event_base_new();
+	struct exec_job		*job;
+	struct job_seen		 s;
+	char			 err[EXEC_ERRLEN], *data;
+	size_t			 off;
+	int			 fails = 0;
+
+	data = stream_data(STREAM_CHUNK);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	memset(&s, 0, sizeof(s));
+	job = exec_start_stream(base, argv, 0, EXEC_OUTMAX, job_done, &s,
+	    err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+	/* sleep reads nothing: past the socket buffer, input stays pending. */
+	for (off = 0; off < len; off += STREAM_CHUNK)
+		if (exec_job_write(job, data, STREAM_CHUNK) == -1)
+			fails++;
+	CU_ASSERT_EQUAL(fails, 0);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	exec_cancel(job);
+	CU_ASSERT_EQUAL(event_base_loop(base, EVLOOP_NONBLOCK), 1);
+	CU_ASSERT_EQUAL(s.calls, 0);
+	event_base_free(base);
+	free(data);
+}
+
 static const struct tu_case cases[] = {
 	{ "argv verbatim", test_exec_argv_verbatim },
 	{ "stdin delivered", test_exec_stdin_delivered },
@@ -524,6 +904,14 @@ static const struct tu_case cases[] = {
 	{ "async timeout", test_exec_async_timeout },
 	{ "async large and missing", test_exec_async_large_and_missing },
 	{ "async cancel", test_exec_async_cancel },
+	{ "stream wc", test_exec_stream_wc },
+	{ "stream order", test_exec_stream_order },
+	{ "stream no loop", test_exec_stream_no_loop },
+	{ "stream child exits", test_exec_stream_child_exits },
+	{ "stream close input", test_exec_stream_close_input },
+	{ "stream timeout", test_exec_stream_timeout },
+	{ "stream idle", test_exec_stream_idle },
+	{ "stream cancel", test_exec_stream_cancel },
 	{ NULL, NULL }
 };
 
