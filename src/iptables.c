@@ -56,7 +56,13 @@ struct ipt {
 	size_t	 lastlen;
 	int	 jumps_ok;	/* jumps verified by the last restore */
 	int	 ct_warned;	/* "no conntrack" was logged */
+	int	 backend;	/* IPT_BACKEND_*, from "iptables -V" */
 };
+
+/* What "iptables -V" says the binaries drive. */
+#define IPT_BACKEND_UNKNOWN	0	/* not asked yet */
+#define IPT_BACKEND_NFT		1	/* "(nf_tables)" */
+#define IPT_BACKEND_OTHER	2	/* legacy, or it would not say */
 
 /* A jump rule from a built-in chain to one of ours. */
 struct ipt_jump {
@@ -1104,6 +1110,118 @@ ipt_sync_finish(struct ipt *ipt, struct ipt_apply *a, int rv,
 	ipt_keep(ipt, a->text, a->textlen);
 	a->text = NULL;
 	ipt_apply_free(a);
+	return (0);
+}
+
+/* Ask "iptables -V" once whether the binaries drive nf_tables. */
+static int
+ipt_backend(struct ipt *ipt)
+{
+	const char		*argv[] = { ipt->path, "-V", NULL };
+	struct exec_result	 res;
+
+	if (ipt->backend != IPT_BACKEND_UNKNOWN)
+		return (ipt->backend);
+	ipt->backend = IPT_BACKEND_OTHER;
+	if (exec_run_max(argv, NULL, 0, IPT_READ_TIMEOUT_MS, 4096, &res) == 0 &&
+	    strstr(res.out, "(nf_tables)") != NULL)
+		ipt->backend = IPT_BACKEND_NFT;
+	exec_result_free(&res);
+	return (ipt->backend);
+}
+
+/* May rules be streamed now?  Fill argv for the stream's restore. */
+int
+ipt_stream_begin(struct ipt *ipt, const char *argv[5])
+{
+	if (!ipt->jumps_ok || ipt->last == NULL ||
+	    ipt_backend(ipt) != IPT_BACKEND_NFT)
+		return (-1);
+	argv[0] = ipt->restore;
+	argv[1] = "--noflush";
+	argv[2] = "-w";
+	argv[3] = IPT_WAIT;
+	argv[4] = NULL;
+	return (0);
+}
+
+/* Render the rules of sp as appends only: no chain is declared. */
+int
+ipt_render_adds(const struct ipt_params *p, const struct ipt_svcport *sp,
+    size_t n, struct ipt_text *out, char *err, size_t errlen)
+{
+	struct ipt_text	 t;
+	const char	*q, *line, *table = NULL;
+	size_t		 len;
+	int		 open = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (ipt_render(p, sp, n, &t, err, errlen) == -1)
+		return (-1);
+	q = t.buf != NULL ? t.buf : "";
+	while ((line = ipt_next_line(&q, &len)) != NULL) {
+		if (line[0] == '*') {
+			table = line;
+			continue;
+		}
+		if (len == 6 && memcmp(line, "COMMIT", 6) == 0) {
+			if (open)
+				ipt_put(out, "COMMIT\n", 7);
+			open = 0;
+			continue;
+		}
+		if (len < 3 || memcmp(line, "-A ", 3) != 0)
+			continue;	/* a declaration would flush */
+		if (!open && table != NULL) {
+			ipt_put(out, table, strcspn(table, "\n"));
+			ipt_put(out, "\n", 1);
+		}
+		open = 1;
+		ipt_put(out, line, len);
+		ipt_put(out, "\n", 1);
+		out->nrules++;
+	}
+	out->nskipped = t.nskipped;
+	memcpy(out->skipped, t.skipped, sizeof(out->skipped));
+	ipt_text_free(&t);
+	if (out->oom) {
+		ipt_text_free(out);
+		snprintf(err, errlen, "out of memory rendering iptables rules");
+		return (-1);
+	}
+	return (0);
+}
+
+/* A stream's restore ended: its rules join the known ones, or not. */
+int
+ipt_stream_done(struct ipt *ipt, const char *sent, size_t len, int rv,
+    const struct exec_result *res, char *err, size_t errlen)
+{
+	char	*t;
+
+	if (rv != 0) {
+		if (res != NULL)
+			ipt_restore_error(res, sent != NULL ? sent : "", err,
+			    errlen);
+		else
+			snprintf(err, errlen, "%s not run", ipt->restore);
+		ipt_forget(ipt);
+		return (-1);
+	}
+	if (ipt->last == NULL)
+		goto forget;
+	if (len == 0)
+		return (0);
+	if ((t = realloc(ipt->last, ipt->lastlen + len + 1)) == NULL)
+		goto forget;
+	memcpy(t + ipt->lastlen, sent, len);
+	t[ipt->lastlen + len] = '\0';
+	ipt->last = t;
+	ipt->lastlen += len;
+	return (0);
+forget:
+	/* The rules are in; only what we know of them is lost. */
+	ipt_forget(ipt);
 	return (0);
 }
 

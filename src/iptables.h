@@ -263,6 +263,42 @@ int	 ipt_sync_finish(struct ipt *, struct ipt_apply *a, int rv,
 void	 ipt_apply_free(struct ipt_apply *a);
 
 /*
+ * Streaming, for service ports staged while a large services file is
+ * still being parsed: their rules go, as "-A" lines in "*nat"/"*filter"
+ * blocks each ending in COMMIT, into one iptables-restore that runs
+ * meanwhile; iptables-restore commits each block as soon as it reads
+ * its COMMIT, so the kernel loads the first rules while the daemon
+ * parses the rest on the other core.  Appended after the rules already
+ * there, a streamed rule never takes over the destination of a live
+ * Service (a file rejected in the end cannot disturb what serves).
+ *
+ * ipt_stream_begin() fills argv ("restore --noflush -w 5") and returns
+ * 0 when a stream may run: the chains and jumps are known good (a
+ * restore succeeded and nothing failed since) and the binaries drive
+ * nf_tables ("iptables -V", asked once).  Legacy iptables rewrites the
+ * whole table at every COMMIT (0.1 s at 20k rules), so it never
+ * streams; nor does a state in doubt: the next sync repairs it in full.
+ * Returns -1 otherwise.  No prepared ipt_apply may run meanwhile.
+ *
+ * ipt_render_adds() renders as ipt_render() does but keeps only the
+ * "-A" lines (a declaration would flush its chain), in table blocks
+ * with COMMIT; out->nrules counts them.  Pure.
+ *
+ * ipt_stream_done() takes what was written to the stream (sent, len)
+ * once its restore ended (rv, res as exec returns them): on success the
+ * rules are added to the ones the next incremental sync compares with,
+ * so the sync that adopts the staged ports has nothing left to do, and
+ * it returns 0.  On failure the state is forgotten (the next sync
+ * applies the full text) and it returns -1 with the failing input line
+ * quoted in err.
+ */
+int	 ipt_stream_begin(struct ipt *, const char *argv[5]);
+int	 ipt_render_adds(const struct ipt_params *, const struct ipt_svcport *,
+	    size_t n, struct ipt_text *out, char *err, size_t errlen);
+int	 ipt_stream_done(struct ipt *, const char *sent, size_t len, int rv,
+	    const struct exec_result *res, char *err, size_t errlen);
+
+/*
  * Remove every chain and jump rule of ours (and of kube-proxy
  * userspace) from this family: reads "iptables-save -t nat" and "-t
  * filter" and applies ipt_render_cleanup() in one restore.  Idempotent:

@@ -439,6 +439,118 @@ fake_args(const struct fake *f, const char *prefix, int n)
 	return (s);
 }
 
+/* Appends only, per table, never a declaration (it would flush). */
+static void
+test_iptables_render_adds(void)
+{
+	struct ipt_svcport	 sp[2];
+	struct ipt_text		 t;
+	char			 err[IPT_ERRLEN];
+
+	sp[0] = web;
+	sp[1] = np;
+	CU_ASSERT_EQUAL(ipt_render_adds(&p4, sp, 2, &t, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(t.nrules, 7);
+	assert_golden(t.buf, "iptables-adds.txt");
+	ipt_text_free(&t);
+	/* No filter rule: no filter block. */
+	CU_ASSERT_EQUAL(ipt_render_adds(&p4, &web, 1, &t, err, sizeof(err)),
+	    0);
+	CU_ASSERT_EQUAL(t.nrules, 2);
+	CU_ASSERT_PTR_NULL(strstr(t.buf, "*filter"));
+	CU_ASSERT_PTR_NULL(strstr(t.buf, ":KUBE"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t.buf, "*nat\n-A KUBE-PORTALS-CONTAINER "));
+	ipt_text_free(&t);
+	/* Nothing to add: an empty text. */
+	CU_ASSERT_EQUAL(ipt_render_adds(&p4, NULL, 0, &t, err, sizeof(err)),
+	    0);
+	CU_ASSERT_EQUAL(t.len, 0);
+	CU_ASSERT_EQUAL(t.nrules, 0);
+	ipt_text_free(&t);
+}
+
+/*
+ * A stream may start only from a known good state with nf_tables; the
+ * rules it wrote count as applied (the next sync has nothing to do);
+ * a failed stream makes the next sync full, and says which line failed.
+ */
+static void
+test_iptables_stream(void)
+{
+	struct ipt_svcport	 sp[2];
+	struct exec_result	 res;
+	struct ipt_text		 t;
+	struct fake		 f;
+	struct ipt		*ipt;
+	const char		*argv[5];
+	char			 err[IPT_ERRLEN], *s;
+
+	fake_setup(&f);
+	sp[0] = web;
+	sp[1] = np;
+
+	/* Legacy (the fake's default "-V"): never. */
+	ipt = ipt_new(f.ipt4, AF_INET);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, argv), -1);
+	ipt_free(ipt);
+
+	fake_write(&f, "iptables.version", "iptables v1.8.9 (nf_tables)\n");
+	ipt = ipt_new(f.ipt4, AF_INET);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
+	/* Nothing applied yet: the chains may not even exist. */
+	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, argv), -1);
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
+	CU_ASSERT_EQUAL_FATAL(ipt_stream_begin(ipt, argv), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(argv[0], "iptables-restore"));
+	CU_ASSERT_STRING_EQUAL(argv[1], "--noflush");
+	CU_ASSERT_STRING_EQUAL(argv[2], "-w");
+	CU_ASSERT_STRING_EQUAL(argv[3], "5");
+	CU_ASSERT_PTR_NULL(argv[4]);
+
+	/* np streamed (by the caller) and in: nothing left to run. */
+	CU_ASSERT_EQUAL(ipt_render_adds(&p4, &np, 1, &t, err, sizeof(err)),
+	    0);
+	CU_ASSERT_EQUAL(ipt_stream_done(ipt, t.buf, t.len, 0, NULL, err,
+	    sizeof(err)), 0);
+	ipt_text_free(&t);
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
+	/* And removing np is an incremental "-D" of exactly its rules. */
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
+	s = fake_read(&f, "iptables.restore.3.in");
+	assert_golden(s, "iptables-incr-remove.txt");
+	free(s);
+
+	/* A stream that failed at its line 2: named, and the next is full. */
+	CU_ASSERT_EQUAL(ipt_render_adds(&p4, &np, 1, &t, err, sizeof(err)),
+	    0);
+	memset(&res, 0, sizeof(res));
+	res.status = 2;
+	res.out = (char *)(uintptr_t)
+	    "iptables-restore v1.8.9 (nf_tables): fake failure\n"
+	    "Error occurred at line: 2\n";
+	res.outlen = strlen(res.out);
+	snprintf(res.err, sizeof(res.err), "iptables-restore exited 2");
+	err[0] = '\0';
+	CU_ASSERT_EQUAL(ipt_stream_done(ipt, t.buf, t.len, -1, &res, err,
+	    sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "input line 2 \"-A "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fake failure"));
+	ipt_text_free(&t);
+	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, argv), -1);
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
+	s = fake_read(&f, "iptables.restore.4.in");
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, ":KUBE-PORTALS-CONTAINER - [0:0]"));
+	free(s);
+	ipt_free(ipt);
+	fake_teardown(&f);
+}
+
 /*
  * One restore per sync with --noflush and -w; jumps checked first; no
  * exec when nothing changed; stale rules gone from the next text.
@@ -1471,6 +1583,8 @@ static const struct tu_case cases[] = {
 	{ "render empty", test_iptables_render_empty },
 	{ "render skips", test_iptables_render_skips },
 	{ "render errors", test_iptables_render_errors },
+	{ "render adds", test_iptables_render_adds },
+	{ "stream", test_iptables_stream },
 	{ "sync once", test_iptables_sync_once },
 	{ "sync jumps present", test_iptables_sync_jumps_present },
 	{ "sync jumps repair", test_iptables_sync_jumps_repair },

@@ -14,6 +14,7 @@
 #   FAM.save-TABLE.txt    what "-save -t TABLE" prints
 #   FAM.save-TABLE.err    "-save -t TABLE" prints this and exits 1
 #   conntrack.mode        "zero": nothing deleted (exit 1), "fail": error
+#   FAM.version           what "-V" prints (default: a legacy iptables)
 dir=${FAKE_IPT_DIR:?FAKE_IPT_DIR not set}
 cmd=${0##*/}
 case $cmd in
@@ -53,6 +54,14 @@ save)
 	[ -f "$dir/$fam.save-$t.txt" ] && cat "$dir/$fam.save-$t.txt"
 	;;
 iptables)
+	if [ "$1" = -V ]; then
+		if [ -f "$dir/$fam.version" ]; then
+			cat "$dir/$fam.version"
+		else
+			echo "$cmd v1.8.9 (legacy)"
+		fi
+		exit 0
+	fi
 	t=filter
 	c=
 	while [ $# -gt 0 ]; do
