@@ -142,6 +142,23 @@ model_notify_endpoints(struct model *m, const char *ns, const char *name)
 		m->obs.endpoints_changed(m->obs.arg, ns, name);
 }
 
+/* Announce Services a source is likely to send (a batch being parsed). */
+void
+model_stage_services(struct model *m, const struct model_service *const *svcs,
+    size_t n)
+{
+	if (n > 0 && m->obs.services_staged != NULL)
+		m->obs.services_staged(m->obs.arg, svcs, n);
+}
+
+/* The staged batch is over, taken or rejected. */
+void
+model_stage_end(struct model *m)
+{
+	if (m->obs.stage_end != NULL)
+		m->obs.stage_end(m->obs.arg);
+}
+
 /* Add or replace one Service. */
 void
 model_update_service(struct model *m, struct model_service *ms)

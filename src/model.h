@@ -67,6 +67,19 @@ struct model_observer {
 	/* The Endpoints of ns/name were added, changed or removed. */
 	void	(*endpoints_changed)(void *arg, const char *ns,
 		    const char *name);
+	/*
+	 * Optional: a source part way through a large batch (a services
+	 * file of thousands of objects, still being parsed) announces
+	 * Services likely to come, so that the observer can prepare them
+	 * ahead (bind, install rules) without serving them.  Nothing is
+	 * in the model yet: the batch counts only through the updates
+	 * that follow, and may still be rejected whole.  The pointers are
+	 * borrowed for the call.  stage_end says the batch is over (taken
+	 * or rejected); the next services_changed settles what stays.
+	 */
+	void	(*services_staged)(void *arg,
+		    const struct model_service *const *svcs, size_t n);
+	void	(*stage_end)(void *arg);
 	void	*arg;
 };
 
@@ -118,6 +131,13 @@ void		 model_replace_services(struct model *,
 		    struct model_service **svcs, size_t n);
 void		 model_replace_endpoints(struct model *,
 		    struct model_endpoints **eps, size_t n);
+/*
+ * Pass staged Services on to the observer (see services_staged) and say
+ * the staging is over.  The model itself does not change.
+ */
+void		 model_stage_services(struct model *,
+		    const struct model_service *const *svcs, size_t n);
+void		 model_stage_end(struct model *);
 /*
  * Mark kinds as synced (MODEL_F_*).  The observer's services_changed is
  * called if this changed the synced state (not when it was already set,

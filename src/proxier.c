@@ -7,6 +7,13 @@
  * portal addresses, unlike kube-proxy), closes what is gone, and then
  * renders the whole rule set in one go.  Endpoints changes only touch
  * the balancers.
+ *
+ * Staging: while a large services file is still being parsed, the model
+ * passes on its new Services (model.h, services_staged); their ports are
+ * bound but not served (ps->staged) and their rules streamed into a
+ * running iptables-restore (proxier_rules_stage).  The next sync adopts
+ * those the model then holds, starting their relays, and closes the
+ * others (the file was rejected).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -59,6 +66,7 @@ struct proxier {
 };
 
 static void	proxier_services_changed(void *);
+static void	proxier_rules_replay(void *, int);
 static void	proxier_endpoints_changed(void *, const char *, const char *);
 static void	proxier_svc_free(struct proxier *, struct proxy_svc *);
 
@@ -365,10 +373,10 @@ proxier_svc_update(struct proxy_svc *ps, const struct model_service *ms,
 	return (changed);
 }
 
-/* Create, bind and start a new service port; NULL if it cannot bind. */
+/* Create and bind a new service port; NULL if it cannot bind. */
 static struct proxy_svc *
-proxier_svc_new(struct proxier *p, char *name, const struct model_service *ms,
-    const struct model_svcport *mp)
+proxier_svc_bound(struct proxier *p, char *name,
+    const struct model_service *ms, const struct model_svcport *mp)
 {
 	struct proxy_svc	*ps;
 
@@ -387,22 +395,43 @@ proxier_svc_new(struct proxier *p, char *name, const struct model_service *ms,
 	if (ps->lb == NULL)
 		fatalx("%s: out of memory", name);
 	proxier_svc_update(ps, ms, mp);
-	proxier_svc_set_endpoints(p, ps);
-	if (proxier_svc_bind(p, ps) == -1)
-		goto fail;
-	if (proxier_svc_start(p, ps) == -1) {
-		log_warnx("%s: cannot start the relay", name);
-		portalloc_release(p->ports, ps->listen_port);
-		goto fail;
+	if (proxier_svc_bind(p, ps) == -1) {
+		proxier_svc_free(p, ps);
+		return (NULL);
 	}
-	log_info("%s/%s: proxy port %u, clusterIP %s:%u, %zu endpoints",
-	    name, netutil_proto_name(ps->proto), ps->proxy_port,
-	    ps->cluster_ip, ps->port, lb_count(ps->lb));
 	return (ps);
-fail:
-	ps->listen_port = 0;
-	proxier_svc_free(p, ps);
-	return (NULL);
+}
+
+/* Feed and start the relay of a bound service port; -1 if it cannot. */
+static int
+proxier_svc_serve(struct proxier *p, struct proxy_svc *ps)
+{
+	proxier_svc_set_endpoints(p, ps);
+	if (proxier_svc_start(p, ps) == -1) {
+		log_warnx("%s: cannot start the relay", ps->name);
+		return (-1);
+	}
+	ps->staged = 0;
+	log_info("%s/%s: proxy port %u, clusterIP %s:%u, %zu endpoints",
+	    ps->name, netutil_proto_name(ps->proto), ps->proxy_port,
+	    ps->cluster_ip, ps->port, lb_count(ps->lb));
+	return (0);
+}
+
+/* Create, bind and start a new service port; NULL if it cannot bind. */
+static struct proxy_svc *
+proxier_svc_new(struct proxier *p, char *name, const struct model_service *ms,
+    const struct model_svcport *mp)
+{
+	struct proxy_svc	*ps;
+
+	if ((ps = proxier_svc_bound(p, name, ms, mp)) == NULL)
+		return (NULL);
+	if (proxier_svc_serve(p, ps) == -1) {
+		proxier_svc_free(p, ps);
+		return (NULL);
+	}
+	return (ps);
 }
 
 /* Close a service port: relay, listener, port, balancer. */
@@ -456,6 +485,21 @@ proxier_sync_service(const struct model_service *ms, void *arg)
 			ps = NULL;
 			w->changed = 1;
 		}
+		if (ps != NULL && ps->staged) {
+			/* Bound ahead while its file was parsed: serve. */
+			proxier_svc_update(ps, ms, mp);
+			if (proxier_svc_serve(p, ps) == -1) {
+				htab_del(p->svcs, name, strlen(name));
+				proxier_svc_free(p, ps);
+				ps = NULL;
+				p->retry = 1;
+				w->changed = 1;
+				if (name != nbuf)
+					free(name);
+				continue;
+			}
+			w->changed = 1;
+		}
 		if (ps != NULL) {
 			if (name != nbuf)
 				free(name);
@@ -495,8 +539,14 @@ proxier_sync_removed(struct proxier *p)
 			ps->seen = 0;
 			continue;
 		}
-		log_info("%s/%s: removed, proxy port %u closed", ps->name,
-		    netutil_proto_name(ps->proto), ps->proxy_port);
+		if (ps->staged)
+			log_info("%s/%s: staged but not taken, proxy port %u "
+			    "closed", ps->name, netutil_proto_name(ps->proto),
+			    ps->proxy_port);
+		else
+			log_info("%s/%s: removed, proxy port %u closed",
+			    ps->name, netutil_proto_name(ps->proto),
+			    ps->proxy_port);
 		htab_del(p->svcs, ps->name, strlen(ps->name));
 		proxier_rules_forget(p->rules, ps);
 		proxier_svc_free(p, ps);
@@ -577,11 +627,91 @@ proxier_request_sync(struct proxier *p)
 	evtimer_add(p->sync_ev, &tv);
 }
 
+/* The rules side wants the sync that waited for its restore. */
+static void
+proxier_rules_replay(void *arg, int now)
+{
+	struct proxier	*p = arg;
+	struct timeval	 tv = { 0, 0 };
+
+	if (!now) {
+		proxier_request_sync(p);
+		return;
+	}
+	/* It follows a stream and only confirms it: no rate limit. */
+	evtimer_del(p->sync_ev);
+	evtimer_add(p->sync_ev, &tv);
+}
+
 /* Ask for a sync: the model's Services changed. */
 static void
 proxier_services_changed(void *arg)
 {
 	proxier_request_sync(arg);
+}
+
+/*
+ * A large services file is being parsed: bind its new service ports
+ * now, without serving them (their listeners queue connections, which
+ * the relays take once the sync adopts them), and stream their rules,
+ * so that the file's rules load on the other core meanwhile.  A port
+ * the file does not keep in the end is closed by that sync.
+ */
+static void
+proxier_services_staged(void *arg, const struct model_service *const *svcs,
+    size_t n)
+{
+	struct proxier		 *p = arg;
+	struct proxy_svc	 *ps, **v;
+	char			 *name, nbuf[256];
+	size_t			  i, k, nv = 0, cap = 0;
+
+	/* The first sync binds everything anyway, in one go. */
+	if (!p->ready)
+		return;
+	v = NULL;
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < svcs[i]->nports; k++) {
+			name = proxier_port_name(svcs[i], &svcs[i]->ports[k],
+			    nbuf, sizeof(nbuf));
+			if (htab_get(p->svcs, name, strlen(name)) != NULL) {
+				/* Live: changes wait for the model. */
+				if (name != nbuf)
+					free(name);
+				continue;
+			}
+			if (name == nbuf)
+				name = xstrdup(nbuf);
+			ps = proxier_svc_bound(p, name, svcs[i],
+			    &svcs[i]->ports[k]);
+			if (ps == NULL)
+				continue;	/* the sync retries */
+			ps->staged = 1;
+			if (htab_put(p->svcs, ps->name, strlen(ps->name), ps,
+			    NULL) == -1)
+				fatalx("proxier: out of memory");
+			if (nv == cap) {
+				cap = cap == 0 ? 64 : cap * 2;
+				v = xreallocarray(v, cap, sizeof(*v));
+			}
+			v[nv++] = ps;
+			p->state_dirty = 1;
+		}
+	}
+	if (nv > 0)
+		proxier_rules_stage(p->rules, v, nv);
+	free(v);
+}
+
+/* The staging is over: the streamed rules can be committed. */
+static void
+proxier_stage_end(void *arg)
+{
+	struct proxier	*p = arg;
+
+	proxier_rules_stage_end(p->rules);
+	/* Taken, the model asks too; rejected, this drops the ports. */
+	proxier_request_sync(p);
 }
 
 /* Update only the balancers when the Endpoints of ns/name change. */
@@ -619,8 +749,8 @@ proxier_new(struct loop *loop, const struct kp_config *cfg,
 	p->loop = loop;
 	p->cfg = cfg;
 	p->model = model;
-	p->rules = proxier_rules_new(loop->base, cfg, proxier_services_changed,
-	    p, err, errlen);
+	p->rules = proxier_rules_new(loop->base, cfg, proxier_rules_replay, p,
+	    err, errlen);
 	if (p->rules == NULL) {
 		free(p);
 		return (NULL);
@@ -637,8 +767,11 @@ proxier_new(struct loop *loop, const struct kp_config *cfg,
 	tv.tv_sec = cfg->sync_period_ms / 1000;
 	tv.tv_usec = (cfg->sync_period_ms % 1000) * 1000;
 	evtimer_add(p->period_ev, &tv);
+	memset(&obs, 0, sizeof(obs));
 	obs.services_changed = proxier_services_changed;
 	obs.endpoints_changed = proxier_endpoints_changed;
+	obs.services_staged = proxier_services_staged;
+	obs.stage_end = proxier_stage_end;
 	obs.arg = p;
 	model_set_observer(model, &obs);
 	if (model_is_synced(model))
@@ -805,8 +938,10 @@ proxier_dump_json(struct proxier *p, struct evbuffer *buf)
 	v = proxier_sorted(p, &n);
 	root = json_object_new_object();
 	arr = json_object_new_array();
+	/* Staged ports do not serve yet: not listed until adopted. */
 	for (i = 0; i < n; i++)
-		json_object_array_add(arr, proxier_svc_json(v[i]));
+		if (!v[i]->staged)
+			json_object_array_add(arr, proxier_svc_json(v[i]));
 	json_object_object_add(root, "services", arr);
 	evbuffer_add_printf(buf, "%s\n", json_object_to_json_string_ext(root,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -52,6 +52,7 @@ struct proxy_svc {
 	struct proxy_tcp *tcp;
 	struct proxy_udp *udp;
 	int		 seen;		/* mark for the sync walk */
+	int		 staged;	/* bound ahead, not yet serving */
 };
 
 /*

@@ -64,12 +64,15 @@ struct rules_job {
 	struct rules_flushq	 inflight;	/* gone with the running job */
 	uint64_t		 start_ms;
 	int			 again_force;	/* ... and it was forced */
+	int			 streaming;	/* job is a stream (staging) */
+	int			 stream_bad;	/* a write failed: stop */
+	struct ipt_text		 sent;		/* written to the stream */
 };
 
 struct proxier_rules {
 	const struct kp_config	*cfg;
 	struct event_base	*base;
-	void			(*done)(void *);	/* ask for a sync */
+	void			(*done)(void *, int);	/* ask for a sync */
 	void			*done_arg;
 	struct rules_job	 jobs[2];		/* v4, v6 */
 	uint64_t		 errors;
@@ -85,6 +88,9 @@ struct proxier_rules {
 
 static void	proxier_rules_flushq_clear(struct rules_flushq *);
 static void	proxier_rules_done(int, struct exec_result *, void *);
+static void	proxier_rules_fill(struct ipt_svcport *,
+		    const struct proxy_svc *, int);
+static uint64_t	proxier_rules_now(void);
 
 /* Write the hash key of a node port claim. */
 static void
@@ -196,7 +202,7 @@ proxier_rules_host(struct proxier_rules *r, int family, char *buf,
 /* Set up the rules side of the proxier. */
 struct proxier_rules *
 proxier_rules_new(struct event_base *base, const struct kp_config *cfg,
-    void (*done)(void *), void *arg, char *err, size_t errlen)
+    void (*done)(void *, int), void *arg, char *err, size_t errlen)
 {
 	struct proxier_rules	*r;
 	char			 e[256];
@@ -259,6 +265,7 @@ proxier_rules_free(struct proxier_rules *r)
 			exec_cancel(r->jobs[i].job);
 			ipt_apply_free(&r->jobs[i].apply);
 		}
+		ipt_text_free(&r->jobs[i].sent);
 		proxier_rules_flushq_clear(&r->jobs[i].pend);
 		proxier_rules_flushq_clear(&r->jobs[i].inflight);
 	}
@@ -432,7 +439,7 @@ proxier_rules_done(int rv, struct exec_result *res, void *arg)
 	}
 	if (j->again) {
 		j->again = 0;
-		r->done(r->done_arg);
+		r->done(r->done_arg, 0);
 	}
 }
 
@@ -452,6 +459,9 @@ proxier_rules_apply(struct proxier_rules *r, int family,
 	int			 rv;
 
 	if (j->job != NULL) {
+		/* A stream still open ends here: this sync follows it. */
+		if (j->streaming)
+			exec_job_close_input(j->job);
 		j->again = 1;
 		j->again_force |= force;
 		return (0);
@@ -498,6 +508,143 @@ fail:
 	    family == AF_INET6 ? "ip6tables" : "iptables", err);
 	r->errors++;
 	return (-1);
+}
+
+/* The stream's restore ended: record it, replay a waiting sync. */
+static void
+proxier_rules_stream_done(int rv, struct exec_result *res, void *arg)
+{
+	struct rules_job	*j = arg;
+	struct proxier_rules	*r = j->r;
+	const char		*fam = j->family == AF_INET6 ? "IPv6" : "IPv4";
+	char			 err[IPT_ERRLEN];
+
+	j->job = NULL;
+	j->streaming = 0;
+	if (ipt_stream_done(j->family == AF_INET6 ? r->ipt6 : r->ipt4,
+	    j->sent.buf, j->sent.len, rv, res, err, sizeof(err)) == 0)
+		log_info("%s rules applied in %llu ms (streamed while parsing, "
+		    "%zu rules)", fam, (unsigned long long)
+		    (proxier_rules_now() - j->start_ms), j->nchanges);
+	else {
+		log_warnx("%s rules streamed while parsing not applied: %s; "
+		    "applying the full rules", fam, err);
+		r->errors++;
+		j->again = 1;
+	}
+	ipt_text_free(&j->sent);
+	if (j->again) {
+		j->again = 0;
+		r->done(r->done_arg, 1);
+	}
+}
+
+/*
+ * Stream the rules of staged service ports of one family; start the
+ * stream if none runs.  Returns 0, or -1 if they were not streamed.
+ */
+static int
+proxier_rules_stream(struct proxier_rules *r, int family,
+    const struct ipt_svcport *v, size_t n)
+{
+	struct rules_job	*j = &r->jobs[family == AF_INET6];
+	struct ipt		*ipt = family == AF_INET6 ? r->ipt6 : r->ipt4;
+	struct ipt_params	 params;
+	struct ipt_text		 t;
+	const char		*argv[5];
+	char			 err[IPT_ERRLEN];
+
+	if (n == 0)
+		return (0);
+	if (j->job != NULL && (!j->streaming || j->stream_bad)) {
+		/* Busy: the sync that adopts them applies them. */
+		log_debug("%s: %zu staged ports not streamed: a restore runs",
+		    __func__, n);
+		return (-1);
+	}
+	memset(&params, 0, sizeof(params));
+	params.family = family;
+	params.bind_ip = r->bind_ip;
+	params.host_ip = family == AF_INET6 ? r->host_ip6 : r->host_ip4;
+	if (*params.host_ip == '\0')
+		return (-1);
+	if (j->job == NULL) {
+		if (ipt_stream_begin(ipt, argv) == -1) {
+			log_debug("%s: %zu staged ports not streamed: rules in "
+			    "doubt, or not nf_tables", __func__, n);
+			return (-1);
+		}
+		j->job = exec_start_stream(r->base, argv,
+		    IPT_RESTORE_TIMEOUT_MS, EXEC_OUTMAX,
+		    proxier_rules_stream_done, j, err, sizeof(err));
+		if (j->job == NULL) {
+			log_warnx("%s: %s", argv[0], err);
+			return (-1);
+		}
+		j->streaming = 1;
+		j->stream_bad = 0;
+		j->forced = 0;
+		j->incremental = 1;
+		j->nchanges = 0;
+		j->start_ms = proxier_rules_now();
+		memset(&j->sent, 0, sizeof(j->sent));
+	}
+	if (ipt_render_adds(&params, v, n, &t, err, sizeof(err)) == -1) {
+		log_warnx("staged rules: %s", err);
+		return (-1);
+	}
+	if (t.len > 0 && exec_job_write(j->job, t.buf, t.len) == -1) {
+		/* It died: its callback reports why. */
+		j->stream_bad = 1;
+		exec_job_close_input(j->job);
+		ipt_text_free(&t);
+		return (-1);
+	}
+	if (j->sent.len + t.len + 1 > j->sent.cap) {
+		j->sent.cap = (j->sent.len + t.len + 1) * 2;
+		j->sent.buf = xreallocarray(j->sent.buf, j->sent.cap, 1);
+	}
+	if (t.len > 0) {
+		memcpy(j->sent.buf + j->sent.len, t.buf, t.len);
+		j->sent.len += t.len;
+		j->sent.buf[j->sent.len] = '\0';
+	}
+	j->nchanges += t.nrules;
+	ipt_text_free(&t);
+	return (0);
+}
+
+/* Stream the rules of staged service ports (see proxier_rules.h). */
+void
+proxier_rules_stage(struct proxier_rules *r, struct proxy_svc *const *ps,
+    size_t n)
+{
+	struct ipt_svcport	*v4, *v6;
+	size_t			 i, n4 = 0, n6 = 0;
+
+	v4 = xcalloc(n + 1, sizeof(*v4));
+	v6 = xcalloc(n + 1, sizeof(*v6));
+	/* Node ports wait for the adopting sync, which claims them. */
+	for (i = 0; i < n; i++)
+		if (ps[i]->family == AF_INET6)
+			proxier_rules_fill(&v6[n6++], ps[i], 0);
+		else
+			proxier_rules_fill(&v4[n4++], ps[i], 0);
+	(void)proxier_rules_stream(r, AF_INET, v4, n4);
+	(void)proxier_rules_stream(r, AF_INET6, v6, n6);
+	free(v4);
+	free(v6);
+}
+
+/* No more staged rules: let the streams end. */
+void
+proxier_rules_stage_end(struct proxier_rules *r)
+{
+	int	i;
+
+	for (i = 0; i < 2; i++)
+		if (r->jobs[i].job != NULL && r->jobs[i].streaming)
+			exec_job_close_input(r->jobs[i].job);
 }
 
 /* Return the number of rule applications that failed. */

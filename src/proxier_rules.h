@@ -18,13 +18,15 @@ struct proxier_rules;
 /*
  * Set up: pick the node IP (bindAddress if specific, else the address of
  * the default route's interface).  iptables-restore runs in the
- * background on base; when a sync had to wait for a running one, done(arg)
- * is called after it so the caller syncs again.  Returns NULL with a
- * reason in err.
+ * background on base; when a sync had to wait for a running one,
+ * done(arg, now) is called after it so the caller syncs again: now is 1
+ * after a stream (see proxier_rules_stage), whose rules the sync that
+ * waited only has to confirm: it should not wait for the rate limit.
+ * Returns NULL with a reason in err.
  */
 struct proxier_rules *proxier_rules_new(struct event_base *,
-		    const struct kp_config *, void (*done)(void *), void *arg,
-		    char *err, size_t errlen);
+		    const struct kp_config *, void (*done)(void *, int),
+		    void *arg, char *err, size_t errlen);
 /* Return the number of rule applications that failed so far. */
 uint64_t	 proxier_rules_errors(const struct proxier_rules *);
 /*
@@ -42,6 +44,22 @@ void		 proxier_rules_free(struct proxier_rules *);
  */
 int		 proxier_rules_sync(struct proxier_rules *, struct htab *svcs,
 		    int force);
+/*
+ * Staging (a large services file being parsed, see model.h): stream the
+ * rules of the n staged service ports, not yet live, into an
+ * iptables-restore started for it, appended after the rules there (see
+ * iptables.h, Streaming).  Nothing is streamed when a restore of that
+ * family is running, when the rules are in doubt, or with legacy
+ * iptables; the sync that adopts the ports then applies them as usual.
+ * Their node port rules always wait for that sync.
+ */
+void		 proxier_rules_stage(struct proxier_rules *,
+		    struct proxy_svc *const *ps, size_t n);
+/*
+ * The staging is over: close the streams' input; each restore ends once
+ * it has read everything, and a sync that came meanwhile runs after it.
+ */
+void		 proxier_rules_stage_end(struct proxier_rules *);
 /*
  * A service port is going away: for UDP, its conntrack entries are
  * flushed once the next sync's restore has removed its rules.

@@ -85,6 +85,15 @@ struct svcfile_cache {
 	unsigned int		 gen;		/* parses run */
 	struct sf_doc		**order;	/* the last good file's */
 	size_t			  norder;
+	struct svcfile_stage	  stage;	/* staged == NULL: none */
+};
+
+/* Services of new documents not yet handed to the stage callback. */
+struct sf_batch {
+	const struct svcfile_stage	 *st;	/* NULL: not staging */
+	const struct model_service	**v;
+	size_t				  n;
+	int				  any;	/* staged was called */
 };
 
 /* One cached document: the objects it defines, as sf_key() names. */
@@ -477,6 +486,42 @@ sf_key(int kind, const char *ns, const char *name)
 	return (k);
 }
 
+/* Hand the batch to the stage callback. */
+static void
+sf_batch_flush(struct sf_batch *b)
+{
+	if (b->n == 0)
+		return;
+	b->st->staged(b->st->arg, b->v, b->n);
+	b->any = 1;
+	b->n = 0;
+}
+
+/* Add a new document's Services to the batch; flush it when full. */
+static void
+sf_batch_add(struct sf_batch *b, const struct svcfile_objs *o)
+{
+	size_t	i;
+
+	if (b->st == NULL)
+		return;
+	for (i = 0; i < o->nsvcs; i++) {
+		b->v[b->n++] = o->svcs[i];
+		if (b->n == SVCFILE_STAGE_BATCH)
+			sf_batch_flush(b);
+	}
+}
+
+/* End the staging, taken or rejected; free the batch. */
+static void
+sf_batch_end(struct sf_batch *b)
+{
+	if (b->st != NULL && b->any)
+		b->st->end(b->st->arg);
+	free(b->v);
+	memset(b, 0, sizeof(*b));
+}
+
 /* Record the names of a freshly parsed document. */
 static void
 sf_doc_keys(struct sf_doc *d)
@@ -551,6 +596,7 @@ svcfile_parse_diff(const char *buf, size_t len, const char *fname,
 	struct htab		*delta;
 	struct htab_iter	 it;
 	struct svcfile_objs	 full;
+	struct sf_batch		 batch;
 	const void		*k;
 	size_t			 npcs, i, klen, pre = 0, suf = 0;
 	void			*v;
@@ -574,6 +620,11 @@ svcfile_parse_diff(const char *buf, size_t len, const char *fname,
 	while (suf < npcs - pre && suf < c->norder - pre &&
 	    sf_same(&pcs[npcs - 1 - suf], c->order[c->norder - 1 - suf]))
 		suf++;
+	memset(&batch, 0, sizeof(batch));
+	if (c->stage.staged != NULL && npcs - pre - suf >= SVCFILE_STAGE_MIN) {
+		batch.st = &c->stage;
+		batch.v = xcalloc(SVCFILE_STAGE_BATCH, sizeof(*batch.v));
+	}
 	for (i = 0; i < npcs; i++) {
 		if (i < pre)
 			d = c->order[i];
@@ -593,6 +644,7 @@ svcfile_parse_diff(const char *buf, size_t len, const char *fname,
 				goto fail;
 			}
 			d->fresh = 1;
+			sf_batch_add(&batch, &d->objs);
 			d->text = xmalloc(pcs[i].len + 1);
 			memcpy(d->text, pcs[i].p, pcs[i].len);
 			d->len = pcs[i].len;
@@ -605,6 +657,8 @@ svcfile_parse_diff(const char *buf, size_t len, const char *fname,
 		d->line0 = pcs[i].line0;
 		order[i] = d;
 	}
+	if (batch.st != NULL)
+		sf_batch_flush(&batch);
 	/* Names leaving with dropped documents, arriving with new ones. */
 	htab_iter_init(c->docs, &it);
 	while (htab_iter_next(&it, NULL, NULL, &v)) {
@@ -672,6 +726,8 @@ fail:
 			sf_doc_free(v);
 		}
 done:
+	/* After the fail path: the staged objects were still alive. */
+	sf_batch_end(&batch);
 	htab_free(delta, NULL);
 	free(order);
 	free(pcs);
@@ -743,6 +799,16 @@ svcfile_cache_free(struct svcfile_cache *c)
 	htab_free(c->names, NULL);
 	free(c->order);
 	free(c);
+}
+
+/* Set or clear the staging callbacks. */
+void
+svcfile_cache_set_stage(struct svcfile_cache *c, const struct svcfile_stage *st)
+{
+	if (st == NULL)
+		memset(&c->stage, 0, sizeof(c->stage));
+	else
+		c->stage = *st;
 }
 
 /* Free parsed objects (and the arrays holding them). */
@@ -951,19 +1017,42 @@ sf_watch(struct svcfile *sf)
 	}
 }
 
+/* Pass the Services of a large file still being parsed to the model. */
+static void
+sf_staged(void *arg, const struct model_service *const *svcs, size_t n)
+{
+	struct svcfile	*sf = arg;
+
+	model_stage_services(sf->model, svcs, n);
+}
+
+/* The staging of a large file is over. */
+static void
+sf_stage_end(void *arg)
+{
+	struct svcfile	*sf = arg;
+
+	model_stage_end(sf->model);
+}
+
 /* Watch path and feed the model. */
 struct svcfile *
 svcfile_new(struct event_base *base, const char *path, struct model *model)
 {
-	struct svcfile	*sf;
-	struct timeval	 tv = { SVCFILE_POLL_SEC, 0 };
-	char		*tmp;
+	struct svcfile		*sf;
+	struct svcfile_stage	 st;
+	struct timeval		 tv = { SVCFILE_POLL_SEC, 0 };
+	char			*tmp;
 
 	sf = xcalloc(1, sizeof(*sf));
 	sf->base = base;
 	sf->model = model;
 	sf->ifd = -1;
 	sf->cache = svcfile_cache_new();
+	st.staged = sf_staged;
+	st.end = sf_stage_end;
+	st.arg = sf;
+	svcfile_cache_set_stage(sf->cache, &st);
 	sf->path = xstrdup(path);
 	tmp = xstrdup(path);
 	sf->dir = xstrdup(dirname(tmp));

@@ -55,6 +55,29 @@ struct svcfile_cache *svcfile_cache_new(void);
 /* Free a cache; NULL is ignored. */
 void	 svcfile_cache_free(struct svcfile_cache *);
 
+/*
+ * Staging: while svcfile_parse_diff() works through a file with at least
+ * SVCFILE_STAGE_MIN documents it has not seen, it hands the Services of
+ * the new documents to staged(arg, svcs, n) every SVCFILE_STAGE_BATCH
+ * of them, before the file as a whole is known to be good, so that the
+ * caller can prepare them (bind their ports, stream their rules into
+ * iptables-restore) while the rest is parsed; then end(arg), once,
+ * whether the file is taken or rejected.  The Services are borrowed for
+ * the call.  Small changes are not staged: they are applied quickly
+ * anyway.
+ */
+#define SVCFILE_STAGE_MIN	1024
+#define SVCFILE_STAGE_BATCH	512
+struct svcfile_stage {
+	void	(*staged)(void *arg, const struct model_service *const *svcs,
+		    size_t n);
+	void	(*end)(void *arg);
+	void	*arg;
+};
+/* Set (copied) or clear (NULL) the staging callbacks of a cache. */
+void	 svcfile_cache_set_stage(struct svcfile_cache *,
+	    const struct svcfile_stage *);
+
 struct svcfile_name {
 	char	*ns;
 	char	*name;

@@ -271,7 +271,8 @@ tw_node_ip(void *arg, const char *ip)
 static int
 tw_init(struct tw *t, const char *const *extra)
 {
-	struct model_observer	obs = { tw_svc_changed, tw_ep_changed, t };
+	struct model_observer	obs = { .services_changed = tw_svc_changed,
+	    .endpoints_changed = tw_ep_changed, .arg = t };
 
 	memset(t, 0, sizeof(*t));
 	if (fa_start(&t->fa, extra) == -1)
@@ -1542,7 +1543,8 @@ tw_slurp(const char *name, size_t *len)
 static void
 tw_restart(struct tw *t)
 {
-	struct model_observer	obs = { tw_svc_changed, tw_ep_changed, t };
+	struct model_observer	obs = { .services_changed = tw_svc_changed,
+	    .endpoints_changed = tw_ep_changed, .arg = t };
 
 	k8s_watch_free(t->w);
 	t->w = NULL;

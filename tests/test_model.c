@@ -65,6 +65,7 @@ setup(struct counts *c)
 	memset(c, 0, sizeof(*c));
 	m = model_new();
 	c->m = m;
+	memset(&obs, 0, sizeof(obs));
 	obs.services_changed = on_services;
 	obs.endpoints_changed = on_endpoints;
 	obs.arg = c;
@@ -471,8 +472,63 @@ test_model_foreach(void)
 	model_free(m);
 }
 
+/* Staging calls, counted. */
+static size_t	staged_n, staged_ends;
+
+static void
+on_staged(void *arg, const struct model_service *const *svcs, size_t n)
+{
+	struct counts	*c = arg;
+
+	/* Nothing staged is in the model. */
+	if (model_get_service(c->m, svcs[0]->ns, svcs[0]->name) == NULL)
+		staged_n += n;
+}
+
+static void
+on_stage_end(void *arg)
+{
+	staged_ends++;
+}
+
+/* Staging passes through to the observer; the model does not change. */
+static void
+test_model_stage(void)
+{
+	struct model_observer	 obs;
+	struct model_service	*s[2];
+	struct counts		 c;
+	struct model		*m;
+
+	m = setup(&c);
+	s[0] = mk_svc("default", "a", "10.0.0.1", 80);
+	s[1] = mk_svc("default", "b", "10.0.0.2", 80);
+	/* Without the optional callbacks: nothing happens. */
+	model_stage_services(m, (const struct model_service *const *)s, 2);
+	model_stage_end(m);
+	memset(&obs, 0, sizeof(obs));
+	obs.services_changed = on_services;
+	obs.endpoints_changed = on_endpoints;
+	obs.services_staged = on_staged;
+	obs.stage_end = on_stage_end;
+	obs.arg = &c;
+	model_set_observer(m, &obs);
+	staged_n = staged_ends = 0;
+	model_stage_services(m, (const struct model_service *const *)s, 2);
+	model_stage_services(m, (const struct model_service *const *)s, 0);
+	model_stage_end(m);
+	CU_ASSERT_EQUAL(staged_n, 2);
+	CU_ASSERT_EQUAL(staged_ends, 1);
+	CU_ASSERT_EQUAL(model_nservices(m), 0);
+	CU_ASSERT_EQUAL(c.svc, 0);
+	model_service_free(s[0]);
+	model_service_free(s[1]);
+	model_free(m);
+}
+
 static const struct tu_case cases[] = {
 	{ "service updates", test_model_service_updates },
+	{ "staging", test_model_stage },
 	{ "endpoints updates", test_model_endpoints_updates },
 	{ "deep equality", test_model_equality },
 	{ "replace diffing", test_model_replace },

@@ -265,6 +265,117 @@ diff_apply(struct svcfile_cache *c, struct model *m, const char *f)
 	return (n);
 }
 
+/* What the stage callbacks saw. */
+struct staged {
+	size_t	 calls;		/* staged() */
+	size_t	 nsvcs;		/* Services in them */
+	size_t	 maxbatch;
+	size_t	 ends;		/* end() */
+	int	 seen[1200];	/* per Service s<i>: times staged */
+	int	 bad_name;
+};
+
+static void
+staged_cb(void *arg, const struct model_service *const *svcs, size_t n)
+{
+	struct staged	*st = arg;
+	size_t		 i;
+	int		 k;
+
+	st->calls++;
+	st->nsvcs += n;
+	if (n > st->maxbatch)
+		st->maxbatch = n;
+	for (i = 0; i < n; i++) {
+		if (sscanf(svcs[i]->name, "s%d", &k) != 1 || k < 0 ||
+		    k >= 1200)
+			st->bad_name = 1;
+		else
+			st->seen[k]++;
+	}
+}
+
+static void
+staged_end(void *arg)
+{
+	((struct staged *)arg)->ends++;
+}
+
+/*
+ * Staging: a file with SVCFILE_STAGE_MIN or more new documents hands
+ * their Services out in batches while it is parsed, then says the end,
+ * taken or rejected; a small change is not staged; nothing reaches the
+ * model before the whole file is good.
+ */
+static void
+test_svcfile_stage(void)
+{
+	struct svcfile_cache	*c = svcfile_cache_new();
+	struct svcfile_stage	 cb = { staged_cb, staged_end, NULL };
+	struct svcfile_diff	 d;
+	struct staged		 st;
+	struct model		*m = model_new();
+	size_t			 len = 1100 * 400;
+	char			*f = calloc(1, len), err[1024];
+	int			 i;
+
+	CU_ASSERT_FATAL(f != NULL);
+	memset(&st, 0, sizeof(st));
+	cb.arg = &st;
+	svcfile_cache_set_stage(c, &cb);
+	/* 600 Services with Endpoints: 1200 new documents. */
+	for (i = 0; i < 600; i++)
+		diff_doc(f, len, i, i % 250 + 1, 1);
+	CU_ASSERT_EQUAL(diff_apply(c, m, f), 1200);
+	CU_ASSERT_EQUAL(st.calls, 2);
+	CU_ASSERT_EQUAL(st.maxbatch, SVCFILE_STAGE_BATCH);
+	CU_ASSERT_EQUAL(st.nsvcs, 600);
+	CU_ASSERT_EQUAL(st.ends, 1);
+	CU_ASSERT_EQUAL(st.bad_name, 0);
+	for (i = 0; i < 600; i++)
+		CU_ASSERT_EQUAL(st.seen[i], 1);
+
+	/* One changed Service (and its Endpoints): not staged at all. */
+	memset(&st, 0, sizeof(st));
+	f[0] = '\0';
+	for (i = 0; i < 600; i++)
+		diff_doc(f, len, i, i == 7 ? 251 : i % 250 + 1, 1);
+	CU_ASSERT_EQUAL(diff_apply(c, m, f), 2);
+	CU_ASSERT_EQUAL(st.calls + st.ends, 0);
+
+	/*
+	 * 1100 Services without Endpoints, the last one bad: the full
+	 * batches were staged, then the end; the file is rejected and
+	 * the model is as it was.
+	 */
+	memset(&st, 0, sizeof(st));
+	f[0] = '\0';
+	for (i = 0; i < 1099; i++)
+		diff_doc(f, len, i, i % 250 + 2, 0);	/* all new texts */
+	cat(f, len, "---\napiVersion: v1\nkind: Service\nmetadata:\n"
+	    "  name: s1099\nspec:\n  clusterIP: 10.0.0.1\n  ports:\n"
+	    "  - port: 70000\n");
+	CU_ASSERT_EQUAL(svcfile_parse_diff(f, strlen(f), "f", c, &d, err,
+	    sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "70000"));
+	CU_ASSERT_EQUAL(st.nsvcs, 2 * SVCFILE_STAGE_BATCH);
+	CU_ASSERT_EQUAL(st.ends, 1);
+	CU_ASSERT_EQUAL(model_nservices(m), 600);
+
+	/* Without callbacks: the same file parses, nobody is called. */
+	memset(&st, 0, sizeof(st));
+	svcfile_cache_set_stage(c, NULL);
+	f[0] = '\0';
+	for (i = 0; i < 1100; i++)
+		diff_doc(f, len, i, i % 250 + 3, 0);	/* all new texts */
+	CU_ASSERT(diff_apply(c, m, f) > 1024);
+	CU_ASSERT_EQUAL(model_nservices(m), 1100);
+	CU_ASSERT_EQUAL(st.calls + st.ends, 0);
+	free(f);
+	model_free(m);
+	svcfile_cache_free(c);
+}
+
 /*
  * The document cache: only changed documents are parsed and handed to
  * the model, and the model ends up as a whole parse would leave it.
@@ -489,6 +600,7 @@ test_svcfile_live(void)
 	l.base = event_base_new();
 	l.model = model_new();
 	CU_ASSERT_FATAL(l.base != NULL);
+	memset(&obs, 0, sizeof(obs));
 	obs.services_changed = live_services;
 	obs.endpoints_changed = live_endpoints;
 	obs.arg = &l;
@@ -546,6 +658,7 @@ static const struct tu_case cases[] = {
 	{ "rejected fixtures", test_svcfile_rejects },
 	{ "inline inputs", test_svcfile_inline },
 	{ "document cache", test_svcfile_diff },
+	{ "staging", test_svcfile_stage },
 	{ "read errors", test_svcfile_read_errors },
 	{ "live watch", test_svcfile_live },
 	{ NULL, NULL }
