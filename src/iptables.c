@@ -1130,13 +1130,15 @@ ipt_backend(struct ipt *ipt)
 	return (ipt->backend);
 }
 
-/* May rules be streamed now?  Fill argv for the stream's restore. */
+/* May rules be streamed now?  Set up st and argv for its restore. */
 int
-ipt_stream_begin(struct ipt *ipt, const char *argv[5])
+ipt_stream_begin(struct ipt *ipt, struct ipt_stream *st, const char *argv[5])
 {
-	if (!ipt->jumps_ok || ipt->last == NULL ||
-	    ipt_backend(ipt) != IPT_BACKEND_NFT)
+	memset(st, 0, sizeof(*st));
+	if (!ipt->jumps_ok || ipt->last == NULL)
 		return (-1);
+	st->mode = ipt_backend(ipt) == IPT_BACKEND_NFT ? IPT_STREAM_BATCHES :
+	    IPT_STREAM_ONCE;
 	argv[0] = ipt->restore;
 	argv[1] = "--noflush";
 	argv[2] = "-w";
@@ -1192,37 +1194,135 @@ ipt_render_adds(const struct ipt_params *p, const struct ipt_svcport *sp,
 	return (0);
 }
 
-/* A stream's restore ended: its rules join the known ones, or not. */
+/*
+ * Keep only the nat rules of an ipt_render_adds() text, for a stream
+ * with one COMMIT: no header, no COMMIT.  Returns -1 if it has rules of
+ * another table.
+ */
+static int
+ipt_stream_bare(const struct ipt_text *t, struct ipt_text *out)
+{
+	const char	*q = t->buf != NULL ? t->buf : "", *line;
+	size_t		 len;
+
+	memset(out, 0, sizeof(*out));
+	while ((line = ipt_next_line(&q, &len)) != NULL) {
+		if (line[0] == '*' && (len != 4 || memcmp(line, "*nat", 4))) {
+			ipt_text_free(out);
+			return (-1);
+		}
+		if (len > 3 && memcmp(line, "-A ", 3) == 0) {
+			ipt_put(out, line, len);
+			ipt_put(out, "\n", 1);
+		}
+	}
+	return (out->oom ? -1 : 0);
+}
+
+/* Render the next part of a stream; it is appended to st->sent. */
 int
-ipt_stream_done(struct ipt *ipt, const char *sent, size_t len, int rv,
+ipt_stream_add(struct ipt_stream *st, const struct ipt_params *p,
+    const struct ipt_svcport *sp, size_t n, const char **buf, size_t *len,
+    char *err, size_t errlen)
+{
+	struct ipt_text	t, bare;
+	size_t		start = st->sent.len;
+
+	*buf = NULL;
+	*len = 0;
+	if (ipt_render_adds(p, sp, n, &t, err, errlen) == -1)
+		return (-1);
+	if (st->mode == IPT_STREAM_ONCE) {
+		if (ipt_stream_bare(&t, &bare) == -1) {
+			ipt_text_free(&t);
+			snprintf(err, errlen, "only nat rules can be streamed "
+			    "in one transaction");
+			return (-1);
+		}
+		if (bare.len > 0 && !st->open) {
+			ipt_put(&st->sent, "*nat\n", 5);
+			st->open = 1;
+		}
+		ipt_put(&st->sent, bare.buf != NULL ? bare.buf : "", bare.len);
+		ipt_text_free(&bare);
+	} else
+		ipt_put(&st->sent, t.buf != NULL ? t.buf : "", t.len);
+	if (st->sent.oom) {
+		ipt_text_free(&t);
+		snprintf(err, errlen, "out of memory");
+		return (-1);
+	}
+	st->nrules += t.nrules;
+	ipt_text_free(&t);
+	*buf = st->sent.buf + start;
+	*len = st->sent.len - start;
+	return (0);
+}
+
+/* The closing part of a stream: COMMIT of the one transaction, if any. */
+void
+ipt_stream_end(struct ipt_stream *st, const char **buf, size_t *len)
+{
+	size_t	start = st->sent.len;
+
+	*buf = NULL;
+	*len = 0;
+	if (st->mode != IPT_STREAM_ONCE || !st->open || st->closed)
+		return;
+	ipt_put(&st->sent, "COMMIT\n", 7);
+	st->closed = 1;
+	if (st->sent.oom)
+		return;
+	*buf = st->sent.buf + start;
+	*len = st->sent.len - start;
+}
+
+/* Forget a stream's text (the restore was not run, or is gone). */
+void
+ipt_stream_free(struct ipt_stream *st)
+{
+	ipt_text_free(&st->sent);
+	memset(st, 0, sizeof(*st));
+}
+
+/*
+ * A stream's restore ended: its rules join the known ones, or not.
+ * wrote is how much of st->sent was written.
+ */
+int
+ipt_stream_done(struct ipt *ipt, struct ipt_stream *st, size_t wrote, int rv,
     const struct exec_result *res, char *err, size_t errlen)
 {
-	char	*t;
+	const char	*sent = st->sent.buf != NULL ? st->sent.buf : "";
+	size_t		 len = wrote < st->sent.len ? wrote : st->sent.len;
+	char		*t;
+	int		 r = 0;
 
 	if (rv != 0) {
 		if (res != NULL)
-			ipt_restore_error(res, sent != NULL ? sent : "", err,
-			    errlen);
+			ipt_restore_error(res, sent, err, errlen);
 		else
 			snprintf(err, errlen, "%s not run", ipt->restore);
-		ipt_forget(ipt);
-		return (-1);
+		r = -1;
+		goto forget;
 	}
-	if (ipt->last == NULL)
+	if (ipt->last == NULL || st->sent.oom)
 		goto forget;
-	if (len == 0)
-		return (0);
-	if ((t = realloc(ipt->last, ipt->lastlen + len + 1)) == NULL)
-		goto forget;
-	memcpy(t + ipt->lastlen, sent, len);
-	t[ipt->lastlen + len] = '\0';
-	ipt->last = t;
-	ipt->lastlen += len;
+	if (len > 0) {
+		if ((t = realloc(ipt->last, ipt->lastlen + len + 1)) == NULL)
+			goto forget;
+		memcpy(t + ipt->lastlen, sent, len);
+		t[ipt->lastlen + len] = '\0';
+		ipt->last = t;
+		ipt->lastlen += len;
+	}
+	ipt_stream_free(st);
 	return (0);
 forget:
-	/* The rules are in; only what we know of them is lost. */
+	/* Failed, or the rules are in but what we know of them is lost. */
 	ipt_forget(ipt);
-	return (0);
+	ipt_stream_free(st);
+	return (r);
 }
 
 /*

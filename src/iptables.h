@@ -264,39 +264,68 @@ void	 ipt_apply_free(struct ipt_apply *a);
 
 /*
  * Streaming, for service ports staged while a large services file is
- * still being parsed: their rules go, as "-A" lines in "*nat"/"*filter"
- * blocks each ending in COMMIT, into one iptables-restore that runs
- * meanwhile; iptables-restore commits each block as soon as it reads
- * its COMMIT, so the kernel loads the first rules while the daemon
- * parses the rest on the other core.  Appended after the rules already
- * there, a streamed rule never takes over the destination of a live
- * Service (a file rejected in the end cannot disturb what serves).
+ * still being parsed: their rules go, as "-A" lines, into one
+ * iptables-restore that runs meanwhile, appended after the rules
+ * already there, so a streamed rule never takes over the destination of
+ * a live Service (a file rejected in the end cannot disturb what
+ * serves).  Two modes:
+ *	IPT_STREAM_BATCHES (nf_tables): each part is its own "*nat" /
+ *	    "*filter" blocks ending in COMMIT; iptables-restore commits a
+ *	    block as soon as it reads it, so the kernel loads the first
+ *	    rules while the daemon parses the rest on the other core;
+ *	IPT_STREAM_ONCE (legacy, which rewrites the whole table at every
+ *	    COMMIT: 0.1 s at 20k rules): one "*nat" transaction whose
+ *	    COMMIT is the stream's end; iptables-restore parses the lines
+ *	    as they come, and only nat rules can be streamed.
  *
- * ipt_stream_begin() fills argv ("restore --noflush -w 5") and returns
- * 0 when a stream may run: the chains and jumps are known good (a
- * restore succeeded and nothing failed since) and the binaries drive
- * nf_tables ("iptables -V", asked once).  Legacy iptables rewrites the
- * whole table at every COMMIT (0.1 s at 20k rules), so it never
- * streams; nor does a state in doubt: the next sync repairs it in full.
- * Returns -1 otherwise.  No prepared ipt_apply may run meanwhile.
+ * ipt_stream_begin() sets st up and fills argv ("restore --noflush -w
+ * 5"), and returns 0, when the chains and jumps are known good (a
+ * restore succeeded and nothing failed since; a state in doubt is
+ * repaired by the next full sync instead); -1 otherwise.  The mode
+ * comes from "iptables -V", asked once.  No prepared ipt_apply may run
+ * meanwhile.
+ *
+ * ipt_stream_add() renders the next part (the rules of n service ports)
+ * and returns it in *buf, *len, valid until the next call: write it to
+ * the restore.  Returns -1 with a reason in err if it cannot be rendered
+ * (nothing is added then): a render error, or rules other than nat in
+ * IPT_STREAM_ONCE mode.  ipt_stream_end() gives the closing part (the
+ * COMMIT in IPT_STREAM_ONCE mode; empty otherwise) to write before
+ * closing the restore's input.  Every part is kept in st->sent.
+ *
+ * ipt_stream_done() takes the result once the restore ended (rv, res as
+ * exec returns them) and the number of bytes of st->sent that were
+ * written: on success those rules are added to the ones the next
+ * incremental sync compares with, so the sync that adopts the staged
+ * ports has nothing left to do, and it returns 0.  On failure the state
+ * is forgotten (the next sync applies the full text) and it returns -1
+ * with the failing input line quoted in err.  Either way st is
+ * released; ipt_stream_free() releases one that will not run.
  *
  * ipt_render_adds() renders as ipt_render() does but keeps only the
  * "-A" lines (a declaration would flush its chain), in table blocks
- * with COMMIT; out->nrules counts them.  Pure.
- *
- * ipt_stream_done() takes what was written to the stream (sent, len)
- * once its restore ended (rv, res as exec returns them): on success the
- * rules are added to the ones the next incremental sync compares with,
- * so the sync that adopts the staged ports has nothing left to do, and
- * it returns 0.  On failure the state is forgotten (the next sync
- * applies the full text) and it returns -1 with the failing input line
- * quoted in err.
+ * each ending in COMMIT; out->nrules counts them.  Pure.
  */
-int	 ipt_stream_begin(struct ipt *, const char *argv[5]);
+#define IPT_STREAM_BATCHES	1
+#define IPT_STREAM_ONCE		2
+struct ipt_stream {
+	int		 mode;		/* IPT_STREAM_* */
+	struct ipt_text	 sent;		/* every part so far */
+	size_t		 nrules;
+	int		 open;		/* private: "*nat" written (ONCE) */
+	int		 closed;	/* private: COMMIT written (ONCE) */
+};
+int	 ipt_stream_begin(struct ipt *, struct ipt_stream *,
+	    const char *argv[5]);
+int	 ipt_stream_add(struct ipt_stream *, const struct ipt_params *,
+	    const struct ipt_svcport *, size_t n, const char **buf,
+	    size_t *len, char *err, size_t errlen);
+void	 ipt_stream_end(struct ipt_stream *, const char **buf, size_t *len);
+int	 ipt_stream_done(struct ipt *, struct ipt_stream *, size_t wrote,
+	    int rv, const struct exec_result *res, char *err, size_t errlen);
+void	 ipt_stream_free(struct ipt_stream *);
 int	 ipt_render_adds(const struct ipt_params *, const struct ipt_svcport *,
 	    size_t n, struct ipt_text *out, char *err, size_t errlen);
-int	 ipt_stream_done(struct ipt *, const char *sent, size_t len, int rv,
-	    const struct exec_result *res, char *err, size_t errlen);
 
 /*
  * Remove every chain and jump rule of ours (and of kube-proxy

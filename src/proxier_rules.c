@@ -66,7 +66,8 @@ struct rules_job {
 	int			 again_force;	/* ... and it was forced */
 	int			 streaming;	/* job is a stream (staging) */
 	int			 stream_bad;	/* a write failed: stop */
-	struct ipt_text		 sent;		/* written to the stream */
+	struct ipt_stream	 stream;
+	size_t			 wrote;		/* bytes of stream.sent */
 };
 
 struct proxier_rules {
@@ -91,6 +92,7 @@ static void	proxier_rules_done(int, struct exec_result *, void *);
 static void	proxier_rules_fill(struct ipt_svcport *,
 		    const struct proxy_svc *, int);
 static uint64_t	proxier_rules_now(void);
+static void	proxier_rules_stream_close(struct rules_job *);
 
 /* Write the hash key of a node port claim. */
 static void
@@ -265,7 +267,7 @@ proxier_rules_free(struct proxier_rules *r)
 			exec_cancel(r->jobs[i].job);
 			ipt_apply_free(&r->jobs[i].apply);
 		}
-		ipt_text_free(&r->jobs[i].sent);
+		ipt_stream_free(&r->jobs[i].stream);
 		proxier_rules_flushq_clear(&r->jobs[i].pend);
 		proxier_rules_flushq_clear(&r->jobs[i].inflight);
 	}
@@ -461,7 +463,7 @@ proxier_rules_apply(struct proxier_rules *r, int family,
 	if (j->job != NULL) {
 		/* A stream still open ends here: this sync follows it. */
 		if (j->streaming)
-			exec_job_close_input(j->job);
+			proxier_rules_stream_close(j);
 		j->again = 1;
 		j->again_force |= force;
 		return (0);
@@ -518,25 +520,53 @@ proxier_rules_stream_done(int rv, struct exec_result *res, void *arg)
 	struct proxier_rules	*r = j->r;
 	const char		*fam = j->family == AF_INET6 ? "IPv6" : "IPv4";
 	char			 err[IPT_ERRLEN];
+	size_t			 nrules = j->stream.nrules;
 
 	j->job = NULL;
 	j->streaming = 0;
 	if (ipt_stream_done(j->family == AF_INET6 ? r->ipt6 : r->ipt4,
-	    j->sent.buf, j->sent.len, rv, res, err, sizeof(err)) == 0)
+	    &j->stream, j->wrote, rv, res, err, sizeof(err)) == 0)
 		log_info("%s rules applied in %llu ms (streamed while parsing, "
 		    "%zu rules)", fam, (unsigned long long)
-		    (proxier_rules_now() - j->start_ms), j->nchanges);
+		    (proxier_rules_now() - j->start_ms), nrules);
 	else {
 		log_warnx("%s rules streamed while parsing not applied: %s; "
 		    "applying the full rules", fam, err);
 		r->errors++;
 		j->again = 1;
 	}
-	ipt_text_free(&j->sent);
 	if (j->again) {
 		j->again = 0;
 		r->done(r->done_arg, 1);
 	}
+}
+
+/* Write a part of the stream; on failure stop streaming. */
+static int
+proxier_rules_stream_write(struct rules_job *j, const char *buf, size_t len)
+{
+	if (len == 0)
+		return (0);
+	if (j->stream_bad || exec_job_write(j->job, buf, len) == -1) {
+		/* It died: its callback reports why. */
+		j->stream_bad = 1;
+		exec_job_close_input(j->job);
+		return (-1);
+	}
+	j->wrote += len;
+	return (0);
+}
+
+/* End a stream's input: its closing part, then end of file. */
+static void
+proxier_rules_stream_close(struct rules_job *j)
+{
+	const char	*buf;
+	size_t		 len;
+
+	ipt_stream_end(&j->stream, &buf, &len);
+	if (proxier_rules_stream_write(j, buf, len) == 0)
+		exec_job_close_input(j->job);
 }
 
 /*
@@ -550,9 +580,9 @@ proxier_rules_stream(struct proxier_rules *r, int family,
 	struct rules_job	*j = &r->jobs[family == AF_INET6];
 	struct ipt		*ipt = family == AF_INET6 ? r->ipt6 : r->ipt4;
 	struct ipt_params	 params;
-	struct ipt_text		 t;
-	const char		*argv[5];
+	const char		*argv[5], *buf;
 	char			 err[IPT_ERRLEN];
+	size_t			 len;
 
 	if (n == 0)
 		return (0);
@@ -569,9 +599,9 @@ proxier_rules_stream(struct proxier_rules *r, int family,
 	if (*params.host_ip == '\0')
 		return (-1);
 	if (j->job == NULL) {
-		if (ipt_stream_begin(ipt, argv) == -1) {
-			log_debug("%s: %zu staged ports not streamed: rules in "
-			    "doubt, or not nf_tables", __func__, n);
+		if (ipt_stream_begin(ipt, &j->stream, argv) == -1) {
+			log_debug("%s: %zu staged ports not streamed: the "
+			    "rules are in doubt", __func__, n);
 			return (-1);
 		}
 		j->job = exec_start_stream(r->base, argv,
@@ -579,39 +609,21 @@ proxier_rules_stream(struct proxier_rules *r, int family,
 		    proxier_rules_stream_done, j, err, sizeof(err));
 		if (j->job == NULL) {
 			log_warnx("%s: %s", argv[0], err);
+			ipt_stream_free(&j->stream);
 			return (-1);
 		}
 		j->streaming = 1;
 		j->stream_bad = 0;
-		j->forced = 0;
-		j->incremental = 1;
-		j->nchanges = 0;
+		j->wrote = 0;
 		j->start_ms = proxier_rules_now();
-		memset(&j->sent, 0, sizeof(j->sent));
 	}
-	if (ipt_render_adds(&params, v, n, &t, err, sizeof(err)) == -1) {
-		log_warnx("staged rules: %s", err);
+	if (ipt_stream_add(&j->stream, &params, v, n, &buf, &len, err,
+	    sizeof(err)) == -1) {
+		log_debug("%s: %zu staged ports not streamed: %s", __func__, n,
+		    err);
 		return (-1);
 	}
-	if (t.len > 0 && exec_job_write(j->job, t.buf, t.len) == -1) {
-		/* It died: its callback reports why. */
-		j->stream_bad = 1;
-		exec_job_close_input(j->job);
-		ipt_text_free(&t);
-		return (-1);
-	}
-	if (j->sent.len + t.len + 1 > j->sent.cap) {
-		j->sent.cap = (j->sent.len + t.len + 1) * 2;
-		j->sent.buf = xreallocarray(j->sent.buf, j->sent.cap, 1);
-	}
-	if (t.len > 0) {
-		memcpy(j->sent.buf + j->sent.len, t.buf, t.len);
-		j->sent.len += t.len;
-		j->sent.buf[j->sent.len] = '\0';
-	}
-	j->nchanges += t.nrules;
-	ipt_text_free(&t);
-	return (0);
+	return (proxier_rules_stream_write(j, buf, len));
 }
 
 /* Stream the rules of staged service ports (see proxier_rules.h). */
@@ -644,7 +656,7 @@ proxier_rules_stage_end(struct proxier_rules *r)
 
 	for (i = 0; i < 2; i++)
 		if (r->jobs[i].job != NULL && r->jobs[i].streaming)
-			exec_job_close_input(r->jobs[i].job);
+			proxier_rules_stream_close(&r->jobs[i]);
 }
 
 /* Return the number of rule applications that failed. */

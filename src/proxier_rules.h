@@ -48,10 +48,11 @@ int		 proxier_rules_sync(struct proxier_rules *, struct htab *svcs,
  * Staging (a large services file being parsed, see model.h): stream the
  * rules of the n staged service ports, not yet live, into an
  * iptables-restore started for it, appended after the rules there (see
- * iptables.h, Streaming).  Nothing is streamed when a restore of that
- * family is running, when the rules are in doubt, or with legacy
- * iptables; the sync that adopts the ports then applies them as usual.
- * Their node port rules always wait for that sync.
+ * iptables.h, Streaming: one COMMIT per call with nf_tables, one for
+ * the whole stream with legacy iptables).  Nothing is streamed when a
+ * restore of that family is running or when the rules are in doubt;
+ * the sync that adopts the ports then applies them as usual.  Their
+ * node port rules always wait for that sync.
  */
 void		 proxier_rules_stage(struct proxier_rules *,
 		    struct proxy_svc *const *ps, size_t n);

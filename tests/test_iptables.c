@@ -469,17 +469,51 @@ test_iptables_render_adds(void)
 	ipt_text_free(&t);
 }
 
+/* Stream sp through st and take the result rv (0: success). */
+static int
+stream_run(struct ipt *ipt, const struct ipt_svcport *sp, size_t n,
+    struct ipt_text *all, int rv, const struct exec_result *res, char *err,
+    size_t errlen)
+{
+	struct ipt_stream	 st;
+	const char		*argv[5], *buf;
+	size_t			 len;
+
+	memset(all, 0, sizeof(*all));
+	if (ipt_stream_begin(ipt, &st, argv) == -1)
+		return (-2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(argv[0], "iptables-restore"));
+	CU_ASSERT_STRING_EQUAL(argv[1], "--noflush");
+	CU_ASSERT_STRING_EQUAL(argv[2], "-w");
+	CU_ASSERT_STRING_EQUAL(argv[3], "5");
+	CU_ASSERT_PTR_NULL(argv[4]);
+	if (ipt_stream_add(&st, &p4, sp, n, &buf, &len, err, errlen) == -1) {
+		ipt_stream_free(&st);
+		return (-3);
+	}
+	all->buf = calloc(1, 65536);
+	memcpy(all->buf, buf, len);
+	all->len = len;
+	ipt_stream_end(&st, &buf, &len);
+	memcpy(all->buf + all->len, buf, len);
+	all->len += len;
+	return (ipt_stream_done(ipt, &st, all->len, rv, res, err, errlen));
+}
+
 /*
- * A stream may start only from a known good state with nf_tables; the
- * rules it wrote count as applied (the next sync has nothing to do);
- * a failed stream makes the next sync full, and says which line failed.
+ * A stream may start only from a known good state; with nf_tables each
+ * part is committed on its own, with legacy the whole stream is one
+ * nat transaction; the rules it wrote count as applied (the next sync
+ * has nothing to do); a failed stream makes the next sync full, and
+ * says which line failed.
  */
 static void
 test_iptables_stream(void)
 {
 	struct ipt_svcport	 sp[2];
 	struct exec_result	 res;
-	struct ipt_text		 t;
+	struct ipt_stream	 st;
+	struct ipt_text		 all;
 	struct fake		 f;
 	struct ipt		*ipt;
 	const char		*argv[5];
@@ -489,36 +523,49 @@ test_iptables_stream(void)
 	sp[0] = web;
 	sp[1] = np;
 
-	/* Legacy (the fake's default "-V"): never. */
+	/* Legacy (the fake's default "-V"): one transaction, nat only. */
 	ipt = ipt_new(f.ipt4, AF_INET);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
+	/* Nothing applied yet: the chains may not even exist. */
+	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), -1);
 	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, argv), -1);
+	/* np has a filter rule (its NodePort): refused. */
+	CU_ASSERT_EQUAL(stream_run(ipt, &np, 1, &all, 0, NULL, err,
+	    sizeof(err)), -3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "only nat rules"));
+	ipt_text_free(&all);
+	sp[1] = np;
+	sp[1].node_port = 0;
+	CU_ASSERT_EQUAL(stream_run(ipt, &sp[1], 1, &all, 0, NULL, err,
+	    sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(all.buf, "*nat\n"
+	    "-A KUBE-PORTALS-CONTAINER -m comment --comment \"default/np\" "
+	    "-p tcp -m tcp --dport 8080 -d 10.96.0.20/32 -j REDIRECT "
+	    "--to-ports 40002\n"
+	    "-A KUBE-PORTALS-HOST -m comment --comment \"default/np\" "
+	    "-p tcp -m tcp --dport 8080 -d 10.96.0.20/32 -j DNAT "
+	    "--to-destination 192.168.1.10:40002\n"
+	    "COMMIT\n");
+	ipt_text_free(&all);
+	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	ipt_free(ipt);
 
 	fake_write(&f, "iptables.version", "iptables v1.8.9 (nf_tables)\n");
 	ipt = ipt_new(f.ipt4, AF_INET);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
-	/* Nothing applied yet: the chains may not even exist. */
-	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, argv), -1);
+	sp[1] = np;
 	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
-	CU_ASSERT_EQUAL_FATAL(ipt_stream_begin(ipt, argv), 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(argv[0], "iptables-restore"));
-	CU_ASSERT_STRING_EQUAL(argv[1], "--noflush");
-	CU_ASSERT_STRING_EQUAL(argv[2], "-w");
-	CU_ASSERT_STRING_EQUAL(argv[3], "5");
-	CU_ASSERT_PTR_NULL(argv[4]);
-
-	/* np streamed (by the caller) and in: nothing left to run. */
-	CU_ASSERT_EQUAL(ipt_render_adds(&p4, &np, 1, &t, err, sizeof(err)),
-	    0);
-	CU_ASSERT_EQUAL(ipt_stream_done(ipt, t.buf, t.len, 0, NULL, err,
+	/* nf_tables: np streamed, NodePort and all, in blocks. */
+	CU_ASSERT_EQUAL(stream_run(ipt, &np, 1, &all, 0, NULL, err,
 	    sizeof(err)), 0);
-	ipt_text_free(&t);
+	CU_ASSERT_PTR_NOT_NULL(strstr(all.buf, "COMMIT\n*filter\n-A "));
+	ipt_text_free(&all);
+	/* ... and in: nothing left to run. */
 	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
-	/* And removing np is an incremental "-D" of exactly its rules. */
+	/* Removing np is an incremental "-D" of exactly its rules. */
 	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.3.in");
@@ -526,8 +573,6 @@ test_iptables_stream(void)
 	free(s);
 
 	/* A stream that failed at its line 2: named, and the next is full. */
-	CU_ASSERT_EQUAL(ipt_render_adds(&p4, &np, 1, &t, err, sizeof(err)),
-	    0);
 	memset(&res, 0, sizeof(res));
 	res.status = 2;
 	res.out = (char *)(uintptr_t)
@@ -536,12 +581,12 @@ test_iptables_stream(void)
 	res.outlen = strlen(res.out);
 	snprintf(res.err, sizeof(res.err), "iptables-restore exited 2");
 	err[0] = '\0';
-	CU_ASSERT_EQUAL(ipt_stream_done(ipt, t.buf, t.len, -1, &res, err,
+	CU_ASSERT_EQUAL(stream_run(ipt, &np, 1, &all, -1, &res, err,
 	    sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "input line 2 \"-A "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fake failure"));
-	ipt_text_free(&t);
-	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, argv), -1);
+	ipt_text_free(&all);
+	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), -1);
 	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	s = fake_read(&f, "iptables.restore.4.in");

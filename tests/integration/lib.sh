@@ -523,10 +523,11 @@ EOT
 	done
 }
 
-# kp_ipt_save: iptables-save of the node namespace's nat and filter tables.
+# kp_ipt_save: iptables-save of the node namespace's nat and filter tables
+# ($KP_IPTABLES-save: set KP_IPTABLES=iptables-legacy for the legacy one).
 kp_ipt_save() {
-	kp_node iptables-save -t nat 2>/dev/null
-	kp_node iptables-save -t filter 2>/dev/null
+	kp_node "${KP_IPTABLES:-iptables}-save" -t nat 2>/dev/null
+	kp_node "${KP_IPTABLES:-iptables}-save" -t filter 2>/dev/null
 }
 
 # kp_ipt_count SERVICE: how many rules carry SERVICE's comment ("ns/n:p").
@@ -548,7 +549,7 @@ kp_wait_rules() {
 
 # kp_chain TABLE CHAIN: the chain's rules ("iptables -S"), sorted.
 kp_chain() {
-	kp_node iptables -w 5 -t "$1" -S "$2" 2>/dev/null | sort
+	kp_node "${KP_IPTABLES:-iptables}" -w 5 -t "$1" -S "$2" 2>/dev/null | sort
 }
 
 # kp_ms_since T0: milliseconds since T0 (a "date +%s%N" value).

@@ -8,6 +8,9 @@
 #    sync; a NodePort Service of the batch gets its NodePort rules from
 #    that sync; the first, a middle and the last Service and the NodePort
 #    work; the proxy ports are persisted;
+#  - legacy iptables (KP_IPTABLES=iptables-legacy, as
+#    test_portals_stream_legacy runs it): the stream is one nat
+#    transaction, committed at its end; the rest is the same;
 #  - rejected (a bad port in the file's last document): the ports staged
 #    from it are closed ("staged but not taken"), none of its rules
 #    remain, and everything of the previous file keeps working, including
@@ -15,11 +18,21 @@
 #    Service first in the file (streamed rules are appended: they never
 #    take over a live destination).
 . "$(dirname "$0")/lib.sh"
-kp_init portals_stream
-command -v iptables-save >/dev/null 2>&1 || { echo "SKIP: $KP_NAME (needs iptables)"; exit 77; }
-iptables -V 2>/dev/null | grep -q nf_tables ||
-    { echo "SKIP: $KP_NAME (iptables is not nf_tables: no streaming)"; exit 77; }
+if [ -n "${KP_IPTABLES:-}" ]; then
+	kp_init portals_stream_legacy
+	IPT=$(command -v "$KP_IPTABLES" 2>/dev/null) ||
+	    { echo "SKIP: $KP_NAME (no $KP_IPTABLES)"; exit 77; }
+	ARGS="--iptables-path $IPT"
+else
+	kp_init portals_stream
+	IPT=iptables
+	ARGS=
+fi
+command -v "$IPT-save" >/dev/null 2>&1 || { echo "SKIP: $KP_NAME (needs $IPT-save)"; exit 77; }
 kp_topology
+"$IPT" -V 2>/dev/null | grep -q nf_tables || kp_node "$IPT" -w 5 -t nat -S >/dev/null 2>&1 ||
+    { echo "SKIP: $KP_NAME ($IPT does not work in a namespace here)"; exit 77; }
+
 kp_backend id b2@198.18.1.2:8080 b3@198.18.1.3:8080
 
 KP_SVCFILE=$KP_TMP/services.yaml
@@ -71,7 +84,7 @@ np() {
 	kp_eps np 8080 TCP 198.18.1.2
 }
 keep >"$KP_SVCFILE"
-kp_start --iptables-sync-period 4s
+kp_start --iptables-sync-period 4s $ARGS
 kp_wait_svc default/keep:p 1 >/dev/null || kp_die "service default/keep:p never appeared"
 kp_wait_rules default/keep:p 2 || kp_die "keep: 2 rules expected, got $(kp_ipt_count default/keep:p)"
 
