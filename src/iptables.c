@@ -1254,8 +1254,10 @@ ipt_stream_add(struct ipt_stream *st, const struct ipt_params *p,
 	}
 	st->nrules += t.nrules;
 	ipt_text_free(&t);
-	*buf = st->sent.buf + start;
-	*len = st->sent.len - start;
+	if (st->sent.buf != NULL) {
+		*buf = st->sent.buf + start;
+		*len = st->sent.len - start;
+	}
 	return (0);
 }
 

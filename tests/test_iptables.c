@@ -492,10 +492,13 @@ stream_run(struct ipt *ipt, const struct ipt_svcport *sp, size_t n,
 		return (-3);
 	}
 	all->buf = calloc(1, 65536);
-	memcpy(all->buf, buf, len);
+	CU_ASSERT_FATAL(all->buf != NULL && len < 65536 - 16);
+	if (len > 0)
+		memcpy(all->buf, buf, len);
 	all->len = len;
 	ipt_stream_end(&st, &buf, &len);
-	memcpy(all->buf + all->len, buf, len);
+	if (len > 0)
+		memcpy(all->buf + all->len, buf, len);
 	all->len += len;
 	return (ipt_stream_done(ipt, &st, all->len, rv, res, err, errlen));
 }
