@@ -63,6 +63,7 @@ struct proxier {
 	uint64_t		 nsync_errors;
 	int			 ready;
 	int			 retry;		/* a bind failed: sync again */
+	size_t			 nstaged;	/* in svcs, not serving yet */
 };
 
 static void	proxier_services_changed(void *);
@@ -411,7 +412,10 @@ proxier_svc_serve(struct proxier *p, struct proxy_svc *ps)
 		log_warnx("%s: cannot start the relay", ps->name);
 		return (-1);
 	}
-	ps->staged = 0;
+	if (ps->staged) {
+		ps->staged = 0;
+		p->nstaged--;
+	}
 	log_info("%s/%s: proxy port %u, clusterIP %s:%u, %zu endpoints",
 	    ps->name, netutil_proto_name(ps->proto), ps->proxy_port,
 	    ps->cluster_ip, ps->port, lb_count(ps->lb));
@@ -438,6 +442,8 @@ proxier_svc_new(struct proxier *p, char *name, const struct model_service *ms,
 static void
 proxier_svc_free(struct proxier *p, struct proxy_svc *ps)
 {
+	if (ps->staged)
+		p->nstaged--;
 	if (ps->tcp != NULL)
 		proxy_tcp_close(ps->tcp, 0);
 	if (ps->udp != NULL)
@@ -687,6 +693,7 @@ proxier_services_staged(void *arg, const struct model_service *const *svcs,
 			if (ps == NULL)
 				continue;	/* the sync retries */
 			ps->staged = 1;
+			p->nstaged++;
 			if (htab_put(p->svcs, ps->name, strlen(ps->name), ps,
 			    NULL) == -1)
 				fatalx("proxier: out of memory");
@@ -820,11 +827,11 @@ proxier_set_node_ip(struct proxier *p, const char *ip)
 		proxier_request_sync(p);
 }
 
-/* Return the number of live service ports. */
+/* Return the number of live service ports (staged ones are not). */
 size_t
 proxier_count(const struct proxier *p)
 {
-	return (htab_count(p->svcs));
+	return (htab_count(p->svcs) - p->nstaged);
 }
 
 /* Return 1 after the first completed sync. */
@@ -990,6 +997,8 @@ proxier_dump_metrics(struct proxier *p, struct evbuffer *buf)
 		for (i = 0; i < n; i++) {
 			const char	*c;
 
+			if (v[i]->staged)
+				continue;	/* not serving yet */
 			c = (const char *)proxier_svc_counters(v[i]);
 			evbuffer_add_printf(buf,
 			    "%s{service=\"%s\",protocol=\"%s\"} %llu\n",
@@ -1008,6 +1017,6 @@ proxier_dump_metrics(struct proxier *p, struct evbuffer *buf)
 	    "# TYPE kuproxy_service_ports gauge\nkuproxy_service_ports %zu\n",
 	    (unsigned long long)p->nsyncs,
 	    (unsigned long long)(p->nsync_errors +
-	    proxier_rules_errors(p->rules)), n);
+	    proxier_rules_errors(p->rules)), n - p->nstaged);
 	free(v);
 }

@@ -104,6 +104,9 @@ done
 res=$(kp_client "$KP_CLI" dist --target "$KP_NODE_IP:30090" --count 2)
 kp_eq "np's nodePort works" '{"b2": 2}' "$(echo "$res" | kp_json 'd["counts"]')"
 kp_eq "proxy ports persisted" $((N + 2)) "$(grep -c 'default/' "$KP_TMP/state/proxy-ports")"
+metric() { kp_node curl -s -m 2 "http://$KP_METRICS/metrics" | grep "^$1" || true; }
+kp_eq "kuproxy_service_ports counts them all" "kuproxy_service_ports $((N + 2))" "$(metric 'kuproxy_service_ports ')"
+kp_eq "svc-600 in the per-service metrics" 1 "$(metric 'kuproxy_service_connections_total{service="default/svc-600:p"' | wc -l)"
 before=$(kp_ipt_save | grep -c -F -- '--comment "default/')
 sleep 4.5	# one forced periodic sync (--iptables-sync-period 4s)
 kp_check "a periodic sync ran" grep -q "sync: $((N + 2)) service ports, listeners" "$KP_LOG"
@@ -137,5 +140,7 @@ kp_eq "keep's ClusterIP still goes to keep" '{"b2": 2}' "$(echo "$res" | kp_json
 res=$(kp_client "$KP_CLI" dist --target 198.19.4.200:80 --count 2)
 kp_eq "svc-1199 still works" '{"b3": 2}' "$(echo "$res" | kp_json 'd["counts"]')"
 kp_eq "no other- proxy port persisted" 0 "$(grep -c 'default/other-' "$KP_TMP/state/proxy-ports")"
+kp_eq "kuproxy_service_ports unchanged" "kuproxy_service_ports $((N + 2))" "$(metric 'kuproxy_service_ports ')"
+kp_eq "no other- in the metrics" 0 "$(metric 'kuproxy_service_connections_total{service="default/other-' | wc -l)"
 kp_check "kuproxy alive" kp_alive
 kp_finish
