@@ -1,9 +1,12 @@
 /*
- * metrics.c: /metrics, /healthz, /proxyMode and /debug/services.
+ * metrics.c: /metrics, /healthz, /proxyMode and /debug/services: the
+ * Prometheus and JSON formatting of what the proxier reports through
+ * proxier_foreach_port() and proxier_get_stats().
  */
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +18,9 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
 
+#include "lb.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -101,6 +106,111 @@ metrics_proxymode(struct evhttp_request *req, void *arg)
 	metrics_reply(req, 200, "OK", "text/plain; charset=utf-8", buf);
 }
 
+/* The per-service-port series of /metrics. */
+static const struct metrics_series {
+	const char	*name;
+	const char	*help;
+	size_t		 off;		/* in struct svc_counters */
+	int		 gauge;
+} metrics_series[] = {
+#define M(n, h, f, g) { n, h, offsetof(struct svc_counters, f), g }
+	M("kuproxy_service_connections_active",
+	    "Relayed TCP connections or UDP flows now open.", active, 1),
+	M("kuproxy_service_connections_total",
+	    "TCP connections accepted or UDP flows created.", accepted, 0),
+	M("kuproxy_service_no_endpoints_total",
+	    "Connections or datagrams refused for lack of endpoints.",
+	    no_endpoints, 0),
+	M("kuproxy_service_connect_errors_total",
+	    "Failed backend connection attempts.", connect_errors, 0),
+	M("kuproxy_service_connections_failed_total",
+	    "Connections closed because every backend connect attempt "
+	    "failed, or refused while accepts were paused.", failed, 0),
+	M("kuproxy_service_bytes_in_total",
+	    "Bytes relayed from clients to backends.", bytes_in, 0),
+	M("kuproxy_service_bytes_out_total",
+	    "Bytes relayed from backends to clients.", bytes_out, 0),
+	M("kuproxy_service_datagrams_in_total",
+	    "UDP datagrams relayed from clients to backends.", dgrams_in, 0),
+	M("kuproxy_service_datagrams_out_total",
+	    "UDP datagrams relayed from backends to clients.", dgrams_out, 0),
+	M("kuproxy_service_datagrams_dropped_total",
+	    "UDP datagrams dropped.", dgrams_dropped, 0),
+#undef M
+};
+#define METRICS_NSERIES	(sizeof(metrics_series) / sizeof(metrics_series[0]))
+
+/* The series of every live service port, gathered in one walk. */
+struct metrics_walk {
+	struct evbuffer	*rows[METRICS_NSERIES];
+	int		 oom;
+};
+
+/* Append one service port's row to each series. */
+static void
+metrics_port_rows(const struct proxier_portinfo *pi, void *arg)
+{
+	struct metrics_walk	*w = arg;
+	const char		*c = (const char *)pi->counters;
+	size_t			 j;
+
+	for (j = 0; j < METRICS_NSERIES; j++)
+		if (evbuffer_add_printf(w->rows[j],
+		    "%s{service=\"%s\",protocol=\"%s\"} %llu\n",
+		    metrics_series[j].name, pi->name,
+		    netutil_proto_name(pi->proto), (unsigned long long)
+		    *(const uint64_t *)(c + metrics_series[j].off)) == -1)
+			w->oom = 1;
+}
+
+/* Append the Prometheus text of every series; -1 if out of memory. */
+static int
+metrics_format(struct proxier *p, struct evbuffer *buf)
+{
+	struct metrics_walk	w;
+	struct proxier_stats	st;
+	size_t			j;
+
+	memset(&w, 0, sizeof(w));
+	for (j = 0; j < METRICS_NSERIES; j++)
+		if ((w.rows[j] = evbuffer_new()) == NULL)
+			w.oom = 1;
+	if (!w.oom)
+		proxier_foreach_port(p, metrics_port_rows, &w);
+	for (j = 0; j < METRICS_NSERIES && !w.oom; j++) {
+		evbuffer_add_printf(buf, "# HELP %s %s\n# TYPE %s %s\n",
+		    metrics_series[j].name, metrics_series[j].help,
+		    metrics_series[j].name,
+		    metrics_series[j].gauge ? "gauge" : "counter");
+		evbuffer_add_buffer(buf, w.rows[j]);
+	}
+	for (j = 0; j < METRICS_NSERIES; j++)
+		if (w.rows[j] != NULL)
+			evbuffer_free(w.rows[j]);
+	if (w.oom)
+		return (-1);
+	proxier_get_stats(p, &st);
+	evbuffer_add_printf(buf, "# HELP kuproxy_sync_total Completed syncs.\n"
+	    "# TYPE kuproxy_sync_total counter\nkuproxy_sync_total %llu\n"
+	    "# HELP kuproxy_sync_errors_total Syncs whose rules failed.\n"
+	    "# TYPE kuproxy_sync_errors_total counter\n"
+	    "kuproxy_sync_errors_total %llu\n"
+	    "# HELP kuproxy_service_ports Live service ports.\n"
+	    "# TYPE kuproxy_service_ports gauge\nkuproxy_service_ports %zu\n"
+	    "# HELP kuproxy_connections_active Relayed TCP connections now "
+	    "open, all service ports.\n"
+	    "# TYPE kuproxy_connections_active gauge\n"
+	    "kuproxy_connections_active %llu\n"
+	    "# HELP kuproxy_accept_pauses_total Times accepts were paused "
+	    "because file descriptors ran out (EMFILE/ENFILE).\n"
+	    "# TYPE kuproxy_accept_pauses_total counter\n"
+	    "kuproxy_accept_pauses_total %llu\n",
+	    (unsigned long long)st.syncs, (unsigned long long)st.sync_errors,
+	    st.ports, (unsigned long long)st.conns,
+	    (unsigned long long)st.fd_pauses);
+	return (0);
+}
+
 /* Answer /metrics. */
 static void
 metrics_metrics(struct evhttp_request *req, void *arg)
@@ -110,20 +220,73 @@ metrics_metrics(struct evhttp_request *req, void *arg)
 
 	if ((buf = metrics_buffer(req)) == NULL)
 		return;
-	proxier_dump_metrics(m->proxier, buf);
+	if (metrics_format(m->proxier, buf) == -1) {
+		evbuffer_free(buf);
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
 	metrics_reply(req, 200, "OK", "text/plain; version=0.0.4", buf);
 }
 
-/* Answer /debug/services. */
+/* Describe one service port as a JSON object in the array arg. */
+static void
+metrics_port_json(const struct proxier_portinfo *pi, void *arg)
+{
+	const struct svc_counters	*c = pi->counters;
+	struct json_object		*o, *eps;
+	char				 buf[NETUTIL_ADDRSTRLEN];
+	size_t				 i;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(pi->name));
+	json_object_object_add(o, "protocol",
+	    json_object_new_string(netutil_proto_name(pi->proto)));
+	json_object_object_add(o, "proxyPort",
+	    json_object_new_int(pi->proxy_port));
+	json_object_object_add(o, "clusterIP",
+	    json_object_new_string(pi->cluster_ip));
+	json_object_object_add(o, "port", json_object_new_int(pi->port));
+	json_object_object_add(o, "nodePort",
+	    json_object_new_int(pi->node_port));
+	eps = json_object_new_array();
+	for (i = 0; i < lb_count(pi->lb); i++) {
+		netutil_ntop((const struct sockaddr *)
+		    &lb_endpoint_at(pi->lb, i)->addr, buf, sizeof(buf));
+		json_object_array_add(eps, json_object_new_string(buf));
+	}
+	json_object_object_add(o, "endpoints", eps);
+	json_object_object_add(o, "activeConnections",
+	    json_object_new_int64((int64_t)c->active));
+	json_object_object_add(o, "accepted",
+	    json_object_new_int64((int64_t)c->accepted));
+	json_object_object_add(o, "noEndpoints",
+	    json_object_new_int64((int64_t)c->no_endpoints));
+	json_object_object_add(o, "connectErrors",
+	    json_object_new_int64((int64_t)c->connect_errors));
+	json_object_object_add(o, "failed",
+	    json_object_new_int64((int64_t)c->failed));
+	json_object_object_add(o, "pinnedClients",
+	    json_object_new_int64((int64_t)lb_pinned(pi->lb)));
+	json_object_array_add(arg, o);
+}
+
+/* Answer /debug/services: the live table as JSON. */
 static void
 metrics_debug_services(struct evhttp_request *req, void *arg)
 {
-	struct metrics	*m = arg;
-	struct evbuffer	*buf;
+	struct metrics		*m = arg;
+	struct evbuffer		*buf;
+	struct json_object	*root, *arr;
 
 	if ((buf = metrics_buffer(req)) == NULL)
 		return;
-	proxier_dump_json(m->proxier, buf);
+	root = json_object_new_object();
+	arr = json_object_new_array();
+	proxier_foreach_port(m->proxier, metrics_port_json, arr);
+	json_object_object_add(root, "services", arr);
+	evbuffer_add_printf(buf, "%s\n", json_object_to_json_string_ext(root,
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(root);
 	metrics_reply(req, 200, "OK", "application/json", buf);
 }
 

@@ -15,6 +15,7 @@
 #include "htab.h"
 #include "log.h"
 #include "model.h"
+#include "strv.h"
 #include "xmalloc.h"
 
 struct model {
@@ -435,20 +436,6 @@ model_str_equal(const char *a, const char *b)
 	return (strcmp(a, b) == 0);
 }
 
-/* Compare two string arrays in order. */
-static int
-model_strv_equal(char **a, size_t na, char **b, size_t nb)
-{
-	size_t	i;
-
-	if (na != nb)
-		return (0);
-	for (i = 0; i < na; i++)
-		if (!model_str_equal(a[i], b[i]))
-			return (0);
-	return (1);
-}
-
 /* Deep comparison of Services, ignoring the line. */
 int
 model_service_equal(const struct model_service *a,
@@ -461,9 +448,9 @@ model_service_equal(const struct model_service *a,
 	    !model_str_equal(a->cluster_ip, b->cluster_ip) ||
 	    a->affinity != b->affinity ||
 	    a->affinity_ttl != b->affinity_ttl || a->nports != b->nports ||
-	    !model_strv_equal(a->external_ips, a->n_external_ips,
+	    !strv_equal(a->external_ips, a->n_external_ips,
 	    b->external_ips, b->n_external_ips) ||
-	    !model_strv_equal(a->lb_ips, a->n_lb_ips, b->lb_ips, b->n_lb_ips))
+	    !strv_equal(a->lb_ips, a->n_lb_ips, b->lb_ips, b->n_lb_ips))
 		return (0);
 	for (i = 0; i < a->nports; i++) {
 		if (!model_str_equal(a->ports[i].name, b->ports[i].name) ||
@@ -512,17 +499,6 @@ model_endpoints_port(const struct model_endpoints *me, const char *port_name)
 	return (NULL);
 }
 
-/* Free a string array. */
-static void
-model_strv_free(char **v, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* Free a Service and everything it owns; NULL is ignored. */
 void
 model_service_free(struct model_service *ms)
@@ -534,8 +510,8 @@ model_service_free(struct model_service *ms)
 	free(ms->ns);
 	free(ms->name);
 	free(ms->cluster_ip);
-	model_strv_free(ms->external_ips, ms->n_external_ips);
-	model_strv_free(ms->lb_ips, ms->n_lb_ips);
+	strv_free(ms->external_ips, ms->n_external_ips);
+	strv_free(ms->lb_ips, ms->n_lb_ips);
 	for (i = 0; i < ms->nports; i++)
 		free(ms->ports[i].name);
 	free(ms->ports);

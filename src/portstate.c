@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "htab.h"
+#include "log.h"
 #include "netutil.h"
 #include "portstate.h"
 #include "xmalloc.h"
@@ -28,12 +29,30 @@
 #define PORTSTATE_MAXLINE	1024
 #define PORTSTATE_MAXFIELDS	4	/* one more than valid, to spot it */
 
+/*
+ * Write the index key of (name, proto) into buf: the protocol byte,
+ * then the name.  Returns its length, or 0 if it does not fit.
+ */
+static size_t
+portstate_key(char *buf, size_t len, const char *name, int proto)
+{
+	size_t	n = strlen(name);
+
+	if (n + 1 > len)
+		return (0);
+	buf[0] = (char)proto;
+	memcpy(buf + 1, name, n);
+	return (n + 1);
+}
+
 /* Add an entry (copies name); the array grows in powers of two. */
 void
 portstate_add(struct portstate *ps, const char *name, int proto,
     uint16_t port)
 {
 	struct portstate_entry	*e;
+	char			 key[PORTSTATE_MAXLINE + 1];
+	size_t			 klen;
 
 	/* With n entries the array holds the next power of two of n. */
 	if ((ps->n & (ps->n - 1)) == 0)
@@ -43,6 +62,18 @@ portstate_add(struct portstate *ps, const char *name, int proto,
 	e->name = xstrdup(name);
 	e->proto = proto;
 	e->port = port;
+	/*
+	 * The index makes a restart with 10k service ports one lookup per
+	 * port, not a scan; the first entry of a pair wins, as in a scan.
+	 */
+	if (ps->index == NULL && (ps->index = htab_new()) == NULL)
+		fatalx("portstate: out of memory");
+	klen = portstate_key(key, sizeof(key), name, proto);
+	/* The position plus one, not a pointer: the array moves. */
+	if (klen > 0 && htab_get(ps->index, key, klen) == NULL &&
+	    htab_put(ps->index, key, klen, (void *)(uintptr_t)ps->n,
+	    NULL) == -1)
+		fatalx("portstate: out of memory");
 }
 
 /* Free the entries. */
@@ -54,6 +85,8 @@ portstate_clear(struct portstate *ps)
 	for (i = 0; i < ps->n; i++)
 		free(ps->v[i].name);
 	free(ps->v);
+	htab_free(ps->index, NULL);
+	ps->index = NULL;
 	ps->v = NULL;
 	ps->n = 0;
 }
@@ -62,8 +95,14 @@ portstate_clear(struct portstate *ps)
 uint16_t
 portstate_lookup(const struct portstate *ps, const char *name, int proto)
 {
-	size_t	i;
+	char	key[PORTSTATE_MAXLINE + 1];
+	size_t	i, klen;
 
+	klen = portstate_key(key, sizeof(key), name, proto);
+	if (ps->index != NULL && klen > 0) {
+		i = (uintptr_t)htab_get(ps->index, key, klen);
+		return (i > 0 ? ps->v[i - 1].port : 0);
+	}
 	for (i = 0; i < ps->n; i++) {
 		if (ps->v[i].proto == proto && strcmp(ps->v[i].name, name) == 0)
 			return (ps->v[i].port);

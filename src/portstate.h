@@ -19,9 +19,12 @@ struct portstate_entry {
 	uint16_t	 port;
 };
 
+struct htab;
+
 struct portstate {
 	struct portstate_entry	*v;
 	size_t			 n;
+	struct htab		*index;	/* private: (proto, name) -> entry */
 };
 
 /*
@@ -34,7 +37,7 @@ struct portstate {
  */
 int	 portstate_parse(const char *buf, size_t len, struct portstate *,
 	    char *err, size_t errlen);
-/* Find the persisted port of (name, proto); 0 if none.  Linear. */
+/* Find the persisted port of (name, proto); 0 if none.  Hashed. */
 uint16_t portstate_lookup(const struct portstate *, const char *name,
 	    int proto);
 /* Add an entry (copies name). */

@@ -1,19 +1,19 @@
 /*
- * proxier.c: reconcile the model into listeners, balancers, relays,
- * persisted ports, node port claims and iptables rules.
+ * proxier.c: reconcile the model into listeners, balancers, relays and
+ * persisted ports, and hand the rules layer the live service ports.
  *
  * A sync walks every Service port in the model, creates what is new,
  * updates what changed in place (the proxy port survives a change of
  * portal addresses, unlike kube-proxy), closes what is gone, and then
- * renders the whole rule set in one go.  Endpoints changes only touch
- * the balancers.
+ * describes the whole live set to proxier_rules in one go.  Endpoints
+ * changes only touch the balancers.
  *
  * Staging: while a large services file is still being parsed, the model
  * passes on its new Services (model.h, services_staged); their ports are
- * bound but not served (ps->staged) and their rules streamed into a
+ * bound but not served (PORT_STAGED) and their rules streamed into a
  * running iptables-restore (proxier_rules_stage).  The next sync adopts
  * those the model then holds, starting their relays, and closes the
- * others (the file was rejected).
+ * others (the file was rejected).  See the lifecycle in proxier.h.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,12 +26,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <json-c/json.h>
 
 #include "config.h"
 #include "htab.h"
+#include "iptables.h"
 #include "lb.h"
 #include "log.h"
 #include "loop.h"
@@ -43,7 +42,40 @@
 #include "proxier_rules.h"
 #include "proxy_tcp.h"
 #include "proxy_udp.h"
+#include "strv.h"
 #include "xmalloc.h"
+
+/* Where a service port is in its life (see proxier.h). */
+enum proxier_port_state {
+	PORT_STAGED = 0,	/* bound ahead of its file, not served */
+	PORT_LIVE,		/* relay running */
+};
+
+/* One service port: what the model asked for and what serves it. */
+struct proxier_port {
+	enum proxier_port_state	 state;
+	char			*name;		/* "ns/name:port", "ns/name" */
+	char			*ns;
+	char			*svc;
+	char			*port_name;
+	int			 proto;		/* IPPROTO_TCP, IPPROTO_UDP */
+	uint16_t		 port;		/* service port */
+	uint16_t		 node_port;	/* 0 if none */
+	char			*cluster_ip;
+	char			**external_ips;
+	size_t			 n_external_ips;
+	char			**lb_ips;
+	size_t			 n_lb_ips;
+	int			 affinity;	/* MODEL_AFFINITY_* */
+	unsigned int		 ttl;
+	uint16_t		 proxy_port;	/* bound port */
+	uint16_t		 listen_port;	/* from the allocator */
+	int			 fd;		/* listener until a relay has it */
+	struct lb		*lb;
+	struct proxy_tcp	*tcp;
+	struct proxy_udp	*udp;
+	uint64_t		 walk;		/* last sync walk that saw it */
+};
 
 struct proxier {
 	struct loop		*loop;
@@ -51,25 +83,22 @@ struct proxier {
 	struct model		*model;
 	struct portalloc	*ports;
 	struct portstate	 state;		/* persisted proxy ports */
-	struct htab		*persisted;	/* proto+name -> port */
 	char			*state_path;	/* NULL: not persisted */
 	int			 state_dirty;
-	struct htab		*svcs;		/* name -> proxy_svc */
+	struct htab		*svcs;		/* name -> proxier_port */
 	struct proxier_rules	*rules;
 	struct event		*sync_ev;	/* rate-limited request */
 	struct event		*period_ev;	/* forced periodic sync */
 	uint64_t		 last_sync_ms;
 	uint64_t		 nsyncs;
 	uint64_t		 nsync_errors;
+	uint64_t		 walk;		/* sync walks so far */
 	int			 ready;
 	int			 retry;		/* a bind failed: sync again */
 	size_t			 nstaged;	/* in svcs, not serving yet */
 };
 
-static void	proxier_services_changed(void *);
-static void	proxier_rules_replay(void *, int);
-static void	proxier_endpoints_changed(void *, const char *, const char *);
-static void	proxier_svc_free(struct proxier *, struct proxy_svc *);
+static void	proxier_port_free(struct proxier *, struct proxier_port *);
 
 /*
  * Write the display and key name of a service port, as kube-proxy:
@@ -103,89 +132,6 @@ proxier_port_name(const struct model_service *ms,
 	return (buf);
 }
 
-/* Free an array of n strings. */
-static void
-proxier_strv_free(char **v, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* Copy an array of n strings. */
-static char **
-proxier_strv_dup(char *const *v, size_t n)
-{
-	char	**r;
-	size_t	  i;
-
-	r = xcalloc(n, sizeof(*r));
-	for (i = 0; i < n; i++)
-		r[i] = xstrdup(v[i]);
-	return (r);
-}
-
-/* Compare two string arrays, order included. */
-static int
-proxier_strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
-{
-	size_t	i;
-
-	if (na != nb)
-		return (0);
-	for (i = 0; i < na; i++)
-		if (strcmp(a[i], b[i]) != 0)
-			return (0);
-	return (1);
-}
-
-/* Write the key of a service port in the persisted-port index. */
-static size_t
-proxier_state_key(char *buf, size_t len, const char *name, int proto)
-{
-	int	n;
-
-	n = snprintf(buf, len, "%d %s", proto, name);
-	return (n < 0 || (size_t)n >= len ? len - 1 : (size_t)n);
-}
-
-/*
- * Index the persisted ports by name and protocol: a restart with 10k
- * service ports would otherwise scan the list once per port.
- */
-static void
-proxier_state_index(struct proxier *p)
-{
-	char	key[1024];
-	size_t	i, n;
-
-	htab_free(p->persisted, NULL);
-	if ((p->persisted = htab_new()) == NULL)
-		fatalx("proxier: out of memory");
-	for (i = 0; i < p->state.n; i++) {
-		n = proxier_state_key(key, sizeof(key), p->state.v[i].name,
-		    p->state.v[i].proto);
-		if (htab_put(p->persisted, key, n,
-		    (void *)(uintptr_t)p->state.v[i].port, NULL) == -1)
-			fatalx("proxier: out of memory");
-	}
-}
-
-/* Return the persisted proxy port of a service port, 0 if none. */
-static uint16_t
-proxier_state_lookup(struct proxier *p, const char *name, int proto)
-{
-	char	key[1024];
-	size_t	n;
-
-	if (p->persisted == NULL)
-		return (0);
-	n = proxier_state_key(key, sizeof(key), name, proto);
-	return ((uint16_t)(uintptr_t)htab_get(p->persisted, key, n));
-}
-
 /* Open the state file and load the persisted ports. */
 static void
 proxier_state_init(struct proxier *p)
@@ -209,7 +155,6 @@ proxier_state_init(struct proxier *p)
 	} else if (p->state.n > 0)
 		log_info("%s: %zu persisted proxy ports", p->state_path,
 		    p->state.n);
-	proxier_state_index(p);
 }
 
 /* Write the live proxy ports to the state file if they changed. */
@@ -217,7 +162,7 @@ static void
 proxier_state_save(struct proxier *p)
 {
 	struct htab_iter	 it;
-	struct proxy_svc	*ps;
+	struct proxier_port	*pp;
 	void			*v;
 	char			 err[CONFIG_ERRLEN];
 
@@ -226,10 +171,9 @@ proxier_state_save(struct proxier *p)
 	portstate_clear(&p->state);
 	htab_iter_init(p->svcs, &it);
 	while (htab_iter_next(&it, NULL, NULL, &v)) {
-		ps = v;
-		portstate_add(&p->state, ps->name, ps->proto, ps->proxy_port);
+		pp = v;
+		portstate_add(&p->state, pp->name, pp->proto, pp->proxy_port);
 	}
-	proxier_state_index(p);
 	if (portstate_save(p->state_path, &p->state, err, sizeof(err)) == -1)
 		log_warnx("%s: %s", p->state_path, err);
 	else
@@ -238,16 +182,16 @@ proxier_state_save(struct proxier *p)
 
 /* Feed a service port's balancer from the model's Endpoints. */
 static void
-proxier_svc_set_endpoints(struct proxier *p, struct proxy_svc *ps)
+proxier_port_set_endpoints(struct proxier *p, struct proxier_port *pp)
 {
 	const struct model_endpoints	*me;
 	const struct model_epset	*set = NULL;
 	struct lb_endpoint		*eps = NULL;
 	size_t				 i, n = 0;
 
-	me = model_get_endpoints(p->model, ps->ns, ps->svc);
+	me = model_get_endpoints(p->model, pp->ns, pp->svc);
 	if (me != NULL)
-		set = model_endpoints_port(me, ps->port_name);
+		set = model_endpoints_port(me, pp->port_name);
 	if (set != NULL && set->n > 0) {
 		eps = xcalloc(set->n, sizeof(*eps));
 		for (i = 0; i < set->n; i++) {
@@ -259,14 +203,14 @@ proxier_svc_set_endpoints(struct proxier *p, struct proxy_svc *ps)
 			n++;
 		}
 	}
-	if (lb_set_endpoints(ps->lb, eps, n))
-		log_debug("%s: %zu endpoints", ps->name, n);
+	if (lb_set_endpoints(pp->lb, eps, n))
+		log_debug("%s: %zu endpoints", pp->name, n);
 	free(eps);
 }
 
 /* Open the listener of a service port on port (0: kernel-chosen). */
 static int
-proxier_svc_listen(struct proxier *p, const struct proxy_svc *ps,
+proxier_port_listen(struct proxier *p, const struct proxier_port *pp,
     uint16_t port, char *err, size_t errlen)
 {
 	struct sockaddr_storage	ss;
@@ -274,193 +218,223 @@ proxier_svc_listen(struct proxier *p, const struct proxy_svc *ps,
 	/* A wildcard bind takes IPv4 and IPv6 alike, as Go's listen. */
 	if (p->cfg->bind_ss.ss_family == AF_INET && netutil_is_unspecified(
 	    (const struct sockaddr *)&p->cfg->bind_ss))
-		return (netutil_listen_any(ps->proto, port, 0, err, errlen));
+		return (netutil_listen_any(pp->proto, port, 0, err, errlen));
 	memcpy(&ss, &p->cfg->bind_ss, sizeof(ss));
 	netutil_set_port((struct sockaddr *)&ss, port);
-	return (netutil_listen(ps->proto, (struct sockaddr *)&ss, sizeof(ss),
+	return (netutil_listen(pp->proto, (struct sockaddr *)&ss, sizeof(ss),
 	    0, err, errlen));
 }
 
 /* Bind the listener of a new service port, reusing a persisted port. */
 static int
-proxier_svc_bind(struct proxier *p, struct proxy_svc *ps)
+proxier_port_bind(struct proxier *p, struct proxier_port *pp)
 {
 	uint16_t	port;
 	char		err[CONFIG_ERRLEN];
 	int		fd;
 
-	port = proxier_state_lookup(p, ps->name, ps->proto);
+	port = portstate_lookup(&p->state, pp->name, pp->proto);
 	if (port != 0 && portalloc_reserve(p->ports, port) == 0) {
-		fd = proxier_svc_listen(p, ps, port, err, sizeof(err));
+		fd = proxier_port_listen(p, pp, port, err, sizeof(err));
 		if (fd != -1)
 			goto bound;
 		log_warnx("%s: persisted proxy port %u: %s; choosing another",
-		    ps->name, port, err);
+		    pp->name, port, err);
 		portalloc_release(p->ports, port);
 	}
 	if (portalloc_get(p->ports, &port) == -1) {
-		log_warnx("%s: no proxy port left in range %s", ps->name,
+		log_warnx("%s: no proxy port left in range %s", pp->name,
 		    p->cfg->port_range);
 		return (-1);
 	}
-	if ((fd = proxier_svc_listen(p, ps, port, err, sizeof(err))) == -1) {
-		log_warnx("%s: %s; will retry at the next sync", ps->name,
+	if ((fd = proxier_port_listen(p, pp, port, err, sizeof(err))) == -1) {
+		log_warnx("%s: %s; will retry at the next sync", pp->name,
 		    err);
 		portalloc_release(p->ports, port);
 		return (-1);
 	}
 bound:
-	ps->listen_port = port;
-	ps->proxy_port = netutil_local_port(fd);
-	ps->fd = fd;
+	pp->listen_port = port;
+	pp->proxy_port = netutil_local_port(fd);
+	pp->fd = fd;
 	return (0);
 }
 
-/* Start the relay of a bound service port. */
+/* Hand a bound listener to a new relay. */
 static int
-proxier_svc_start(struct proxier *p, struct proxy_svc *ps)
+proxier_port_start(struct proxier *p, struct proxier_port *pp)
 {
-	if (ps->proto == IPPROTO_TCP) {
-		ps->tcp = proxy_tcp_new(p->loop, ps->fd, ps->name, ps->lb);
-		ps->fd = -1;
-		return (ps->tcp == NULL ? -1 : 0);
+	int	fd = pp->fd;
+
+	/* The relay owns fd from here on, even when it fails. */
+	pp->fd = -1;
+	if (pp->proto == IPPROTO_TCP) {
+		pp->tcp = proxy_tcp_new(p->loop, fd, pp->name, pp->lb);
+		return (pp->tcp == NULL ? -1 : 0);
 	}
-	ps->udp = proxy_udp_new(p->loop, ps->fd, ps->name, ps->lb,
+	pp->udp = proxy_udp_new(p->loop, fd, pp->name, pp->lb,
 	    p->cfg->udp_idle_timeout_ms);
-	ps->fd = -1;
-	return (ps->udp == NULL ? -1 : 0);
+	return (pp->udp == NULL ? -1 : 0);
 }
 
-/* Copy the portal fields of a model service port into ps. */
+/*
+ * Copy the portal fields of a model service port into pp; return 1 if
+ * the rules must change.  Affinity changes go to the balancer only.
+ */
 static int
-proxier_svc_update(struct proxy_svc *ps, const struct model_service *ms,
+proxier_port_update(struct proxier_port *pp, const struct model_service *ms,
     const struct model_svcport *mp)
 {
 	int	changed = 0;
 
-	if (ps->port != mp->port || ps->node_port != mp->node_port) {
-		ps->port = mp->port;
-		ps->node_port = mp->node_port;
+	if (pp->port != mp->port || pp->node_port != mp->node_port) {
+		pp->port = mp->port;
+		pp->node_port = mp->node_port;
 		changed = 1;
 	}
-	if (ps->cluster_ip == NULL || strcmp(ps->cluster_ip,
+	if (pp->cluster_ip == NULL || strcmp(pp->cluster_ip,
 	    ms->cluster_ip) != 0) {
-		free(ps->cluster_ip);
-		ps->cluster_ip = xstrdup(ms->cluster_ip);
+		free(pp->cluster_ip);
+		pp->cluster_ip = xstrdup(ms->cluster_ip);
 		changed = 1;
 	}
-	if (!proxier_strv_equal(ps->external_ips, ps->n_external_ips,
+	if (!strv_equal(pp->external_ips, pp->n_external_ips,
 	    ms->external_ips, ms->n_external_ips)) {
-		proxier_strv_free(ps->external_ips, ps->n_external_ips);
-		ps->external_ips = proxier_strv_dup(ms->external_ips,
+		strv_free(pp->external_ips, pp->n_external_ips);
+		pp->external_ips = strv_dup(ms->external_ips,
 		    ms->n_external_ips);
-		ps->n_external_ips = ms->n_external_ips;
+		pp->n_external_ips = ms->n_external_ips;
 		changed = 1;
 	}
-	if (!proxier_strv_equal(ps->lb_ips, ps->n_lb_ips, ms->lb_ips,
-	    ms->n_lb_ips)) {
-		proxier_strv_free(ps->lb_ips, ps->n_lb_ips);
-		ps->lb_ips = proxier_strv_dup(ms->lb_ips, ms->n_lb_ips);
-		ps->n_lb_ips = ms->n_lb_ips;
+	if (!strv_equal(pp->lb_ips, pp->n_lb_ips, ms->lb_ips, ms->n_lb_ips)) {
+		strv_free(pp->lb_ips, pp->n_lb_ips);
+		pp->lb_ips = strv_dup(ms->lb_ips, ms->n_lb_ips);
+		pp->n_lb_ips = ms->n_lb_ips;
 		changed = 1;
 	}
-	if (ps->affinity != ms->affinity || ps->ttl != ms->affinity_ttl) {
-		ps->affinity = ms->affinity;
-		ps->ttl = ms->affinity_ttl;
-		lb_set_affinity(ps->lb,
-		    ps->affinity == MODEL_AFFINITY_CLIENTIP ?
-		    LB_AFFINITY_CLIENTIP : LB_AFFINITY_NONE, ps->ttl);
+	if (pp->affinity != ms->affinity || pp->ttl != ms->affinity_ttl) {
+		pp->affinity = ms->affinity;
+		pp->ttl = ms->affinity_ttl;
+		lb_set_affinity(pp->lb,
+		    pp->affinity == MODEL_AFFINITY_CLIENTIP ?
+		    LB_AFFINITY_CLIENTIP : LB_AFFINITY_NONE, pp->ttl);
 	}
 	return (changed);
 }
 
-/* Create and bind a new service port; NULL if it cannot bind. */
-static struct proxy_svc *
-proxier_svc_bound(struct proxier *p, char *name,
-    const struct model_service *ms, const struct model_svcport *mp)
-{
-	struct proxy_svc	*ps;
-
-	ps = xcalloc(1, sizeof(*ps));
-	ps->name = name;
-	ps->ns = xstrdup(ms->ns);
-	ps->svc = xstrdup(ms->name);
-	ps->port_name = xstrdup(mp->name);
-	ps->proto = mp->proto;
-	ps->fd = -1;
-	ps->family = strchr(ms->cluster_ip, ':') != NULL ? AF_INET6 : AF_INET;
-	ps->affinity = ms->affinity;
-	ps->ttl = ms->affinity_ttl;
-	ps->lb = lb_new(ms->affinity == MODEL_AFFINITY_CLIENTIP ?
-	    LB_AFFINITY_CLIENTIP : LB_AFFINITY_NONE, ms->affinity_ttl);
-	if (ps->lb == NULL)
-		fatalx("%s: out of memory", name);
-	proxier_svc_update(ps, ms, mp);
-	if (proxier_svc_bind(p, ps) == -1) {
-		proxier_svc_free(p, ps);
-		return (NULL);
-	}
-	return (ps);
-}
-
-/* Feed and start the relay of a bound service port; -1 if it cannot. */
+/*
+ * STAGED -> LIVE: feed the balancer and start the relay.  Returns 0, or
+ * -1 if the relay cannot start (the caller closes the port).
+ */
 static int
-proxier_svc_serve(struct proxier *p, struct proxy_svc *ps)
+proxier_port_serve(struct proxier *p, struct proxier_port *pp)
 {
-	proxier_svc_set_endpoints(p, ps);
-	if (proxier_svc_start(p, ps) == -1) {
-		log_warnx("%s: cannot start the relay", ps->name);
+	proxier_port_set_endpoints(p, pp);
+	if (proxier_port_start(p, pp) == -1) {
+		log_warnx("%s: cannot start the relay", pp->name);
 		return (-1);
 	}
-	if (ps->staged) {
-		ps->staged = 0;
-		p->nstaged--;
-	}
+	pp->state = PORT_LIVE;
+	p->nstaged--;
 	log_info("%s/%s: proxy port %u, clusterIP %s:%u, %zu endpoints",
-	    ps->name, netutil_proto_name(ps->proto), ps->proxy_port,
-	    ps->cluster_ip, ps->port, lb_count(ps->lb));
+	    pp->name, netutil_proto_name(pp->proto), pp->proxy_port,
+	    pp->cluster_ip, pp->port, lb_count(pp->lb));
 	return (0);
 }
 
-/* Create, bind and start a new service port; NULL if it cannot bind. */
-static struct proxy_svc *
-proxier_svc_new(struct proxier *p, char *name, const struct model_service *ms,
-    const struct model_svcport *mp)
+/*
+ * Create a service port named name (taken over) from the model's
+ * description, bind it, and enter it in the table in state want: STAGED
+ * (listening, not served) or LIVE (relay started).  Returns NULL, with
+ * nothing kept, if it cannot bind or start.
+ */
+static struct proxier_port *
+proxier_port_open(struct proxier *p, char *name, const struct model_service *ms,
+    const struct model_svcport *mp, enum proxier_port_state want)
 {
-	struct proxy_svc	*ps;
+	struct proxier_port	*pp;
 
-	if ((ps = proxier_svc_bound(p, name, ms, mp)) == NULL)
-		return (NULL);
-	if (proxier_svc_serve(p, ps) == -1) {
-		proxier_svc_free(p, ps);
+	pp = xcalloc(1, sizeof(*pp));
+	pp->state = PORT_STAGED;
+	p->nstaged++;
+	pp->name = name;
+	pp->ns = xstrdup(ms->ns);
+	pp->svc = xstrdup(ms->name);
+	pp->port_name = xstrdup(mp->name);
+	pp->proto = mp->proto;
+	pp->fd = -1;
+	pp->affinity = ms->affinity;
+	pp->ttl = ms->affinity_ttl;
+	pp->lb = lb_new(ms->affinity == MODEL_AFFINITY_CLIENTIP ?
+	    LB_AFFINITY_CLIENTIP : LB_AFFINITY_NONE, ms->affinity_ttl);
+	if (pp->lb == NULL)
+		fatalx("%s: out of memory", name);
+	proxier_port_update(pp, ms, mp);
+	if (proxier_port_bind(p, pp) == -1 ||
+	    (want == PORT_LIVE && proxier_port_serve(p, pp) == -1)) {
+		proxier_port_free(p, pp);
 		return (NULL);
 	}
-	return (ps);
+	if (htab_put(p->svcs, pp->name, strlen(pp->name), pp, NULL) == -1)
+		fatalx("proxier: out of memory");
+	p->state_dirty = 1;
+	return (pp);
 }
 
-/* Close a service port: relay, listener, port, balancer. */
+/* Free a service port: relay, listener, port, balancer. */
 static void
-proxier_svc_free(struct proxier *p, struct proxy_svc *ps)
+proxier_port_free(struct proxier *p, struct proxier_port *pp)
 {
-	if (ps->staged)
+	if (pp->state == PORT_STAGED)
 		p->nstaged--;
-	if (ps->tcp != NULL)
-		proxy_tcp_close(ps->tcp, 0);
-	if (ps->udp != NULL)
-		proxy_udp_close(ps->udp);
-	if (ps->fd != -1)
-		close(ps->fd);
-	if (ps->listen_port != 0)
-		portalloc_release(p->ports, ps->listen_port);
-	lb_free(ps->lb);
-	proxier_strv_free(ps->external_ips, ps->n_external_ips);
-	proxier_strv_free(ps->lb_ips, ps->n_lb_ips);
-	free(ps->cluster_ip);
-	free(ps->port_name);
-	free(ps->svc);
-	free(ps->ns);
-	free(ps->name);
-	free(ps);
+	if (pp->tcp != NULL)
+		proxy_tcp_close(pp->tcp, 0);
+	if (pp->udp != NULL)
+		proxy_udp_close(pp->udp);
+	if (pp->fd != -1)
+		close(pp->fd);
+	if (pp->listen_port != 0)
+		portalloc_release(p->ports, pp->listen_port);
+	lb_free(pp->lb);
+	strv_free(pp->external_ips, pp->n_external_ips);
+	strv_free(pp->lb_ips, pp->n_lb_ips);
+	free(pp->cluster_ip);
+	free(pp->port_name);
+	free(pp->svc);
+	free(pp->ns);
+	free(pp->name);
+	free(pp);
+}
+
+/*
+ * Take a service port out of the table and free it; forget (a port
+ * whose rules were installed) queues the conntrack flush of a UDP port.
+ */
+static void
+proxier_port_close(struct proxier *p, struct proxier_port *pp, int forget)
+{
+	htab_del(p->svcs, pp->name, strlen(pp->name));
+	if (forget)
+		proxier_rules_forget(p->rules, pp->proto, pp->cluster_ip);
+	proxier_port_free(p, pp);
+	p->state_dirty = 1;
+}
+
+/* Describe a service port to the rules layer; strings are borrowed. */
+static void
+proxier_port_describe(const struct proxier_port *pp, struct ipt_svcport *is)
+{
+	memset(is, 0, sizeof(*is));
+	is->name = pp->name;
+	is->proto = pp->proto;
+	is->port = pp->port;
+	is->node_port = pp->node_port;
+	is->proxy_port = pp->proxy_port;
+	is->cluster_ip = pp->cluster_ip;
+	is->external_ips = (const char *const *)pp->external_ips;
+	is->n_external_ips = pp->n_external_ips;
+	is->lb_ips = (const char *const *)pp->lb_ips;
+	is->n_lb_ips = pp->n_lb_ips;
 }
 
 struct proxier_walk {
@@ -468,98 +442,108 @@ struct proxier_walk {
 	int		 changed;	/* rules must be re-rendered */
 };
 
+/* Reconcile one port of a model Service; return 1 if rules change. */
+static int
+proxier_sync_port(struct proxier *p, const struct model_service *ms,
+    const struct model_svcport *mp)
+{
+	struct proxier_port	*pp;
+	char			*name, nbuf[256];
+	int			 changed = 0;
+
+	name = proxier_port_name(ms, mp, nbuf, sizeof(nbuf));
+	pp = htab_get(p->svcs, name, strlen(name));
+	if (pp != NULL && pp->proto != mp->proto) {
+		/* Same port name, other protocol: start over. */
+		proxier_port_close(p, pp, 1);
+		pp = NULL;
+		changed = 1;
+	}
+	if (pp == NULL) {
+		if (name == nbuf)
+			name = xstrdup(nbuf);
+		pp = proxier_port_open(p, name, ms, mp, PORT_LIVE);
+		if (pp == NULL) {
+			p->retry = 1;
+			return (changed);
+		}
+		pp->walk = p->walk;
+		return (1);
+	}
+	if (name != nbuf)
+		free(name);
+	if (proxier_port_update(pp, ms, mp))
+		changed = 1;
+	if (pp->state == PORT_STAGED) {
+		/* Bound ahead while its file was parsed: serve it now. */
+		if (proxier_port_serve(p, pp) == -1) {
+			proxier_port_close(p, pp, 0);
+			p->retry = 1;
+			return (1);
+		}
+		changed = 1;
+	}
+	pp->walk = p->walk;
+	return (changed);
+}
+
 /* Reconcile the ports of one model Service. */
 static void
 proxier_sync_service(const struct model_service *ms, void *arg)
 {
 	struct proxier_walk	*w = arg;
-	struct proxier		*p = w->p;
-	struct proxy_svc	*ps;
-	char			*name, nbuf[256];
 	size_t			 i;
 
-	for (i = 0; i < ms->nports; i++) {
-		const struct model_svcport *mp = &ms->ports[i];
-
-		name = proxier_port_name(ms, mp, nbuf, sizeof(nbuf));
-		ps = htab_get(p->svcs, name, strlen(name));
-		if (ps != NULL && ps->proto != mp->proto) {
-			/* Same port name, other protocol: start over. */
-			htab_del(p->svcs, name, strlen(name));
-			proxier_rules_forget(p->rules, ps);
-			proxier_svc_free(p, ps);
-			ps = NULL;
+	for (i = 0; i < ms->nports; i++)
+		if (proxier_sync_port(w->p, ms, &ms->ports[i]))
 			w->changed = 1;
-		}
-		if (ps != NULL && ps->staged) {
-			/* Bound ahead while its file was parsed: serve. */
-			proxier_svc_update(ps, ms, mp);
-			if (proxier_svc_serve(p, ps) == -1) {
-				htab_del(p->svcs, name, strlen(name));
-				proxier_svc_free(p, ps);
-				ps = NULL;
-				p->retry = 1;
-				w->changed = 1;
-				if (name != nbuf)
-					free(name);
-				continue;
-			}
-			w->changed = 1;
-		}
-		if (ps != NULL) {
-			if (name != nbuf)
-				free(name);
-			if (proxier_svc_update(ps, ms, mp))
-				w->changed = 1;
-			ps->seen = 1;
-			continue;
-		}
-		if (name == nbuf)
-			name = xstrdup(nbuf);
-		if ((ps = proxier_svc_new(p, name, ms, mp)) == NULL) {
-			p->retry = 1;
-			continue;
-		}
-		if (htab_put(p->svcs, ps->name, strlen(ps->name), ps,
-		    NULL) == -1)
-			fatalx("proxier: out of memory");
-		ps->seen = 1;
-		w->changed = 1;
-		p->state_dirty = 1;
-	}
 }
 
-/* Close the service ports that are no longer in the model. */
+/* Close the service ports this walk did not see. */
 static int
 proxier_sync_removed(struct proxier *p)
 {
 	struct htab_iter	 it;
-	struct proxy_svc	*ps;
+	struct proxier_port	*pp;
 	void			*v;
 	int			 changed = 0;
 
 	htab_iter_init(p->svcs, &it);
 	while (htab_iter_next(&it, NULL, NULL, &v)) {
-		ps = v;
-		if (ps->seen) {
-			ps->seen = 0;
+		pp = v;
+		if (pp->walk == p->walk)
 			continue;
-		}
-		if (ps->staged)
+		if (pp->state == PORT_STAGED)
 			log_info("%s/%s: staged but not taken, proxy port %u "
-			    "closed", ps->name, netutil_proto_name(ps->proto),
-			    ps->proxy_port);
+			    "closed", pp->name, netutil_proto_name(pp->proto),
+			    pp->proxy_port);
 		else
 			log_info("%s/%s: removed, proxy port %u closed",
-			    ps->name, netutil_proto_name(ps->proto),
-			    ps->proxy_port);
-		htab_del(p->svcs, ps->name, strlen(ps->name));
-		proxier_rules_forget(p->rules, ps);
-		proxier_svc_free(p, ps);
+			    pp->name, netutil_proto_name(pp->proto),
+			    pp->proxy_port);
+		proxier_port_close(p, pp, 1);
 		changed = 1;
-		p->state_dirty = 1;
 	}
 	return (changed);
+}
+
+/* Describe every service port in the table to the rules layer. */
+static int
+proxier_sync_rules(struct proxier *p, int force)
+{
+	struct htab_iter	 it;
+	struct ipt_svcport	*v;
+	void			*e;
+	size_t			 n = 0;
+	int			 rv;
+
+	v = xcalloc(htab_count(p->svcs) + 1, sizeof(*v));
+	htab_iter_init(p->svcs, &it);
+	while (htab_iter_next(&it, NULL, NULL, &e))
+		proxier_port_describe(e, &v[n++]);
+	rv = proxier_rules_sync(p->rules, v, n, force);
+	free(v);
+	return (rv);
 }
 
 /* Reconcile now. */
@@ -577,16 +561,18 @@ proxier_sync(struct proxier *p, int force)
 		return;
 	}
 	p->retry = 0;
+	p->walk++;
 	model_foreach_service(p->model, proxier_sync_service, &w);
 	if (proxier_sync_removed(p))
 		w.changed = 1;
 	mid = loop_now_ms(p->loop);
-	if (proxier_rules_sync(p->rules, p->svcs, force) == -1)
+	/* Every port left is LIVE: the walk adopted or closed the rest. */
+	if (proxier_sync_rules(p, force) == -1)
 		p->nsync_errors++;
 	proxier_state_save(p);
 	htab_iter_init(p->svcs, &it);
 	while (htab_iter_next(&it, NULL, NULL, &v))
-		lb_expire(((struct proxy_svc *)v)->lb, start);
+		lb_expire(((struct proxier_port *)v)->lb, start);
 	p->last_sync_ms = loop_now_ms(p->loop);
 	p->nsyncs++;
 	p->ready = 1;
@@ -633,7 +619,7 @@ proxier_request_sync(struct proxier *p)
 	evtimer_add(p->sync_ev, &tv);
 }
 
-/* The rules side wants the sync that waited for its restore. */
+/* The rules layer wants the sync that waited for its restore. */
 static void
 proxier_rules_replay(void *arg, int now)
 {
@@ -667,19 +653,21 @@ static void
 proxier_services_staged(void *arg, const struct model_service *const *svcs,
     size_t n)
 {
-	struct proxier		 *p = arg;
-	struct proxy_svc	 *ps, **v;
-	char			 *name, nbuf[256];
-	size_t			  i, k, nv = 0, cap = 0;
+	struct proxier		*p = arg;
+	const struct model_service *ms;
+	struct proxier_port	*pp;
+	struct ipt_svcport	*v = NULL;
+	char			*name, nbuf[256];
+	size_t			 i, k, nv = 0, cap = 0;
 
 	/* The first sync binds everything anyway, in one go. */
 	if (!p->ready)
 		return;
-	v = NULL;
 	for (i = 0; i < n; i++) {
-		for (k = 0; k < svcs[i]->nports; k++) {
-			name = proxier_port_name(svcs[i], &svcs[i]->ports[k],
-			    nbuf, sizeof(nbuf));
+		ms = svcs[i];
+		for (k = 0; k < ms->nports; k++) {
+			name = proxier_port_name(ms, &ms->ports[k], nbuf,
+			    sizeof(nbuf));
 			if (htab_get(p->svcs, name, strlen(name)) != NULL) {
 				/* Live: changes wait for the model. */
 				if (name != nbuf)
@@ -688,21 +676,17 @@ proxier_services_staged(void *arg, const struct model_service *const *svcs,
 			}
 			if (name == nbuf)
 				name = xstrdup(nbuf);
-			ps = proxier_svc_bound(p, name, svcs[i],
-			    &svcs[i]->ports[k]);
-			if (ps == NULL)
+			pp = proxier_port_open(p, name, ms, &ms->ports[k],
+			    PORT_STAGED);
+			if (pp == NULL)
 				continue;	/* the sync retries */
-			ps->staged = 1;
-			p->nstaged++;
-			if (htab_put(p->svcs, ps->name, strlen(ps->name), ps,
-			    NULL) == -1)
-				fatalx("proxier: out of memory");
 			if (nv == cap) {
 				cap = cap == 0 ? 64 : cap * 2;
 				v = xreallocarray(v, cap, sizeof(*v));
 			}
-			v[nv++] = ps;
-			p->state_dirty = 1;
+			proxier_port_describe(pp, &v[nv]);
+			/* Node ports wait for the adopting sync's claim. */
+			v[nv++].node_port = 0;
 		}
 	}
 	if (nv > 0)
@@ -727,7 +711,7 @@ proxier_endpoints_changed(void *arg, const char *ns, const char *name)
 {
 	struct proxier			*p = arg;
 	const struct model_service	*ms;
-	struct proxy_svc		*ps;
+	struct proxier_port		*pp;
 	char				*pn, nbuf[256];
 	size_t				 i;
 
@@ -735,11 +719,11 @@ proxier_endpoints_changed(void *arg, const char *ns, const char *name)
 		return;
 	for (i = 0; i < ms->nports; i++) {
 		pn = proxier_port_name(ms, &ms->ports[i], nbuf, sizeof(nbuf));
-		ps = htab_get(p->svcs, pn, strlen(pn));
+		pp = htab_get(p->svcs, pn, strlen(pn));
 		if (pn != nbuf)
 			free(pn);
-		if (ps != NULL)
-			proxier_svc_set_endpoints(p, ps);
+		if (pp != NULL)
+			proxier_port_set_endpoints(p, pp);
 	}
 }
 
@@ -791,7 +775,7 @@ void
 proxier_free(struct proxier *p)
 {
 	struct htab_iter	 it;
-	struct proxy_svc	*ps;
+	struct proxier_port	*pp;
 	void			*v;
 
 	if (p == NULL)
@@ -801,20 +785,19 @@ proxier_free(struct proxier *p)
 	event_free(p->period_ev);
 	htab_iter_init(p->svcs, &it);
 	while (htab_iter_next(&it, NULL, NULL, &v)) {
-		ps = v;
-		htab_del(p->svcs, ps->name, strlen(ps->name));
-		if (ps->tcp != NULL) {
-			proxy_tcp_close(ps->tcp, 1);
-			ps->tcp = NULL;
+		pp = v;
+		htab_del(p->svcs, pp->name, strlen(pp->name));
+		if (pp->tcp != NULL) {
+			proxy_tcp_close(pp->tcp, 1);
+			pp->tcp = NULL;
 		}
-		proxier_svc_free(p, ps);
+		proxier_port_free(p, pp);
 	}
 	proxy_tcp_kill_dying(p->loop);
 	htab_free(p->svcs, NULL);
 	proxier_rules_free(p->rules);
 	portalloc_free(p->ports);
 	portstate_clear(&p->state);
-	htab_free(p->persisted, NULL);
 	free(p->state_path);
 	free(p);
 }
@@ -825,13 +808,6 @@ proxier_set_node_ip(struct proxier *p, const char *ip)
 {
 	if (proxier_rules_set_node_ip(p->rules, ip))
 		proxier_request_sync(p);
-}
-
-/* Return the number of live service ports (staged ones are not). */
-size_t
-proxier_count(const struct proxier *p)
-{
-	return (htab_count(p->svcs) - p->nstaged);
 }
 
 /* Return 1 after the first completed sync. */
@@ -850,173 +826,69 @@ proxier_last_sync_ms(const struct proxier *p)
 
 /* Order service ports by name, then protocol. */
 static int
-proxier_svc_cmp(const void *a, const void *b)
+proxier_port_cmp(const void *a, const void *b)
 {
-	const struct proxy_svc	*x = *(struct proxy_svc *const *)a;
-	const struct proxy_svc	*y = *(struct proxy_svc *const *)b;
-	int			 c;
+	const struct proxier_port *x = *(struct proxier_port *const *)a;
+	const struct proxier_port *y = *(struct proxier_port *const *)b;
+	int			   c;
 
 	if ((c = strcmp(x->name, y->name)) != 0)
 		return (c);
 	return (x->proto - y->proto);
 }
 
-/* Return the live service ports sorted by name; *n gets the count. */
-static struct proxy_svc **
-proxier_sorted(struct proxier *p, size_t *n)
+/* Return the counters of a service port (zero if it has no relay). */
+static const struct svc_counters *
+proxier_port_counters(const struct proxier_port *pp)
 {
+	static const struct svc_counters	zero;
+
+	if (pp->tcp != NULL)
+		return (proxy_tcp_counters(pp->tcp));
+	if (pp->udp != NULL)
+		return (proxy_udp_counters(pp->udp));
+	return (&zero);
+}
+
+/* Call cb on every live service port, sorted by name and protocol. */
+void
+proxier_foreach_port(struct proxier *p,
+    void (*cb)(const struct proxier_portinfo *, void *), void *arg)
+{
+	struct proxier_portinfo	  pi;
+	struct proxier_port	**v, *pp;
 	struct htab_iter	  it;
-	struct proxy_svc	**v;
 	void			 *e;
-	size_t			  i = 0;
+	size_t			  i, n = 0;
 
 	v = xcalloc(htab_count(p->svcs) + 1, sizeof(*v));
 	htab_iter_init(p->svcs, &it);
 	while (htab_iter_next(&it, NULL, NULL, &e))
-		v[i++] = e;
-	qsort(v, i, sizeof(*v), proxier_svc_cmp);
-	*n = i;
-	return (v);
-}
-
-/* Return the counters of a service port. */
-static const struct svc_counters *
-proxier_svc_counters(const struct proxy_svc *ps)
-{
-	static const struct svc_counters	zero;
-
-	if (ps->tcp != NULL)
-		return (proxy_tcp_counters(ps->tcp));
-	if (ps->udp != NULL)
-		return (proxy_udp_counters(ps->udp));
-	return (&zero);
-}
-
-/* Describe one service port as a JSON object. */
-static struct json_object *
-proxier_svc_json(const struct proxy_svc *ps)
-{
-	const struct svc_counters	*c = proxier_svc_counters(ps);
-	struct json_object		*o, *eps;
-	char				 buf[NETUTIL_ADDRSTRLEN];
-	size_t				 i;
-
-	o = json_object_new_object();
-	json_object_object_add(o, "name", json_object_new_string(ps->name));
-	json_object_object_add(o, "protocol",
-	    json_object_new_string(netutil_proto_name(ps->proto)));
-	json_object_object_add(o, "proxyPort",
-	    json_object_new_int(ps->proxy_port));
-	json_object_object_add(o, "clusterIP",
-	    json_object_new_string(ps->cluster_ip));
-	json_object_object_add(o, "port", json_object_new_int(ps->port));
-	json_object_object_add(o, "nodePort",
-	    json_object_new_int(ps->node_port));
-	eps = json_object_new_array();
-	for (i = 0; i < lb_count(ps->lb); i++) {
-		const struct lb_endpoint *e = lb_endpoint_at(ps->lb, i);
-
-		netutil_ntop((const struct sockaddr *)&e->addr, buf,
-		    sizeof(buf));
-		json_object_array_add(eps, json_object_new_string(buf));
+		if (((struct proxier_port *)e)->state == PORT_LIVE)
+			v[n++] = e;
+	qsort(v, n, sizeof(*v), proxier_port_cmp);
+	for (i = 0; i < n; i++) {
+		pp = v[i];
+		pi.name = pp->name;
+		pi.proto = pp->proto;
+		pi.proxy_port = pp->proxy_port;
+		pi.cluster_ip = pp->cluster_ip;
+		pi.port = pp->port;
+		pi.node_port = pp->node_port;
+		pi.lb = pp->lb;
+		pi.counters = proxier_port_counters(pp);
+		cb(&pi, arg);
 	}
-	json_object_object_add(o, "endpoints", eps);
-	json_object_object_add(o, "activeConnections",
-	    json_object_new_int64((int64_t)c->active));
-	json_object_object_add(o, "accepted",
-	    json_object_new_int64((int64_t)c->accepted));
-	json_object_object_add(o, "noEndpoints",
-	    json_object_new_int64((int64_t)c->no_endpoints));
-	json_object_object_add(o, "connectErrors",
-	    json_object_new_int64((int64_t)c->connect_errors));
-	json_object_object_add(o, "pinnedClients",
-	    json_object_new_int64((int64_t)lb_pinned(ps->lb)));
-	return (o);
-}
-
-/* Append the live table as JSON. */
-void
-proxier_dump_json(struct proxier *p, struct evbuffer *buf)
-{
-	struct proxy_svc	**v;
-	struct json_object	 *root, *arr;
-	size_t			  i, n;
-
-	v = proxier_sorted(p, &n);
-	root = json_object_new_object();
-	arr = json_object_new_array();
-	/* Staged ports do not serve yet: not listed until adopted. */
-	for (i = 0; i < n; i++)
-		if (!v[i]->staged)
-			json_object_array_add(arr, proxier_svc_json(v[i]));
-	json_object_object_add(root, "services", arr);
-	evbuffer_add_printf(buf, "%s\n", json_object_to_json_string_ext(root,
-	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(root);
 	free(v);
 }
 
-/* Append Prometheus metrics. */
+/* Fill in the reconciler's totals. */
 void
-proxier_dump_metrics(struct proxier *p, struct evbuffer *buf)
+proxier_get_stats(const struct proxier *p, struct proxier_stats *st)
 {
-	static const struct {
-		const char	*name;
-		const char	*help;
-		size_t		 off;
-		int		 gauge;
-	} m[] = {
-#define M(n, h, f, g) { n, h, offsetof(struct svc_counters, f), g }
-		M("kuproxy_service_connections_active",
-		    "Relayed TCP connections or UDP flows now open.", active,
-		    1),
-		M("kuproxy_service_connections_total",
-		    "TCP connections accepted or UDP flows created.", accepted,
-		    0),
-		M("kuproxy_service_no_endpoints_total",
-		    "Connections or datagrams refused for lack of endpoints.",
-		    no_endpoints, 0),
-		M("kuproxy_service_connect_errors_total",
-		    "Failed backend connection attempts.", connect_errors, 0),
-		M("kuproxy_service_bytes_in_total",
-		    "Bytes relayed from clients to backends.", bytes_in, 0),
-		M("kuproxy_service_bytes_out_total",
-		    "Bytes relayed from backends to clients.", bytes_out, 0),
-		M("kuproxy_service_datagrams_dropped_total",
-		    "UDP datagrams dropped.", dgrams_dropped, 0),
-#undef M
-	};
-	struct proxy_svc	**v;
-	size_t			  i, j, n;
-
-	v = proxier_sorted(p, &n);
-	for (j = 0; j < sizeof(m) / sizeof(m[0]); j++) {
-		evbuffer_add_printf(buf, "# HELP %s %s\n# TYPE %s %s\n",
-		    m[j].name, m[j].help, m[j].name,
-		    m[j].gauge ? "gauge" : "counter");
-		for (i = 0; i < n; i++) {
-			const char	*c;
-
-			if (v[i]->staged)
-				continue;	/* not serving yet */
-			c = (const char *)proxier_svc_counters(v[i]);
-			evbuffer_add_printf(buf,
-			    "%s{service=\"%s\",protocol=\"%s\"} %llu\n",
-			    m[j].name, v[i]->name,
-			    netutil_proto_name(v[i]->proto),
-			    (unsigned long long)*(const uint64_t *)(c +
-			    m[j].off));
-		}
-	}
-	evbuffer_add_printf(buf, "# HELP kuproxy_sync_total Completed syncs.\n"
-	    "# TYPE kuproxy_sync_total counter\nkuproxy_sync_total %llu\n"
-	    "# HELP kuproxy_sync_errors_total Syncs whose rules failed.\n"
-	    "# TYPE kuproxy_sync_errors_total counter\n"
-	    "kuproxy_sync_errors_total %llu\n"
-	    "# HELP kuproxy_service_ports Live service ports.\n"
-	    "# TYPE kuproxy_service_ports gauge\nkuproxy_service_ports %zu\n",
-	    (unsigned long long)p->nsyncs,
-	    (unsigned long long)(p->nsync_errors +
-	    proxier_rules_errors(p->rules)), n - p->nstaged);
-	free(v);
+	st->syncs = p->nsyncs;
+	st->sync_errors = p->nsync_errors + proxier_rules_errors(p->rules);
+	st->ports = htab_count(p->svcs) - p->nstaged;
+	st->fd_pauses = p->loop->fd_pauses;
+	st->conns = p->loop->conns;
 }

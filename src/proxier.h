@@ -1,17 +1,35 @@
 /*
  * proxier.h: reconcile the model into the node's state (kube-proxy's
  * userspace proxier.go): one listener, balancer and relay per service
- * port, the persisted proxy ports, the node port claims, and the
- * iptables rule set that points Service addresses at the listeners.
+ * port, the persisted proxy ports, and the description of every service
+ * port that the rules layer (proxier_rules.h) turns into node port
+ * claims and iptables rules.
  *
  *	model --(services_changed)----> proxier_request_sync (rate-limited)
  *	      --(endpoints_changed)---> balancer update, no rule work
+ *	      --(services_staged)-----> bind ahead, rules streamed
+ *	proxier --(struct ipt_svcport[])--> proxier_rules --> iptables
  *
- * Service port lifecycle (struct proxy_svc):
+ * Data flows one way: the proxier hands the rules layer plain
+ * descriptions (borrowed for the call), never its own table, and hears
+ * back only through the callback it registered (a sync that waited).
  *
- *	new --(port + bind ok)--> LIVE --(gone from model)--> closed
- *	 |                         ^
- *	 +--(bind failed)--> retried at the next sync, port released
+ * Service port lifecycle (struct proxier_port, private to proxier.c):
+ *
+ *	 model (sync walk)                 staging (large file parsed)
+ *	       |                                   |
+ *	  bind ok                              bind ok
+ *	       |                                   v
+ *	       |     (sync: in the model)       STAGED  listening, queueing
+ *	       |   +--------------------------- |  |    connections, rules
+ *	       v   v                            |  |    streamed; not served
+ *	      LIVE   relay running, in metrics  |  |
+ *	       |                                |  +--(sync: not in the
+ *	       +--(sync: gone, or other proto)--+------ model)--> closed
+ *	                                                          |
+ *	 bind failed: nothing is kept; the port is retried at the next sync
+ *	 closed: listener, port and balancer released; a UDP port's
+ *	 conntrack entries are flushed once its rules are gone
  */
 #ifndef PROXIER_H
 #define PROXIER_H
@@ -19,40 +37,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct evbuffer;
 struct kp_config;
 struct lb;
 struct loop;
 struct model;
 struct proxier;
-struct proxy_tcp;
-struct proxy_udp;
+struct svc_counters;
 
-/* One service port: what the model asked for and what serves it. */
-struct proxy_svc {
-	char		*name;		/* "ns/name:port" or "ns/name" */
-	char		*ns;
-	char		*svc;
-	char		*port_name;
-	int		 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
-	int		 family;	/* of the cluster IP */
-	uint16_t	 port;		/* service port */
-	uint16_t	 node_port;	/* 0 if none */
-	char		*cluster_ip;
-	char		**external_ips;
-	size_t		 n_external_ips;
-	char		**lb_ips;
-	size_t		 n_lb_ips;
-	int		 affinity;	/* MODEL_AFFINITY_* */
-	unsigned int	 ttl;
-	uint16_t	 proxy_port;	/* bound port */
-	uint16_t	 listen_port;	/* from the allocator (0: kernel) */
-	int		 fd;		/* listener before the relay owns it */
-	struct lb	*lb;
-	struct proxy_tcp *tcp;
-	struct proxy_udp *udp;
-	int		 seen;		/* mark for the sync walk */
-	int		 staged;	/* bound ahead, not yet serving */
+/*
+ * What reporting may see of one live service port (metrics.c).  Every
+ * pointer is borrowed for the duration of the callback.
+ */
+struct proxier_portinfo {
+	const char			*name;	/* "ns/name:port", "ns/name" */
+	int				 proto;	/* IPPROTO_TCP, IPPROTO_UDP */
+	uint16_t			 proxy_port;
+	const char			*cluster_ip;
+	uint16_t			 port;
+	uint16_t			 node_port;	/* 0: none */
+	const struct lb			*lb;
+	const struct svc_counters	*counters;
+};
+
+/* Totals of the reconciler, for /metrics. */
+struct proxier_stats {
+	uint64_t	syncs;		/* completed syncs */
+	uint64_t	sync_errors;	/* syncs or rule applications failed */
+	size_t		ports;		/* live service ports */
+	uint64_t	fd_pauses;	/* EMFILE/ENFILE accept pauses */
+	uint64_t	conns;		/* relayed connections now */
 };
 
 /*
@@ -67,32 +80,36 @@ struct proxier	*proxier_new(struct loop *, const struct kp_config *,
 /*
  * Close every listener and relay (established connections are killed),
  * release ports and free everything.  Rules stay in place, so a
- * successor started soon after finds them valid.
+ * successor started soon after finds them valid.  NULL is ignored.
  */
 void		 proxier_free(struct proxier *);
 /* Ask for a sync; runs at once or when minSyncPeriod allows. */
 void		 proxier_request_sync(struct proxier *);
-/* Reconcile now; force re-applies the rules even if unchanged. */
+/*
+ * Reconcile now: bind, adopt or close service ports, then hand the rules
+ * layer the live set; force re-applies the rules even if unchanged (the
+ * periodic sync).  Does nothing until the model is synced.
+ */
 void		 proxier_sync(struct proxier *, int force);
 /*
  * The Node object's address, from the API source: used as the node IP if
  * neither --bind-address nor a default route gave one.
  */
 void		 proxier_set_node_ip(struct proxier *, const char *ip);
-/* Number of live service ports. */
-size_t		 proxier_count(const struct proxier *);
 /* Return 1 once a first sync has completed (listeners and rules up). */
 int		 proxier_is_ready(const struct proxier *);
 /* Monotonic ms of the last completed sync (0: never). */
 uint64_t	 proxier_last_sync_ms(const struct proxier *);
 /*
- * Append the live table as JSON to buf: {"services":[{"name",
- * "protocol", "proxyPort", "clusterIP", "port", "nodePort",
- * "endpoints", "activeConnections", "accepted", "noEndpoints",
- * "connectErrors"}...]}.
+ * Call cb once per live service port (staged ones are not serving and
+ * are left out), sorted by name then protocol.  cb must not change the
+ * proxier.
  */
-void		 proxier_dump_json(struct proxier *, struct evbuffer *);
-/* Append Prometheus text-format metrics to buf. */
-void		 proxier_dump_metrics(struct proxier *, struct evbuffer *);
+void		 proxier_foreach_port(struct proxier *,
+		    void (*cb)(const struct proxier_portinfo *, void *),
+		    void *arg);
+/* Fill *st with the reconciler's totals. */
+void		 proxier_get_stats(const struct proxier *,
+		    struct proxier_stats *st);
 
 #endif /* PROXIER_H */

@@ -20,7 +20,6 @@
 #include "log.h"
 #include "netutil.h"
 #include "nodeip.h"
-#include "proxier.h"
 #include "proxier_rules.h"
 #include "xmalloc.h"
 
@@ -89,8 +88,6 @@ struct proxier_rules {
 
 static void	proxier_rules_flushq_clear(struct rules_flushq *);
 static void	proxier_rules_done(int, struct exec_result *, void *);
-static void	proxier_rules_fill(struct ipt_svcport *,
-		    const struct proxy_svc *, int);
 static uint64_t	proxier_rules_now(void);
 static void	proxier_rules_stream_close(struct rules_job *);
 
@@ -121,7 +118,7 @@ proxier_rules_claim_free(void *arg)
  * port rules may be written), 0 if another service port owns it.
  */
 static int
-proxier_rules_claim(struct proxier_rules *r, const struct proxy_svc *ps)
+proxier_rules_claim(struct proxier_rules *r, const struct ipt_svcport *ps)
 {
 	struct np_claim		*c;
 	unsigned char		 key[3];
@@ -277,22 +274,12 @@ proxier_rules_free(struct proxier_rules *r)
 	free(r);
 }
 
-/* Fill one iptables description from a service port. */
-static void
-proxier_rules_fill(struct ipt_svcport *is, const struct proxy_svc *ps,
-    int owns_node_port)
+/* Return the family of a service port: that of its cluster IP. */
+static int
+proxier_rules_family(const struct ipt_svcport *sp)
 {
-	memset(is, 0, sizeof(*is));
-	is->name = ps->name;
-	is->proto = ps->proto;
-	is->port = ps->port;
-	is->node_port = owns_node_port ? ps->node_port : 0;
-	is->proxy_port = ps->proxy_port;
-	is->cluster_ip = ps->cluster_ip;
-	is->external_ips = (const char *const *)ps->external_ips;
-	is->n_external_ips = ps->n_external_ips;
-	is->lb_ips = (const char *const *)ps->lb_ips;
-	is->n_lb_ips = ps->n_lb_ips;
+	return (sp->cluster_ip != NULL && strchr(sp->cluster_ip, ':') != NULL ?
+	    AF_INET6 : AF_INET);
 }
 
 /* Return monotonic milliseconds. */
@@ -628,7 +615,7 @@ proxier_rules_stream(struct proxier_rules *r, int family,
 
 /* Stream the rules of staged service ports (see proxier_rules.h). */
 void
-proxier_rules_stage(struct proxier_rules *r, struct proxy_svc *const *ps,
+proxier_rules_stage(struct proxier_rules *r, const struct ipt_svcport *v,
     size_t n)
 {
 	struct ipt_svcport	*v4, *v6;
@@ -637,11 +624,12 @@ proxier_rules_stage(struct proxier_rules *r, struct proxy_svc *const *ps,
 	v4 = xcalloc(n + 1, sizeof(*v4));
 	v6 = xcalloc(n + 1, sizeof(*v6));
 	/* Node ports wait for the adopting sync, which claims them. */
-	for (i = 0; i < n; i++)
-		if (ps[i]->family == AF_INET6)
-			proxier_rules_fill(&v6[n6++], ps[i], 0);
+	for (i = 0; i < n; i++) {
+		if (proxier_rules_family(&v[i]) == AF_INET6)
+			v6[n6] = v[i], v6[n6++].node_port = 0;
 		else
-			proxier_rules_fill(&v4[n4++], ps[i], 0);
+			v4[n4] = v[i], v4[n4++].node_port = 0;
+	}
 	(void)proxier_rules_stream(r, AF_INET, v4, n4);
 	(void)proxier_rules_stream(r, AF_INET6, v6, n6);
 	free(v4);
@@ -668,26 +656,21 @@ proxier_rules_errors(const struct proxier_rules *r)
 
 /* Claim node ports and apply the rules of every live service port. */
 int
-proxier_rules_sync(struct proxier_rules *r, struct htab *svcs, int force)
+proxier_rules_sync(struct proxier_rules *r, const struct ipt_svcport *v,
+    size_t n, int force)
 {
-	struct htab_iter	 it;
-	struct ipt_svcport	*v4, *v6;
-	struct proxy_svc	*ps;
-	size_t			 n4 = 0, n6 = 0, n;
-	void			*e;
-	int			 own, rv = 0;
+	struct ipt_svcport	*v4, *v6, *d;
+	size_t			 i, n4 = 0, n6 = 0;
+	int			 rv = 0;
 
-	n = htab_count(svcs);
 	v4 = xcalloc(n + 1, sizeof(*v4));
 	v6 = xcalloc(n + 1, sizeof(*v6));
-	htab_iter_init(svcs, &it);
-	while (htab_iter_next(&it, NULL, NULL, &e)) {
-		ps = e;
-		own = ps->node_port != 0 && proxier_rules_claim(r, ps);
-		if (ps->family == AF_INET6)
-			proxier_rules_fill(&v6[n6++], ps, own);
-		else
-			proxier_rules_fill(&v4[n4++], ps, own);
+	for (i = 0; i < n; i++) {
+		d = proxier_rules_family(&v[i]) == AF_INET6 ? &v6[n6++] :
+		    &v4[n4++];
+		*d = v[i];
+		if (d->node_port != 0 && !proxier_rules_claim(r, &v[i]))
+			d->node_port = 0;
 	}
 	proxier_rules_claims_sweep(r);
 	if (proxier_rules_apply(r, AF_INET, v4, n4, force) == -1)
@@ -708,12 +691,12 @@ proxier_rules_sync(struct proxier_rules *r, struct htab *svcs, int force)
  * flush once the rules that point at it are gone.
  */
 void
-proxier_rules_forget(struct proxier_rules *r, const struct proxy_svc *ps)
+proxier_rules_forget(struct proxier_rules *r, int proto, const char *cluster_ip)
 {
-	if (ps->proto != IPPROTO_UDP)
+	if (proto != IPPROTO_UDP || cluster_ip == NULL)
 		return;
-	proxier_rules_flushq_add(&r->jobs[ps->family == AF_INET6].pend,
-	    ps->cluster_ip);
+	proxier_rules_flushq_add(&r->jobs[strchr(cluster_ip, ':') != NULL].pend,
+	    cluster_ip);
 }
 
 /* Learn the node IP from elsewhere (the Node object) if we have none. */
@@ -732,11 +715,4 @@ proxier_rules_set_node_ip(struct proxier_rules *r, const char *ip)
 	log_info("node IP %s from the Node object (DNAT target for local "
 	    "traffic)", dst);
 	return (1);
-}
-
-/* Return the node IP of family, or "" if none. */
-const char *
-proxier_rules_host_ip(const struct proxier_rules *r, int family)
-{
-	return (family == AF_INET6 ? r->host_ip6 : r->host_ip4);
 }

@@ -10,9 +10,8 @@
 #include <stdint.h>
 
 struct event_base;
-struct htab;
 struct kp_config;
-struct proxy_svc;
+struct ipt_svcport;
 struct proxier_rules;
 
 /*
@@ -42,8 +41,8 @@ void		 proxier_rules_free(struct proxier_rules *);
  * 0, or -1 if it could not be rendered or started (logged; retried at
  * the next sync).
  */
-int		 proxier_rules_sync(struct proxier_rules *, struct htab *svcs,
-		    int force);
+int		 proxier_rules_sync(struct proxier_rules *,
+		    const struct ipt_svcport *v, size_t n, int force);
 /*
  * Staging (a large services file being parsed, see model.h): stream the
  * rules of the n staged service ports, not yet live, into an
@@ -55,7 +54,7 @@ int		 proxier_rules_sync(struct proxier_rules *, struct htab *svcs,
  * node port rules always wait for that sync.
  */
 void		 proxier_rules_stage(struct proxier_rules *,
-		    struct proxy_svc *const *ps, size_t n);
+		    const struct ipt_svcport *v, size_t n);
 /*
  * The staging is over: close the streams' input; each restore ends once
  * it has read everything, and a sync that came meanwhile runs after it.
@@ -65,16 +64,13 @@ void		 proxier_rules_stage_end(struct proxier_rules *);
  * A service port is going away: for UDP, its conntrack entries are
  * flushed once the next sync's restore has removed its rules.
  */
-void		 proxier_rules_forget(struct proxier_rules *,
-		    const struct proxy_svc *);
+void		 proxier_rules_forget(struct proxier_rules *, int proto,
+		    const char *cluster_ip);
 /*
  * Use ip (the Node object's address) as the node IP of its family if
  * none was found.  Returns 1 if it was taken (the rules need a sync).
  */
 int		 proxier_rules_set_node_ip(struct proxier_rules *,
 		    const char *ip);
-/* Return the node IP used as DNAT target for local traffic ("": none). */
-const char	*proxier_rules_host_ip(const struct proxier_rules *,
-		    int family);
 
 #endif /* PROXIER_RULES_H */

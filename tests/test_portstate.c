@@ -81,7 +81,7 @@ test_portstate_parse_good(void)
 	    "  \t \n"
 	    "UDP 1 default/web:http\n"
 	    "TCP 65535 default/noport";	/* no final newline */
-	struct portstate	 ps = { NULL, 0 };
+	struct portstate	 ps = { NULL, 0, NULL };
 	char			 err[256];
 
 	CU_ASSERT_EQUAL_FATAL(parse(s, &ps, err, sizeof(err)), 0);
@@ -111,7 +111,7 @@ test_portstate_parse_good(void)
 static int
 bad(const char *s, const char *want)
 {
-	struct portstate	ps = { NULL, 0 };
+	struct portstate	ps = { NULL, 0, NULL };
 	char			err[256];
 
 	if (parse(s, &ps, err, sizeof(err)) != -1) {
@@ -155,7 +155,7 @@ static void
 test_portstate_parse_binary(void)
 {
 	static const char	 nul[] = "TCP 1 a/b\nTCP 2 a/\0c\n";
-	struct portstate	 ps = { NULL, 0 };
+	struct portstate	 ps = { NULL, 0, NULL };
 	char			 err[256], *big;
 
 	CU_ASSERT_EQUAL(portstate_parse(nul, sizeof(nul) - 1, &ps, err,
@@ -177,7 +177,7 @@ test_portstate_parse_binary(void)
 static void
 test_portstate_round_trip(void)
 {
-	struct portstate	 out = { NULL, 0 }, in = { NULL, 0 };
+	struct portstate	 out = { NULL, 0, NULL }, in = { NULL, 0, NULL };
 	char			 dir[64], path[128], tmp[160], err[256];
 	char			 name[64];
 	size_t			 i;
@@ -223,7 +223,7 @@ test_portstate_round_trip(void)
 static void
 test_portstate_missing_file(void)
 {
-	struct portstate	 ps = { NULL, 0 };
+	struct portstate	 ps = { NULL, 0, NULL };
 	char			 dir[64], path[128], err[256] = "";
 
 	mktempdir(dir);
@@ -239,7 +239,7 @@ static void
 test_portstate_load_bad(void)
 {
 	static const char	*s = "TCP 40000 a/b\nTCP 70000 a/c\n";
-	struct portstate	 ps = { NULL, 0 };
+	struct portstate	 ps = { NULL, 0, NULL };
 	char			 dir[64], path[128], want[200], err[256];
 
 	mktempdir(dir);
@@ -263,7 +263,7 @@ test_portstate_load_bad(void)
 static void
 test_portstate_save_unwritable(void)
 {
-	struct portstate	 ps = { NULL, 0 };
+	struct portstate	 ps = { NULL, 0, NULL };
 	char			 dir[64], path[160], err[256] = "";
 
 	portstate_add(&ps, "a/b:c", IPPROTO_TCP, 1234);
@@ -300,7 +300,7 @@ test_portstate_save_unwritable(void)
 static void
 test_portstate_save_invalid(void)
 {
-	struct portstate	 ps = { NULL, 0 }, in = { NULL, 0 };
+	struct portstate	 ps = { NULL, 0, NULL }, in = { NULL, 0, NULL };
 	char			 dir[64], path[128], tmp[160], err[256];
 
 	mktempdir(dir);
