@@ -42,6 +42,7 @@
 #include "kubeconfig.h"
 #include "log.h"
 #include "model.h"
+#include "monotime.h"
 #include "netutil.h"
 #include "xmalloc.h"
 
@@ -141,16 +142,6 @@ struct k8s_watch {
 static void	kw_res_run(struct kw_res *);
 static void	kw_disc_start(struct k8s_watch *);
 static void	kw_node_start(struct k8s_watch *);
-
-/* Return monotonic milliseconds. */
-static uint64_t
-kw_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 /* Pick a full-jitter backoff, uniform in [0, min(max, min << fails)]. */
 static unsigned int
@@ -565,7 +556,7 @@ kw_watch_done(void *arg, int result, long status, const char *msg)
 		kw_fail(r, "watch", status, msg, 0);
 	else if (k8s_jstream_pending(r->js))
 		kw_fail(r, "watch", 0, "stream ended inside an event", 0);
-	else if (r->nevents == 0 && kw_now_ms() - r->started < 1000) {
+	else if (r->nevents == 0 && monotime_ms() - r->started < 1000) {
 		/* Closed as soon as opened: do not spin on such a server. */
 		log_debug("%s: %s watch ended at once", __func__, r->what);
 		kw_retry(r, 0, 1);
@@ -596,7 +587,7 @@ kw_watch_begin(struct kw_res *r)
 	k8s_jstream_reset(r->js);
 	r->stop = KW_STOP_NONE;
 	r->nevents = 0;
-	r->started = kw_now_ms();
+	r->started = monotime_ms();
 	r->state = KW_WATCHING;
 	w->stats.watches++;
 	r->req = k8s_client_get(w->client, path,

@@ -1,18 +1,19 @@
 /*
- * log.c: logging, after relayd's log.c.  Every function keeps errno.
+ * log.c: logging, after relayd's log.c, to stderr in klog's line format
+ * (kube-proxy's, so that "kubectl logs" and journald show the same).
+ * Every function keeps errno.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
+#include <syslog.h>	/* LOG_* priorities */
 #include <time.h>
 
 #include <event2/event.h>
 
 #include "log.h"
 
-static int	log_foreground = 1;
 static int	log_verbose;
 
 static void	log_vlog(int, const char *, va_list)
@@ -32,14 +33,11 @@ log_event_cb(int severity, const char *msg)
 		log_debug("libevent: %s", msg);
 }
 
-/* Set up the log destination and verbosity. */
+/* Set up the verbosity and libevent's messages. */
 void
-log_init(int foreground, int verbosity)
+log_init(int verbosity)
 {
-	log_foreground = foreground;
 	log_verbose = verbosity;
-	if (!foreground)
-		openlog("kuproxy", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	event_set_log_callback(log_event_cb);
 	tzset();
 }
@@ -71,18 +69,15 @@ log_vlog(int pri, const char *fmt, va_list ap)
 	char		 stamp[32];
 	int		 saved = errno;
 
-	if (log_foreground) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		localtime_r(&ts.tv_sec, &tm);
-		strftime(stamp, sizeof(stamp), "%m%d %H:%M:%S", &tm);
-		flockfile(stderr);
-		fprintf(stderr, "%s%s.%06ld kuproxy: ", names[pri], stamp,
-		    ts.tv_nsec / 1000);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-		funlockfile(stderr);
-	} else
-		vsyslog(pri, fmt, ap);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%m%d %H:%M:%S", &tm);
+	flockfile(stderr);
+	fprintf(stderr, "%s%s.%06ld kuproxy: ", names[pri], stamp,
+	    ts.tv_nsec / 1000);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	funlockfile(stderr);
 	errno = saved;
 }
 
@@ -149,19 +144,6 @@ log_debug(const char *fmt, ...)
 	va_list	ap;
 
 	if (log_verbose < 2)
-		return;
-	va_start(ap, fmt);
-	log_vlog(LOG_DEBUG, fmt, ap);
-	va_end(ap);
-}
-
-/* Log a trace message at verbosity 4 and above. */
-void
-log_trace(const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (log_verbose < 4)
 		return;
 	va_start(ap, fmt);
 	log_vlog(LOG_DEBUG, fmt, ap);

@@ -1,5 +1,5 @@
 /*
- * log.h: relayd-style logging to stderr (foreground) or syslog.
+ * log.h: relayd-style logging, to stderr in klog's line format.
  */
 #ifndef LOG_H
 #define LOG_H
@@ -11,11 +11,11 @@
 #endif
 
 /*
- * Set up logging.  foreground != 0 logs to stderr, else to syslog.
- * verbosity is kube-proxy's -v level: log_debug() prints at >= 2,
- * log_trace() at >= 4.
+ * Set up logging (stderr; systemd and the container runtime collect it)
+ * and route libevent's messages here.  verbosity is kube-proxy's -v
+ * level: log_debug() prints at >= 2.
  */
-void	log_init(int foreground, int verbosity);
+void	log_init(int verbosity);
 /* Change the verbosity (as log_init's) at any time. */
 void	log_setverbose(int verbosity);
 /* Return the verbosity, to skip costly formatting of debug lines. */
@@ -33,8 +33,6 @@ void	log_warnx(const char *, ...) __attribute__((__format__(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((__format__(printf, 1, 2)));
 /* Debug message, logged at verbosity 2 and above. */
 void	log_debug(const char *, ...) __attribute__((__format__(printf, 1, 2)));
-/* Trace message, logged at verbosity 4 and above. */
-void	log_trace(const char *, ...) __attribute__((__format__(printf, 1, 2)));
 /* Log an error with ": strerror(errno)" appended, and exit(1). */
 __dead void fatal(const char *, ...) __attribute__((__format__(printf, 1, 2)));
 /* Log an error and exit(1). */

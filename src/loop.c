@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "monotime.h"
 #include "xmalloc.h"
 
 #define LOOP_MAXPIPES	256		/* pooled, clean pipes kept */
@@ -61,18 +62,11 @@ loop_free(struct loop *l)
 	free(l);
 }
 
-/*
- * Return monotonic milliseconds.  CLOCK_MONOTONIC never jumps and is a
- * vDSO call; libevent's cached time is wall-clock, which would break
- * idle timeouts and affinity ttls when the clock is set.
- */
+/* Return monotonic milliseconds (one day, the loop's cached time). */
 uint64_t
 loop_now_ms(struct loop *l)
 {
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+	return (monotime_ms());
 }
 
 /* Take a splice pipe from the pool or make one. */

@@ -270,7 +270,7 @@ main(int argc, char **argv)
 	char			 err[CONFIG_ERRLEN];
 	int			 rv;
 
-	log_init(1, 0);
+	log_init(0);
 	cfg = config_new();
 	switch (config_load(cfg, argc, argv, err, sizeof(err))) {
 	case -1:

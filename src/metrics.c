@@ -24,6 +24,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "monotime.h"
 #include "netutil.h"
 #include "proxier.h"
 #include "xmalloc.h"
@@ -75,15 +76,13 @@ metrics_healthz(struct evhttp_request *req, void *arg)
 {
 	struct metrics	*m = arg;
 	struct evbuffer	*buf;
-	struct timespec	 ts;
 	uint64_t	 now, last;
 	char		 stamp[64];
 	int		 ok;
 
 	if ((buf = metrics_buffer(req)) == NULL)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	now = monotime_ms();
 	last = proxier_last_sync_ms(m->proxier);
 	ok = proxier_is_ready(m->proxier) &&
 	    now - last < 2 * m->sync_period_ms;

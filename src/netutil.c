@@ -140,22 +140,6 @@ netutil_is_loopback(const struct sockaddr *sa)
 	return (0);
 }
 
-/* Compare the IPs of two addresses. */
-int
-netutil_same_ip(const struct sockaddr *a, const struct sockaddr *b)
-{
-	if (a->sa_family != b->sa_family)
-		return (0);
-	if (a->sa_family == AF_INET)
-		return (((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		    ((const struct sockaddr_in *)b)->sin_addr.s_addr);
-	if (a->sa_family == AF_INET6)
-		return (IN6_ARE_ADDR_EQUAL(
-		    &((const struct sockaddr_in6 *)a)->sin6_addr,
-		    &((const struct sockaddr_in6 *)b)->sin6_addr));
-	return (0);
-}
-
 /* Print only the IP of sa. */
 const char *
 netutil_ntop_ip(const struct sockaddr *sa, char *buf, size_t len)

@@ -42,8 +42,6 @@ void	 netutil_set_port(struct sockaddr *, uint16_t);
 int	 netutil_is_unspecified(const struct sockaddr *);
 /* Return 1 if the address is in 127/8 or is ::1. */
 int	 netutil_is_loopback(const struct sockaddr *);
-/* Return 1 if both addresses have the same family and IP (port ignored). */
-int	 netutil_same_ip(const struct sockaddr *, const struct sockaddr *);
 
 /*
  * Print sa as "1.2.3.4:80" or "[::1]:80" into buf (NETUTIL_ADDRSTRLEN).

@@ -236,10 +236,3 @@ portalloc_used(const struct portalloc *pa)
 {
 	return (pa->used);
 }
-
-/* Return 1 if the allocator works on a range. */
-int
-portalloc_is_ranged(const struct portalloc *pa)
-{
-	return (pa->size != 0);
-}

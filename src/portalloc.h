@@ -44,7 +44,5 @@ int		 portalloc_reserve(struct portalloc *, uint16_t port);
 void		 portalloc_release(struct portalloc *, uint16_t port);
 /* Return the number of ports in use (0 in kernel-chosen mode). */
 size_t		 portalloc_used(const struct portalloc *);
-/* Return 1 if the allocator works on a range. */
-int		 portalloc_is_ranged(const struct portalloc *);
 
 #endif /* PORTALLOC_H */

@@ -243,13 +243,6 @@ proxy_tcp_counters(const struct proxy_tcp *pt)
 	return (&pt->counters);
 }
 
-/* Return the listening descriptor, -1 once closed. */
-int
-proxy_tcp_fd(const struct proxy_tcp *pt)
-{
-	return (pt->fd);
-}
-
 /* Add up what the connections hold. */
 void
 proxy_tcp_memstat(const struct proxy_tcp *pt, struct proxy_tcp_memstat *ms)

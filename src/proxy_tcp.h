@@ -57,8 +57,6 @@ void		 proxy_tcp_close(struct proxy_tcp *, int kill);
 void		 proxy_tcp_kill_dying(struct loop *);
 /* Counters of this service port. */
 const struct svc_counters *proxy_tcp_counters(const struct proxy_tcp *);
-/* The listening descriptor (for state handover), -1 once closed. */
-int		 proxy_tcp_fd(const struct proxy_tcp *);
 
 /* What the connections of one service port hold right now. */
 struct proxy_tcp_memstat {

@@ -685,17 +685,6 @@ fail_fd:
 	return (NULL);
 }
 
-/* Change the idle timeout; the timer period follows at once. */
-void
-proxy_udp_set_timeout(struct proxy_udp *pu, uint64_t idle_ms)
-{
-	pu->idle_ms = idle_ms;
-	if (evtimer_pending(pu->timer, NULL)) {
-		evtimer_del(pu->timer);
-		proxy_udp_arm(pu);
-	}
-}
-
 /* Close the service socket and every flow, and free the relay. */
 void
 proxy_udp_close(struct proxy_udp *pu)
@@ -724,11 +713,4 @@ const struct svc_counters *
 proxy_udp_counters(const struct proxy_udp *pu)
 {
 	return (&pu->counters);
-}
-
-/* Return the service socket. */
-int
-proxy_udp_fd(const struct proxy_udp *pu)
-{
-	return (pu->fd);
 }

@@ -32,13 +32,9 @@ struct proxy_udp;
  */
 struct proxy_udp *proxy_udp_new(struct loop *, int fd, const char *name,
 		    struct lb *lb, uint64_t idle_ms);
-/* Change the idle timeout of this service port. */
-void		 proxy_udp_set_timeout(struct proxy_udp *, uint64_t idle_ms);
 /* Close the service socket and every flow, and free the relay. */
 void		 proxy_udp_close(struct proxy_udp *);
 /* Counters of this service port. */
 const struct svc_counters *proxy_udp_counters(const struct proxy_udp *);
-/* The service socket (for state handover). */
-int		 proxy_udp_fd(const struct proxy_udp *);
 
 #endif /* PROXY_UDP_H */

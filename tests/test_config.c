@@ -831,6 +831,6 @@ static const struct tu_case cases[] = {
 int
 main(void)
 {
-	log_init(1, 0);
+	log_init(0);
 	return (tu_run("config", cases));
 }

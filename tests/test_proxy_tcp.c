@@ -452,7 +452,7 @@ env_setup(struct env *e)
 
 	memset(e, 0, sizeof(*e));
 	signal(SIGPIPE, SIG_IGN);
-	log_init(1, verbose ? 2 : 0);
+	log_init(verbose ? 2 : 0);
 	if ((e->base = event_base_new()) == NULL)
 		return (-1);
 	CU_ASSERT(event_base_get_features(e->base) & EV_FEATURE_ET);
@@ -1153,7 +1153,6 @@ test_proxy_tcp_close_keeps_conns(void)
 	/* The balancer may go at once (the proxier frees it). */
 	lb_free(e.lb);
 	e.lb = NULL;
-	CU_ASSERT_EQUAL(proxy_tcp_fd(e.pt), -1);
 	CU_ASSERT(LIST_FIRST(&e.loop->tcp_dying) == e.pt);
 	CU_ASSERT_EQUAL(connect_errno(e.port), ECONNREFUSED);
 	c.tosend = c.want = 3 * MIB;

@@ -593,7 +593,7 @@ test_svcfile_live(void)
 	char			 path[512];
 	int			 svc, ep;
 
-	log_init(1, 0);
+	log_init(0);
 	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof(path), "%s/services.yaml", dir);
 	memset(&l, 0, sizeof(l));
