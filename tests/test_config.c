@@ -26,46 +26,11 @@
 		"kind: KubeProxyConfiguration\n"
 #define MAXARGS	32
 
+static struct tu_capture cap;	/* stdout or the log */
+
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION	"unknown"
 #endif
-
-static int	cap_fd = -1, cap_saved = -1, cap_which;
-
-/* Start sending fd which (1 or 2) to a temporary file. */
-static void
-capture_begin(int which)
-{
-	char	path[] = "/tmp/test_config.capXXXXXX";
-
-	fflush(stdout);
-	fflush(stderr);
-	cap_which = which;
-	cap_fd = mkstemp(path);
-	CU_ASSERT_FATAL(cap_fd != -1);
-	unlink(path);
-	cap_saved = dup(which);
-	dup2(cap_fd, which);
-}
-
-/* Restore the captured fd and return what was written (free it). */
-static char *
-capture_end(void)
-{
-	char	*buf = xcalloc(1, 65536);
-	ssize_t	 n;
-
-	fflush(stdout);
-	fflush(stderr);
-	dup2(cap_saved, cap_which);
-	close(cap_saved);
-	lseek(cap_fd, 0, SEEK_SET);
-	n = read(cap_fd, buf, 65535);
-	close(cap_fd);
-	if (n > 0)
-		buf[n] = '\0';
-	return (buf);
-}
 
 /* Run config_load on a NULL-terminated argument list (argv[0] added). */
 static int
@@ -402,9 +367,9 @@ test_config_ignored_flags(void)
 	char			 err[CONFIG_ERRLEN], *out;
 	int			 rv;
 
-	capture_begin(2);
+	tu_capture_begin(&cap, 2);
 	rv = load(cfg, args, err);
-	out = capture_end();
+	out = tu_capture_end(&cap);
 	CU_ASSERT_EQUAL(rv, CONFIG_RUN);
 	CU_ASSERT_STRING_EQUAL(err, "");
 	/* The value after a valued ignored flag is not an argument. */
@@ -431,9 +396,9 @@ test_config_help_version(void)
 	char			 err[CONFIG_ERRLEN], *out;
 	int			 rv;
 
-	capture_begin(1);
+	tu_capture_begin(&cap, 1);
 	rv = load(cfg, h1, err);
-	out = capture_end();
+	out = tu_capture_end(&cap);
 	CU_ASSERT_EQUAL(rv, CONFIG_EXIT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "--udp-timeout DURATION"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "(default \"250ms\")"));
@@ -444,16 +409,16 @@ test_config_help_version(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, STATEDIR));
 	free(out);
 
-	capture_begin(1);
+	tu_capture_begin(&cap, 1);
 	rv = load(cfg, h2, err);
-	out = capture_end();
+	out = tu_capture_end(&cap);
 	CU_ASSERT_EQUAL(rv, CONFIG_EXIT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: kuproxy"));
 	free(out);
 
-	capture_begin(1);
+	tu_capture_begin(&cap, 1);
 	rv = load(cfg, v1, err);
-	out = capture_end();
+	out = tu_capture_end(&cap);
 	CU_ASSERT_EQUAL(rv, CONFIG_EXIT);
 	CU_ASSERT_STRING_EQUAL(out, "kuproxy " PACKAGE_VERSION "\n");
 	free(out);
@@ -546,9 +511,9 @@ test_config_file_unknown_key(void)
 
 	path = xstrdup(tu_data("config-unknown.yaml"));
 	args[1] = path;
-	capture_begin(2);
+	tu_capture_begin(&cap, 2);
 	rv = load(cfg, args, err);
-	out = capture_end();
+	out = tu_capture_end(&cap);
 	CU_ASSERT_EQUAL(rv, CONFIG_RUN);
 	CU_ASSERT_EQUAL(cfg->udp_idle_timeout_ms, 2000);
 	CU_ASSERT_EQUAL(cfg->sync_period_ms, 10000);

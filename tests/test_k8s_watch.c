@@ -71,8 +71,7 @@ struct tw_buf {
 	size_t	 len;
 };
 
-static int	cap_saved = -1;
-static char	cap_path[64];
+static struct tu_capture cap;	/* the log, while a test reads it */
 
 /* Return monotonic milliseconds. */
 static uint64_t
@@ -682,46 +681,6 @@ tw_query(struct json_object *req, const char *key)
 	return ("");
 }
 
-/* Redirect stderr (the log) into a file. */
-static void
-cap_begin(void)
-{
-	int	fd;
-
-	fflush(stderr);
-	snprintf(cap_path, sizeof(cap_path), "/tmp/kwlog.XXXXXX");
-	if ((fd = mkstemp(cap_path)) == -1)
-		return;
-	cap_saved = dup(2);
-	dup2(fd, 2);
-	close(fd);
-}
-
-/* Restore stderr; return what was logged (the caller frees it). */
-static char *
-cap_end(void)
-{
-	struct tw_buf	 b = { NULL, 0 };
-	char		 chunk[4096];
-	ssize_t		 n;
-	int		 fd;
-
-	fflush(stderr);
-	if (cap_saved == -1)
-		return (strdup(""));
-	dup2(cap_saved, 2);
-	close(cap_saved);
-	cap_saved = -1;
-	if ((fd = open(cap_path, O_RDONLY)) != -1) {
-		while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-			tw_buf_write(chunk, 1, n, &b);
-		close(fd);
-	}
-	unlink(cap_path);
-	return (b.p != NULL ? b.p : strdup(""));
-}
-
-
 /* What a decoder test collected. */
 struct js_out {
 	char	*v[16];
@@ -1110,11 +1069,11 @@ test_k8s_watch_error_event(void)
 	CU_ASSERT_FATAL(tw_populate(&t) == 0);
 	CU_ASSERT_FATAL(tw_start(&t) == 0);
 	CU_ASSERT_FATAL(tw_settle(&t));
-	cap_begin();
+	tu_capture_begin(&cap, 2);
 	tw_fault(&t, "watch", "services", "{\"error_event\":500}");
 	fa_ctl(&t.fa, "{\"op\":\"close_watches\"}");
 	CU_ASSERT(TW_GE(&t, svc_lists, 2));
-	log = cap_end();
+	log = tu_capture_end(&cap);
 	CU_ASSERT(tw_has(log, "ERROR event: code 500"));
 	free(log);
 	CU_ASSERT(tw_stats(&t).errors >= 1);
@@ -1180,14 +1139,14 @@ test_k8s_watch_garbage(void)
 	CU_ASSERT_FATAL(tw_populate(&t) == 0);
 	CU_ASSERT_FATAL(tw_start(&t) == 0);
 	CU_ASSERT_FATAL(tw_settle(&t));
-	cap_begin();
+	tu_capture_begin(&cap, 2);
 	tw_fault(&t, "watch", "services",
 	    "{\"garbage\":\"{\\\"type\\\": nonsense}\\n\"}");
 	fa_ctl(&t.fa, "{\"op\":\"close_watches\"}");
 	CU_ASSERT(TW_GE(&t, errors, 1));
 	tw_put_svc(&t, "c", "10.0.0.3", 443, NULL);
 	CU_ASSERT(tw_wait(&t, tw_matches, NULL, TW_WAIT_MS));
-	log = cap_end();
+	log = tu_capture_end(&cap);
 	CU_ASSERT(tw_has(log, "watch services from"));
 	CU_ASSERT(tw_has(log, "invalid JSON"));
 	free(log);
@@ -1217,10 +1176,10 @@ test_k8s_watch_big_object(void)
 	t.opts.max_object = 1 << 20;
 	CU_ASSERT_FATAL(tw_start(&t) == 0);
 	CU_ASSERT_FATAL(tw_settle(&t));
-	cap_begin();
+	tu_capture_begin(&cap, 2);
 	CU_ASSERT(fa_ctl(&t.fa, big) == 0);
 	CU_ASSERT(TW_GE(&t, errors, 2));
-	log = cap_end();
+	log = tu_capture_end(&cap);
 	CU_ASSERT(tw_has(log, "larger than 1048576 bytes"));
 	free(log);
 	CU_ASSERT_PTR_NULL(model_get_service(t.model, "default", "big"));
@@ -1245,7 +1204,7 @@ test_k8s_watch_http_errors(void)
 	tw_fault(&t, "list", "services", "{\"status\":403}");
 	tw_fault(&t, "list", "services", "{\"status\":500}");
 	tw_fault(&t, "list", "endpoints", "{\"status\":503}");
-	cap_begin();
+	tu_capture_begin(&cap, 2);
 	CU_ASSERT_FATAL(tw_start(&t) == 0);
 	CU_ASSERT(tw_settle(&t));
 	tw_fault(&t, "watch", "services", "{\"status\":500}");
@@ -1253,7 +1212,7 @@ test_k8s_watch_http_errors(void)
 	CU_ASSERT(TW_GE(&t, errors, 5));
 	tw_put_svc(&t, "c", "10.0.0.3", 443, NULL);
 	CU_ASSERT(tw_wait(&t, tw_matches, NULL, TW_WAIT_MS));
-	log = cap_end();
+	log = tu_capture_end(&cap);
 	CU_ASSERT(tw_has(log, "list services from http://127.0.0.1:"));
 	CU_ASSERT(tw_has(log, "HTTP 401: injected 401; unauthorized: check "
 	    "the token/client certificate in --kubeconfig"));
@@ -1382,10 +1341,10 @@ test_k8s_watch_discovery(void)
 
 	CU_ASSERT_FATAL(tw_init(&t, fa_noslices) == 0);
 	t.opts.endpoints_source = CONFIG_EPS_SLICES;
-	cap_begin();
+	tu_capture_begin(&cap, 2);
 	CU_ASSERT_FATAL(tw_start(&t) == 0);
 	CU_ASSERT(TW_GE(&t, errors, 2));
-	log = cap_end();
+	log = tu_capture_end(&cap);
 	CU_ASSERT(tw_has(log, "EndpointSlices are not served"));
 	free(log);
 	CU_ASSERT_FALSE(tw_disc_done(&t, NULL));
@@ -1442,11 +1401,11 @@ test_k8s_watch_node_ip(void)
 	    strcmp(k8s_watch_node_ip(t.w), "2001:db8::7") == 0);
 	k8s_watch_free(t.w);
 	t.opts.node_name = "node-3";
-	cap_begin();
+	tu_capture_begin(&cap, 2);
 	CU_ASSERT_FATAL(tw_start(&t) == 0);
 	CU_ASSERT(tw_settle(&t));
 	tw_run(&t, 100);
-	log = cap_end();
+	log = tu_capture_end(&cap);
 	CU_ASSERT(tw_has(log, "cannot get node node-3"));
 	CU_ASSERT(tw_has(log, "not found"));
 	free(log);
@@ -1505,13 +1464,13 @@ test_k8s_watch_token(void)
 	CU_ASSERT_FATAL(tw_populate(&t) == 0);
 	t.kc.token = strdup("s3cr3t-wrong");
 	log_setverbose(5);
-	cap_begin();
+	tu_capture_begin(&cap, 2);
 	CU_ASSERT_FATAL(tw_start(&t) == 0);
 	CU_ASSERT(TW_GE(&t, errors, 3));
 	CU_ASSERT_FALSE(model_is_synced(t.model));
 	fa_ctl(&t.fa, "{\"op\":\"token\",\"token\":\"s3cr3t-wrong\"}");
 	CU_ASSERT(tw_settle(&t));
-	log = cap_end();
+	log = tu_capture_end(&cap);
 	log_setverbose(0);
 	CU_ASSERT(tw_has(log, "HTTP 401"));
 	CU_ASSERT(tw_has(log, "unauthorized: check the token/client "
@@ -1563,10 +1522,10 @@ tw_tls_fails(struct tw *t, const char *want)
 	char	*log;
 	int	 ok;
 
-	cap_begin();
+	tu_capture_begin(&cap, 2);
 	ok = tw_start(t) == 0 && TW_GE(t, errors, 2) &&
 	    !model_is_synced(t->model);
-	log = cap_end();
+	log = tu_capture_end(&cap);
 	ok = ok && tw_has(log, "list services from https://127.0.0.1:") &&
 	    (want == NULL || tw_has(log, want));
 	if (!ok)
@@ -1700,14 +1659,14 @@ test_k8s_watch_bad_object(void)
 	CU_ASSERT_FATAL(tw_init(&t, fa_noslices) == 0);
 	CU_ASSERT_FATAL(tw_populate(&t) == 0);
 	tw_put_svc(&t, "bad", "10.0.0.7", 70000, NULL);
-	cap_begin();
+	tu_capture_begin(&cap, 2);
 	CU_ASSERT_FATAL(tw_start(&t) == 0);
 	CU_ASSERT(tw_settle(&t));
 	fa_ctl(&t.fa, "{\"op\":\"compact\"}");
 	fa_ctl(&t.fa, "{\"op\":\"close_watches\"}");
 	CU_ASSERT(TW_GE(&t, svc_lists, 2));
 	CU_ASSERT(tw_wait(&t, tw_matches, NULL, TW_WAIT_MS));
-	log = cap_end();
+	log = tu_capture_end(&cap);
 	CU_ASSERT_EQUAL(tw_count(log, "skipping default/bad"), 1);
 	CU_ASSERT(tw_has(log, "70000"));
 	free(log);

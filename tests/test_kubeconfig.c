@@ -45,27 +45,6 @@ static const char *const base_lines[] = {
 	NULL
 };
 
-/* Read a fixture into a new buffer. */
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE	*fp;
-	char	*buf;
-	long	 n;
-
-	fp = fopen(path, "r");
-	CU_ASSERT_FATAL(fp != NULL);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	buf = calloc(1, (size_t)n + 1);
-	CU_ASSERT_FATAL(buf != NULL);
-	CU_ASSERT_FATAL(fread(buf, 1, (size_t)n, fp) == (size_t)n);
-	fclose(fp);
-	*len = (size_t)n;
-	return (buf);
-}
-
 /* Parse the multi fixture with dir "/base" and a context override. */
 static int
 parse_multi(const char *context, struct kubeconfig *kc, char *err,
@@ -75,7 +54,9 @@ parse_multi(const char *context, struct kubeconfig *kc, char *err,
 	size_t	 len;
 	int	 rc;
 
-	buf = slurp(tu_data(MULTI), &len);
+	buf = tu_slurp(tu_data(MULTI));
+	CU_ASSERT_FATAL(buf != NULL);
+	len = strlen(buf);
 	rc = kubeconfig_parse(buf, len, "multi.yaml", "/base", context, kc,
 	    err, errlen);
 	free(buf);

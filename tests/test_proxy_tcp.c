@@ -128,23 +128,6 @@ rss_kb(void)
 	return (res * (sysconf(_SC_PAGESIZE) / 1024));
 }
 
-/* Count this process's open descriptors. */
-static int
-fd_count(void)
-{
-	DIR		*d;
-	struct dirent	*de;
-	int		 n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return (-1);
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return (n - 1);		/* the directory itself */
-}
-
 /* Return the RLIMIT_NOFILE that leaves exactly nfree new descriptors. */
 static rlim_t
 fd_limit_leaving(int nfree)
@@ -1076,7 +1059,7 @@ test_proxy_tcp_idle_fds(void)
 		CU_FAIL("setup");
 		goto out;
 	}
-	before = fd_count();
+	before = tu_fd_count();
 	pool0 = e.loop->npipes;
 	/* 256 KiB each way first, so that bulk mode takes pipes. */
 	for (i = 0; i < n; i++) {
@@ -1087,7 +1070,7 @@ test_proxy_tcp_idle_fds(void)
 	CU_ASSERT(pump_clis(&e, c, n, 10000));
 	for (i = 0; i < n; i++)
 		CU_ASSERT(c[i].rcvd == c[i].want && !c[i].bad && !c[i].err);
-	after = fd_count();
+	after = tu_fd_count();
 	proxy_tcp_memstat(e.pt, &ms);
 	CU_ASSERT_EQUAL(ms.pipes, 0);
 	CU_ASSERT_EQUAL(ms.bufs, 0);
@@ -1105,7 +1088,7 @@ test_proxy_tcp_idle_fds(void)
 		c[i].fd = -1;
 	}
 	CU_ASSERT(pump(&e, env_idle, &e, 5000));
-	CU_ASSERT_EQUAL(fd_count() - before,
+	CU_ASSERT_EQUAL(tu_fd_count() - before,
 	    2 * (int)(e.loop->npipes - pool0));
 out:
 	for (i = 0; i < n; i++)

@@ -253,23 +253,6 @@ client_ask(struct fx *fx, int fd, const char *msg, unsigned int ms)
 	return (id);
 }
 
-/* Count this process's open descriptors. */
-static int
-count_fds(void)
-{
-	DIR		*d;
-	struct dirent	*de;
-	int		 n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return (-1);
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return (n - 1);		/* the directory's own descriptor */
-}
-
 /* Three clients are spread over three backends; a flow is sticky. */
 static void
 test_proxy_udp_round_robin(void)
@@ -627,7 +610,7 @@ test_proxy_udp_close_live(void)
 	struct sockaddr_in	sin;
 	int			cl[4], i, before;
 
-	before = count_fds();
+	before = tu_fd_count();
 	CU_ASSERT_FATAL(fx_setup(&fx, 2, LB_AFFINITY_NONE, 60000) == 0);
 	for (i = 0; i < 4; i++) {
 		cl[i] = udp_socket(&sin);
@@ -639,7 +622,7 @@ test_proxy_udp_close_live(void)
 	log_setverbose(2);	/* exercise the one close line per flow */
 	fx_teardown(&fx);
 	log_setverbose(0);
-	CU_ASSERT_EQUAL(count_fds(), before);
+	CU_ASSERT_EQUAL(tu_fd_count(), before);
 }
 
 static const struct tu_case cases[] = {

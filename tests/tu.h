@@ -15,8 +15,11 @@
 #ifndef TU_H
 #define TU_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
@@ -80,6 +83,89 @@ tu_json(const char *name)
 	o = json_object_from_file(tu_data(name));
 	CU_ASSERT_FATAL(o != NULL);
 	return (o);
+}
+
+/* Read a whole file into a string (caller frees), NULL if unreadable. */
+static inline char *
+tu_slurp(const char *path)
+{
+	FILE	*f;
+	char	*buf;
+	long	 len;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return (NULL);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	if ((buf = malloc(len + 1)) != NULL) {
+		if (fread(buf, 1, len, f) != (size_t)len)
+			len = 0;
+		buf[len] = '\0';
+	}
+	fclose(f);
+	return (buf);
+}
+
+/* Count this process's open descriptors. */
+static inline int
+tu_fd_count(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return (-1);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return (n - 1);		/* the directory's own descriptor */
+}
+
+/* What tu_capture_begin() saved, for tu_capture_end(). */
+struct tu_capture {
+	int	fd;		/* the temporary file */
+	int	saved;		/* the original descriptor */
+	int	which;		/* 1 (stdout) or 2 (stderr, the log) */
+};
+
+/* Start sending descriptor which (1 or 2) to a temporary file. */
+static inline void
+tu_capture_begin(struct tu_capture *c, int which)
+{
+	char	path[] = "/tmp/kuproxy-test.capXXXXXX";
+
+	fflush(stdout);
+	fflush(stderr);
+	c->which = which;
+	c->fd = mkstemp(path);
+	CU_ASSERT_FATAL(c->fd != -1);
+	unlink(path);
+	c->saved = dup(which);
+	dup2(c->fd, which);
+}
+
+/* Restore the descriptor; return what was written (caller frees). */
+static inline char *
+tu_capture_end(struct tu_capture *c)
+{
+	char	*buf;
+	off_t	 len;
+
+	fflush(stdout);
+	fflush(stderr);
+	dup2(c->saved, c->which);
+	close(c->saved);
+	len = lseek(c->fd, 0, SEEK_END);
+	buf = calloc(1, len > 0 ? (size_t)len + 1 : 1);
+	CU_ASSERT_FATAL(buf != NULL);
+	if (len > 0 && pread(c->fd, buf, (size_t)len, 0) != len)
+		buf[0] = '\0';
+	close(c->fd);
+	c->fd = c->saved = -1;
+	return (buf);
 }
 
 #endif /* TU_H */

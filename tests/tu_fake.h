@@ -26,28 +26,6 @@ struct tu_fake {
 	char	ct[PATH_MAX];		/* .../conntrack */
 };
 
-/* Read a whole file into a string (caller frees), NULL if unreadable. */
-static inline char *
-tu_slurp(const char *path)
-{
-	FILE	*f;
-	char	*buf;
-	long	 len;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return (NULL);
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	if ((buf = malloc(len + 1)) != NULL) {
-		if (fread(buf, 1, len, f) != (size_t)len)
-			len = 0;
-		buf[len] = '\0';
-	}
-	fclose(f);
-	return (buf);
-}
-
 /* Write a file into the fake directory. */
 static inline void
 tu_fake_write(const struct tu_fake *f, const char *name, const char *content)
