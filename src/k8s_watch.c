@@ -18,16 +18,14 @@
  * treated as absent (on a list and on a watch alike, so both paths give
  * the same model).
  */
-#include <ctype.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
+#ifdef __GLIBC__	/* defined by the headers above */
+#include <malloc.h>
+#endif
 
 #include <event2/event.h>
 #include <curl/curl.h>
@@ -37,6 +35,8 @@
 #include "htab.h"
 #include "k8s_client.h"
 #include "k8s_decode.h"
+#include "k8s_get.h"
+#include "k8s_node.h"
 #include "k8s_slices.h"
 #include "k8s_watch.h"
 #include "kubeconfig.h"
@@ -51,11 +51,10 @@
 #define KW_NRES			2
 
 #define KW_MAX_PAGE		(256 * 1024 * 1024)	/* one list page */
-#define KW_MAX_SMALL		(4 * 1024 * 1024)	/* discovery, node */
+#define KW_MAX_SMALL		(4 * 1024 * 1024)	/* discovery */
 #define KW_LIST_TIMEOUT_MS	(5 * 60 * 1000L)
 #define KW_GET_TIMEOUT_MS	(30 * 1000L)
 #define KW_WATCH_SLACK_S	30	/* past timeoutSeconds */
-#define KW_NODE_TRIES		5
 #define KW_ERRLEN		1024
 
 /* kube-proxy's informer label selector, URL-encoded. */
@@ -75,19 +74,6 @@ enum kw_state {
 #define KW_STOP_ERROR	2	/* other ERROR event: re-list */
 #define KW_STOP_BAD	3	/* undecodable stream: resume */
 
-/* One JSON document fetched whole (a list page, discovery, the node). */
-struct kw_get {
-	struct k8s_watch	*w;
-	struct k8s_req		*req;
-	struct k8s_jstream	*js;
-	struct json_object	*doc;
-	char			 err[K8S_CLIENT_ERRLEN];	/* body */
-	/* The request ended; doc (owned by the callee) is set on OK. */
-	void			(*done)(void *, int, long, const char *,
-				    struct json_object *);
-	void			*arg;
-};
-
 struct kw_res {
 	struct k8s_watch	*w;
 	int			 kind;		/* KW_SERVICES, KW_ENDPOINTS */
@@ -100,7 +86,7 @@ struct kw_res {
 	unsigned int		 fails;		/* since the last list */
 	char			*rv;
 	char			*cont;		/* list continue token */
-	struct kw_get		 get;		/* list pages */
+	struct k8s_get		 get;		/* list pages */
 	struct k8s_req		*req;		/* the watch */
 	struct k8s_jstream	*js;		/* the watch stream */
 	struct event		*timer;
@@ -126,48 +112,24 @@ struct k8s_watch {
 	struct k8s_client	*client;
 	struct k8s_watch_opts	 opts;
 	int			 eps_source;
-	char			*node_name;
-	char			*node_ip;
+	struct k8s_node		*node;		/* NULL: no usable name */
 	struct kw_res		 res[KW_NRES];
-	struct kw_get		 disc;
+	struct k8s_get		 disc;
 	int			 disc_step;	/* 0: v1, 1: v1beta1 */
 	unsigned int		 disc_fails;
 	struct event		*disc_timer;
-	struct kw_get		 node;
-	unsigned int		 node_fails;
-	struct event		*node_timer;
 	struct k8s_watch_stats	 stats;
 };
 
 static void	kw_res_run(struct kw_res *);
 static void	kw_disc_start(struct k8s_watch *);
-static void	kw_node_start(struct k8s_watch *);
 
-/* Pick a full-jitter backoff, uniform in [0, min(max, min << fails)]. */
+/* Pick the next retry delay of a request that failed *fails times. */
 static unsigned int
 kw_backoff(const struct k8s_watch *w, unsigned int *fails)
 {
-	uint64_t	cap = w->opts.backoff_min_ms;
-
-	if (*fails < 32)
-		cap <<= *fails;
-	else
-		cap = w->opts.backoff_max_ms;
-	if (cap > w->opts.backoff_max_ms)
-		cap = w->opts.backoff_max_ms;
-	(*fails)++;
-	return ((unsigned int)(htab_random() % (cap + 1)));
-}
-
-/* Arm a timer for ms milliseconds. */
-static void
-kw_timer_add(struct event *ev, unsigned int ms)
-{
-	struct timeval	tv;
-
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ev, &tv);
+	return (k8s_backoff_ms(w->opts.backoff_min_ms, w->opts.backoff_max_ms,
+	    fails));
 }
 
 /* Return a new "ns/name" key. */
@@ -185,101 +147,6 @@ static void
 kw_free_cb(void *v)
 {
 	free(v);
-}
-
-/* Keep the first JSON value of a kw_get body, refuse a second. */
-static int
-kw_get_store(void *arg, struct json_object *o)
-{
-	struct kw_get	*g = arg;
-
-	if (g->doc != NULL)
-		return (-1);
-	g->doc = json_object_get(o);
-	return (0);
-}
-
-/* Decode body bytes of a kw_get. */
-static int
-kw_get_data(void *arg, const char *buf, size_t len)
-{
-	struct kw_get	*g = arg;
-
-	if (k8s_jstream_feed(g->js, buf, len, kw_get_store, g, g->err,
-	    sizeof(g->err)) == -1) {
-		if (strcmp(g->err, "stopped") == 0)
-			snprintf(g->err, sizeof(g->err), "more than one JSON "
-			    "document in the response");
-		return (-1);
-	}
-	return (0);
-}
-
-/* Check the body of an ended kw_get and hand the document over. */
-static void
-kw_get_done(void *arg, int result, long status, const char *msg)
-{
-	struct kw_get		*g = arg;
-	struct json_object	*doc = g->doc;
-
-	g->req = NULL;
-	g->doc = NULL;
-	if (result == K8S_REQ_OK && (doc == NULL ||
-	    k8s_jstream_pending(g->js))) {
-		result = K8S_REQ_TRANSPORT;
-		msg = "truncated or empty response";
-	} else if (result == K8S_REQ_ABORTED) {
-		result = K8S_REQ_TRANSPORT;
-		msg = g->err;
-	}
-	if (result != K8S_REQ_OK) {
-		json_object_put(doc);
-		doc = NULL;
-	}
-	g->done(g->arg, result, status, msg, doc);
-}
-
-/* Start fetching path into g; 0, or -1 (logged). */
-static int
-kw_get_start(struct kw_get *g, const char *path, long timeout_ms)
-{
-	struct k8s_req_cb	 cb = { kw_get_data, kw_get_done, g };
-	char			 err[K8S_CLIENT_ERRLEN];
-
-	k8s_jstream_reset(g->js);
-	json_object_put(g->doc);
-	g->doc = NULL;
-	g->req = k8s_client_get(g->w->client, path, timeout_ms, &cb, err,
-	    sizeof(err));
-	if (g->req == NULL) {
-		log_warnx("%s", err);
-		return (-1);
-	}
-	return (0);
-}
-
-/* Set up a kw_get. */
-static void
-kw_get_init(struct kw_get *g, struct k8s_watch *w, size_t maxval,
-    void (*done)(void *, int, long, const char *, struct json_object *),
-    void *arg)
-{
-	g->w = w;
-	g->js = k8s_jstream_new(maxval);
-	g->done = done;
-	g->arg = arg;
-}
-
-/* Cancel and free a kw_get's request and buffers. */
-static void
-kw_get_clear(struct kw_get *g)
-{
-	k8s_req_cancel(g->req);
-	g->req = NULL;
-	json_object_put(g->doc);
-	g->doc = NULL;
-	k8s_jstream_free(g->js);
-	g->js = NULL;
 }
 
 /* Log err for ns/name unless the same was logged; remember it in tab. */
@@ -502,7 +369,7 @@ kw_retry(struct kw_res *r, int relist, int backoff)
 	if (backoff)
 		ms = kw_backoff(r->w, &r->fails);
 	r->state = KW_WAITING;
-	kw_timer_add(r->timer, ms);
+	k8s_timer_add(r->timer, ms);
 }
 
 /* Log a failed request with what to check; retry after a backoff. */
@@ -523,7 +390,7 @@ kw_fail(struct kw_res *r, const char *verb, long status, const char *msg,
 	log_warnx("%s %s from %s: %s%s; retrying in %u ms", verb, r->what,
 	    k8s_client_server(r->w->client), msg, hint, ms);
 	r->state = KW_WAITING;
-	kw_timer_add(r->timer, ms);
+	k8s_timer_add(r->timer, ms);
 }
 
 /* Resume, re-list or back off after the watch request ended. */
@@ -634,7 +501,7 @@ kw_list_page(struct kw_res *r)
 	    cont ? cont : "");
 	curl_free(cont);
 	r->state = KW_LISTING;
-	if (kw_get_start(&r->get, path, KW_LIST_TIMEOUT_MS) == -1) {
+	if (k8s_get_start(&r->get, path, KW_LIST_TIMEOUT_MS) == -1) {
 		kw_list_clear(r);
 		kw_fail(r, "list", 0, "cannot start the request", 1);
 	}
@@ -795,7 +662,7 @@ kw_res_init(struct k8s_watch *w, int kind)
 	r->path = kind == KW_SERVICES ? "/api/v1/services" :
 	    "/api/v1/endpoints";
 	r->js = k8s_jstream_new(w->opts.max_object);
-	kw_get_init(&r->get, w, KW_MAX_PAGE, kw_list_done, r);
+	k8s_get_init(&r->get, w->client, KW_MAX_PAGE, kw_list_done, r);
 	if ((r->timer = evtimer_new(w->base, kw_res_timer, r)) == NULL ||
 	    (r->bad = htab_new()) == NULL)
 		fatalx("k8s_watch: out of memory");
@@ -808,7 +675,7 @@ kw_res_clear(struct kw_res *r)
 	if (r->w == NULL)
 		return;
 	k8s_req_cancel(r->req);
-	kw_get_clear(&r->get);
+	k8s_get_clear(&r->get);
 	kw_list_clear(r);
 	k8s_jstream_free(r->js);
 	if (r->timer != NULL)
@@ -901,7 +768,7 @@ kw_disc_done(void *arg, int result, long status, const char *msg,
 	    k8s_client_server(w->client), msg, status == 401 ||
 	    status == 403 ? "; unauthorized: check the token/client "
 	    "certificate in --kubeconfig" : "", ms);
-	kw_timer_add(w->disc_timer, ms);
+	k8s_timer_add(w->disc_timer, ms);
 }
 
 /* Ask whether discovery.k8s.io serves this step's version. */
@@ -911,8 +778,8 @@ kw_disc_start(struct k8s_watch *w)
 	const char	*path = w->disc_step == 0 ?
 	    "/apis/discovery.k8s.io/v1" : "/apis/discovery.k8s.io/v1beta1";
 
-	if (kw_get_start(&w->disc, path, KW_GET_TIMEOUT_MS) == -1)
-		kw_timer_add(w->disc_timer, kw_backoff(w, &w->disc_fails));
+	if (k8s_get_start(&w->disc, path, KW_GET_TIMEOUT_MS) == -1)
+		k8s_timer_add(w->disc_timer, kw_backoff(w, &w->disc_fails));
 }
 
 /* Retry discovery when its timer fires. */
@@ -920,124 +787,6 @@ static void
 kw_disc_timer(evutil_socket_t fd, short ev, void *arg)
 {
 	kw_disc_start(arg);
-}
-
-/* Pick the node's address: the first InternalIP, else ExternalIP. */
-static char *
-kw_node_pick(struct json_object *doc)
-{
-	struct json_object	*st, *addrs, *a, *t, *v;
-	const char		*want[2] = { "InternalIP", "ExternalIP" };
-	char			 buf[INET6_ADDRSTRLEN];
-	size_t			 i, j;
-
-	if (!json_object_object_get_ex(doc, "status", &st) ||
-	    !json_object_object_get_ex(st, "addresses", &addrs) ||
-	    !json_object_is_type(addrs, json_type_array))
-		return (NULL);
-	for (j = 0; j < 2; j++) {
-		for (i = 0; i < json_object_array_length(addrs); i++) {
-			a = json_object_array_get_idx(addrs, i);
-			if (!json_object_object_get_ex(a, "type", &t) ||
-			    !json_object_object_get_ex(a, "address", &v) ||
-			    !json_object_is_type(t, json_type_string) ||
-			    !json_object_is_type(v, json_type_string) ||
-			    strcmp(json_object_get_string(t), want[j]) != 0)
-				continue;
-			if (netutil_canon_ip(json_object_get_string(v), buf,
-			    sizeof(buf)) != -1)
-				return (xstrdup(buf));
-		}
-	}
-	return (NULL);
-}
-
-/* Take the node IP from the Node object, or retry or give up. */
-static void
-kw_node_done(void *arg, int result, long status, const char *msg,
-    struct json_object *doc)
-{
-	struct k8s_watch	*w = arg;
-	unsigned int		 ms;
-
-	if (result == K8S_REQ_OK) {
-		w->node_ip = kw_node_pick(doc);
-		json_object_put(doc);
-		if (w->node_ip == NULL) {
-			log_warnx("node %s has no InternalIP or ExternalIP",
-			    w->node_name);
-			return;
-		}
-		log_info("node %s: IP %s", w->node_name, w->node_ip);
-		if (w->opts.node_ip_cb != NULL)
-			w->opts.node_ip_cb(w->opts.node_ip_arg, w->node_ip);
-		return;
-	}
-	if ((result == K8S_REQ_HTTP && status < 500) ||
-	    w->node_fails + 1 >= KW_NODE_TRIES) {
-		log_warnx("cannot get node %s from %s: %s%s; going on without "
-		    "its IP", w->node_name, k8s_client_server(w->client), msg,
-		    status == 401 || status == 403 ? "; unauthorized: check "
-		    "the token/client certificate in --kubeconfig" : "");
-		return;
-	}
-	ms = kw_backoff(w, &w->node_fails);
-	log_warnx("cannot get node %s: %s; retrying in %u ms", w->node_name,
-	    msg, ms);
-	kw_timer_add(w->node_timer, ms);
-}
-
-/* Look the node up. */
-static void
-kw_node_start(struct k8s_watch *w)
-{
-	char	*path;
-
-	xasprintf(&path, "/api/v1/nodes/%s", w->node_name);
-	if (kw_get_start(&w->node, path, KW_GET_TIMEOUT_MS) == -1)
-		kw_timer_add(w->node_timer, kw_backoff(w, &w->node_fails));
-	free(path);
-}
-
-/* Retry the node lookup when its timer fires. */
-static void
-kw_node_timer(evutil_socket_t fd, short ev, void *arg)
-{
-	kw_node_start(arg);
-}
-
-/*
- * Return the node's name as kube-proxy has it: the override, else the
- * host name, lower-cased.  NULL (logged) if it is not a DNS-1123 name.
- */
-static char *
-kw_node_name(const char *override)
-{
-	char	 host[256], *s;
-	size_t	 i;
-
-	if (override == NULL) {
-		if (gethostname(host, sizeof(host)) == -1) {
-			log_warn("gethostname");
-			return (NULL);
-		}
-		host[sizeof(host) - 1] = '\0';
-		override = host;
-	}
-	s = xstrdup(override);
-	for (i = 0; s[i] != '\0'; i++) {
-		s[i] = tolower((unsigned char)s[i]);
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
-		    s[i] != '.')
-			break;
-	}
-	if (s[i] != '\0' || i == 0) {
-		log_warnx("node name \"%s\" is not a DNS name: no node IP "
-		    "from the API", override);
-		free(s);
-		return (NULL);
-	}
-	return (s);
 }
 
 /* Fill in the defaults of zero options. */
@@ -1084,10 +833,8 @@ k8s_watch_new(struct event_base *base, const struct kubeconfig *kc,
 	}
 	kw_res_init(w, KW_SERVICES);
 	kw_res_init(w, KW_ENDPOINTS);
-	kw_get_init(&w->disc, w, KW_MAX_SMALL, kw_disc_done, w);
-	kw_get_init(&w->node, w, KW_MAX_SMALL, kw_node_done, w);
-	if ((w->disc_timer = evtimer_new(base, kw_disc_timer, w)) == NULL ||
-	    (w->node_timer = evtimer_new(base, kw_node_timer, w)) == NULL)
+	k8s_get_init(&w->disc, w->client, KW_MAX_SMALL, kw_disc_done, w);
+	if ((w->disc_timer = evtimer_new(base, kw_disc_timer, w)) == NULL)
 		fatalx("k8s_watch: out of memory");
 	log_info("watching the API server at %s", k8s_client_server(w->client));
 	kw_res_run(&w->res[KW_SERVICES]);
@@ -1095,9 +842,9 @@ k8s_watch_new(struct event_base *base, const struct kubeconfig *kc,
 		kw_disc_use(w, K8S_WATCH_EPS_ENDPOINTS);
 	else
 		kw_disc_start(w);
-	w->node_name = kw_node_name(opts != NULL ? opts->node_name : NULL);
-	if (w->node_name != NULL)
-		kw_node_start(w);
+	w->node = k8s_node_new(base, w->client, opts != NULL ?
+	    opts->node_name : NULL, w->opts.backoff_min_ms,
+	    w->opts.backoff_max_ms, w->opts.node_ip_cb, w->opts.node_ip_arg);
 	return (w);
 }
 
@@ -1111,15 +858,12 @@ k8s_watch_free(struct k8s_watch *w)
 		return;
 	for (i = 0; i < KW_NRES; i++)
 		kw_res_clear(&w->res[i]);
-	kw_get_clear(&w->disc);
-	kw_get_clear(&w->node);
+	k8s_get_clear(&w->disc);
 	if (w->disc_timer != NULL)
 		event_free(w->disc_timer);
-	if (w->node_timer != NULL)
-		event_free(w->node_timer);
+	/* The lookup uses the client: it goes first. */
+	k8s_node_free(w->node);
 	k8s_client_free(w->client);
-	free(w->node_name);
-	free(w->node_ip);
 	free(w);
 }
 
@@ -1127,7 +871,7 @@ k8s_watch_free(struct k8s_watch *w)
 const char *
 k8s_watch_node_ip(const struct k8s_watch *w)
 {
-	return (w->node_ip);
+	return (w->node != NULL ? k8s_node_ip(w->node) : NULL);
 }
 
 /* Copy the counters. */
