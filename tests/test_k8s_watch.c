@@ -30,6 +30,8 @@
 #include "htab.h"
 #include "k8s_client.h"
 #include "k8s_decode.h"
+#include "k8s_get.h"
+#include "k8s_node.h"
 #include "k8s_slices.h"
 #include "k8s_watch.h"
 #include "kubeconfig.h"
@@ -1678,6 +1680,57 @@ test_k8s_watch_bad_object(void)
 	tw_fini(&t);
 }
 
+/* The Node's address: InternalIP first, canonical, invalid ones passed. */
+static void
+test_k8s_watch_node_pick(void)
+{
+	static const struct {
+		const char	*json;
+		const char	*want;		/* NULL: none */
+	} t[] = {
+		{ "{\"status\":{\"addresses\":[{\"type\":\"Hostname\","
+		    "\"address\":\"n1\"},{\"type\":\"ExternalIP\","
+		    "\"address\":\"203.0.113.9\"},{\"type\":\"InternalIP\","
+		    "\"address\":\"10.0.0.7\"}]}}", "10.0.0.7" },
+		{ "{\"status\":{\"addresses\":[{\"type\":\"InternalIP\","
+		    "\"address\":\"bogus\"},{\"type\":\"ExternalIP\","
+		    "\"address\":\"FD00::0:7\"}]}}", "fd00::7" },
+		{ "{\"status\":{\"addresses\":[{\"type\":\"InternalIP\","
+		    "\"address\":7}]}}", NULL },
+		{ "{\"status\":{\"addresses\":{}}}", NULL },
+		{ "{\"status\":{}}", NULL },
+		{ "[]", NULL },
+	};
+	struct json_object	*o;
+	char			*ip;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		o = json_tokener_parse(t[i].json);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		ip = k8s_node_pick_ip(o);
+		if (t[i].want == NULL) {
+			CU_ASSERT_PTR_NULL(ip);
+		} else
+			CU_ASSERT(ip != NULL && strcmp(ip, t[i].want) == 0);
+		free(ip);
+		json_object_put(o);
+	}
+}
+
+/* Backoffs stay within [0, min << fails], capped at max. */
+static void
+test_k8s_watch_backoff(void)
+{
+	unsigned int	fails = 0, ms, i;
+
+	for (i = 0; i < 40; i++) {
+		ms = k8s_backoff_ms(500, 30000, &fails);
+		CU_ASSERT(ms <= (i < 6 ? 500u << i : 30000u));
+	}
+	CU_ASSERT_EQUAL(fails, 40);
+}
+
 static const struct tu_case cases[] = {
 	{ "jstream: every split", test_k8s_watch_jstream_splits },
 	{ "jstream: errors", test_k8s_watch_jstream_errors },
@@ -1694,6 +1747,8 @@ static const struct tu_case cases[] = {
 	{ "EndpointSlices merged", test_k8s_watch_slices },
 	{ "discovery", test_k8s_watch_discovery },
 	{ "node IP", test_k8s_watch_node_ip },
+	{ "node IP picked from the Node", test_k8s_watch_node_pick },
+	{ "backoff bounds", test_k8s_watch_backoff },
 	{ "token file rotation, 401", test_k8s_watch_token },
 	{ "TLS", test_k8s_watch_tls },
 	{ "bookmarks", test_k8s_watch_bookmark },
