@@ -29,6 +29,7 @@
 #include "model.h"
 #include "proxier.h"
 #include "svcfile.h"
+#include "svcfile_parse.h"
 #include "xmalloc.h"
 
 struct main_ctx {

@@ -63,7 +63,7 @@ int	yamljson_read_file(const char *path, size_t max, char **buf,
 
 /*
  * Tree helpers shared by the decoders (kubeconfig.c, k8s_decode.c,
- * k8s_slices.c, svcfile.c); they work on any json-c tree, parsed from
+ * k8s_slices.c, svcfile_parse.c); they work on any json-c tree, parsed from
  * YAML or from API JSON.
  */
 
