@@ -524,9 +524,9 @@ ipt_render(const struct ipt_params *p, const struct ipt_svcport *sp,
 	if (c.n > 1)
 		qsort(c.v, c.n, sizeof(*c.v), ipt_cmp);
 	ipt_render_text(&c);
-	free(c.v);
 	if (out->oom)
 		goto oom;
+	free(c.v);
 	return (0);
 
 oom:
