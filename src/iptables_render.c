@@ -41,69 +41,6 @@ struct ipt_rctx {
 	struct ipt_text			*t;
 };
 
-/* Append n bytes to a text. */
-void
-ipt_put(struct ipt_text *t, const char *s, size_t n)
-{
-	size_t	 ncap;
-	char	*p;
-
-	if (t->oom)
-		return;
-	if (t->len + n + 1 > t->cap) {
-		ncap = t->cap == 0 ? 4096 : t->cap;
-		while (ncap < t->len + n + 1)
-			ncap *= 2;
-		if ((p = realloc(t->buf, ncap)) == NULL) {
-			t->oom = 1;
-			return;
-		}
-		t->buf = p;
-		t->cap = ncap;
-	}
-	memcpy(t->buf + t->len, s, n);
-	t->len += n;
-	t->buf[t->len] = '\0';
-}
-
-/* Append a formatted string to a text. */
-void
-ipt_putf(struct ipt_text *t, const char *fmt, ...)
-{
-	char	 sbuf[512], *big;
-	va_list	 ap;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(sbuf, sizeof(sbuf), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		t->oom = 1;
-		return;
-	}
-	if ((size_t)n < sizeof(sbuf)) {
-		ipt_put(t, sbuf, n);
-		return;
-	}
-	va_start(ap, fmt);
-	n = vasprintf(&big, fmt, ap);
-	va_end(ap);
-	if (n == -1) {
-		t->oom = 1;
-		return;
-	}
-	ipt_put(t, big, n);
-	free(big);
-}
-
-/* Release a rendered text. */
-void
-ipt_text_free(struct ipt_text *t)
-{
-	free(t->buf);
-	memset(t, 0, sizeof(*t));
-}
-
 /* Note an entry left out of the rules; keep the first reason. */
 static void
 ipt_skip(struct ipt_text *t, const char *fmt, ...)

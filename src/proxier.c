@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "htab.h"
+#include "iptables_render.h"
 #include "lb.h"
 #include "log.h"
 #include "loop.h"
@@ -486,7 +487,7 @@ proxier_sync_service(const struct model_service *ms, void *arg)
 		if (ps != NULL && ps->proto != mp->proto) {
 			/* Same port name, other protocol: start over. */
 			htab_del(p->svcs, name, strlen(name));
-			proxier_rules_forget(p->rules, ps);
+			proxier_rules_forget(p->rules, ps->proto, ps->cluster_ip);
 			proxier_svc_free(p, ps);
 			ps = NULL;
 			w->changed = 1;
@@ -554,12 +555,63 @@ proxier_sync_removed(struct proxier *p)
 			    ps->name, netutil_proto_name(ps->proto),
 			    ps->proxy_port);
 		htab_del(p->svcs, ps->name, strlen(ps->name));
-		proxier_rules_forget(p->rules, ps);
+		proxier_rules_forget(p->rules, ps->proto, ps->cluster_ip);
 		proxier_svc_free(p, ps);
 		changed = 1;
 		p->state_dirty = 1;
 	}
 	return (changed);
+}
+
+/* Describe a service port for the rules; nothing is copied. */
+static void
+proxier_svcport(struct ipt_svcport *is, const struct proxy_svc *ps)
+{
+	memset(is, 0, sizeof(*is));
+	is->name = ps->name;
+	is->proto = ps->proto;
+	is->port = ps->port;
+	is->node_port = ps->node_port;
+	is->proxy_port = ps->proxy_port;
+	is->cluster_ip = ps->cluster_ip;
+	is->external_ips = (const char *const *)ps->external_ips;
+	is->n_external_ips = ps->n_external_ips;
+	is->lb_ips = (const char *const *)ps->lb_ips;
+	is->n_lb_ips = ps->n_lb_ips;
+}
+
+/* Hand every service port of the table to the rules side. */
+static int
+proxier_sync_rules(struct proxier *p, int force)
+{
+	struct htab_iter	 it;
+	struct ipt_svcport	*v;
+	size_t			 n = 0;
+	void			*e;
+	int			 rv;
+
+	v = xcalloc(htab_count(p->svcs) + 1, sizeof(*v));
+	htab_iter_init(p->svcs, &it);
+	while (htab_iter_next(&it, NULL, NULL, &e))
+		proxier_svcport(&v[n++], e);
+	rv = proxier_rules_sync(p->rules, v, n, force);
+	free(v);
+	return (rv);
+}
+
+/* Hand staged service ports to the rules side. */
+static void
+proxier_stage_rules(struct proxier *p, struct proxy_svc *const *ps,
+    size_t n)
+{
+	struct ipt_svcport	*v;
+	size_t			 i;
+
+	v = xcalloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++)
+		proxier_svcport(&v[i], ps[i]);
+	proxier_rules_stage(p->rules, v, n);
+	free(v);
 }
 
 /* Reconcile now. */
@@ -581,7 +633,7 @@ proxier_sync(struct proxier *p, int force)
 	if (proxier_sync_removed(p))
 		w.changed = 1;
 	mid = loop_now_ms(p->loop);
-	if (proxier_rules_sync(p->rules, p->svcs, force) == -1)
+	if (proxier_sync_rules(p, force) == -1)
 		p->nsync_errors++;
 	proxier_state_save(p);
 	htab_iter_init(p->svcs, &it);
@@ -706,7 +758,7 @@ proxier_services_staged(void *arg, const struct model_service *const *svcs,
 		}
 	}
 	if (nv > 0)
-		proxier_rules_stage(p->rules, v, nv);
+		proxier_stage_rules(p, v, nv);
 	free(v);
 }
 

@@ -1,7 +1,44 @@
 /*
  * proxier_rules.h: the proxier's node-facing side: the node IP, the node
- * port claims, and the iptables rule set rendered from the live service
- * ports (through iptables.c) and applied once per sync.
+ * port claims, the iptables rule set of the service ports (through
+ * iptables.h) and the UDP conntrack flushes of removed ones
+ * (conntrack.h).  It knows service ports only as the plain descriptions
+ * the caller passes (struct ipt_svcport), never the caller's tables.
+ *
+ * Nothing here blocks the event loop on a child process: the jump reads
+ * ("iptables -S"), each iptables-restore and each "conntrack -D" run in
+ * the background (exec_start()), one at a time per family.  Per family,
+ * a job is in one of these states (enum rules_state in proxier_rules.c):
+ *
+ *	IDLE       nothing runs
+ *	READING    a jump read runs (the three run one after the other);
+ *	           the sync's service ports are kept for the prepare
+ *	RESTORE1   the restore of a full text, or phase 1 of an
+ *	           incremental update (new rules)
+ *	RESTORE2   phase 2 of an incremental update ("-D" of stale rules)
+ *	STREAMING  a restore fed the rules of staged service ports
+ *	FLUSHING   a "conntrack -D" of a removed UDP service's cluster IP
+ *
+ *	         sync, reads due            all read
+ *	IDLE ---------------------> READING ---------+
+ *	 | ^ ^                       | failed        |
+ *	 | | +-----------------------+               v
+ *	 | |      sync, reads not due           (prepare) --nothing to do--+
+ *	 | +------------------------------------ RESTORE1 <--------------+ |
+ *	 |           failed                      | ok  | ok, phase 2      | |
+ *	 |                                       |     v                  | |
+ *	 |                                       |  RESTORE2 --failed--> IDLE
+ *	 |                                       v     | ok
+ *	 |                            FLUSHING <-------+ (queued IPs)
+ *	 |                               | queue empty
+ *	 |  stage                        v
+ *	 +------> STREAMING ---------> IDLE
+ *
+ * A sync that arrives in any state but IDLE is remembered (forced or
+ * not) and replayed through done() when the job is IDLE again; one that
+ * arrives while STREAMING also closes the stream's input.  Conntrack
+ * entries of a removed UDP service are flushed only after the restore
+ * that removed its rules succeeded (phase 2 if there is one).
  */
 #ifndef PROXIER_RULES_H
 #define PROXIER_RULES_H
@@ -10,19 +47,20 @@
 #include <stdint.h>
 
 struct event_base;
-struct htab;
+struct ipt_svcport;
 struct kp_config;
-struct proxy_svc;
 struct proxier_rules;
 
 /*
  * Set up: pick the node IP (bindAddress if specific, else the address of
- * the default route's interface).  iptables-restore runs in the
- * background on base; when a sync had to wait for a running one,
- * done(arg, now) is called after it so the caller syncs again: now is 1
- * after a stream (see proxier_rules_stage), whose rules the sync that
- * waited only has to confirm: it should not wait for the rate limit.
- * Returns NULL with a reason in err.
+ * the default route's interface) and ask "iptables -V" once (blocking:
+ * start-up).  Commands run in the background on base; when a sync had to
+ * wait for a running one, done(arg, now) is called after it so the
+ * caller syncs again: now is 1 after a stream (see
+ * proxier_rules_stage), whose rules the sync that waited only has to
+ * confirm: it should not wait for the rate limit.  cfg is borrowed and
+ * must outlive the result.  Returns NULL with a reason in err (no node
+ * IP and a services file as the source).
  */
 struct proxier_rules *proxier_rules_new(struct event_base *,
 		    const struct kp_config *, void (*done)(void *, int),
@@ -30,51 +68,53 @@ struct proxier_rules *proxier_rules_new(struct event_base *,
 /* Return the number of rule applications that failed so far. */
 uint64_t	 proxier_rules_errors(const struct proxier_rules *);
 /*
- * Kill a running restore (iptables-restore commits all or nothing),
+ * Kill a running command (iptables-restore commits all or nothing),
  * close the node port claims and free; NULL is ignored.  The rules stay
  * in the kernel for a successor.
  */
 void		 proxier_rules_free(struct proxier_rules *);
 /*
- * Claim node ports and apply the rules for every service port in svcs
- * (name -> struct proxy_svc).  Unless force is set, an unchanged rule
- * set is not re-applied.  The restore runs in the background; returns
- * 0, or -1 if it could not be rendered or started (logged; retried at
- * the next sync).
+ * Apply the rules of the n service ports v (borrowed for the call; the
+ * family of each is that of its cluster_ip).  v[i].node_port is what the
+ * service port asks for: it is claimed here (held open) and NodePort
+ * rules are written only for its owner; claims nobody asked for are
+ * closed.  Unless force is set, an unchanged rule set is not re-applied.
+ * Everything runs in the background; returns 0, or -1 if the rules of a
+ * family could not be rendered or started (logged; retried at the next
+ * sync).
  */
-int		 proxier_rules_sync(struct proxier_rules *, struct htab *svcs,
-		    int force);
+int		 proxier_rules_sync(struct proxier_rules *,
+		    const struct ipt_svcport *v, size_t n, int force);
 /*
  * Staging (a large services file being parsed, see model.h): stream the
- * rules of the n staged service ports, not yet live, into an
- * iptables-restore started for it, appended after the rules there (see
- * iptables.h, Streaming: one COMMIT per call with nf_tables, one for
- * the whole stream with legacy iptables).  Nothing is streamed when a
- * restore of that family is running or when the rules are in doubt;
- * the sync that adopts the ports then applies them as usual.  Their
- * node port rules always wait for that sync.
+ * rules of the n staged service ports v (borrowed for the call), not yet
+ * live, into an iptables-restore started for it, appended after the
+ * rules there (see iptables.h, Streaming: one COMMIT per call with
+ * nf_tables, one for the whole stream with legacy iptables).  Nothing is
+ * streamed when a job of that family runs or when the rules are in
+ * doubt; the sync that adopts the ports then applies them as usual.
+ * Node ports are neither claimed nor streamed here: they wait for that
+ * sync.
  */
 void		 proxier_rules_stage(struct proxier_rules *,
-		    struct proxy_svc *const *ps, size_t n);
+		    const struct ipt_svcport *v, size_t n);
 /*
  * The staging is over: close the streams' input; each restore ends once
  * it has read everything, and a sync that came meanwhile runs after it.
  */
 void		 proxier_rules_stage_end(struct proxier_rules *);
 /*
- * A service port is going away: for UDP, its conntrack entries are
- * flushed once the next sync's restore has removed its rules.
+ * A service port is going away: for UDP (proto IPPROTO_UDP), queue a
+ * conntrack flush of cluster_ip (copied), run once the next sync's
+ * restore has removed its rules.  Other protocols are ignored.
  */
-void		 proxier_rules_forget(struct proxier_rules *,
-		    const struct proxy_svc *);
+void		 proxier_rules_forget(struct proxier_rules *, int proto,
+		    const char *cluster_ip);
 /*
  * Use ip (the Node object's address) as the node IP of its family if
  * none was found.  Returns 1 if it was taken (the rules need a sync).
  */
 int		 proxier_rules_set_node_ip(struct proxier_rules *,
 		    const char *ip);
-/* Return the node IP used as DNAT target for local traffic ("": none). */
-const char	*proxier_rules_host_ip(const struct proxier_rules *,
-		    int family);
 
 #endif /* PROXIER_RULES_H */
