@@ -487,7 +487,8 @@ proxier_sync_service(const struct model_service *ms, void *arg)
 		if (ps != NULL && ps->proto != mp->proto) {
 			/* Same port name, other protocol: start over. */
 			htab_del(p->svcs, name, strlen(name));
-			proxier_rules_forget(p->rules, ps->proto, ps->cluster_ip);
+			proxier_rules_forget(p->rules, ps->proto,
+			    ps->cluster_ip);
 			proxier_svc_free(p, ps);
 			ps = NULL;
 			w->changed = 1;

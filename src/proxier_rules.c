@@ -746,7 +746,8 @@ proxier_rules_stream_done(int rv, struct exec_result *res, void *arg)
 	size_t			 nrules = j->stream.nrules;
 
 	j->job = NULL;
-	if (ipt_stream_done(j->ipt, &j->stream, j->wrote, rv, res, err, sizeof(err)) == 0)
+	if (ipt_stream_done(j->ipt, &j->stream, j->wrote, rv, res, err,
+	    sizeof(err)) == 0)
 		log_info("%s rules applied in %llu ms (streamed while parsing, "
 		    "%zu rules)", fam, (unsigned long long)
 		    (proxier_rules_now() - j->start_ms), nrules);

@@ -23,6 +23,7 @@
 #include "exec.h"
 #include "iptables.h"
 #include "tu.h"
+#include "fake_ipt.h"
 
 #define TCP	IPPROTO_TCP
 #define UDP	IPPROTO_UDP
@@ -79,36 +80,6 @@ static const char fail_line7[] =
 static const struct ipt_params p4 = { AF_INET, "0.0.0.0", "192.168.1.10" };
 static const struct ipt_params p6 = { AF_INET6, "::", "fd00::1" };
 
-/* Fake binaries in a private directory. */
-struct fake {
-	char	dir[64];
-	char	ipt4[PATH_MAX];
-	char	ipt6[PATH_MAX];
-	char	ct[PATH_MAX];
-};
-
-/* Read a whole file into a string, NULL if it cannot be read. */
-static char *
-slurp(const char *path)
-{
-	FILE	*f;
-	char	*buf;
-	long	 len;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return (NULL);
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	if ((buf = malloc(len + 1)) != NULL) {
-		if (fread(buf, 1, len, f) != (size_t)len)
-			len = 0;
-		buf[len] = '\0';
-	}
-	fclose(f);
-	return (buf);
-}
-
 /* Assert that got equals the fixture file, showing both if not. */
 static void
 assert_golden(const char *got, const char *file)
@@ -141,101 +112,69 @@ render_golden(const struct ipt_params *p, const struct ipt_svcport *sp,
 	ipt_text_free(&t);
 }
 
-/* Write a file into the fake directory. */
-static void
-fake_write(const struct fake *f, const char *name, const char *content)
-{
-	char	path[PATH_MAX];
-	FILE	*fp;
-
-	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
-	fp = fopen(path, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-	fputs(content, fp);
-	fclose(fp);
-}
-
-/* Copy a fixture into the fake directory under another name. */
-static void
-fake_copy(const struct fake *f, const char *fixture, const char *name)
-{
-	char	*s = slurp(tu_data(fixture));
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-	fake_write(f, name, s);
-	free(s);
-}
-
-/* Read a file of the fake directory (caller frees); NULL if absent. */
-static char *
-fake_read(const struct fake *f, const char *name)
-{
-	char	path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
-	return (slurp(path));
-}
-
-/* Return the number of calls recorded under prefix ("iptables.restore"). */
+/*
+ * Run the jump reads when they are due, then prepare: what proxier_rules
+ * does in the background, here with exec_run().
+ */
 static int
-fake_count(const struct fake *f, const char *prefix)
+prepare_blocking(struct ipt *ipt, const struct ipt_params *p,
+    const struct ipt_svcport *sp, size_t n, int force, struct ipt_apply *a,
+    char *err, size_t errlen)
 {
-	char	name[128], *s;
-	int	n;
+	struct exec_result	res;
+	struct ipt_reads	r;
+	int			due = ipt_reads_due(ipt, force), rv;
 
-	snprintf(name, sizeof(name), "%s.count", prefix);
-	if ((s = fake_read(f, name)) == NULL)
-		return (0);
-	n = atoi(s);
-	free(s);
-	return (n);
+	ipt_reads_init(ipt, &r);
+	while (due && r.n < IPT_NREADS) {
+		rv = exec_run_max(r.argv[r.n], NULL, 0, IPT_READ_TIMEOUT_MS,
+		    IPT_READ_MAX, &res);
+		rv = ipt_reads_take(ipt, &r, rv, &res, err, errlen);
+		exec_result_free(&res);
+		if (rv == -1) {
+			ipt_reads_free(&r);
+			memset(a, 0, sizeof(*a));
+			return (-1);
+		}
+	}
+	rv = ipt_sync_prepare(ipt, p, sp, n, force, due ? &r : NULL, a, err,
+	    errlen);
+	ipt_reads_free(&r);
+	return (rv);
 }
 
-/* Set up the fake binaries: a copy of the script, linked as each name. */
-static void
-fake_setup(struct fake *f)
+/*
+ * The former blocking ipt_sync(): prepare, run each phase with
+ * exec_run(), finish; a failed incremental update is followed at once by
+ * a full one.
+ */
+static int
+sync_blocking(struct ipt *ipt, const struct ipt_params *p,
+    const struct ipt_svcport *sp, size_t n, int force, char *err,
+    size_t errlen)
 {
-	static const char *const names[] = { "iptables", "iptables-restore",
-		"iptables-save", "ip6tables", "ip6tables-restore",
-		"ip6tables-save", "conntrack", NULL };
-	char	script[PATH_MAX], link[PATH_MAX];
-	int	i;
+	struct ipt_apply	a;
+	struct exec_result	res;
+	int			r, incremental, try;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/kuproxy-ipt-XXXXXX");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(f->dir));
-	fake_copy(f, "fake-iptables.sh", "fake-iptables.sh");
-	snprintf(script, sizeof(script), "%s/fake-iptables.sh", f->dir);
-	CU_ASSERT_FATAL(chmod(script, 0755) == 0);
-	for (i = 0; names[i] != NULL; i++) {
-		snprintf(link, sizeof(link), "%s/%s", f->dir, names[i]);
-		CU_ASSERT_FATAL(symlink(script, link) == 0);
+	for (try = 0; try < 2; try++) {
+		if ((r = prepare_blocking(ipt, p, sp, n, force, &a, err,
+		    errlen)) <= 0)
+			return (r);
+		incremental = a.incremental;
+		r = exec_run(a.argv, a.input, a.inlen, IPT_RESTORE_TIMEOUT_MS,
+		    &res);
+		if (r == 0 && ipt_apply_next(&a)) {
+			exec_result_free(&res);
+			r = exec_run(a.argv, a.input, a.inlen,
+			    IPT_RESTORE_TIMEOUT_MS, &res);
+		}
+		r = ipt_sync_finish(ipt, &a, r, &res, err, errlen);
+		exec_result_free(&res);
+		if (r == 0 || !incremental)
+			break;
 	}
-	snprintf(f->ipt4, sizeof(f->ipt4), "%s/iptables", f->dir);
-	snprintf(f->ipt6, sizeof(f->ipt6), "%s/ip6tables", f->dir);
-	snprintf(f->ct, sizeof(f->ct), "%s/conntrack", f->dir);
-	setenv("FAKE_IPT_DIR", f->dir, 1);
-}
-
-/* Remove the fake directory and everything in it. */
-static void
-fake_teardown(struct fake *f)
-{
-	char		 path[PATH_MAX];
-	DIR		*d;
-	struct dirent	*de;
-
-	if ((d = opendir(f->dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(f->dir);
-	unsetenv("FAKE_IPT_DIR");
+	return (r);
 }
 
 /* A ClusterIP-only service. */
@@ -424,21 +363,6 @@ test_iptables_render_errors(void)
 	CU_ASSERT_EQUAL(ipt_render(&p, &web, 1, &t, err, sizeof(err)), -1);
 }
 
-/* Return the argv lines of a recorded call joined with spaces. */
-static char *
-fake_args(const struct fake *f, const char *prefix, int n)
-{
-	char	 name[128], *s, *p;
-
-	snprintf(name, sizeof(name), "%s.%d.args", prefix, n);
-	if ((s = fake_read(f, name)) == NULL)
-		return (NULL);
-	for (p = s; *p != '\0'; p++)
-		if (*p == '\n')
-			*p = p[1] == '\0' ? '\0' : ' ';
-	return (s);
-}
-
 /* Appends only, per table, never a declaration (it would flush). */
 static void
 test_iptables_render_adds(void)
@@ -459,7 +383,8 @@ test_iptables_render_adds(void)
 	CU_ASSERT_EQUAL(t.nrules, 2);
 	CU_ASSERT_PTR_NULL(strstr(t.buf, "*filter"));
 	CU_ASSERT_PTR_NULL(strstr(t.buf, ":KUBE"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(t.buf, "*nat\n-A KUBE-PORTALS-CONTAINER "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t.buf,
+	    "*nat\n-A KUBE-PORTALS-CONTAINER "));
 	ipt_text_free(&t);
 	/* Nothing to add: an empty text. */
 	CU_ASSERT_EQUAL(ipt_render_adds(&p4, NULL, 0, &t, err, sizeof(err)),
@@ -529,9 +454,10 @@ test_iptables_stream(void)
 	/* Legacy (the fake's default "-V"): one transaction, nat only. */
 	ipt = ipt_new(f.ipt4, AF_INET);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
+	ipt_backend_probe(ipt);
 	/* Nothing applied yet: the chains may not even exist. */
 	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), -1);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	/* np has a filter rule (its NodePort): refused. */
 	CU_ASSERT_EQUAL(stream_run(ipt, &np, 1, &all, 0, NULL, err,
 	    sizeof(err)), -3);
@@ -550,15 +476,16 @@ test_iptables_stream(void)
 	    "--to-destination 192.168.1.10:40002\n"
 	    "COMMIT\n");
 	ipt_text_free(&all);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	ipt_free(ipt);
 
 	fake_write(&f, "iptables.version", "iptables v1.8.9 (nf_tables)\n");
 	ipt = ipt_new(f.ipt4, AF_INET);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
+	ipt_backend_probe(ipt);
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	/* nf_tables: np streamed, NodePort and all, in blocks. */
 	CU_ASSERT_EQUAL(stream_run(ipt, &np, 1, &all, 0, NULL, err,
@@ -566,10 +493,10 @@ test_iptables_stream(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(all.buf, "COMMIT\n*filter\n-A "));
 	ipt_text_free(&all);
 	/* ... and in: nothing left to run. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	/* Removing np is an incremental "-D" of exactly its rules. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.3.in");
 	assert_golden(s, "iptables-incr-remove.txt");
@@ -590,7 +517,7 @@ test_iptables_stream(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fake failure"));
 	ipt_text_free(&all);
 	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), -1);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	s = fake_read(&f, "iptables.restore.4.in");
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, ":KUBE-PORTALS-CONTAINER - [0:0]"));
@@ -616,7 +543,7 @@ test_iptables_sync_once(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
 	s = fake_args(&f, "iptables.restore", 1);
@@ -633,12 +560,12 @@ test_iptables_sync_once(void)
 	free(s);
 
 	/* Unchanged and not forced: nothing runs. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
 
 	/* B removed: one restore, no jump check, only B's rules deleted. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -648,7 +575,7 @@ test_iptables_sync_once(void)
 	free(s);
 
 	/* Forced: jumps re-read (still absent in the fake) and re-added. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 1, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.3.in");
@@ -673,7 +600,8 @@ test_iptables_sync_jumps_present(void)
 	fake_copy(&f, "iptables-jumps-S-input.txt",
 	    "iptables.S-filter-INPUT.txt");
 	ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &web, 1, 1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 1, err, sizeof(err)),
+	    0);
 	s = fake_read(&f, "iptables.restore.1.in");
 	assert_golden(s, "iptables-clusterip.txt");
 	free(s);
@@ -697,7 +625,8 @@ test_iptables_sync_jumps_repair(void)
 	fake_copy(&f, "iptables-jumps-S-input.txt",
 	    "iptables.S-filter-INPUT.txt");
 	ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &web, 1, 1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 1, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	s = fake_read(&f, "iptables.restore.1.in");
 	assert_golden(s, "iptables-jumps-fix.txt");
@@ -725,10 +654,12 @@ test_iptables_sync_fail_line(void)
 	fake_copy(&f, "iptables-jumps-S-input.txt",
 	    "iptables.S-filter-INPUT.txt");
 	ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &np, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &np, 1, 0, err, sizeof(err)),
+	    0);
 	fake_write(&f, "fail_line", "7\n");
 	err[0] = '\0';
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &web, 1, 0, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err, sizeof(err)),
+	    -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, fail_line7));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fake failure"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "exited with status 2"));
@@ -748,7 +679,8 @@ test_iptables_sync_fail_line(void)
 
 	/* Same services, not forced: re-checked and re-applied. */
 	unlink(strcat(strcpy(err, f.dir), "/fail_line"));
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &web, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 9);
 	s = fake_read(&f, "iptables.restore.4.in");
@@ -768,14 +700,16 @@ test_iptables_sync_ipv6(void)
 
 	fake_setup(&f);
 	ipt = ipt_new(f.ipt6, AF_INET6);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p6, &v6, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p6, &v6, 1, 0, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "ip6tables.restore"), 1);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 0);
 	s = fake_read(&f, "ip6tables.restore.1.in");
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-d fd00::10/128"));
 	free(s);
 	/* Parameters of the other family are refused. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &web, 1, 0, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err, sizeof(err)),
+	    -1);
 	ipt_free(ipt);
 	fake_teardown(&f);
 }
@@ -828,7 +762,7 @@ async_apply(struct event_base *base, struct async_sync *as)
 	return (as->rv);
 }
 
-/* prepare + exec_start + finish behave as ipt_sync(). */
+/* prepare + exec_start + finish behave as sync_blocking(). */
 static void
 test_iptables_sync_async(void)
 {
@@ -840,7 +774,7 @@ test_iptables_sync_async(void)
 	fake_setup(&f);
 	memset(&as, 0, sizeof(as));
 	as.ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, &web, 1, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, &web, 1, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_STRING_EQUAL(as.a.argv[1], "--noflush");
 	CU_ASSERT_EQUAL(async_apply(base, &as), 0);
@@ -849,11 +783,11 @@ test_iptables_sync_async(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-I PREROUTING 1 "));
 	free(s);
 	/* Applied: the same services need nothing. */
-	CU_ASSERT_EQUAL(ipt_sync_prepare(as.ipt, &p4, &web, 1, 0, &as.a, err,
+	CU_ASSERT_EQUAL(prepare_blocking(as.ipt, &p4, &web, 1, 0, &as.a, err,
 	    sizeof(err)), 0);
 	/* A failure comes back through finish, quoting the line. */
 	fake_write(&f, "fail_line", "5\n");
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, &np, 1, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, &np, 1, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
 	/* Phase 1 of the incremental update: np's "-I", last rule first. */
@@ -863,7 +797,7 @@ test_iptables_sync_async(void)
 	    "KUBE-PORTALS-CONTAINER 1 -m comment --comment \"default/np\""));
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	/* A prepared restore can be dropped; then state was forgotten. */
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, &np, 1, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, &np, 1, 0, &as.a,
 	    err, sizeof(err)), 1);
 	ipt_apply_free(&as.a);
 	ipt_free(as.ipt);
@@ -968,7 +902,7 @@ prepare_kind(struct ipt *ipt, const struct ipt_params *p,
 	char			err[IPT_ERRLEN];
 	int			r;
 
-	r = ipt_sync_prepare(ipt, p, sp, n, force, &a, err, sizeof(err));
+	r = prepare_blocking(ipt, p, sp, n, force, &a, err, sizeof(err));
 	CU_ASSERT_EQUAL(r, 1);
 	if (r != 1)
 		return (-1);
@@ -1002,14 +936,14 @@ test_iptables_incr_add(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, sp, 2, 0, &nchanges), 1);
 	CU_ASSERT_EQUAL(nchanges, 5);
 	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, sp, 2, 1, &nchanges), 0);
 	CU_ASSERT_EQUAL(nchanges, 7);		/* full: every rule */
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -1020,11 +954,11 @@ test_iptables_incr_add(void)
 	free(s);
 
 	/* The new text is now the applied one. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 
 	/* Forced: the full text, jumps re-read. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 1, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 9);
 	s = fake_read(&f, "iptables.restore.3.in");
@@ -1035,7 +969,7 @@ test_iptables_incr_add(void)
 }
 
 /*
- * A changed cluster IP: ipt_sync() runs phase 1, "-I" of the new rules,
+ * A changed cluster IP: sync_blocking() runs phase 1, "-I" of the new rules,
  * then phase 2, "-D" of the old ones, both with --noflush.
  */
 static void
@@ -1050,9 +984,9 @@ test_iptables_incr_change(void)
 	ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.2.in");
 	assert_golden(s, "iptables-incr-change.txt");
@@ -1065,7 +999,7 @@ test_iptables_incr_change(void)
 	free(s);
 	/* And back: the diff is against what was applied last. */
 	sp[0].cluster_ip = web.cluster_ip;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 5);
 	s = fake_read(&f, "iptables.restore.4.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -1100,7 +1034,8 @@ test_iptables_incr_limit(void)
 	fake_setup(&f);
 	ipt = ipt_new(f.ipt4, AF_INET);
 	/* 100 services, 200 rules: 64 is the limit. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, gen_sp, 100, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, gen_sp, 100, 0, err,
+	    sizeof(err)),
 	    0);
 	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, gen_sp, 132, 0, &nchanges), 1);
 	CU_ASSERT_EQUAL(nchanges, 64);
@@ -1119,7 +1054,8 @@ test_iptables_incr_limit(void)
 	CU_ASSERT_EQUAL(nchanges, 265);
 
 	/* 1000 services: 10% of the larger rule set. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, gen_sp, 1000, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, gen_sp, 1000, 0, err,
+	    sizeof(err)),
 	    0);
 	s = fake_read(&f, "iptables.restore.2.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -1157,9 +1093,10 @@ test_iptables_incr_fail_async(void)
 	as.ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 1, 0, err, sizeof(err)),
+	    0);
 	fake_write(&f, "fail_line", "2\n");
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(as.a.incremental, 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
@@ -1170,7 +1107,7 @@ test_iptables_incr_fail_async(void)
 
 	/* The same services again: full, jumps re-read. */
 	unlink(strcat(strcpy(err, f.dir), "/fail_line"));
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(as.a.incremental, 0);
 	CU_ASSERT_EQUAL(as.a.nchanges, 7);
@@ -1188,7 +1125,7 @@ test_iptables_incr_fail_async(void)
 }
 
 /*
- * ipt_sync(): an incremental restore that fails (a rule to delete is
+ * sync_blocking(): an incremental restore that fails (a rule to delete is
  * gone) is followed at once by a full one, which succeeds.
  */
 static void
@@ -1205,8 +1142,8 @@ test_iptables_incr_fail_retry(void)
 	ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -1219,14 +1156,15 @@ test_iptables_incr_fail_retry(void)
 	CU_ASSERT_PTR_NULL(strstr(s, "default/np"));
 	free(s);
 	/* Applied in full: np back is incremental (adds only) and passes. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	s = fake_read(&f, "iptables.restore.4.in");
 	assert_golden(s, "iptables-incr-add.txt");
 	free(s);
 	/* Both attempts failing: the full one's error is returned. */
 	fake_write(&f, "fail_line", "3\n");
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)),
+	    -1);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 6);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "input line 3 \":KUBE-PORTALS-HOST "
 	    "- [0:0]\""));
@@ -1257,10 +1195,10 @@ test_iptables_incr_phases(void)
 	ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 
 	/* Additions only: one phase of "-I CHAIN 1", last rule first. */
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 2, 0, &a, err,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
 	    sizeof(err)), 1);
 	CU_ASSERT_EQUAL(a.incremental, 1);
 	CU_ASSERT_EQUAL(a.phase, 1);
@@ -1274,8 +1212,8 @@ test_iptables_incr_phases(void)
 	ipt_apply_free(&a);
 
 	/* Deletions only: one phase of "-D". */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 1, 0, &a, err,
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 1, 0, &a, err,
 	    sizeof(err)), 1);
 	CU_ASSERT_EQUAL(a.incremental, 1);
 	CU_ASSERT_EQUAL(a.nchanges, 5);
@@ -1287,7 +1225,7 @@ test_iptables_incr_phases(void)
 
 	/* Both: phase 1 the additions, phase 2 the deletions. */
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 2, 0, &a, err,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
 	    sizeof(err)), 1);
 	CU_ASSERT_EQUAL(a.incremental, 1);
 	CU_ASSERT_EQUAL(a.phase, 1);
@@ -1304,7 +1242,7 @@ test_iptables_incr_phases(void)
 	ipt_apply_free(&a);
 
 	/* Phase 1 reported done, phase 2 skipped: a failure, then full. */
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 2, 0, &a, err,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
 	    sizeof(err)), 1);
 	memset(&res, 0, sizeof(res));
 	err[0] = '\0';
@@ -1314,9 +1252,9 @@ test_iptables_incr_phases(void)
 	CU_ASSERT_PTR_NULL(a.input);
 	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, sp, 2, 0, &nchanges), 0);
 	/* A phase that could not be started (no result) fails as well. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	sp[0].cluster_ip = web.cluster_ip;
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 2, 0, &a, err,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
 	    sizeof(err)), 1);
 	CU_ASSERT_EQUAL(ipt_apply_next(&a), 1);
 	CU_ASSERT_EQUAL(ipt_sync_finish(ipt, &a, -1, NULL, err, sizeof(err)),
@@ -1329,7 +1267,7 @@ test_iptables_incr_phases(void)
 }
 
 /*
- * ipt_sync() when a phase fails: phase 1 failing runs no "-D" and is
+ * sync_blocking() when a phase fails: phase 1 failing runs no "-D" and is
  * followed by the full text; phase 2 failing too.  Through exec_start(),
  * a phase 2 failure is reported as such and makes the next prepare full.
  */
@@ -1350,9 +1288,11 @@ test_iptables_incr_phase_fail(void)
 	as.ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	    0);
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -1373,9 +1313,11 @@ test_iptables_incr_phase_fail(void)
 	fake_wrap_restore(&f, fail_delete_sh);
 	as.ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
-	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	    0);
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -1391,7 +1333,7 @@ test_iptables_incr_phase_fail(void)
 
 	/* The same through exec_start(): finish reports phase 2. */
 	sp[0].cluster_ip = web.cluster_ip;
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(as.a.incremental, 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
@@ -1411,9 +1353,10 @@ test_iptables_incr_phase_fail(void)
 	fake_setup(&f);
 	ipt_free(as.ipt);
 	as.ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	    0);
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), 0);
 	CU_ASSERT_EQUAL(as.phases, 2);
@@ -1421,7 +1364,7 @@ test_iptables_incr_phase_fail(void)
 	s = fake_read(&f, "iptables.restore.3.in");
 	assert_golden(s, "iptables-incr-change-del.txt");
 	free(s);
-	CU_ASSERT_EQUAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a, err,
+	CU_ASSERT_EQUAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a, err,
 	    sizeof(err)), 0);
 	ipt_free(as.ipt);
 	fake_teardown(&f);
@@ -1446,12 +1389,15 @@ test_iptables_incr_multiset(void)
 	fake_setup(&f);
 	ipt = ipt_new(f.ipt4, AF_INET);
 	sp = ext;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &sp, 1, 0, err, sizeof(err)),
+	    0);
 	sp.external_ips = ba;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &sp, 1, 0, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	sp.external_ips = aa;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &sp, 1, 0, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.2.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -1491,8 +1437,8 @@ test_iptables_incr_ipv6(void)
 	ipt = ipt_new(f.ipt6, AF_INET6);
 	sp[0] = v6;
 	sp[1] = v6b;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p6, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p6, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "ip6tables.restore"), 2);
 	CU_ASSERT_EQUAL(fake_count(&f, "ip6tables.iptables"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 0);
@@ -1500,7 +1446,7 @@ test_iptables_incr_ipv6(void)
 	assert_golden(s, "iptables-incr-ipv6.txt");
 	free(s);
 	sp[0] = v6b;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
 	s = fake_read(&f, "ip6tables.restore.3.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "*filter\n-D KUBE-NODEPORT-NON-LOCAL "
@@ -1508,6 +1454,87 @@ test_iptables_incr_ipv6(void)
 	    "40005 -m state --state NEW -j ACCEPT\nCOMMIT\n"));
 	CU_ASSERT_PTR_NULL(strstr(s, "-A "));
 	free(s);
+	ipt_free(ipt);
+	fake_teardown(&f);
+}
+
+/*
+ * The jump reads: due at the first sync, at forced ones and after a
+ * failure; their argv; a failed or truncated read forgets the state; a
+ * prepare without the reads it needs fails and runs nothing; streaming
+ * needs the backend probed.
+ */
+static void
+test_iptables_reads(void)
+{
+	struct exec_result	 res;
+	struct ipt_stream	 st;
+	struct ipt_reads	 r;
+	struct ipt_apply	 a;
+	struct fake		 f;
+	struct ipt		*ipt;
+	const char		*argv[5];
+	char			 err[IPT_ERRLEN];
+	int			 i;
+
+	fake_setup(&f);
+	ipt = ipt_new(f.ipt4, AF_INET);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
+	CU_ASSERT_EQUAL(ipt_reads_due(ipt, 0), 1);
+	ipt_reads_init(ipt, &r);
+	CU_ASSERT_EQUAL(r.n, 0);
+	for (i = 0; i < IPT_NREADS; i++) {
+		CU_ASSERT_STRING_EQUAL(r.argv[i][0], f.ipt4);
+		CU_ASSERT_STRING_EQUAL(r.argv[i][1], "-w");
+		CU_ASSERT_STRING_EQUAL(r.argv[i][2], "5");
+		CU_ASSERT_STRING_EQUAL(r.argv[i][5], "-S");
+		CU_ASSERT_PTR_NULL(r.argv[i][7]);
+	}
+	CU_ASSERT_STRING_EQUAL(r.argv[0][6], "PREROUTING");
+	CU_ASSERT_STRING_EQUAL(r.argv[2][4], "filter");
+	/* Due, not read: refused, nothing runs. */
+	CU_ASSERT_EQUAL(ipt_sync_prepare(ipt, &p4, &web, 1, 0, NULL, &a, err,
+	    sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "jump rules not read"));
+	CU_ASSERT_EQUAL(ipt_sync_prepare(ipt, &p4, &web, 1, 0, &r, &a, err,
+	    sizeof(err)), -1);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 0);
+	ipt_reads_free(&r);
+
+	/* Applied: due only when forced. */
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err,
+	    sizeof(err)), 0);
+	CU_ASSERT_EQUAL(ipt_reads_due(ipt, 0), 0);
+	CU_ASSERT_EQUAL(ipt_reads_due(ipt, 1), 1);
+	/* Not probed: no stream. */
+	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), -1);
+	ipt_backend_probe(ipt);
+	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), 0);
+	CU_ASSERT_EQUAL(st.mode, IPT_STREAM_ONCE);
+	ipt_stream_free(&st);
+
+	/* A truncated listing is a failure that forgets the state. */
+	ipt_reads_init(ipt, &r);
+	memset(&res, 0, sizeof(res));
+	res.out = (char *)(uintptr_t)"-P PREROUTING ACCEPT\n";
+	res.truncated = 1;
+	err[0] = '\0';
+	CU_ASSERT_EQUAL(ipt_reads_take(ipt, &r, 0, &res, err, sizeof(err)),
+	    -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "-t nat -S PREROUTING: output "
+	    "too large"));
+	ipt_reads_free(&r);
+	CU_ASSERT_EQUAL(ipt_reads_due(ipt, 0), 1);
+	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), -1);
+	/* One that could not be started, too. */
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err,
+	    sizeof(err)), 0);
+	ipt_reads_init(ipt, &r);
+	CU_ASSERT_EQUAL(ipt_reads_take(ipt, &r, -1, NULL, err, sizeof(err)),
+	    -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not run"));
+	ipt_reads_free(&r);
+	CU_ASSERT_EQUAL(ipt_reads_due(ipt, 0), 1);
 	ipt_free(ipt);
 	fake_teardown(&f);
 }
@@ -1580,45 +1607,6 @@ test_iptables_cleanup_run(void)
 	fake_teardown(&f);
 }
 
-/* conntrack: exact argv, "0 entries" is fine, failures reported. */
-static void
-test_iptables_conntrack(void)
-{
-	struct fake	 f;
-	struct ipt	*ipt;
-	char		 err[IPT_ERRLEN], *s;
-
-	fake_setup(&f);
-	ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL(ipt_flush_conntrack(ipt, f.ct, "10.96.0.10", err,
-	    sizeof(err)), 0);
-	s = fake_args(&f, "conntrack.conntrack", 1);
-	CU_ASSERT_STRING_EQUAL(s, "-D --orig-dst 10.96.0.10 -p udp");
-	free(s);
-	CU_ASSERT_EQUAL(ipt_flush_conntrack(ipt, f.ct, "FD00::0:10", err,
-	    sizeof(err)), 0);
-	s = fake_args(&f, "conntrack.conntrack", 2);
-	CU_ASSERT_STRING_EQUAL(s, "-D --orig-dst fd00::10 -p udp -f ipv6");
-	free(s);
-	fake_write(&f, "conntrack.mode", "zero\n");
-	CU_ASSERT_EQUAL(ipt_flush_conntrack(ipt, f.ct, "10.96.0.10", err,
-	    sizeof(err)), 0);
-	fake_write(&f, "conntrack.mode", "fail\n");
-	CU_ASSERT_EQUAL(ipt_flush_conntrack(ipt, f.ct, "10.96.0.10", err,
-	    sizeof(err)), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid parameters"));
-	CU_ASSERT_EQUAL(ipt_flush_conntrack(ipt, f.ct, "-f", err,
-	    sizeof(err)), -1);
-	CU_ASSERT_EQUAL(fake_count(&f, "conntrack.conntrack"), 4);
-	/* No conntrack binary: a warning, not an error. */
-	CU_ASSERT_EQUAL(ipt_flush_conntrack(ipt, "/nonexistent/conntrack",
-	    "10.96.0.10", err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(ipt_flush_conntrack(ipt, "/nonexistent/conntrack",
-	    "10.96.0.10", err, sizeof(err)), 0);
-	ipt_free(ipt);
-	fake_teardown(&f);
-}
-
 static const struct tu_case cases[] = {
 	{ "render clusterip", test_iptables_render_clusterip },
 	{ "render nodeport", test_iptables_render_nodeport },
@@ -1648,9 +1636,9 @@ static const struct tu_case cases[] = {
 	{ "incremental phase fail", test_iptables_incr_phase_fail },
 	{ "incremental multiset", test_iptables_incr_multiset },
 	{ "incremental ipv6", test_iptables_incr_ipv6 },
+	{ "reads", test_iptables_reads },
 	{ "cleanup render", test_iptables_cleanup_render },
 	{ "cleanup run", test_iptables_cleanup_run },
-	{ "conntrack", test_iptables_conntrack },
 	{ NULL, NULL }
 };
 

@@ -1,0 +1,162 @@
+/*
+ * fake_ipt.h: fake iptables, iptables-restore, iptables-save (and the
+ * ip6tables ones) and conntrack for unit tests: tests/data/
+ * fake-iptables.sh linked under each name in a private directory, which
+ * also holds its switches and records every call (see the script).
+ * Include after tu.h.
+ */
+#ifndef FAKE_IPT_H
+#define FAKE_IPT_H
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Fake binaries in a private directory. */
+struct fake {
+	char	dir[64];
+	char	ipt4[PATH_MAX];
+	char	ipt6[PATH_MAX];
+	char	ct[PATH_MAX];
+};
+
+/* Read a whole file into a string, NULL if it cannot be read. */
+static inline char *
+slurp(const char *path)
+{
+	FILE	*f;
+	char	*buf;
+	long	 len;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return (NULL);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	if ((buf = malloc(len + 1)) != NULL) {
+		if (fread(buf, 1, len, f) != (size_t)len)
+			len = 0;
+		buf[len] = '\0';
+	}
+	fclose(f);
+	return (buf);
+}
+
+/* Write a file into the fake directory. */
+static inline void
+fake_write(const struct fake *f, const char *name, const char *content)
+{
+	char	path[PATH_MAX];
+	FILE	*fp;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	fp = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	fputs(content, fp);
+	fclose(fp);
+}
+
+/* Copy a fixture into the fake directory under another name. */
+static inline void
+fake_copy(const struct fake *f, const char *fixture, const char *name)
+{
+	char	*s = slurp(tu_data(fixture));
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	fake_write(f, name, s);
+	free(s);
+}
+
+/* Read a file of the fake directory (caller frees); NULL if absent. */
+static inline char *
+fake_read(const struct fake *f, const char *name)
+{
+	char	path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	return (slurp(path));
+}
+
+/* Return the number of calls recorded under prefix ("iptables.restore"). */
+static inline int
+fake_count(const struct fake *f, const char *prefix)
+{
+	char	name[128], *s;
+	int	n;
+
+	snprintf(name, sizeof(name), "%s.count", prefix);
+	if ((s = fake_read(f, name)) == NULL)
+		return (0);
+	n = atoi(s);
+	free(s);
+	return (n);
+}
+
+/* Set up the fake binaries: a copy of the script, linked as each name. */
+static inline void
+fake_setup(struct fake *f)
+{
+	static const char *const names[] = { "iptables", "iptables-restore",
+		"iptables-save", "ip6tables", "ip6tables-restore",
+		"ip6tables-save", "conntrack", NULL };
+	char	script[PATH_MAX], link[PATH_MAX];
+	int	i;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/kuproxy-ipt-XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(f->dir));
+	fake_copy(f, "fake-iptables.sh", "fake-iptables.sh");
+	snprintf(script, sizeof(script), "%s/fake-iptables.sh", f->dir);
+	CU_ASSERT_FATAL(chmod(script, 0755) == 0);
+	for (i = 0; names[i] != NULL; i++) {
+		snprintf(link, sizeof(link), "%s/%s", f->dir, names[i]);
+		CU_ASSERT_FATAL(symlink(script, link) == 0);
+	}
+	snprintf(f->ipt4, sizeof(f->ipt4), "%s/iptables", f->dir);
+	snprintf(f->ipt6, sizeof(f->ipt6), "%s/ip6tables", f->dir);
+	snprintf(f->ct, sizeof(f->ct), "%s/conntrack", f->dir);
+	setenv("FAKE_IPT_DIR", f->dir, 1);
+}
+
+/* Remove the fake directory and everything in it. */
+static inline void
+fake_teardown(struct fake *f)
+{
+	char		 path[PATH_MAX];
+	DIR		*d;
+	struct dirent	*de;
+
+	if ((d = opendir(f->dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(f->dir);
+	unsetenv("FAKE_IPT_DIR");
+}
+
+/* Return the argv lines of a recorded call joined with spaces. */
+static inline char *
+fake_args(const struct fake *f, const char *prefix, int n)
+{
+	char	 name[128], *s, *p;
+
+	snprintf(name, sizeof(name), "%s.%d.args", prefix, n);
+	if ((s = fake_read(f, name)) == NULL)
+		return (NULL);
+	for (p = s; *p != '\0'; p++)
+		if (*p == '\n')
+			*p = p[1] == '\0' ? '\0' : ' ';
+	return (s);
+}
+
+#endif /* FAKE_IPT_H */
