@@ -19,20 +19,22 @@
  *	STREAMING  a restore fed the rules of staged service ports
  *	FLUSHING   a "conntrack -D" of a removed UDP service's cluster IP
  *
- *	         sync, reads due            all read
- *	IDLE ---------------------> READING ---------+
- *	 | ^ ^                       | failed        |
- *	 | | +-----------------------+               v
- *	 | |      sync, reads not due           (prepare) --nothing to do--+
- *	 | +------------------------------------ RESTORE1 <--------------+ |
- *	 |           failed                      | ok  | ok, phase 2      | |
- *	 |                                       |     v                  | |
- *	 |                                       |  RESTORE2 --failed--> IDLE
- *	 |                                       v     | ok
- *	 |                            FLUSHING <-------+ (queued IPs)
- *	 |                               | queue empty
- *	 |  stage                        v
- *	 +------> STREAMING ---------> IDLE
+ *	            stage                    sync, reads due
+ *	STREAMING <-------- IDLE ---------------------------> READING
+ *	    |               ^ ^ \                                 | all read
+ *	    +--ended--------+ |  \ sync, reads not due            v
+ *	                      |   +-----------------------> (prepare)
+ *	                      |                              |      |
+ *	                      | queue empty       unchanged  v      v changed
+ *	                      +--------------------- FLUSHING <---- RESTORE1
+ *	                                                ^   ok, one    | ok, two
+ *	                                                |   phase      | phases
+ *	                                                |              v
+ *	                                                +-----ok--- RESTORE2
+ *
+ * FLUSHING is skipped (straight to IDLE) when no flush is queued.  A
+ * failed read, prepare or restore goes back to IDLE: the flushes stay
+ * queued for the next restore that succeeds.
  *
  * A sync that arrives in any state but IDLE is remembered (forced or
  * not) and replayed through done() when the job is IDLE again; one that
