@@ -129,6 +129,56 @@ rt_wait(struct rt *t, const char *prefix, int n)
 	return (fake_count(&t->f, prefix) >= n);
 }
 
+/* Return how many times calls records that name ended. */
+static int
+rt_ended(struct rt *t, const char *name)
+{
+	char	*calls = fake_read(&t->f, "calls"), *p, want[128];
+	int	 n = 0;
+
+	if (calls == NULL)
+		return (0);
+	snprintf(want, sizeof(want), "%s end\n", name);
+	for (p = calls; (p = strstr(p, want)) != NULL; p += strlen(want))
+		if (p == calls || p[-1] == '\n' || p[-1] == '/')
+			n++;
+	free(calls);
+	return (n);
+}
+
+/* Run the loop until name ended n times (5 s at most). */
+static int
+rt_wait_ended(struct rt *t, const char *name, int n)
+{
+	long long	end = rt_now() + 5000;
+
+	while (rt_ended(t, name) < n && rt_now() < end)
+		event_base_loop(t->base, EVLOOP_ONCE);
+	return (rt_ended(t, name) >= n);
+}
+
+/* Run the loop until done() was called n times (5 s at most). */
+static int
+rt_wait_replays(struct rt *t, int n)
+{
+	long long	end = rt_now() + 5000;
+
+	while (t->replays < n && rt_now() < end)
+		event_base_loop(t->base, EVLOOP_ONCE);
+	return (t->replays >= n);
+}
+
+/* Run the loop until n rule applications failed (5 s at most). */
+static int
+rt_wait_errors(struct rt *t, uint64_t n)
+{
+	long long	end = rt_now() + 5000;
+
+	while (proxier_rules_errors(t->r) < n && rt_now() < end)
+		event_base_loop(t->base, EVLOOP_ONCE);
+	return (proxier_rules_errors(t->r) >= n);
+}
+
 /* Run the loop for ms milliseconds. */
 static void
 rt_run(struct rt *t, int ms)
@@ -178,7 +228,7 @@ test_proxier_rules_reads_background(void)
 	CU_ASSERT(rt_now() - start < 200);
 	CU_ASSERT_EQUAL(fake_count(&t.f, "iptables.restore"), 0);
 	/* Meanwhile another sync: remembered, not run. */
-	rt_run(&t, 100);
+	CU_ASSERT_TRUE(rt_wait(&t, "iptables.iptables", 2));
 	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, &web, 1, 0), 0);
 	/* "-V" at start-up, then the first read, still running. */
 	CU_ASSERT_EQUAL(fake_count(&t.f, "iptables.iptables"), 2);
@@ -190,7 +240,8 @@ test_proxier_rules_reads_background(void)
 	CU_ASSERT_EQUAL(fake_count(&t.f, "iptables.iptables"), 4);
 	CU_ASSERT(rt_call_line(&t, "-t filter -S INPUT") <
 	    rt_call_line(&t, "iptables-restore"));
-	rt_run(&t, 200);
+	CU_ASSERT_TRUE(rt_wait_replays(&t, 1));
+	rt_run(&t, 50);
 	CU_ASSERT_EQUAL(t.replays, 1);
 	CU_ASSERT_EQUAL(t.replay_now, 0);
 	/* The replayed sync has nothing left to do: no reads, no restore. */
@@ -220,8 +271,8 @@ test_proxier_rules_reads_fail(void)
 	fake_write(&t.f, "fail-S", "");
 	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, &web, 1, 0), 0);
 	/* "-V" at start-up, then the first read, which fails. */
-	CU_ASSERT_TRUE(rt_wait(&t, "iptables.iptables", 2));
-	rt_run(&t, 200);
+	CU_ASSERT_TRUE(rt_wait_errors(&t, 1));
+	rt_run(&t, 100);
 	CU_ASSERT_EQUAL(fake_count(&t.f, "iptables.iptables"), 2);
 	CU_ASSERT_EQUAL(fake_count(&t.f, "iptables.restore"), 0);
 	CU_ASSERT_EQUAL(proxier_rules_errors(t.r), 1);
@@ -250,8 +301,8 @@ test_proxier_rules_conntrack_after(void)
 	sp[0] = web;
 	sp[1] = dns;
 	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, sp, 2, 0), 0);
-	CU_ASSERT_TRUE(rt_wait(&t, "iptables.restore", 1));
-	rt_run(&t, 100);
+	CU_ASSERT_TRUE(rt_wait_ended(&t, "iptables-restore", 1));
+	rt_run(&t, 50);
 	/* dns goes: its "-D" restore is slow; conntrack waits for it. */
 	fake_write(&t.f, "delay-restore", "0.3\n");
 	fake_write(&t.f, "delay-conntrack", "0.3\n");
@@ -262,6 +313,7 @@ test_proxier_rules_conntrack_after(void)
 	ticks = t.ticks;
 	CU_ASSERT_TRUE(rt_wait(&t, "conntrack.conntrack", 1));
 	CU_ASSERT_EQUAL(fake_count(&t.f, "iptables.restore"), 2);
+	CU_ASSERT_EQUAL(rt_ended(&t, "iptables-restore"), 2);
 	s = fake_read(&t.f, "iptables.restore.2.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-D KUBE-PORTALS-CONTAINER"));
@@ -272,7 +324,8 @@ test_proxier_rules_conntrack_after(void)
 	    rt_call_line(&t, "conntrack -D"));
 	/* A sync while conntrack runs waits for it, and is replayed. */
 	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, sp, 1, 0), 0);
-	rt_run(&t, 500);
+	CU_ASSERT_TRUE(rt_wait_replays(&t, 1));
+	CU_ASSERT_TRUE(rt_wait_ended(&t, "conntrack", 1));
 	CU_ASSERT(t.ticks - ticks >= 30);
 	CU_ASSERT_EQUAL(t.replays, 1);
 	s = fake_args(&t.f, "conntrack.conntrack", 1);
@@ -286,15 +339,16 @@ test_proxier_rules_conntrack_after(void)
 	CU_ASSERT_EQUAL(fake_count(&t.f, "conntrack.conntrack"), 1);
 	CU_ASSERT_TRUE(rt_wait(&t, "conntrack.conntrack", 2));
 	CU_ASSERT_EQUAL(fake_count(&t.f, "iptables.restore"), 2);
-	rt_run(&t, 400);
+	CU_ASSERT_TRUE(rt_wait_ended(&t, "conntrack", 2));
+	rt_run(&t, 50);
 
 	/* A failed restore keeps the flush for the one that succeeds. */
 	fake_write(&t.f, "delay-restore", "0\n");
 	fake_write(&t.f, "fail_line", "2\n");
 	proxier_rules_forget(t.r, UDP, "10.96.0.98");
 	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, NULL, 0, 0), 0);
-	CU_ASSERT_TRUE(rt_wait(&t, "iptables.restore", 3));
-	rt_run(&t, 200);
+	CU_ASSERT_TRUE(rt_wait_ended(&t, "iptables-restore", 3));
+	CU_ASSERT_TRUE(rt_wait_replays(&t, 2));
 	CU_ASSERT_EQUAL(fake_count(&t.f, "conntrack.conntrack"), 2);
 	CU_ASSERT_EQUAL(proxier_rules_errors(t.r), 1);
 	snprintf(path, sizeof(path), "%s/fail_line", t.f.dir);
@@ -324,8 +378,7 @@ test_proxier_rules_node_ports(void)
 	sp[1].proxy_port = 40002;
 	sp[1].node_port = 30999;
 	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, sp, 2, 0), 0);
-	CU_ASSERT_TRUE(rt_wait(&t, "iptables.restore", 1));
-	rt_run(&t, 50);
+	CU_ASSERT_TRUE(rt_wait_ended(&t, "iptables-restore", 1));
 	s = fake_read(&t.f, "iptables.restore.1.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-A KUBE-NODEPORT-HOST -m comment "
