@@ -354,7 +354,7 @@ test_proxier_rules_conntrack_after(void)
 	snprintf(path, sizeof(path), "%s/fail_line", t.f.dir);
 	unlink(path);
 	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, NULL, 0, 0), 0);
-	CU_ASSERT_TRUE(rt_wait(&t, "conntrack.conntrack", 3));
+	CU_ASSERT_TRUE(rt_wait_ended(&t, "conntrack", 3));
 	s = fake_args(&t.f, "conntrack.conntrack", 3);
 	CU_ASSERT_STRING_EQUAL(s, "-D --orig-dst 10.96.0.98 -p udp");
 	free(s);
