@@ -7,40 +7,11 @@
  *
  * Nothing here blocks the event loop on a child process: the jump reads
  * ("iptables -S"), each iptables-restore and each "conntrack -D" run in
- * the background (exec_start()), one at a time per family.  Per family,
- * a job is in one of these states (enum rules_state in proxier_rules.c):
- *
- *	IDLE       nothing runs
- *	READING    a jump read runs (the three run one after the other);
- *	           the sync's service ports are kept for the prepare
- *	RESTORE1   the restore of a full text, or phase 1 of an
- *	           incremental update (new rules)
- *	RESTORE2   phase 2 of an incremental update ("-D" of stale rules)
- *	STREAMING  a restore fed the rules of staged service ports
- *	FLUSHING   a "conntrack -D" of a removed UDP service's cluster IP
- *
- *	            stage                    sync, reads due
- *	STREAMING <-------- IDLE ---------------------------> READING
- *	    |               ^ ^ \                                 | all read
- *	    +--ended--------+ |  \ sync, reads not due            v
- *	                      |   +-----------------------> (prepare)
- *	                      |                              |      |
- *	                      | queue empty       unchanged  v      v changed
- *	                      +--------------------- FLUSHING <---- RESTORE1
- *	                                                ^   ok, one    | ok, two
- *	                                                |   phase      | phases
- *	                                                |              v
- *	                                                +-----ok--- RESTORE2
- *
- * FLUSHING is skipped (straight to IDLE) when no flush is queued.  A
- * failed read, prepare or restore goes back to IDLE: the flushes stay
- * queued for the next restore that succeeds.
- *
- * A sync that arrives in any state but IDLE is remembered (forced or
- * not) and replayed through done() when the job is IDLE again; one that
- * arrives while STREAMING also closes the stream's input.  Conntrack
- * entries of a removed UDP service are flushed only after the restore
- * that removed its rules succeeded (phase 2 if there is one).
+ * the background, one at a time per family (see rules_job.h for the
+ * states of a family's job).  A sync that arrives while a job runs is
+ * remembered and replayed through done() when the job is idle again.
+ * Conntrack entries of a removed UDP service are flushed only after the
+ * restore that removed its rules succeeded (phase 2 if there is one).
  */
 #ifndef PROXIER_RULES_H
 #define PROXIER_RULES_H
