@@ -32,7 +32,6 @@
 
 #include "config.h"
 #include "htab.h"
-#include "iptables_render.h"
 #include "lb.h"
 #include "log.h"
 #include "loop.h"

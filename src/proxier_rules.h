@@ -19,8 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* struct ipt_svcport: what a caller describes its service ports with. */
+#include "iptables_render.h"
+
 struct event_base;
-struct ipt_svcport;
 struct kp_config;
 struct proxier_rules;
 
