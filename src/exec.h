@@ -11,9 +11,9 @@
  * exec_run() is synchronous: it blocks the caller until the command has
  * exited or the timeout has killed it.  That is right for start-up and
  * cleanup.  exec_start() runs the same child from a libevent loop, for
- * the proxier's syncs: an iptables-restore of 10k services (30k rules)
- * takes 0.7 s (legacy) to 1.5 s (nf_tables) on the test VM, too long to
- * stall the data plane.  exec_start_stream() starts it before its input
+ * the proxier's syncs: an iptables-restore of 10k services takes a
+ * second or so (see docs/benchmarks.md), too long to stall the data
+ * plane.  exec_start_stream() starts it before its input
  * exists, so that it applies the first tables (iptables-restore commits
  * each COMMIT block as it reads it) on another core while the daemon is
  * still producing the rest.

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "iptables.h"
-#include "iptables_priv.h"
+#include "ipt_text.h"
+#include "iptables_diff.h"
 
 /*
  * An incremental update (no flush, "-I"/"-D" of the changed rules only)
@@ -155,7 +155,7 @@ ipt_put_inserts(struct ipt_text *in, const char *name, int table,
 		ipt_put(in, "COMMIT\n", 7);
 }
 
-/* The inputs of an incremental update, as iptables_priv.h says. */
+/* The inputs of an incremental update, as iptables_diff.h says. */
 ssize_t
 ipt_incremental(const char *last, const struct ipt_text *t,
     struct ipt_text *addin, struct ipt_text *delin, size_t *nadds,

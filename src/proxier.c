@@ -30,7 +30,7 @@
 
 #include "config.h"
 #include "htab.h"
-#include "iptables.h"
+#include "iptables_render.h"
 #include "lb.h"
 #include "log.h"
 #include "loop.h"

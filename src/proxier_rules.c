@@ -1,6 +1,7 @@
 /*
- * proxier_rules.c: node IP, node port claims and the iptables rule set of
- * the live service ports.
+ * proxier_rules.c: node IP, node port claims, and the rules of the
+ * service ports split by family, each family's applied by its job in
+ * the background (rules_job.c).
  */
 #include <sys/socket.h>
 
@@ -10,17 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
-#include "exec.h"
 #include "htab.h"
-#include "iptables.h"
+#include "iptables_render.h"
 #include "log.h"
 #include "netutil.h"
 #include "nodeip.h"
 #include "proxier_rules.h"
+#include "rules_job.h"
 #include "xmalloc.h"
 
 /* A node port held open so that nothing else on the node takes it. */
@@ -33,63 +33,15 @@ struct np_claim {
 	int		 seen;
 };
 
-/* Cluster IPs whose UDP conntrack entries are to be flushed. */
-struct rules_flushq {
-	char		**ips;
-	size_t		  n;
-};
-
-/*
- * The restore of one family running in the background: one
- * iptables-restore, or the two phases of an incremental update (new
- * rules, then "-D" of the stale ones; see iptables.h), the second
- * started from the first one's callback with job still set.  Conntrack
- * entries of removed UDP services are flushed only once the restore
- * that removes their rules has succeeded (phase 2 if there is one):
- * flushed earlier, datagrams still arriving would be REDIRECTed again
- * to the closed proxy port and pinned there by conntrack.
- */
-struct rules_job {
-	struct proxier_rules	*r;
-	int			 family;
-	struct exec_job		*job;		/* NULL: idle */
-	struct ipt_apply	 apply;
-	int			 again;		/* a sync came in meanwhile */
-	int			 forced;	/* periodic re-assertion */
-	int			 incremental;	/* -I/-D of the changes only */
-	size_t			 nchanges;
-	unsigned int		 fails;		/* in a row */
-	struct rules_flushq	 pend;		/* removed, rules still there */
-	struct rules_flushq	 inflight;	/* gone with the running job */
-	uint64_t		 start_ms;
-	int			 again_force;	/* ... and it was forced */
-	int			 streaming;	/* job is a stream (staging) */
-	int			 stream_bad;	/* a write failed: stop */
-	struct ipt_stream	 stream;
-	size_t			 wrote;		/* bytes of stream.sent */
-};
-
 struct proxier_rules {
-	const struct kp_config	*cfg;
-	struct event_base	*base;
-	void			(*done)(void *, int);	/* ask for a sync */
-	void			*done_arg;
-	struct rules_job	 jobs[2];		/* v4, v6 */
-	uint64_t		 errors;
+	struct rules_job	*jobs[2];	/* v4, v6 */
 	char			 host_ip4[INET6_ADDRSTRLEN];
 	char			 host_ip6[INET6_ADDRSTRLEN];
 	const char		*bind_ip;	/* NULL: wildcard */
 	char			 bind_buf[INET6_ADDRSTRLEN];
-	struct ipt		*ipt4;
-	struct ipt		*ipt6;
 	int			 had_v6;	/* v6 rules were written */
 	struct htab		*claims;	/* proto + port -> np_claim */
 };
-
-static void	proxier_rules_flushq_clear(struct rules_flushq *);
-static void	proxier_rules_done(int, struct exec_result *, void *);
-static uint64_t	proxier_rules_now(void);
-static void	proxier_rules_stream_close(struct rules_job *);
 
 /* Write the hash key of a node port claim. */
 static void
@@ -208,14 +160,6 @@ proxier_rules_new(struct event_base *base, const struct kp_config *cfg,
 	int			 i;
 
 	r = xcalloc(1, sizeof(*r));
-	r->cfg = cfg;
-	r->base = base;
-	r->done = done;
-	r->done_arg = arg;
-	for (i = 0; i < 2; i++) {
-		r->jobs[i].r = r;
-		r->jobs[i].family = i == 0 ? AF_INET : AF_INET6;
-	}
 	if (!netutil_is_unspecified((const struct sockaddr *)&cfg->bind_ss)) {
 		netutil_ntop_ip((const struct sockaddr *)&cfg->bind_ss,
 		    r->bind_buf, sizeof(r->bind_buf));
@@ -241,10 +185,14 @@ proxier_rules_new(struct event_base *base, const struct kp_config *cfg,
 	if (r->host_ip4[0] != '\0')
 		log_info("node IP %s (DNAT target for local traffic)",
 		    r->host_ip4);
-	r->ipt4 = ipt_new(cfg->iptables_path, AF_INET);
-	r->ipt6 = ipt_new(cfg->ip6tables_path, AF_INET6);
-	if (r->ipt4 == NULL || r->ipt6 == NULL)
-		fatalx("--iptables-path/--ip6tables-path must not be empty");
+	for (i = 0; i < 2; i++) {
+		r->jobs[i] = rules_job_new(base, i == 0 ? AF_INET : AF_INET6,
+		    i == 0 ? cfg->iptables_path : cfg->ip6tables_path,
+		    cfg->conntrack_path, done, arg);
+		if (r->jobs[i] == NULL)
+			fatalx("--iptables-path/--ip6tables-path must not be "
+			    "empty");
+	}
 	if ((r->claims = htab_new()) == NULL)
 		fatalx("proxier_rules: out of memory");
 	return (r);
@@ -258,359 +206,29 @@ proxier_rules_free(struct proxier_rules *r)
 
 	if (r == NULL)
 		return;
-	for (i = 0; i < 2; i++) {
-		if (r->jobs[i].job != NULL) {
-			/* iptables-restore commits atomically or not at all. */
-			exec_cancel(r->jobs[i].job);
-			ipt_apply_free(&r->jobs[i].apply);
-		}
-		ipt_stream_free(&r->jobs[i].stream);
-		proxier_rules_flushq_clear(&r->jobs[i].pend);
-		proxier_rules_flushq_clear(&r->jobs[i].inflight);
-	}
+	for (i = 0; i < 2; i++)
+		rules_job_free(r->jobs[i]);
 	htab_free(r->claims, proxier_rules_claim_free);
-	ipt_free(r->ipt4);
-	ipt_free(r->ipt6);
 	free(r);
 }
 
 /* Return the family of a service port: that of its cluster IP. */
 static int
-proxier_rules_family(const struct ipt_svcport *sp)
+proxier_rules_family(const char *cluster_ip)
 {
-	return (sp->cluster_ip != NULL && strchr(sp->cluster_ip, ':') != NULL ?
+	return (cluster_ip != NULL && strchr(cluster_ip, ':') != NULL ?
 	    AF_INET6 : AF_INET);
 }
 
-/* Return monotonic milliseconds. */
-static uint64_t
-proxier_rules_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
-/* Queue ip for a conntrack flush. */
+/* Fill the parameters of one family's rules ("" host_ip: no node IP). */
 static void
-proxier_rules_flushq_add(struct rules_flushq *q, const char *ip)
+proxier_rules_params(struct proxier_rules *r, int family,
+    struct ipt_params *params)
 {
-	q->ips = xreallocarray(q->ips, q->n + 1, sizeof(*q->ips));
-	q->ips[q->n++] = xstrdup(ip);
-}
-
-/* Move every entry of from to the end of to. */
-static void
-proxier_rules_flushq_move(struct rules_flushq *to, struct rules_flushq *from)
-{
-	size_t	i;
-
-	for (i = 0; i < from->n; i++) {
-		to->ips = xreallocarray(to->ips, to->n + 1, sizeof(*to->ips));
-		to->ips[to->n++] = from->ips[i];
-	}
-	free(from->ips);
-	from->ips = NULL;
-	from->n = 0;
-}
-
-/* Empty a queue without flushing. */
-static void
-proxier_rules_flushq_clear(struct rules_flushq *q)
-{
-	size_t	i;
-
-	for (i = 0; i < q->n; i++)
-		free(q->ips[i]);
-	free(q->ips);
-	q->ips = NULL;
-	q->n = 0;
-}
-
-/* Flush the UDP conntrack entries of every queued cluster IP. */
-static void
-proxier_rules_flushq_run(struct proxier_rules *r, struct rules_job *j,
-    struct rules_flushq *q)
-{
-	char	err[IPT_ERRLEN];
-	size_t	i;
-
-	for (i = 0; i < q->n; i++)
-		if (ipt_flush_conntrack(j->family == AF_INET6 ? r->ipt6 :
-		    r->ipt4, r->cfg->conntrack_path, q->ips[i], err,
-		    sizeof(err)) == -1)
-			log_warnx("%s: conntrack flush: %s", q->ips[i], err);
-	proxier_rules_flushq_clear(q);
-}
-
-/*
- * Start phase 2 of an incremental update, the "-D" of the stale rules,
- * once phase 1 (the new rules) has succeeded.  Returns 0, or -1 with a
- * reason in err if there is a phase 2 and it could not be started.
- */
-static int
-proxier_rules_phase2(struct rules_job *j, const char *fam, char *err,
-    size_t errlen)
-{
-	struct proxier_rules	*r = j->r;
-	size_t			 nadds = j->apply.nadds;
-
-	if (!ipt_apply_next(&j->apply))
-		return (0);
-	log_info("%s rules applied in %llu ms (incremental, %zu new rules; "
-	    "removing %zu stale)", fam, (unsigned long long)
-	    (proxier_rules_now() - j->start_ms), nadds, j->apply.ndels);
-	j->job = exec_start(r->base, j->apply.argv, j->apply.input,
-	    j->apply.inlen, IPT_RESTORE_TIMEOUT_MS, EXEC_OUTMAX,
-	    proxier_rules_done, j, err, errlen);
-	return (j->job == NULL ? -1 : 0);
-}
-
-/*
- * Take the result of a background restore: start phase 2 if phase 1
- * succeeded and there is one; else record the outcome, flush conntrack
- * after a success, and replay a waiting sync.
- */
-static void
-proxier_rules_done(int rv, struct exec_result *res, void *arg)
-{
-	struct rules_job	*j = arg;
-	struct proxier_rules	*r = j->r;
-	const char		*fam = j->family == AF_INET6 ? "IPv6" : "IPv4";
-	char			 err[IPT_ERRLEN], serr[IPT_ERRLEN];
-	size_t			 ndels = j->apply.ndels;
-	int			 phase2;
-
-	j->job = NULL;
-	serr[0] = '\0';
-	if (rv == 0 && j->apply.phase == 1) {
-		if (proxier_rules_phase2(j, fam, serr, sizeof(serr)) == -1) {
-			rv = -1;
-			res = NULL;
-		} else if (j->job != NULL)
-			return;		/* back here when phase 2 ends */
-	}
-	phase2 = j->apply.phase == 2;
-	if (ipt_sync_finish(j->family == AF_INET6 ? r->ipt6 : r->ipt4,
-	    &j->apply, rv, res, err, sizeof(err)) == -1) {
-		log_warnx("%s %s: %s; retrying at the next sync", fam,
-		    phase2 ? "stale rules not removed" : "rules not applied",
-		    serr[0] != '\0' ? serr : err);
-		r->errors++;
-		/* Their rules are still there: flush after the next one. */
-		proxier_rules_flushq_move(&j->inflight, &j->pend);
-		j->pend = j->inflight;
-		memset(&j->inflight, 0, sizeof(j->inflight));
-		/*
-		 * The next try renders the full rule set (an incremental
-		 * one fails when someone removed our rules): try again
-		 * soon, a few times, then leave it to the periodic sync.
-		 */
-		if (++j->fails <= 3)
-			j->again = 1;
-	} else {
-		j->fails = 0;
-		proxier_rules_flushq_run(r, j, &j->inflight);
-		if (phase2)
-			log_info("%s stale rules removed in %llu ms (%zu "
-			    "rules)", fam, (unsigned long long)
-			    (proxier_rules_now() - j->start_ms), ndels);
-		else if (j->forced)
-			log_debug("%s: %s rules re-asserted in %llu ms",
-			    __func__, fam, (unsigned long long)
-			    (proxier_rules_now() - j->start_ms));
-		else
-			log_info("%s rules applied in %llu ms (%s, %zu rules)",
-			    fam, (unsigned long long)(proxier_rules_now() -
-			    j->start_ms), j->incremental ? "incremental" :
-			    "full", j->nchanges);
-	}
-	if (j->again) {
-		j->again = 0;
-		r->done(r->done_arg, 0);
-	}
-}
-
-/*
- * Apply the rule set of one family: render now, run iptables-restore in
- * the background so the relays never stall on it.  A sync arriving
- * while one runs is remembered and replayed when it ends.
- */
-static int
-proxier_rules_apply(struct proxier_rules *r, int family,
-    const struct ipt_svcport *v, size_t n, int force)
-{
-	struct rules_job	*j = &r->jobs[family == AF_INET6];
-	struct ipt_params	 params;
-	struct ipt		*ipt = family == AF_INET6 ? r->ipt6 : r->ipt4;
-	char			 err[IPT_ERRLEN];
-	int			 rv;
-
-	if (j->job != NULL) {
-		/* A stream still open ends here: this sync follows it. */
-		if (j->streaming)
-			proxier_rules_stream_close(j);
-		j->again = 1;
-		j->again_force |= force;
-		return (0);
-	}
-	memset(&params, 0, sizeof(params));
-	params.family = family;
-	params.bind_ip = r->bind_ip;
-	params.host_ip = family == AF_INET6 ? r->host_ip6 : r->host_ip4;
-	if (*params.host_ip == '\0') {
-		if (n > 0)
-			log_warnx("%zu %s service ports not installed: no %s "
-			    "node IP (no default route); set --bind-address",
-			    n, family == AF_INET6 ? "IPv6" : "IPv4",
-			    family == AF_INET6 ? "IPv6" : "IPv4");
-		return (n > 0 ? -1 : 0);
-	}
-	/* A periodic sync that had to wait must not lose its force. */
-	force |= j->again_force;
-	j->again_force = 0;
-	rv = ipt_sync_prepare(ipt, &params, v, n, force, &j->apply, err,
-	    sizeof(err));
-	if (rv == 0) {
-		/* Unchanged: whatever was removed has no rules left. */
-		proxier_rules_flushq_run(r, j, &j->pend);
-		return (0);
-	}
-	if (rv == -1)
-		goto fail;
-	j->job = exec_start(r->base, j->apply.argv, j->apply.input,
-	    j->apply.inlen, IPT_RESTORE_TIMEOUT_MS, EXEC_OUTMAX,
-	    proxier_rules_done, j, err, sizeof(err));
-	if (j->job == NULL) {
-		ipt_apply_free(&j->apply);
-		goto fail;
-	}
-	j->forced = force;
-	j->incremental = j->apply.incremental;
-	j->nchanges = j->apply.nchanges;
-	j->start_ms = proxier_rules_now();
-	proxier_rules_flushq_move(&j->inflight, &j->pend);
-	return (0);
-fail:
-	log_warnx("%s rules not applied: %s",
-	    family == AF_INET6 ? "ip6tables" : "iptables", err);
-	r->errors++;
-	return (-1);
-}
-
-/* The stream's restore ended: record it, replay a waiting sync. */
-static void
-proxier_rules_stream_done(int rv, struct exec_result *res, void *arg)
-{
-	struct rules_job	*j = arg;
-	struct proxier_rules	*r = j->r;
-	const char		*fam = j->family == AF_INET6 ? "IPv6" : "IPv4";
-	char			 err[IPT_ERRLEN];
-	size_t			 nrules = j->stream.nrules;
-
-	j->job = NULL;
-	j->streaming = 0;
-	if (ipt_stream_done(j->family == AF_INET6 ? r->ipt6 : r->ipt4,
-	    &j->stream, j->wrote, rv, res, err, sizeof(err)) == 0)
-		log_info("%s rules applied in %llu ms (streamed while parsing, "
-		    "%zu rules)", fam, (unsigned long long)
-		    (proxier_rules_now() - j->start_ms), nrules);
-	else {
-		log_warnx("%s rules streamed while parsing not applied: %s; "
-		    "applying the full rules", fam, err);
-		r->errors++;
-		j->again = 1;
-	}
-	if (j->again) {
-		j->again = 0;
-		r->done(r->done_arg, 1);
-	}
-}
-
-/* Write a part of the stream; on failure stop streaming. */
-static int
-proxier_rules_stream_write(struct rules_job *j, const char *buf, size_t len)
-{
-	if (len == 0)
-		return (0);
-	if (j->stream_bad || exec_job_write(j->job, buf, len) == -1) {
-		/* It died: its callback reports why. */
-		j->stream_bad = 1;
-		exec_job_close_input(j->job);
-		return (-1);
-	}
-	j->wrote += len;
-	return (0);
-}
-
-/* End a stream's input: its closing part, then end of file. */
-static void
-proxier_rules_stream_close(struct rules_job *j)
-{
-	const char	*buf;
-	size_t		 len;
-
-	ipt_stream_end(&j->stream, &buf, &len);
-	if (proxier_rules_stream_write(j, buf, len) == 0)
-		exec_job_close_input(j->job);
-}
-
-/*
- * Stream the rules of staged service ports of one family; start the
- * stream if none runs.  Returns 0, or -1 if they were not streamed.
- */
-static int
-proxier_rules_stream(struct proxier_rules *r, int family,
-    const struct ipt_svcport *v, size_t n)
-{
-	struct rules_job	*j = &r->jobs[family == AF_INET6];
-	struct ipt		*ipt = family == AF_INET6 ? r->ipt6 : r->ipt4;
-	struct ipt_params	 params;
-	const char		*argv[5], *buf;
-	char			 err[IPT_ERRLEN];
-	size_t			 len;
-
-	if (n == 0)
-		return (0);
-	if (j->job != NULL && (!j->streaming || j->stream_bad)) {
-		/* Busy: the sync that adopts them applies them. */
-		log_debug("%s: %zu staged ports not streamed: a restore runs",
-		    __func__, n);
-		return (-1);
-	}
-	memset(&params, 0, sizeof(params));
-	params.family = family;
-	params.bind_ip = r->bind_ip;
-	params.host_ip = family == AF_INET6 ? r->host_ip6 : r->host_ip4;
-	if (*params.host_ip == '\0')
-		return (-1);
-	if (j->job == NULL) {
-		if (ipt_stream_begin(ipt, &j->stream, argv) == -1) {
-			log_debug("%s: %zu staged ports not streamed: the "
-			    "rules are in doubt", __func__, n);
-			return (-1);
-		}
-		j->job = exec_start_stream(r->base, argv,
-		    IPT_RESTORE_TIMEOUT_MS, EXEC_OUTMAX,
-		    proxier_rules_stream_done, j, err, sizeof(err));
-		if (j->job == NULL) {
-			log_warnx("%s: %s", argv[0], err);
-			ipt_stream_free(&j->stream);
-			return (-1);
-		}
-		j->streaming = 1;
-		j->stream_bad = 0;
-		j->wrote = 0;
-		j->start_ms = proxier_rules_now();
-	}
-	if (ipt_stream_add(&j->stream, &params, v, n, &buf, &len, err,
-	    sizeof(err)) == -1) {
-		log_debug("%s: %zu staged ports not streamed: %s", __func__, n,
-		    err);
-		return (-1);
-	}
-	return (proxier_rules_stream_write(j, buf, len));
+	memset(params, 0, sizeof(*params));
+	params->family = family;
+	params->bind_ip = r->bind_ip;
+	params->host_ip = family == AF_INET6 ? r->host_ip6 : r->host_ip4;
 }
 
 /* Stream the rules of staged service ports (see proxier_rules.h). */
@@ -618,20 +236,25 @@ void
 proxier_rules_stage(struct proxier_rules *r, const struct ipt_svcport *v,
     size_t n)
 {
-	struct ipt_svcport	*v4, *v6;
+	struct ipt_svcport	*v4, *v6, *d;
+	struct ipt_params	 p4, p6;
 	size_t			 i, n4 = 0, n6 = 0;
 
 	v4 = xcalloc(n + 1, sizeof(*v4));
 	v6 = xcalloc(n + 1, sizeof(*v6));
-	/* Node ports wait for the adopting sync, which claims them. */
 	for (i = 0; i < n; i++) {
-		if (proxier_rules_family(&v[i]) == AF_INET6)
-			v6[n6] = v[i], v6[n6++].node_port = 0;
-		else
-			v4[n4] = v[i], v4[n4++].node_port = 0;
+		d = proxier_rules_family(v[i].cluster_ip) == AF_INET6 ?
+		    &v6[n6++] : &v4[n4++];
+		*d = v[i];
+		/* Node ports wait for the adopting sync, which claims them. */
+		d->node_port = 0;
 	}
-	(void)proxier_rules_stream(r, AF_INET, v4, n4);
-	(void)proxier_rules_stream(r, AF_INET6, v6, n6);
+	proxier_rules_params(r, AF_INET, &p4);
+	proxier_rules_params(r, AF_INET6, &p6);
+	if (n4 > 0)
+		(void)rules_job_stream(r->jobs[0], &p4, v4, n4);
+	if (n6 > 0)
+		(void)rules_job_stream(r->jobs[1], &p6, v6, n6);
 	free(v4);
 	free(v6);
 }
@@ -643,40 +266,44 @@ proxier_rules_stage_end(struct proxier_rules *r)
 	int	i;
 
 	for (i = 0; i < 2; i++)
-		if (r->jobs[i].job != NULL && r->jobs[i].streaming)
-			proxier_rules_stream_close(&r->jobs[i]);
+		rules_job_stream_end(r->jobs[i]);
 }
 
 /* Return the number of rule applications that failed. */
 uint64_t
 proxier_rules_errors(const struct proxier_rules *r)
 {
-	return (r->errors);
+	return (rules_job_errors(r->jobs[0]) + rules_job_errors(r->jobs[1]));
 }
 
-/* Claim node ports and apply the rules of every live service port. */
+/* Claim node ports and apply the rules of every service port. */
 int
 proxier_rules_sync(struct proxier_rules *r, const struct ipt_svcport *v,
     size_t n, int force)
 {
 	struct ipt_svcport	*v4, *v6, *d;
+	struct ipt_params	 p4, p6;
 	size_t			 i, n4 = 0, n6 = 0;
-	int			 rv = 0;
+	int			 own, rv = 0;
 
 	v4 = xcalloc(n + 1, sizeof(*v4));
 	v6 = xcalloc(n + 1, sizeof(*v6));
 	for (i = 0; i < n; i++) {
-		d = proxier_rules_family(&v[i]) == AF_INET6 ? &v6[n6++] :
-		    &v4[n4++];
+		own = v[i].node_port != 0 && v[i].name != NULL &&
+		    proxier_rules_claim(r, &v[i]);
+		d = proxier_rules_family(v[i].cluster_ip) == AF_INET6 ?
+		    &v6[n6++] : &v4[n4++];
 		*d = v[i];
-		if (d->node_port != 0 && !proxier_rules_claim(r, &v[i]))
+		if (!own)
 			d->node_port = 0;
 	}
 	proxier_rules_claims_sweep(r);
-	if (proxier_rules_apply(r, AF_INET, v4, n4, force) == -1)
+	proxier_rules_params(r, AF_INET, &p4);
+	proxier_rules_params(r, AF_INET6, &p6);
+	if (rules_job_sync(r->jobs[0], &p4, v4, n4, force) == -1)
 		rv = -1;
-	if (n6 > 0 || r->had_v6 || r->jobs[1].pend.n > 0) {
-		if (proxier_rules_apply(r, AF_INET6, v6, n6, force) == -1)
+	if (n6 > 0 || r->had_v6 || rules_job_pending(r->jobs[1]) > 0) {
+		if (rules_job_sync(r->jobs[1], &p6, v6, n6, force) == -1)
 			rv = -1;
 		else
 			r->had_v6 = n6 > 0;
@@ -691,11 +318,12 @@ proxier_rules_sync(struct proxier_rules *r, const struct ipt_svcport *v,
  * flush once the rules that point at it are gone.
  */
 void
-proxier_rules_forget(struct proxier_rules *r, int proto, const char *cluster_ip)
+proxier_rules_forget(struct proxier_rules *r, int proto,
+    const char *cluster_ip)
 {
 	if (proto != IPPROTO_UDP || cluster_ip == NULL)
 		return;
-	proxier_rules_flushq_add(&r->jobs[strchr(cluster_ip, ':') != NULL].pend,
+	rules_job_forget(r->jobs[proxier_rules_family(cluster_ip) == AF_INET6],
 	    cluster_ip);
 }
 

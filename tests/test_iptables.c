@@ -1,7 +1,9 @@
 /*
- * test_iptables.c: rule rendering (golden texts in tests/data), the
- * restore/jump/cleanup calls against fake binaries, conntrack.  The node
- * IP is tested in test_nodeip.c.
+ * test_iptables.c: the rule state of one family against fake binaries:
+ * jump reads and their fixes, full and incremental restores (golden
+ * texts in tests/data), streams, cleanup.  Rendering is tested in
+ * test_iptables_render.c, conntrack in test_conntrack.c, the node IP in
+ * test_nodeip.c.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -23,12 +25,12 @@
 #include "exec.h"
 #include "iptables.h"
 #include "tu.h"
+#include "fake_ipt.h"
 
 #define TCP	IPPROTO_TCP
 #define UDP	IPPROTO_UDP
 
 static const char *const ext_ips[] = { "203.0.113.5", "203.0.113.6" };
-static const char *const lb_ips[] = { "198.51.100.7" };
 static const char *const v6_ext[] = { "2001:db8::5" };
 static const char *const v6_lb[] = { "2001:db8::7" };
 
@@ -38,20 +40,8 @@ static const struct ipt_svcport np = { "default/np", TCP, 8080, 30080,
 	40002, "10.96.0.20", NULL, 0, NULL, 0 };
 static const struct ipt_svcport ext = { "default/ext:https", TCP, 443, 0,
 	40003, "10.96.0.30", ext_ips, 2, NULL, 0 };
-static const struct ipt_svcport lb = { "default/lb:http", TCP, 80, 31000,
-	40004, "10.96.0.40", NULL, 0, lb_ips, 1 };
 static const struct ipt_svcport v6 = { "default/v6:dns", UDP, 53, 30053,
 	40005, "FD00:0:0::10", v6_ext, 1, v6_lb, 1 };
-static const struct ipt_svcport dns = { "kube-system/kube-dns:dns", UDP,
-	53, 0, 40010, "10.96.0.53", NULL, 0, NULL, 0 };
-static const struct ipt_svcport dnstcp = { "kube-system/kube-dns:dns-tcp",
-	TCP, 53, 0, 40011, "10.96.0.53", NULL, 0, NULL, 0 };
-static const struct ipt_svcport metrics = { "kube-system/kube-dns:metrics",
-	TCP, 9153, 0, 40012, "10.96.0.53", NULL, 0, NULL, 0 };
-static const struct ipt_svcport both_t = { "default/both:p", TCP, 5000, 0,
-	40020, "10.96.0.60", NULL, 0, NULL, 0 };
-static const struct ipt_svcport both_u = { "default/both:p", UDP, 5000, 0,
-	40021, "10.96.0.60", NULL, 0, NULL, 0 };
 
 static const char jumps_ok_pre[] =
     "-P PREROUTING ACCEPT\n"
@@ -79,41 +69,11 @@ static const char fail_line7[] =
 static const struct ipt_params p4 = { AF_INET, "0.0.0.0", "192.168.1.10" };
 static const struct ipt_params p6 = { AF_INET6, "::", "fd00::1" };
 
-/* Fake binaries in a private directory. */
-struct fake {
-	char	dir[64];
-	char	ipt4[PATH_MAX];
-	char	ipt6[PATH_MAX];
-	char	ct[PATH_MAX];
-};
-
-/* Read a whole file into a string, NULL if it cannot be read. */
-static char *
-slurp(const char *path)
-{
-	FILE	*f;
-	char	*buf;
-	long	 len;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return (NULL);
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	if ((buf = malloc(len + 1)) != NULL) {
-		if (fread(buf, 1, len, f) != (size_t)len)
-			len = 0;
-		buf[len] = '\0';
-	}
-	fclose(f);
-	return (buf);
-}
-
 /* Assert that got equals the fixture file, showing both if not. */
 static void
 assert_golden(const char *got, const char *file)
 {
-	char	*want = slurp(tu_data(file));
+	char	*want = tu_slurp(tu_data(file));
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
@@ -124,349 +84,69 @@ assert_golden(const char *got, const char *file)
 	free(want);
 }
 
-/* Render and compare with a golden file. */
-static void
-render_golden(const struct ipt_params *p, const struct ipt_svcport *sp,
-    size_t n, const char *file)
-{
-	struct ipt_text	t;
-	char		err[IPT_ERRLEN];
-
-	err[0] = '\0';
-	CU_ASSERT_EQUAL(ipt_render(p, sp, n, &t, err, sizeof(err)), 0);
-	if (err[0] != '\0')
-		fprintf(stderr, "render: %s\n", err);
-	CU_ASSERT_EQUAL(t.nskipped, 0);
-	assert_golden(t.buf, file);
-	ipt_text_free(&t);
-}
-
-/* Write a file into the fake directory. */
-static void
-fake_write(const struct fake *f, const char *name, const char *content)
-{
-	char	path[PATH_MAX];
-	FILE	*fp;
-
-	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
-	fp = fopen(path, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-	fputs(content, fp);
-	fclose(fp);
-}
-
-/* Copy a fixture into the fake directory under another name. */
-static void
-fake_copy(const struct fake *f, const char *fixture, const char *name)
-{
-	char	*s = slurp(tu_data(fixture));
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-	fake_write(f, name, s);
-	free(s);
-}
-
-/* Read a file of the fake directory (caller frees); NULL if absent. */
-static char *
-fake_read(const struct fake *f, const char *name)
-{
-	char	path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
-	return (slurp(path));
-}
-
-/* Return the number of calls recorded under prefix ("iptables.restore"). */
+/*
+ * Run the jump reads when they are due, then prepare: what proxier_rules
+ * does in the background, here with exec_run().
+ */
 static int
-fake_count(const struct fake *f, const char *prefix)
+prepare_blocking(struct ipt *ipt, const struct ipt_params *p,
+    const struct ipt_svcport *sp, size_t n, int force, struct ipt_apply *a,
+    char *err, size_t errlen)
 {
-	char	name[128], *s;
-	int	n;
+	struct exec_result	res;
+	struct ipt_reads	r;
+	int			due = ipt_reads_due(ipt, force), rv;
 
-	snprintf(name, sizeof(name), "%s.count", prefix);
-	if ((s = fake_read(f, name)) == NULL)
-		return (0);
-	n = atoi(s);
-	free(s);
-	return (n);
-}
-
-/* Set up the fake binaries: a copy of the script, linked as each name. */
-static void
-fake_setup(struct fake *f)
-{
-	static const char *const names[] = { "iptables", "iptables-restore",
-		"iptables-save", "ip6tables", "ip6tables-restore",
-		"ip6tables-save", "conntrack", NULL };
-	char	script[PATH_MAX], link[PATH_MAX];
-	int	i;
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/kuproxy-ipt-XXXXXX");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(f->dir));
-	fake_copy(f, "fake-iptables.sh", "fake-iptables.sh");
-	snprintf(script, sizeof(script), "%s/fake-iptables.sh", f->dir);
-	CU_ASSERT_FATAL(chmod(script, 0755) == 0);
-	for (i = 0; names[i] != NULL; i++) {
-		snprintf(link, sizeof(link), "%s/%s", f->dir, names[i]);
-		CU_ASSERT_FATAL(symlink(script, link) == 0);
+	ipt_reads_init(ipt, &r);
+	while (due && r.n < IPT_NREADS) {
+		rv = exec_run_max(r.argv[r.n], NULL, 0, IPT_READ_TIMEOUT_MS,
+		    IPT_READ_MAX, &res);
+		rv = ipt_reads_take(ipt, &r, rv, &res, err, errlen);
+		exec_result_free(&res);
+		if (rv == -1) {
+			ipt_reads_free(&r);
+			memset(a, 0, sizeof(*a));
+			return (-1);
+		}
 	}
-	snprintf(f->ipt4, sizeof(f->ipt4), "%s/iptables", f->dir);
-	snprintf(f->ipt6, sizeof(f->ipt6), "%s/ip6tables", f->dir);
-	snprintf(f->ct, sizeof(f->ct), "%s/conntrack", f->dir);
-	setenv("FAKE_IPT_DIR", f->dir, 1);
+	rv = ipt_sync_prepare(ipt, p, sp, n, force, due ? &r : NULL, a, err,
+	    errlen);
+	ipt_reads_free(&r);
+	return (rv);
 }
 
-/* Remove the fake directory and everything in it. */
-static void
-fake_teardown(struct fake *f)
+/*
+ * The former blocking ipt_sync(): prepare, run each phase with
+ * exec_run(), finish; a failed incremental update is followed at once by
+ * a full one.
+ */
+static int
+sync_blocking(struct ipt *ipt, const struct ipt_params *p,
+    const struct ipt_svcport *sp, size_t n, int force, char *err,
+    size_t errlen)
 {
-	char		 path[PATH_MAX];
-	DIR		*d;
-	struct dirent	*de;
+	struct ipt_apply	a;
+	struct exec_result	res;
+	int			r, incremental, try;
 
-	if ((d = opendir(f->dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-		unlink(path);
+	for (try = 0; try < 2; try++) {
+		if ((r = prepare_blocking(ipt, p, sp, n, force, &a, err,
+		    errlen)) <= 0)
+			return (r);
+		incremental = a.incremental;
+		r = exec_run(a.argv, a.input, a.inlen, IPT_RESTORE_TIMEOUT_MS,
+		    &res);
+		if (r == 0 && ipt_apply_next(&a)) {
+			exec_result_free(&res);
+			r = exec_run(a.argv, a.input, a.inlen,
+			    IPT_RESTORE_TIMEOUT_MS, &res);
+		}
+		r = ipt_sync_finish(ipt, &a, r, &res, err, errlen);
+		exec_result_free(&res);
+		if (r == 0 || !incremental)
+			break;
 	}
-	closedir(d);
-	rmdir(f->dir);
-	unsetenv("FAKE_IPT_DIR");
-}
-
-/* A ClusterIP-only service. */
-static void
-test_iptables_render_clusterip(void)
-{
-	render_golden(&p4, &web, 1, "iptables-clusterip.txt");
-}
-
-/* A NodePort service: both NodePort chains and the filter ACCEPT. */
-static void
-test_iptables_render_nodeport(void)
-{
-	render_golden(&p4, &np, 1, "iptables-nodeport.txt");
-}
-
-/* externalIPs: physdev and LOCAL container rules, LOCAL host rule. */
-static void
-test_iptables_render_externalip(void)
-{
-	render_golden(&p4, &ext, 1, "iptables-externalip.txt");
-}
-
-/* A load-balancer IP is handled like the cluster IP. */
-static void
-test_iptables_render_lbip(void)
-{
-	render_golden(&p4, &lb, 1, "iptables-lbip.txt");
-}
-
-/* IPv6: /128, [IP]:port, and only the service of that family. */
-static void
-test_iptables_render_ipv6(void)
-{
-	struct ipt_svcport	sp[2];
-	struct ipt_params	p = p6;
-	struct ipt_text		t;
-	char			err[IPT_ERRLEN];
-
-	sp[0] = web;
-	sp[1] = v6;
-	render_golden(&p6, sp, 2, "iptables-ipv6.txt");
-	/* The IPv4 rule set holds only the IPv4 service, nothing skipped. */
-	render_golden(&p4, sp, 2, "iptables-clusterip.txt");
-
-	/* A specific IPv6 bind address: DNAT to [bind]:port. */
-	p.bind_ip = "fd00::2";
-	p.host_ip = NULL;
-	CU_ASSERT_EQUAL_FATAL(ipt_render(&p, &v6, 1, &t, err, sizeof(err)),
-	    0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(t.buf, "-d fd00::10/128 -j DNAT "
-	    "--to-destination [fd00::2]:40005\n"));
-	CU_ASSERT_PTR_NULL(strstr(t.buf, "REDIRECT"));
-	ipt_text_free(&t);
-}
-
-/* Wildcard bind: REDIRECT; a specific one: DNAT to it everywhere. */
-static void
-test_iptables_render_bind(void)
-{
-	struct ipt_params	p = p4;
-
-	p.bind_ip = NULL;
-	render_golden(&p, &web, 1, "iptables-clusterip.txt");
-	p.bind_ip = "";
-	render_golden(&p, &web, 1, "iptables-clusterip.txt");
-	p.bind_ip = "192.168.1.20";
-	p.host_ip = "10.0.0.99";	/* the bind address wins */
-	render_golden(&p, &np, 1, "iptables-bind-specific.txt");
-	p.host_ip = NULL;		/* and needs no node IP */
-	render_golden(&p, &np, 1, "iptables-bind-specific.txt");
-}
-
-/* A Service with several ports: one rule set per port name. */
-static void
-test_iptables_render_multiport(void)
-{
-	struct ipt_svcport	sp[3];
-
-	sp[0] = metrics;
-	sp[1] = dns;
-	sp[2] = dnstcp;
-	render_golden(&p4, sp, 3, "iptables-multiport.txt");
-}
-
-/* The text depends on the set of ports, never on their order. */
-static void
-test_iptables_render_order(void)
-{
-	struct ipt_svcport	a[6], b[6];
-	size_t			i;
-
-	a[0] = dnstcp;
-	a[1] = both_u;
-	a[2] = web;
-	a[3] = dns;
-	a[4] = np;
-	a[5] = both_t;
-	for (i = 0; i < 6; i++)
-		b[i] = a[5 - i];
-	render_golden(&p4, a, 6, "iptables-order.txt");
-	render_golden(&p4, b, 6, "iptables-order.txt");
-}
-
-/* No service: only the declarations, which flush every chain. */
-static void
-test_iptables_render_empty(void)
-{
-	struct ipt_params	p = p4;
-	struct ipt_text		t;
-	char			err[IPT_ERRLEN];
-
-	p.host_ip = NULL;	/* not needed without services */
-	CU_ASSERT_EQUAL_FATAL(ipt_render(&p, NULL, 0, &t, err, sizeof(err)),
-	    0);
-	CU_ASSERT_STRING_EQUAL(t.buf, "*nat\n"
-	    ":KUBE-PORTALS-CONTAINER - [0:0]\n:KUBE-PORTALS-HOST - [0:0]\n"
-	    ":KUBE-NODEPORT-CONTAINER - [0:0]\n:KUBE-NODEPORT-HOST - [0:0]\n"
-	    "COMMIT\n*filter\n:KUBE-NODEPORT-NON-LOCAL - [0:0]\nCOMMIT\n");
-	CU_ASSERT_EQUAL(t.nrules, 0);
-	ipt_text_free(&t);
-}
-
-/* Bad entries are left out and counted; the rest still renders. */
-static void
-test_iptables_render_skips(void)
-{
-	static const char *const bad_ext[] = { "fd00::9", "not-an-ip",
-		"203.0.113.5" };
-	struct ipt_svcport	sp[5];
-	struct ipt_text		t;
-	char			err[IPT_ERRLEN];
-
-	sp[0] = web;
-	sp[1] = np;
-	sp[1].name = "default/np\" -j ACCEPT";	/* injection attempt */
-	sp[2] = web;
-	sp[2].name = "default/x";
-	sp[2].cluster_ip = "10.96.0.999";
-	sp[3] = web;
-	sp[3].name = "default/sctp";
-	sp[3].proto = IPPROTO_SCTP;
-	sp[4] = ext;
-	sp[4].external_ips = bad_ext;
-	sp[4].n_external_ips = 3;
-	CU_ASSERT_EQUAL_FATAL(ipt_render(&p4, sp, 5, &t, err, sizeof(err)),
-	    0);
-	CU_ASSERT_EQUAL(t.nskipped, 5);
-	CU_ASSERT_PTR_NOT_NULL(strstr(t.skipped, "invalid service port name"));
-	CU_ASSERT_PTR_NULL(strstr(t.buf, "default/np"));
-	CU_ASSERT_PTR_NULL(strstr(t.buf, "default/x"));
-	CU_ASSERT_PTR_NULL(strstr(t.buf, "default/sctp"));
-	CU_ASSERT_PTR_NULL(strstr(t.buf, "fd00::9"));
-	CU_ASSERT_PTR_NULL(strstr(t.buf, "not-an-ip"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(t.buf, "-d 203.0.113.5/32 -m physdev"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(t.buf, "\"default/web:http\""));
-	/* web: 2 rules; ext with one good external IP: 2 + 3 rules. */
-	CU_ASSERT_EQUAL(t.nrules, 7);
-	ipt_text_free(&t);
-}
-
-/* Unusable parameters fail the render with a reason. */
-static void
-test_iptables_render_errors(void)
-{
-	struct ipt_params	p = p4;
-	struct ipt_text		t;
-	char			err[IPT_ERRLEN];
-
-	p.host_ip = NULL;
-	CU_ASSERT_EQUAL(ipt_render(&p, &web, 1, &t, err, sizeof(err)), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "--bind-address"));
-	CU_ASSERT_PTR_NULL(t.buf);
-	p.host_ip = "";			/* "" is unknown, like NULL */
-	CU_ASSERT_EQUAL(ipt_render(&p, &web, 1, &t, err, sizeof(err)), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "--bind-address"));
-	CU_ASSERT_EQUAL(ipt_render(&p, &web, 0, &t, err, sizeof(err)), 0);
-	ipt_text_free(&t);
-	p.bind_ip = "fd00::1";
-	CU_ASSERT_EQUAL(ipt_render(&p, &web, 1, &t, err, sizeof(err)), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not an IPv4 address"));
-	p = p4;
-	p.host_ip = "fd00::1";
-	CU_ASSERT_EQUAL(ipt_render(&p, &web, 1, &t, err, sizeof(err)), -1);
-	p.family = AF_UNIX;
-	CU_ASSERT_EQUAL(ipt_render(&p, &web, 1, &t, err, sizeof(err)), -1);
-}
-
-/* Return the argv lines of a recorded call joined with spaces. */
-static char *
-fake_args(const struct fake *f, const char *prefix, int n)
-{
-	char	 name[128], *s, *p;
-
-	snprintf(name, sizeof(name), "%s.%d.args", prefix, n);
-	if ((s = fake_read(f, name)) == NULL)
-		return (NULL);
-	for (p = s; *p != '\0'; p++)
-		if (*p == '\n')
-			*p = p[1] == '\0' ? '\0' : ' ';
-	return (s);
-}
-
-/* Appends only, per table, never a declaration (it would flush). */
-static void
-test_iptables_render_adds(void)
-{
-	struct ipt_svcport	 sp[2];
-	struct ipt_text		 t;
-	char			 err[IPT_ERRLEN];
-
-	sp[0] = web;
-	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_render_adds(&p4, sp, 2, &t, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(t.nrules, 7);
-	assert_golden(t.buf, "iptables-adds.txt");
-	ipt_text_free(&t);
-	/* No filter rule: no filter block. */
-	CU_ASSERT_EQUAL(ipt_render_adds(&p4, &web, 1, &t, err, sizeof(err)),
-	    0);
-	CU_ASSERT_EQUAL(t.nrules, 2);
-	CU_ASSERT_PTR_NULL(strstr(t.buf, "*filter"));
-	CU_ASSERT_PTR_NULL(strstr(t.buf, ":KUBE"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(t.buf, "*nat\n-A KUBE-PORTALS-CONTAINER "));
-	ipt_text_free(&t);
-	/* Nothing to add: an empty text. */
-	CU_ASSERT_EQUAL(ipt_render_adds(&p4, NULL, 0, &t, err, sizeof(err)),
-	    0);
-	CU_ASSERT_EQUAL(t.len, 0);
-	CU_ASSERT_EQUAL(t.nrules, 0);
-	ipt_text_free(&t);
+	return (r);
 }
 
 /* Stream sp through st and take the result rv (0: success). */
@@ -529,9 +209,10 @@ test_iptables_stream(void)
 	/* Legacy (the fake's default "-V"): one transaction, nat only. */
 	ipt = ipt_new(f.ipt4, AF_INET);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
+	ipt_backend_probe(ipt);
 	/* Nothing applied yet: the chains may not even exist. */
 	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), -1);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	/* np has a filter rule (its NodePort): refused. */
 	CU_ASSERT_EQUAL(stream_run(ipt, &np, 1, &all, 0, NULL, err,
 	    sizeof(err)), -3);
@@ -550,15 +231,16 @@ test_iptables_stream(void)
 	    "--to-destination 192.168.1.10:40002\n"
 	    "COMMIT\n");
 	ipt_text_free(&all);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	ipt_free(ipt);
 
 	fake_write(&f, "iptables.version", "iptables v1.8.9 (nf_tables)\n");
 	ipt = ipt_new(f.ipt4, AF_INET);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
+	ipt_backend_probe(ipt);
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	/* nf_tables: np streamed, NodePort and all, in blocks. */
 	CU_ASSERT_EQUAL(stream_run(ipt, &np, 1, &all, 0, NULL, err,
@@ -566,10 +248,10 @@ test_iptables_stream(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(all.buf, "COMMIT\n*filter\n-A "));
 	ipt_text_free(&all);
 	/* ... and in: nothing left to run. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	/* Removing np is an incremental "-D" of exactly its rules. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.3.in");
 	assert_golden(s, "iptables-incr-remove.txt");
@@ -590,7 +272,7 @@ test_iptables_stream(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fake failure"));
 	ipt_text_free(&all);
 	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), -1);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	s = fake_read(&f, "iptables.restore.4.in");
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, ":KUBE-PORTALS-CONTAINER - [0:0]"));
@@ -616,7 +298,7 @@ test_iptables_sync_once(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
 	s = fake_args(&f, "iptables.restore", 1);
@@ -633,12 +315,12 @@ test_iptables_sync_once(void)
 	free(s);
 
 	/* Unchanged and not forced: nothing runs. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
 
 	/* B removed: one restore, no jump check, only B's rules deleted. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -648,7 +330,7 @@ test_iptables_sync_once(void)
 	free(s);
 
 	/* Forced: jumps re-read (still absent in the fake) and re-added. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 1, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.3.in");
@@ -673,7 +355,8 @@ test_iptables_sync_jumps_present(void)
 	fake_copy(&f, "iptables-jumps-S-input.txt",
 	    "iptables.S-filter-INPUT.txt");
 	ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &web, 1, 1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 1, err, sizeof(err)),
+	    0);
 	s = fake_read(&f, "iptables.restore.1.in");
 	assert_golden(s, "iptables-clusterip.txt");
 	free(s);
@@ -697,7 +380,8 @@ test_iptables_sync_jumps_repair(void)
 	fake_copy(&f, "iptables-jumps-S-input.txt",
 	    "iptables.S-filter-INPUT.txt");
 	ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &web, 1, 1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 1, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	s = fake_read(&f, "iptables.restore.1.in");
 	assert_golden(s, "iptables-jumps-fix.txt");
@@ -725,10 +409,12 @@ test_iptables_sync_fail_line(void)
 	fake_copy(&f, "iptables-jumps-S-input.txt",
 	    "iptables.S-filter-INPUT.txt");
 	ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &np, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &np, 1, 0, err, sizeof(err)),
+	    0);
 	fake_write(&f, "fail_line", "7\n");
 	err[0] = '\0';
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &web, 1, 0, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err, sizeof(err)),
+	    -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, fail_line7));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fake failure"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "exited with status 2"));
@@ -748,7 +434,8 @@ test_iptables_sync_fail_line(void)
 
 	/* Same services, not forced: re-checked and re-applied. */
 	unlink(strcat(strcpy(err, f.dir), "/fail_line"));
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &web, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 9);
 	s = fake_read(&f, "iptables.restore.4.in");
@@ -768,14 +455,16 @@ test_iptables_sync_ipv6(void)
 
 	fake_setup(&f);
 	ipt = ipt_new(f.ipt6, AF_INET6);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p6, &v6, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p6, &v6, 1, 0, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "ip6tables.restore"), 1);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 0);
 	s = fake_read(&f, "ip6tables.restore.1.in");
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-d fd00::10/128"));
 	free(s);
 	/* Parameters of the other family are refused. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &web, 1, 0, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err, sizeof(err)),
+	    -1);
 	ipt_free(ipt);
 	fake_teardown(&f);
 }
@@ -828,7 +517,7 @@ async_apply(struct event_base *base, struct async_sync *as)
 	return (as->rv);
 }
 
-/* prepare + exec_start + finish behave as ipt_sync(). */
+/* prepare + exec_start + finish behave as sync_blocking(). */
 static void
 test_iptables_sync_async(void)
 {
@@ -840,7 +529,7 @@ test_iptables_sync_async(void)
 	fake_setup(&f);
 	memset(&as, 0, sizeof(as));
 	as.ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, &web, 1, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, &web, 1, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_STRING_EQUAL(as.a.argv[1], "--noflush");
 	CU_ASSERT_EQUAL(async_apply(base, &as), 0);
@@ -849,11 +538,11 @@ test_iptables_sync_async(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-I PREROUTING 1 "));
 	free(s);
 	/* Applied: the same services need nothing. */
-	CU_ASSERT_EQUAL(ipt_sync_prepare(as.ipt, &p4, &web, 1, 0, &as.a, err,
+	CU_ASSERT_EQUAL(prepare_blocking(as.ipt, &p4, &web, 1, 0, &as.a, err,
 	    sizeof(err)), 0);
 	/* A failure comes back through finish, quoting the line. */
 	fake_write(&f, "fail_line", "5\n");
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, &np, 1, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, &np, 1, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
 	/* Phase 1 of the incremental update: np's "-I", last rule first. */
@@ -863,7 +552,7 @@ test_iptables_sync_async(void)
 	    "KUBE-PORTALS-CONTAINER 1 -m comment --comment \"default/np\""));
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	/* A prepared restore can be dropped; then state was forgotten. */
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, &np, 1, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, &np, 1, 0, &as.a,
 	    err, sizeof(err)), 1);
 	ipt_apply_free(&as.a);
 	ipt_free(as.ipt);
@@ -968,7 +657,7 @@ prepare_kind(struct ipt *ipt, const struct ipt_params *p,
 	char			err[IPT_ERRLEN];
 	int			r;
 
-	r = ipt_sync_prepare(ipt, p, sp, n, force, &a, err, sizeof(err));
+	r = prepare_blocking(ipt, p, sp, n, force, &a, err, sizeof(err));
 	CU_ASSERT_EQUAL(r, 1);
 	if (r != 1)
 		return (-1);
@@ -1002,14 +691,14 @@ test_iptables_incr_add(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, sp, 2, 0, &nchanges), 1);
 	CU_ASSERT_EQUAL(nchanges, 5);
 	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, sp, 2, 1, &nchanges), 0);
 	CU_ASSERT_EQUAL(nchanges, 7);		/* full: every rule */
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -1020,11 +709,11 @@ test_iptables_incr_add(void)
 	free(s);
 
 	/* The new text is now the applied one. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 
 	/* Forced: the full text, jumps re-read. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 1, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 9);
 	s = fake_read(&f, "iptables.restore.3.in");
@@ -1035,7 +724,7 @@ test_iptables_incr_add(void)
 }
 
 /*
- * A changed cluster IP: ipt_sync() runs phase 1, "-I" of the new rules,
+ * A changed cluster IP: sync_blocking() runs phase 1, "-I" of the new rules,
  * then phase 2, "-D" of the old ones, both with --noflush.
  */
 static void
@@ -1050,9 +739,9 @@ test_iptables_incr_change(void)
 	ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.2.in");
 	assert_golden(s, "iptables-incr-change.txt");
@@ -1065,7 +754,7 @@ test_iptables_incr_change(void)
 	free(s);
 	/* And back: the diff is against what was applied last. */
 	sp[0].cluster_ip = web.cluster_ip;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 5);
 	s = fake_read(&f, "iptables.restore.4.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -1100,7 +789,8 @@ test_iptables_incr_limit(void)
 	fake_setup(&f);
 	ipt = ipt_new(f.ipt4, AF_INET);
 	/* 100 services, 200 rules: 64 is the limit. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, gen_sp, 100, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, gen_sp, 100, 0, err,
+	    sizeof(err)),
 	    0);
 	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, gen_sp, 132, 0, &nchanges), 1);
 	CU_ASSERT_EQUAL(nchanges, 64);
@@ -1119,7 +809,8 @@ test_iptables_incr_limit(void)
 	CU_ASSERT_EQUAL(nchanges, 265);
 
 	/* 1000 services: 10% of the larger rule set. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, gen_sp, 1000, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, gen_sp, 1000, 0, err,
+	    sizeof(err)),
 	    0);
 	s = fake_read(&f, "iptables.restore.2.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -1157,9 +848,10 @@ test_iptables_incr_fail_async(void)
 	as.ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 1, 0, err, sizeof(err)),
+	    0);
 	fake_write(&f, "fail_line", "2\n");
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(as.a.incremental, 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
@@ -1170,7 +862,7 @@ test_iptables_incr_fail_async(void)
 
 	/* The same services again: full, jumps re-read. */
 	unlink(strcat(strcpy(err, f.dir), "/fail_line"));
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(as.a.incremental, 0);
 	CU_ASSERT_EQUAL(as.a.nchanges, 7);
@@ -1188,7 +880,7 @@ test_iptables_incr_fail_async(void)
 }
 
 /*
- * ipt_sync(): an incremental restore that fails (a rule to delete is
+ * sync_blocking(): an incremental restore that fails (a rule to delete is
  * gone) is followed at once by a full one, which succeeds.
  */
 static void
@@ -1205,8 +897,8 @@ test_iptables_incr_fail_retry(void)
 	ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -1219,14 +911,15 @@ test_iptables_incr_fail_retry(void)
 	CU_ASSERT_PTR_NULL(strstr(s, "default/np"));
 	free(s);
 	/* Applied in full: np back is incremental (adds only) and passes. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	s = fake_read(&f, "iptables.restore.4.in");
 	assert_golden(s, "iptables-incr-add.txt");
 	free(s);
 	/* Both attempts failing: the full one's error is returned. */
 	fake_write(&f, "fail_line", "3\n");
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)),
+	    -1);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 6);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "input line 3 \":KUBE-PORTALS-HOST "
 	    "- [0:0]\""));
@@ -1257,10 +950,10 @@ test_iptables_incr_phases(void)
 	ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 
 	/* Additions only: one phase of "-I CHAIN 1", last rule first. */
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 2, 0, &a, err,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
 	    sizeof(err)), 1);
 	CU_ASSERT_EQUAL(a.incremental, 1);
 	CU_ASSERT_EQUAL(a.phase, 1);
@@ -1274,8 +967,8 @@ test_iptables_incr_phases(void)
 	ipt_apply_free(&a);
 
 	/* Deletions only: one phase of "-D". */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 1, 0, &a, err,
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 1, 0, &a, err,
 	    sizeof(err)), 1);
 	CU_ASSERT_EQUAL(a.incremental, 1);
 	CU_ASSERT_EQUAL(a.nchanges, 5);
@@ -1287,7 +980,7 @@ test_iptables_incr_phases(void)
 
 	/* Both: phase 1 the additions, phase 2 the deletions. */
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 2, 0, &a, err,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
 	    sizeof(err)), 1);
 	CU_ASSERT_EQUAL(a.incremental, 1);
 	CU_ASSERT_EQUAL(a.phase, 1);
@@ -1304,7 +997,7 @@ test_iptables_incr_phases(void)
 	ipt_apply_free(&a);
 
 	/* Phase 1 reported done, phase 2 skipped: a failure, then full. */
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 2, 0, &a, err,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
 	    sizeof(err)), 1);
 	memset(&res, 0, sizeof(res));
 	err[0] = '\0';
@@ -1314,9 +1007,9 @@ test_iptables_incr_phases(void)
 	CU_ASSERT_PTR_NULL(a.input);
 	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, sp, 2, 0, &nchanges), 0);
 	/* A phase that could not be started (no result) fails as well. */
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	sp[0].cluster_ip = web.cluster_ip;
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(ipt, &p4, sp, 2, 0, &a, err,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
 	    sizeof(err)), 1);
 	CU_ASSERT_EQUAL(ipt_apply_next(&a), 1);
 	CU_ASSERT_EQUAL(ipt_sync_finish(ipt, &a, -1, NULL, err, sizeof(err)),
@@ -1329,7 +1022,7 @@ test_iptables_incr_phases(void)
 }
 
 /*
- * ipt_sync() when a phase fails: phase 1 failing runs no "-D" and is
+ * sync_blocking() when a phase fails: phase 1 failing runs no "-D" and is
  * followed by the full text; phase 2 failing too.  Through exec_start(),
  * a phase 2 failure is reported as such and makes the next prepare full.
  */
@@ -1350,9 +1043,11 @@ test_iptables_incr_phase_fail(void)
 	as.ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	    0);
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -1373,9 +1068,11 @@ test_iptables_incr_phase_fail(void)
 	fake_wrap_restore(&f, fail_delete_sh);
 	as.ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
-	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	    0);
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -1391,7 +1088,7 @@ test_iptables_incr_phase_fail(void)
 
 	/* The same through exec_start(): finish reports phase 2. */
 	sp[0].cluster_ip = web.cluster_ip;
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(as.a.incremental, 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
@@ -1411,9 +1108,10 @@ test_iptables_incr_phase_fail(void)
 	fake_setup(&f);
 	ipt_free(as.ipt);
 	as.ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL(ipt_sync(as.ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	    0);
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL_FATAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), 0);
 	CU_ASSERT_EQUAL(as.phases, 2);
@@ -1421,7 +1119,7 @@ test_iptables_incr_phase_fail(void)
 	s = fake_read(&f, "iptables.restore.3.in");
 	assert_golden(s, "iptables-incr-change-del.txt");
 	free(s);
-	CU_ASSERT_EQUAL(ipt_sync_prepare(as.ipt, &p4, sp, 2, 0, &as.a, err,
+	CU_ASSERT_EQUAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a, err,
 	    sizeof(err)), 0);
 	ipt_free(as.ipt);
 	fake_teardown(&f);
@@ -1446,12 +1144,15 @@ test_iptables_incr_multiset(void)
 	fake_setup(&f);
 	ipt = ipt_new(f.ipt4, AF_INET);
 	sp = ext;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &sp, 1, 0, err, sizeof(err)),
+	    0);
 	sp.external_ips = ba;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &sp, 1, 0, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	sp.external_ips = aa;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p4, &sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &sp, 1, 0, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.2.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -1491,8 +1192,8 @@ test_iptables_incr_ipv6(void)
 	ipt = ipt_new(f.ipt6, AF_INET6);
 	sp[0] = v6;
 	sp[1] = v6b;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p6, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p6, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "ip6tables.restore"), 2);
 	CU_ASSERT_EQUAL(fake_count(&f, "ip6tables.iptables"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 0);
@@ -1500,7 +1201,7 @@ test_iptables_incr_ipv6(void)
 	assert_golden(s, "iptables-incr-ipv6.txt");
 	free(s);
 	sp[0] = v6b;
-	CU_ASSERT_EQUAL(ipt_sync(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
 	s = fake_read(&f, "ip6tables.restore.3.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "*filter\n-D KUBE-NODEPORT-NON-LOCAL "
@@ -1512,27 +1213,85 @@ test_iptables_incr_ipv6(void)
 	fake_teardown(&f);
 }
 
-/* The cleanup text deletes every jump copy, then our chains. */
+/*
+ * The jump reads: due at the first sync, at forced ones and after a
+ * failure; their argv; a failed or truncated read forgets the state; a
+ * prepare without the reads it needs fails and runs nothing; streaming
+ * needs the backend probed.
+ */
 static void
-test_iptables_cleanup_render(void)
+test_iptables_reads(void)
 {
-	struct ipt_text	 t;
-	char		*nat, *filter, err[IPT_ERRLEN];
+	struct exec_result	 res;
+	struct ipt_stream	 st;
+	struct ipt_reads	 r;
+	struct ipt_apply	 a;
+	struct fake		 f;
+	struct ipt		*ipt;
+	const char		*argv[5];
+	char			 err[IPT_ERRLEN];
+	int			 i;
 
-	nat = slurp(tu_data("iptables-cleanup-save-nat.txt"));
-	filter = slurp(tu_data("iptables-cleanup-save-filter.txt"));
-	CU_ASSERT_EQUAL(ipt_render_cleanup(nat, filter, &t, err,
+	fake_setup(&f);
+	ipt = ipt_new(f.ipt4, AF_INET);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
+	CU_ASSERT_EQUAL(ipt_reads_due(ipt, 0), 1);
+	ipt_reads_init(ipt, &r);
+	CU_ASSERT_EQUAL(r.n, 0);
+	for (i = 0; i < IPT_NREADS; i++) {
+		CU_ASSERT_STRING_EQUAL(r.argv[i][0], f.ipt4);
+		CU_ASSERT_STRING_EQUAL(r.argv[i][1], "-w");
+		CU_ASSERT_STRING_EQUAL(r.argv[i][2], "5");
+		CU_ASSERT_STRING_EQUAL(r.argv[i][5], "-S");
+		CU_ASSERT_PTR_NULL(r.argv[i][7]);
+	}
+	CU_ASSERT_STRING_EQUAL(r.argv[0][6], "PREROUTING");
+	CU_ASSERT_STRING_EQUAL(r.argv[2][4], "filter");
+	/* Due, not read: refused, nothing runs. */
+	CU_ASSERT_EQUAL(ipt_sync_prepare(ipt, &p4, &web, 1, 0, NULL, &a, err,
+	    sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "jump rules not read"));
+	CU_ASSERT_EQUAL(ipt_sync_prepare(ipt, &p4, &web, 1, 0, &r, &a, err,
+	    sizeof(err)), -1);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 0);
+	ipt_reads_free(&r);
+
+	/* Applied: due only when forced. */
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err,
 	    sizeof(err)), 0);
-	assert_golden(t.buf, "iptables-cleanup.txt");
-	ipt_text_free(&t);
-	/* Nothing of ours: nothing to do. */
-	CU_ASSERT_EQUAL(ipt_render_cleanup("*nat\n:PREROUTING ACCEPT [0:0]\n"
-	    "-A PREROUTING -j DOCKER\nCOMMIT\n", NULL, &t, err,
+	CU_ASSERT_EQUAL(ipt_reads_due(ipt, 0), 0);
+	CU_ASSERT_EQUAL(ipt_reads_due(ipt, 1), 1);
+	/* Not probed: no stream. */
+	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), -1);
+	ipt_backend_probe(ipt);
+	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), 0);
+	CU_ASSERT_EQUAL(st.mode, IPT_STREAM_ONCE);
+	ipt_stream_free(&st);
+
+	/* A truncated listing is a failure that forgets the state. */
+	ipt_reads_init(ipt, &r);
+	memset(&res, 0, sizeof(res));
+	res.out = (char *)(uintptr_t)"-P PREROUTING ACCEPT\n";
+	res.truncated = 1;
+	err[0] = '\0';
+	CU_ASSERT_EQUAL(ipt_reads_take(ipt, &r, 0, &res, err, sizeof(err)),
+	    -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "-t nat -S PREROUTING: output "
+	    "too large"));
+	ipt_reads_free(&r);
+	CU_ASSERT_EQUAL(ipt_reads_due(ipt, 0), 1);
+	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), -1);
+	/* One that could not be started, too. */
+	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err,
 	    sizeof(err)), 0);
-	CU_ASSERT_EQUAL(t.len, 0);
-	ipt_text_free(&t);
-	free(nat);
-	free(filter);
+	ipt_reads_init(ipt, &r);
+	CU_ASSERT_EQUAL(ipt_reads_take(ipt, &r, -1, NULL, err, sizeof(err)),
+	    -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not run"));
+	ipt_reads_free(&r);
+	CU_ASSERT_EQUAL(ipt_reads_due(ipt, 0), 1);
+	ipt_free(ipt);
+	fake_teardown(&f);
 }
 
 /* Cleanup: one restore; idempotent; absent tables and binaries are ok. */
@@ -1580,58 +1339,7 @@ test_iptables_cleanup_run(void)
 	fake_teardown(&f);
 }
 
-/* conntrack: exact argv, "0 entries" is fine, failures reported. */
-static void
-test_iptables_conntrack(void)
-{
-	struct fake	 f;
-	struct ipt	*ipt;
-	char		 err[IPT_ERRLEN], *s;
-
-	fake_setup(&f);
-	ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL(ipt_flush_conntrack(ipt, f.ct, "10.96.0.10", err,
-	    sizeof(err)), 0);
-	s = fake_args(&f, "conntrack.conntrack", 1);
-	CU_ASSERT_STRING_EQUAL(s, "-D --orig-dst 10.96.0.10 -p udp");
-	free(s);
-	CU_ASSERT_EQUAL(ipt_flush_conntrack(ipt, f.ct, "FD00::0:10", err,
-	    sizeof(err)), 0);
-	s = fake_args(&f, "conntrack.conntrack", 2);
-	CU_ASSERT_STRING_EQUAL(s, "-D --orig-dst fd00::10 -p udp -f ipv6");
-	free(s);
-	fake_write(&f, "conntrack.mode", "zero\n");
-	CU_ASSERT_EQUAL(ipt_flush_conntrack(ipt, f.ct, "10.96.0.10", err,
-	    sizeof(err)), 0);
-	fake_write(&f, "conntrack.mode", "fail\n");
-	CU_ASSERT_EQUAL(ipt_flush_conntrack(ipt, f.ct, "10.96.0.10", err,
-	    sizeof(err)), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid parameters"));
-	CU_ASSERT_EQUAL(ipt_flush_conntrack(ipt, f.ct, "-f", err,
-	    sizeof(err)), -1);
-	CU_ASSERT_EQUAL(fake_count(&f, "conntrack.conntrack"), 4);
-	/* No conntrack binary: a warning, not an error. */
-	CU_ASSERT_EQUAL(ipt_flush_conntrack(ipt, "/nonexistent/conntrack",
-	    "10.96.0.10", err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(ipt_flush_conntrack(ipt, "/nonexistent/conntrack",
-	    "10.96.0.10", err, sizeof(err)), 0);
-	ipt_free(ipt);
-	fake_teardown(&f);
-}
-
 static const struct tu_case cases[] = {
-	{ "render clusterip", test_iptables_render_clusterip },
-	{ "render nodeport", test_iptables_render_nodeport },
-	{ "render externalip", test_iptables_render_externalip },
-	{ "render lb ip", test_iptables_render_lbip },
-	{ "render ipv6", test_iptables_render_ipv6 },
-	{ "render bind address", test_iptables_render_bind },
-	{ "render multi-port", test_iptables_render_multiport },
-	{ "render order", test_iptables_render_order },
-	{ "render empty", test_iptables_render_empty },
-	{ "render skips", test_iptables_render_skips },
-	{ "render errors", test_iptables_render_errors },
-	{ "render adds", test_iptables_render_adds },
 	{ "stream", test_iptables_stream },
 	{ "sync once", test_iptables_sync_once },
 	{ "sync jumps present", test_iptables_sync_jumps_present },
@@ -1648,9 +1356,8 @@ static const struct tu_case cases[] = {
 	{ "incremental phase fail", test_iptables_incr_phase_fail },
 	{ "incremental multiset", test_iptables_incr_multiset },
 	{ "incremental ipv6", test_iptables_incr_ipv6 },
-	{ "cleanup render", test_iptables_cleanup_render },
+	{ "reads", test_iptables_reads },
 	{ "cleanup run", test_iptables_cleanup_run },
-	{ "conntrack", test_iptables_conntrack },
 	{ NULL, NULL }
 };
 

@@ -28,14 +28,14 @@
 #include "proxier.h"
 #include "xmalloc.h"
 #include "tu.h"
-#include "tu_fake.h"
+#include "fake_ipt.h"
 
 #define TCP	IPPROTO_TCP
 #define UDP	IPPROTO_UDP
 
 /* One proxier on its own loop, model and fake iptables. */
 struct env {
-	struct tu_fake		 f;
+	struct fake		 f;
 	struct event_base	*base;
 	struct loop		*loop;
 	struct model		*model;
@@ -88,7 +88,7 @@ static void
 env_init(struct env *e, const char *range)
 {
 	memset(e, 0, sizeof(*e));
-	tu_fake_setup(&e->f);
+	fake_setup(&e->f);
 	snprintf(e->state, sizeof(e->state), "%s/state", e->f.dir);
 	e->base = event_base_new();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e->base);
@@ -121,7 +121,7 @@ env_free(struct env *e)
 	loop_free(e->loop);
 	event_base_free(e->base);
 	config_free(e->cfg);
-	tu_fake_teardown(&e->f);
+	fake_teardown(&e->f);
 }
 
 /* Run the loop for about ms milliseconds. */
@@ -146,7 +146,7 @@ env_wait_calls(struct env *e, const char *prefix, int n)
 	int	i;
 
 	for (i = 0; i < 2000; i++) {
-		if (tu_fake_count(&e->f, prefix) >= n) {
+		if (fake_count(&e->f, prefix) >= n) {
 			env_pump(e, 150);
 			return (1);
 		}
@@ -154,7 +154,7 @@ env_wait_calls(struct env *e, const char *prefix, int n)
 		usleep(5000);
 	}
 	fprintf(stderr, "timed out waiting for %d calls of %s (have %d)\n", n,
-	    prefix, tu_fake_count(&e->f, prefix));
+	    prefix, fake_count(&e->f, prefix));
 	return (0);
 }
 
@@ -165,7 +165,7 @@ env_restore_in(struct env *e, int n)
 	char	name[64], *s;
 
 	snprintf(name, sizeof(name), "iptables.restore.%d.in", n);
-	s = tu_fake_read(&e->f, name);
+	s = fake_read(&e->f, name);
 	return (s != NULL ? s : xstrdup(""));
 }
 
@@ -281,7 +281,7 @@ test_proxier_service_lifecycle(void)
 	env_start(&e);
 	/* Nothing before the first full list. */
 	env_pump(&e, 100);
-	CU_ASSERT_EQUAL(tu_fake_count(&e.f, "iptables.restore"), 0);
+	CU_ASSERT_EQUAL(fake_count(&e.f, "iptables.restore"), 0);
 	CU_ASSERT(!proxier_is_ready(e.p));
 	env_web(&e);
 	env_seen(&e, &s);
@@ -298,7 +298,7 @@ test_proxier_service_lifecycle(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(in, want));
 	CU_ASSERT_PTR_NOT_NULL(strstr(in, ":KUBE-PORTALS-HOST - [0:0]"));
 	free(in);
-	state = tu_fake_read(&e.f, "state/proxy-ports");
+	state = fake_read(&e.f, "state/proxy-ports");
 	snprintf(want, sizeof(want), "TCP %u default/web:p", pport);
 	CU_ASSERT(state != NULL && strstr(state, want) != NULL);
 	free(state);
@@ -306,7 +306,7 @@ test_proxier_service_lifecycle(void)
 	/* Endpoints only: the balancer changes, the rules do not. */
 	model_update_endpoints(e.model, eps_new("web", 3, 8080));
 	env_pump(&e, 300);
-	CU_ASSERT_EQUAL(tu_fake_count(&e.f, "iptables.restore"), 1);
+	CU_ASSERT_EQUAL(fake_count(&e.f, "iptables.restore"), 1);
 	env_seen(&e, &s);
 	CU_ASSERT_EQUAL(s.neps[0], 3);
 
@@ -344,7 +344,7 @@ test_proxier_service_lifecycle(void)
 	CU_ASSERT_EQUAL(st.sync_errors, 0);
 	CU_ASSERT_EQUAL(st.syncs, 3);	/* none for the endpoints */
 	/* A UDP-only flush: none for a TCP Service. */
-	CU_ASSERT_EQUAL(tu_fake_count(&e.f, "conntrack.conntrack"), 0);
+	CU_ASSERT_EQUAL(fake_count(&e.f, "conntrack.conntrack"), 0);
 	env_free(&e);
 }
 
@@ -362,25 +362,25 @@ test_proxier_udp_conntrack_after_rules(void)
 	model_update_endpoints(e.model, eps_new("dns", 1, 5353));
 	model_set_synced(e.model, MODEL_F_SERVICES | MODEL_F_ENDPOINTS);
 	CU_ASSERT_FATAL(env_wait_calls(&e, "iptables.restore", 1));
-	CU_ASSERT_EQUAL(tu_fake_count(&e.f, "conntrack.conntrack"), 0);
+	CU_ASSERT_EQUAL(fake_count(&e.f, "conntrack.conntrack"), 0);
 
 	/* The restore that deletes the rules fails: no flush yet. */
-	tu_fake_write(&e.f, "fail_line", "1\n");
+	fake_write(&e.f, "fail_line", "1\n");
 	model_delete_service(e.model, "default", "dns");
 	CU_ASSERT_FATAL(env_wait_calls(&e, "iptables.restore", 2));
-	CU_ASSERT_EQUAL(tu_fake_count(&e.f, "conntrack.conntrack"), 0);
+	CU_ASSERT_EQUAL(fake_count(&e.f, "conntrack.conntrack"), 0);
 
 	/* The quick retries fail too: still no flush. */
 	env_pump(&e, 500);
-	CU_ASSERT_EQUAL(tu_fake_count(&e.f, "iptables.restore"), 5);
-	CU_ASSERT_EQUAL(tu_fake_count(&e.f, "conntrack.conntrack"), 0);
+	CU_ASSERT_EQUAL(fake_count(&e.f, "iptables.restore"), 5);
+	CU_ASSERT_EQUAL(fake_count(&e.f, "conntrack.conntrack"), 0);
 
 	/* The periodic sync succeeds: now the flush runs, for that IP. */
-	tu_fake_unlink(&e.f, "fail_line");
+	fake_unlink(&e.f, "fail_line");
 	proxier_sync(e.p, 1);
 	CU_ASSERT_FATAL(env_wait_calls(&e, "conntrack.conntrack", 1));
-	CU_ASSERT_EQUAL(tu_fake_count(&e.f, "iptables.restore"), 6);
-	args = tu_fake_args(&e.f, "conntrack.conntrack", 1);
+	CU_ASSERT_EQUAL(fake_count(&e.f, "iptables.restore"), 6);
+	args = fake_args(&e.f, "conntrack.conntrack", 1);
 	CU_ASSERT(args != NULL && strcmp(args,
 	    "-D --orig-dst 10.96.0.53 -p udp") == 0);
 	free(args);
@@ -400,15 +400,15 @@ test_proxier_failed_restore_retried(void)
 
 	env_init(&e, "");
 	env_start(&e);
-	tu_fake_write(&e.f, "fail_line", "3\n");
+	fake_write(&e.f, "fail_line", "3\n");
 	env_web(&e);
 	env_pump(&e, 500);
-	CU_ASSERT_EQUAL(tu_fake_count(&e.f, "iptables.restore"), 4);
+	CU_ASSERT_EQUAL(fake_count(&e.f, "iptables.restore"), 4);
 	proxier_get_stats(e.p, &st);
 	CU_ASSERT_EQUAL(st.sync_errors, 4);
 	/* Still served: a rule failure does not close the listener. */
 	CU_ASSERT_EQUAL(st.ports, 1);
-	tu_fake_unlink(&e.f, "fail_line");
+	fake_unlink(&e.f, "fail_line");
 	proxier_sync(e.p, 1);
 	CU_ASSERT_FATAL(env_wait_calls(&e, "iptables.restore", 5));
 	in = env_restore_in(&e, 5);
@@ -417,7 +417,7 @@ test_proxier_failed_restore_retried(void)
 	free(in);
 	/* Once good, nothing more runs and no error is added. */
 	env_pump(&e, 500);
-	CU_ASSERT_EQUAL(tu_fake_count(&e.f, "iptables.restore"), 5);
+	CU_ASSERT_EQUAL(fake_count(&e.f, "iptables.restore"), 5);
 	proxier_get_stats(e.p, &st);
 	CU_ASSERT_EQUAL(st.sync_errors, 4);
 	env_free(&e);
@@ -511,8 +511,8 @@ test_proxier_staged_taken(void)
 	CU_ASSERT_PTR_NULL(strstr(in, "-D "));
 	free(in);
 	env_pump(&e, 300);
-	CU_ASSERT_EQUAL(tu_fake_count(&e.f, "iptables.restore"), 3);
-	CU_ASSERT_EQUAL(tu_fake_count(&e.f, "conntrack.conntrack"), 0);
+	CU_ASSERT_EQUAL(fake_count(&e.f, "iptables.restore"), 3);
+	CU_ASSERT_EQUAL(fake_count(&e.f, "conntrack.conntrack"), 0);
 	env_free(&e);
 }
 
@@ -529,7 +529,7 @@ test_proxier_persisted_ports(void)
 	env_init(&e, range);
 	CU_ASSERT_FATAL(mkdir(e.state, 0755) == 0);
 	snprintf(line, sizeof(line), "TCP %u default/web:p\n", base + 7);
-	tu_fake_write(&e.f, "state/proxy-ports", line);
+	fake_write(&e.f, "state/proxy-ports", line);
 	env_start(&e);
 	env_web(&e);
 	env_seen(&e, &s);

@@ -15,6 +15,11 @@
 #   FAM.save-TABLE.err    "-save -t TABLE" prints this and exits 1
 #   conntrack.mode        "zero": nothing deleted (exit 1), "fail": error
 #   FAM.version           what "-V" prints (default: a legacy iptables)
+#   fail-S                "-S" prints an error and exits 1
+#   delay-S, delay-restore, delay-conntrack
+#                         seconds that "-S", a restore, conntrack sleep
+# Every call, of any kind, also appends "NAME ARGS..." when it starts and
+# "NAME end" when it exits to the file calls, so their order shows.
 dir=${FAKE_IPT_DIR:?FAKE_IPT_DIR not set}
 cmd=${0##*/}
 case $cmd in
@@ -30,6 +35,19 @@ echo "$n" > "$dir/$fam.$kind.count"
 for a in "$@"; do
 	printf '%s\n' "$a"
 done > "$dir/$fam.$kind.$n.args"
+echo "$cmd $*" >> "$dir/calls"
+trap 'echo "$cmd end" >> "$dir/calls"' EXIT
+case $kind in
+restore|conntrack)
+	d=$(cat "$dir/delay-$kind" 2>/dev/null) ;;
+*)
+	d=
+	for a in "$@"; do
+		[ "$a" = -S ] && d=$(cat "$dir/delay-S" 2>/dev/null)
+	done
+	;;
+esac
+[ -n "$d" ] && sleep "$d"
 
 case $kind in
 restore)
@@ -71,7 +89,10 @@ iptables)
 		esac
 		shift
 	done
-	if [ -f "$dir/$fam.S-$t-$c.txt" ]; then
+	if [ -n "$c" ] && [ -f "$dir/fail-S" ]; then
+		echo "$cmd v1.8.9 (legacy): fake -S failure"
+		exit 1
+	elif [ -f "$dir/$fam.S-$t-$c.txt" ]; then
 		cat "$dir/$fam.S-$t-$c.txt"
 	else
 		echo "-P $c ACCEPT"

@@ -1,12 +1,12 @@
 /*
- * tu_fake.h: the fake iptables, iptables-restore, iptables-save (and the
- * ip6tables ones) and conntrack of tests/data/fake-iptables.sh, set up in
- * a private directory for unit tests that drive the rules layer without
- * root.  What each call did is recorded there (see the script's header);
- * these helpers write its switches and read its records.
+ * fake_ipt.h: fake iptables, iptables-restore, iptables-save (and the
+ * ip6tables ones) and conntrack for unit tests: tests/data/
+ * fake-iptables.sh linked under each name in a private directory, which
+ * also holds its switches and records every call (see the script).
+ * Include after tu.h.
  */
-#ifndef TU_FAKE_H
-#define TU_FAKE_H
+#ifndef FAKE_IPT_H
+#define FAKE_IPT_H
 
 #include <sys/stat.h>
 
@@ -17,18 +17,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tu.h"
-
-struct tu_fake {
+/* Fake binaries in a private directory. */
+struct fake {
 	char	dir[64];
-	char	ipt4[PATH_MAX];		/* .../iptables */
-	char	ipt6[PATH_MAX];		/* .../ip6tables */
-	char	ct[PATH_MAX];		/* .../conntrack */
+	char	ipt4[PATH_MAX];
+	char	ipt6[PATH_MAX];
+	char	ct[PATH_MAX];
 };
 
 /* Write a file into the fake directory. */
 static inline void
-tu_fake_write(const struct tu_fake *f, const char *name, const char *content)
+fake_write(const struct fake *f, const char *name, const char *content)
 {
 	char	path[PATH_MAX];
 	FILE	*fp;
@@ -40,30 +39,20 @@ tu_fake_write(const struct tu_fake *f, const char *name, const char *content)
 	fclose(fp);
 }
 
-/* Remove a file of the fake directory (a switch); absent is fine. */
-static inline void
-tu_fake_unlink(const struct tu_fake *f, const char *name)
-{
-	char	path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
-	unlink(path);
-}
-
 /* Copy a fixture into the fake directory under another name. */
 static inline void
-tu_fake_copy(const struct tu_fake *f, const char *fixture, const char *name)
+fake_copy(const struct fake *f, const char *fixture, const char *name)
 {
 	char	*s = tu_slurp(tu_data(fixture));
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-	tu_fake_write(f, name, s);
+	fake_write(f, name, s);
 	free(s);
 }
 
 /* Read a file of the fake directory (caller frees); NULL if absent. */
 static inline char *
-tu_fake_read(const struct tu_fake *f, const char *name)
+fake_read(const struct fake *f, const char *name)
 {
 	char	path[PATH_MAX];
 
@@ -73,37 +62,22 @@ tu_fake_read(const struct tu_fake *f, const char *name)
 
 /* Return the number of calls recorded under prefix ("iptables.restore"). */
 static inline int
-tu_fake_count(const struct tu_fake *f, const char *prefix)
+fake_count(const struct fake *f, const char *prefix)
 {
 	char	name[128], *s;
 	int	n;
 
 	snprintf(name, sizeof(name), "%s.count", prefix);
-	if ((s = tu_fake_read(f, name)) == NULL)
+	if ((s = fake_read(f, name)) == NULL)
 		return (0);
 	n = atoi(s);
 	free(s);
 	return (n);
 }
 
-/* Return the argv lines of a recorded call joined with spaces. */
-static inline char *
-tu_fake_args(const struct tu_fake *f, const char *prefix, int n)
-{
-	char	 name[128], *s, *p;
-
-	snprintf(name, sizeof(name), "%s.%d.args", prefix, n);
-	if ((s = tu_fake_read(f, name)) == NULL)
-		return (NULL);
-	for (p = s; *p != '\0'; p++)
-		if (*p == '\n')
-			*p = p[1] == '\0' ? '\0' : ' ';
-	return (s);
-}
-
 /* Set up the fake binaries: a copy of the script, linked as each name. */
 static inline void
-tu_fake_setup(struct tu_fake *f)
+fake_setup(struct fake *f)
 {
 	static const char *const names[] = { "iptables", "iptables-restore",
 		"iptables-save", "ip6tables", "ip6tables-restore",
@@ -113,7 +87,7 @@ tu_fake_setup(struct tu_fake *f)
 
 	snprintf(f->dir, sizeof(f->dir), "/tmp/kuproxy-ipt-XXXXXX");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(f->dir));
-	tu_fake_copy(f, "fake-iptables.sh", "fake-iptables.sh");
+	fake_copy(f, "fake-iptables.sh", "fake-iptables.sh");
 	snprintf(script, sizeof(script), "%s/fake-iptables.sh", f->dir);
 	CU_ASSERT_FATAL(chmod(script, 0755) == 0);
 	for (i = 0; names[i] != NULL; i++) {
@@ -126,9 +100,19 @@ tu_fake_setup(struct tu_fake *f)
 	setenv("FAKE_IPT_DIR", f->dir, 1);
 }
 
+/* Remove a file of the fake directory (a switch); absent is fine. */
+static inline void
+fake_unlink(const struct fake *f, const char *name)
+{
+	char	path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	unlink(path);
+}
+
 /* Remove the fake directory and everything in it (one level deep). */
 static inline void
-tu_fake_teardown(struct tu_fake *f)
+fake_teardown(struct fake *f)
 {
 	char		 path[PATH_MAX], sub[PATH_MAX + 256];
 	DIR		*d, *d2;
@@ -141,19 +125,34 @@ tu_fake_teardown(struct tu_fake *f)
 		    strcmp(de->d_name, "..") == 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-		if (unlink(path) == -1 && (d2 = opendir(path)) != NULL) {
-			while ((de2 = readdir(d2)) != NULL) {
-				snprintf(sub, sizeof(sub), "%s/%s", path,
-				    de2->d_name);
-				unlink(sub);
-			}
-			closedir(d2);
-			rmdir(path);
+		if (unlink(path) == 0 || (d2 = opendir(path)) == NULL)
+			continue;
+		/* A subdirectory, such as a test's state directory. */
+		while ((de2 = readdir(d2)) != NULL) {
+			snprintf(sub, sizeof(sub), "%s/%s", path, de2->d_name);
+			unlink(sub);
 		}
+		closedir(d2);
+		rmdir(path);
 	}
 	closedir(d);
 	rmdir(f->dir);
 	unsetenv("FAKE_IPT_DIR");
 }
 
-#endif /* TU_FAKE_H */
+/* Return the argv lines of a recorded call joined with spaces. */
+static inline char *
+fake_args(const struct fake *f, const char *prefix, int n)
+{
+	char	 name[128], *s, *p;
+
+	snprintf(name, sizeof(name), "%s.%d.args", prefix, n);
+	if ((s = fake_read(f, name)) == NULL)
+		return (NULL);
+	for (p = s; *p != '\0'; p++)
+		if (*p == '\n')
+			*p = p[1] == '\0' ? '\0' : ' ';
+	return (s);
+}
+
+#endif /* FAKE_IPT_H */
