@@ -17,6 +17,7 @@
 #include "exec.h"
 #include "iptables.h"
 #include "log.h"
+#include "monotime.h"
 #include "rules_job.h"
 #include "xmalloc.h"
 
@@ -88,7 +89,6 @@ struct rules_job {
 static void	rules_job_flushq_clear(struct rules_flushq *);
 static void	rules_job_flush_next(struct rules_job *);
 static void	rules_job_read_next(struct rules_job *);
-static uint64_t	rules_job_now(void);
 static int	rules_job_restore(struct rules_job *,
 		    const struct ipt_svcport *, size_t, int,
 		    const struct ipt_reads *);
@@ -233,16 +233,6 @@ rules_job_ports_copy(struct rules_ports *p, const struct ipt_svcport *v,
 	}
 }
 
-/* Return monotonic milliseconds. */
-static uint64_t
-rules_job_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
 /* Queue ip for a conntrack flush. */
 static void
 rules_job_flushq_add(struct rules_flushq *q, const char *ip)
@@ -363,7 +353,7 @@ rules_job_phase2(struct rules_job *j, const char *fam, char *err,
 	j->state = RULES_RESTORE2;
 	log_info("%s rules applied in %llu ms (incremental, %zu new rules; "
 	    "removing %zu stale)", fam, (unsigned long long)
-	    (rules_job_now() - j->start_ms), nadds, j->apply.ndels);
+	    (monotime_ms() - j->start_ms), nadds, j->apply.ndels);
 	j->job = exec_start(j->base, j->apply.argv, j->apply.input,
 	    j->apply.inlen, IPT_RESTORE_TIMEOUT_MS, EXEC_OUTMAX,
 	    rules_job_restore_done, j, err, errlen);
@@ -417,14 +407,14 @@ rules_job_restore_done(int rv, struct exec_result *res, void *arg)
 	j->fails = 0;
 	if (phase2)
 		log_info("%s stale rules removed in %llu ms (%zu rules)", fam,
-		    (unsigned long long)(rules_job_now() - j->start_ms),
+		    (unsigned long long)(monotime_ms() - j->start_ms),
 		    ndels);
 	else if (j->forced)
 		log_debug("%s: %s rules re-asserted in %llu ms", __func__, fam,
-		    (unsigned long long)(rules_job_now() - j->start_ms));
+		    (unsigned long long)(monotime_ms() - j->start_ms));
 	else
 		log_info("%s rules applied in %llu ms (%s, %zu rules)", fam,
-		    (unsigned long long)(rules_job_now() - j->start_ms),
+		    (unsigned long long)(monotime_ms() - j->start_ms),
 		    j->incremental ? "incremental" : "full", j->nchanges);
 	rules_job_flush(j, &j->inflight);
 }
@@ -519,7 +509,7 @@ rules_job_restore(struct rules_job *j, const struct ipt_svcport *v,
 	j->forced = force;
 	j->incremental = j->apply.incremental;
 	j->nchanges = j->apply.nchanges;
-	j->start_ms = rules_job_now();
+	j->start_ms = monotime_ms();
 	rules_job_flushq_move(&j->inflight, &j->pend);
 	return (0);
 }
@@ -574,7 +564,7 @@ rules_job_stream_done(int rv, struct exec_result *res, void *arg)
 	    sizeof(err)) == 0)
 		log_info("%s rules applied in %llu ms (streamed while parsing, "
 		    "%zu rules)", fam, (unsigned long long)
-		    (rules_job_now() - j->start_ms), nrules);
+		    (monotime_ms() - j->start_ms), nrules);
 	else {
 		log_warnx("%s rules streamed while parsing not applied: %s; "
 		    "applying the full rules", fam, err);
@@ -649,7 +639,7 @@ rules_job_stream(struct rules_job *j, const struct ipt_params *params,
 		j->state = RULES_STREAMING;
 		j->stream_bad = 0;
 		j->wrote = 0;
-		j->start_ms = rules_job_now();
+		j->start_ms = monotime_ms();
 	}
 	if (ipt_stream_add(&j->stream, params, v, n, &buf, &len, err,
 	    sizeof(err)) == -1) {

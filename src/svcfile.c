@@ -35,6 +35,7 @@
 
 #include "log.h"
 #include "model.h"
+#include "monotime.h"
 #include "svcfile.h"
 #include "svcfile_cache.h"
 #include "svcfile_parse.h"
@@ -132,12 +133,12 @@ sf_load(struct svcfile *sf)
 {
 	struct svcfile_diff	 d;
 	struct stat		 st;
-	struct timespec		 t0, t1;
+	uint64_t		 t0;
 	char			 err[SVCFILE_ERRLEN], *buf;
 	size_t			 len, i;
 	int			 big;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = monotime_ms();
 	if (svcfile_read(sf->path, &buf, &len, &st, err, sizeof(err)) == -1) {
 		sf->have_seen = 0;
 		if (!sf->missing_warned)
@@ -158,13 +159,11 @@ sf_load(struct svcfile *sf)
 	free(buf);
 	for (i = 0; i < d.objs.nnotes; i++)
 		log_info("%s", d.objs.notes[i]);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("services file %s: %zu services, %zu endpoints (%zu new or "
 	    "changed, %zu gone), parsed in %ld ms", sf->path, d.total_svcs,
 	    d.total_eps, d.objs.nsvcs + d.objs.neps,
 	    d.ngone_svcs + d.ngone_eps,
-	    (long)((t1.tv_sec - t0.tv_sec) * 1000 +
-	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	    (long)(monotime_ms() - t0));
 	big = d.objs.nsvcs + d.objs.neps + d.ngone_svcs + d.ngone_eps >= 1024;
 	svcfile_diff_apply(&d, sf->model);
 	model_set_synced(sf->model, MODEL_F_SERVICES | MODEL_F_ENDPOINTS);
