@@ -670,11 +670,12 @@ ipt_next_line(const char **pp, size_t *len)
 
 /*
  * If line is "-A <chain not in ours> ... -j <one of ours>", return the
- * chain's length and point *rest at the arguments; else return 0.
+ * chain's length and point *rest at the arguments; else return 0 (and
+ * set t->oom if memory ran out, so that no jump is silently kept).
  */
 static size_t
 ipt_foreign_jump(const char *line, size_t len, const char *const *ours,
-    const char **rest, int *target)
+    const char **rest, int *target, struct ipt_text *t)
 {
 	struct ipt_toks	tk;
 	char		chain[64];
@@ -690,8 +691,10 @@ ipt_foreign_jump(const char *line, size_t len, const char *const *ours,
 	if (ipt_chain_index(ours, chain) != -1)
 		return (0);
 	*rest = line + 3 + clen;
-	if (ipt_tokenize(*rest, len - 3 - clen, &tk) == -1)
+	if (ipt_tokenize(*rest, len - 3 - clen, &tk) == -1) {
+		t->oom = 1;
 		return (0);
+	}
 	*target = ipt_chain_index(ours, ipt_toks_target(&tk));
 	ipt_toks_free(&tk);
 	return (*target == -1 ? 0 : clen);
@@ -720,7 +723,8 @@ ipt_jumps_fix(const char *table, const char *chain, const char *listing,
 		if (strncmp(line, "-A ", 3) != 0)
 			continue;
 		idx++;
-		if (ipt_foreign_jump(line, len, ours, &rest, &target) == 0)
+		if (ipt_foreign_jump(line, len, ours, &rest, &target,
+		    dels) == 0)
 			continue;
 		for (k = 0; k < IPT_NJUMPS; k++) {
 			j = &ipt_jumps[k];
@@ -1385,7 +1389,7 @@ ipt_cleanup_table(struct ipt_text *out, const char *table, const char *save,
 					nexist++;
 				}
 		} else if ((clen = ipt_foreign_jump(line, len, ours, &rest,
-		    &target)) != 0)
+		    &target, &dels)) != 0)
 			ipt_putf(&dels, "-D %.*s\n", (int)(len - 3), line + 3);
 	}
 	if (dels.len > 0 || nexist > 0) {
