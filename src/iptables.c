@@ -612,18 +612,23 @@ ipt_tokcmp(const void *a, const void *b)
 /*
  * Return 1 if two rules have the same arguments in any order: iptables
  * prints matches in its own order, not in the order they were given.
+ * Out of memory, return 0 and set t->oom.
  */
 static int
-ipt_same_rule(const char *a, size_t alen, const char *b, size_t blen)
+ipt_same_rule(const char *a, size_t alen, const char *b, size_t blen,
+    struct ipt_text *t)
 {
 	struct ipt_toks	x, y;
 	size_t		i;
 	int		same = 0;
 
-	if (ipt_tokenize(a, alen, &x) == -1)
+	if (ipt_tokenize(a, alen, &x) == -1) {
+		t->oom = 1;
 		return (0);
+	}
 	if (ipt_tokenize(b, blen, &y) == -1) {
 		ipt_toks_free(&x);
+		t->oom = 1;
 		return (0);
 	}
 	if (x.n == y.n) {
@@ -732,7 +737,7 @@ ipt_jumps_fix(const char *table, const char *chain, const char *listing,
 			    strcmp(j->chain, chain) == 0 &&
 			    strcmp(j->target, ours[target]) == 0 &&
 			    ipt_same_rule(rest, len - (rest - line), j->args,
-			    strlen(j->args)))
+			    strlen(j->args), dels))
 				break;
 		}
 		if (k == IPT_NJUMPS)	/* a jump to ours, but not ours */
