@@ -20,8 +20,10 @@
  * through fatal() skips the check, as the parser's pointers are still
  * on the stack of the frames that exit() abandons.
  *
- * A target with more than FM_MAX_RUNS allocations is run for every
- * stride-th N only (plus the last), so the binary stays fast under ASan.
+ * A target with more than FM_MAX_RUNS allocations (100 under ASan, 400
+ * otherwise) is run for every stride-th N only (plus the last), so that
+ * the binary stays well under a minute under ASan; the plain build still
+ * fails every allocation of every target here.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -56,6 +58,7 @@
 #endif
 
 #include "config.h"
+#include "failmalloc.h"
 #include "iptables.h"
 #include "iptables_priv.h"
 #include "k8s_decode.h"
@@ -64,14 +67,22 @@
 #include "model.h"
 #include "portstate.h"
 #include "svcfile.h"
-#include "yamljson.h"
-#include "failmalloc.h"
 #include "tu.h"
+#include "yamljson.h"
 
 #define TCP	IPPROTO_TCP
 #define UDP	IPPROTO_UDP
 
-#define FM_MAX_RUNS	400	/* children per target, at most */
+/*
+ * Children per target, at most: under ASan a child costs about 20 ms
+ * (fork, leak check), 40 on a loaded machine; the plain build runs
+ * every N of every target here.
+ */
+#ifdef FM_ASAN
+#define FM_MAX_RUNS	100
+#else
+#define FM_MAX_RUNS	400
+#endif
 #define FM_ERRLEN	1024
 
 /* How a child ended (its exit status). */
@@ -410,7 +421,8 @@ fm_fake_write(const char *name, const char *content, size_t len)
  * Set up the fake binaries.  nat PREROUTING holds our two jumps and a
  * foreign jump to one of our chains, so that the jump check compares
  * rules and has something to delete; nat OUTPUT and filter INPUT are
- * empty, so that it has jumps to add.
+ * empty, so that it has jumps to add.  "-V" says nf_tables, so that
+ * streams may hold filter rules.
  */
 static void
 fm_fake_setup(void)
@@ -426,6 +438,7 @@ fm_fake_setup(void)
 	    "-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment "
 	    "\"handle service NodePorts; NOTE: this must be the last rule in "
 	    "the chain\" -j KUBE-NODEPORT-CONTAINER\n";
+	static const char nft[] = "iptables v1.8.9 (nf_tables)\n";
 	char	*script, path[PATH_MAX], link[PATH_MAX];
 	size_t	 len;
 	int	 i;
@@ -436,6 +449,7 @@ fm_fake_setup(void)
 	fm_fake_write("fake-iptables.sh", script, len);
 	free(script);
 	fm_fake_write("iptables.S-nat-PREROUTING.txt", pre, strlen(pre));
+	fm_fake_write("iptables.version", nft, strlen(nft));
 	snprintf(path, sizeof(path), "%s/fake-iptables.sh", fm_fakedir);
 	for (i = 0; names[i] != NULL; i++) {
 		snprintf(link, sizeof(link), "%s/%s", fm_fakedir, names[i]);
@@ -553,6 +567,52 @@ fm_ipt_prepare_force(int ref, char *why, size_t whylen)
 	static size_t	 keeplen;
 
 	return (fm_ipt_prepare(ref, 1, &keep, &keeplen, why, whylen));
+}
+
+/*
+ * ipt_stream_add twice (ports_b, then ports_a) and ipt_stream_end, in
+ * nf_tables mode (IPT_STREAM_BATCHES).  The stream begins before the
+ * failure is armed, so that its one "-V" is not counted.
+ */
+static int
+fm_ipt_stream(int ref, char *why, size_t whylen)
+{
+	static char		*keep;
+	static size_t		 keeplen;
+	struct ipt		*ipt = fm_ipt_synced();
+	struct ipt_stream	 st;
+	const char		*argv[5], *buf;
+	char			 err[FM_ERRLEN] = "";
+	size_t			 len;
+	int			 rc;
+
+	CU_ASSERT_FATAL(ipt_stream_begin(ipt, &st, argv) == 0);
+	fm_arm();
+	rc = ipt_stream_add(&st, &params, ports_b, NPORTS_B, &buf, &len, err,
+	    sizeof(err));
+	if (rc == 0)
+		rc = ipt_stream_add(&st, &params, ports_a, NPORTS_A, &buf,
+		    &len, err, sizeof(err));
+	if (rc == 0)
+		ipt_stream_end(&st, &buf, &len);
+	fm_done();
+	if (ref) {
+		CU_ASSERT_FATAL(rc == 0 && !st.sent.oom);
+		fm_keep(&keep, &keeplen, st.sent.buf, st.sent.len);
+		rc = FM_EXIT_OK;
+	} else if (rc == -1)
+		rc = err[0] != '\0' ? FM_EXIT_ERR : FM_EXIT_CONTRACT;
+	else if (st.sent.oom)
+		rc = buf == NULL ? FM_EXIT_ERR : FM_EXIT_CONTRACT;
+	else if (fm_text_is(&st.sent, keep, keeplen))
+		rc = FM_EXIT_OK;
+	else
+		rc = FM_EXIT_CONTRACT;
+	if (rc == FM_EXIT_CONTRACT)
+		snprintf(why, whylen, "stream of %zu bytes, oom %d, err \"%s\"",
+		    st.sent.len, st.sent.oom, err);
+	ipt_stream_free(&st);
+	return (rc);
 }
 
 /*
@@ -787,6 +847,77 @@ fm_svcfile_bad(int ref, char *why, size_t whylen)
 		rv = FM_EXIT_CONTRACT;
 	}
 	return (rv);
+}
+
+/* Return a copy of s with the first from replaced by to (not counted). */
+static char *
+fm_replace(const char *s, const char *from, const char *to)
+{
+	const char	*p = strstr(s, from);
+	char		*r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	failmalloc_fail_at(0);
+	r = malloc(strlen(s) - strlen(from) + strlen(to) + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	memcpy(r, s, (size_t)(p - s));
+	strcpy(r + (p - s), to);
+	strcat(r, p + strlen(from));
+	return (r);
+}
+
+/*
+ * svcfile_parse_diff through a new cache: the documents file, then the
+ * same with one Service changed and another renamed.  The cache is made
+ * inside the counted call, so that every run starts from the same state.
+ */
+static int
+fm_svcfile_diff(int ref, char *why, size_t whylen)
+{
+	static char		*a, *b;
+	static size_t		 keep[4];
+	struct svcfile_cache	*c;
+	struct svcfile_diff	 d;
+	char			 err[FM_ERRLEN] = "", *t;
+	size_t			 got[4];
+	int			 rc;
+
+	if (a == NULL) {
+		a = fm_slurp("svcfile-multidoc.yaml", NULL);
+		t = fm_replace(a, "10.96.100.1", "10.96.100.2");
+		b = fm_replace(t, "name: dns", "name: dns2");
+		free(t);
+	}
+	memset(&d, 0, sizeof(d));
+	fm_arm();
+	c = svcfile_cache_new();
+	rc = svcfile_parse_diff(a, strlen(a), "a.yaml", c, &d, err,
+	    sizeof(err));
+	svcfile_diff_free(&d);
+	if (rc == 0)
+		rc = svcfile_parse_diff(b, strlen(b), "b.yaml", c, &d, err,
+		    sizeof(err));
+	svcfile_cache_free(c);
+	fm_done();
+	got[0] = d.objs.nsvcs;
+	got[1] = d.objs.neps;
+	got[2] = d.ngone_svcs;
+	got[3] = d.ngone_eps;
+	svcfile_diff_free(&d);
+	if (ref) {
+		CU_ASSERT_FATAL(rc == 0);
+		memcpy(keep, got, sizeof(keep));
+		return (FM_EXIT_OK);
+	}
+	if (rc == -1 && err[0] != '\0' && got[0] + got[1] + got[2] +
+	    got[3] == 0)
+		return (FM_EXIT_ERR);
+	if (rc == 0 && memcmp(got, keep, sizeof(keep)) == 0)
+		return (FM_EXIT_OK);
+	snprintf(why, whylen, "returned %d, diff %zu %zu %zu %zu (expected "
+	    "%zu %zu %zu %zu), err \"%s\"", rc, got[0], got[1], got[2],
+	    got[3], keep[0], keep[1], keep[2], keep[3], err);
+	return (FM_EXIT_CONTRACT);
 }
 
 /* config_new and config_parse_yaml of a full KubeProxyConfiguration. */
@@ -1149,6 +1280,7 @@ static const struct fm_target fm_targets[] = {
 	{ "ipt_incremental", 0, fm_ipt_incremental },
 	{ "ipt_sync_prepare (incremental)", 0, fm_ipt_prepare_incr },
 	{ "ipt_sync_prepare (forced, jumps)", 0, fm_ipt_prepare_force },
+	{ "ipt_stream_add", 0, fm_ipt_stream },
 	{ "k8s_decode_service (LB)", 1, fm_k8s_service_lb },
 	{ "k8s_decode_service (ClusterIP)", 1, fm_k8s_service_clusterip },
 	{ "k8s_decode_endpoints", 1, fm_k8s_endpoints },
@@ -1157,6 +1289,7 @@ static const struct fm_target fm_targets[] = {
 	{ "svcfile_parse (List)", 1, fm_svcfile_list },
 	{ "svcfile_parse (documents)", 1, fm_svcfile_multidoc },
 	{ "svcfile_parse (rejected)", 1, fm_svcfile_bad },
+	{ "svcfile_parse_diff", 1, fm_svcfile_diff },
 	{ "config_parse_yaml", 1, fm_config },
 	{ "kubeconfig_parse", 1, fm_kubeconfig },
 	{ "portstate_parse", 1, fm_portstate },
@@ -1185,13 +1318,14 @@ test_failmalloc_ipt_render(void)
 	fm_check(fm_target("ipt_render_cleanup"));
 }
 
-/* ipt_incremental and both kinds of ipt_sync_prepare. */
+/* ipt_incremental, both kinds of ipt_sync_prepare, streaming. */
 static void
 test_failmalloc_ipt_sync(void)
 {
 	fm_check(fm_target("ipt_incremental"));
 	fm_check(fm_target("ipt_sync_prepare (incremental)"));
 	fm_check(fm_target("ipt_sync_prepare (forced, jumps)"));
+	fm_check(fm_target("ipt_stream_add"));
 	fm_fake_teardown();
 }
 
@@ -1213,6 +1347,7 @@ test_failmalloc_svcfile(void)
 	fm_check(fm_target("svcfile_parse (List)"));
 	fm_check(fm_target("svcfile_parse (documents)"));
 	fm_check(fm_target("svcfile_parse (rejected)"));
+	fm_check(fm_target("svcfile_parse_diff"));
 }
 
 /* Configuration, kubeconfig, persisted ports, YAML. */
