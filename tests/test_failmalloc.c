@@ -20,7 +20,7 @@
  * through fatal() skips the check, as the parser's pointers are still
  * on the stack of the frames that exit() abandons.
  *
- * A target with more than FM_MAX_RUNS allocations (100 under ASan, 400
+ * A target with more than FM_MAX_RUNS allocations (64 under ASan, 400
  * otherwise) is run for every stride-th N only (plus the last), so that
  * the binary stays well under a minute under ASan; the plain build still
  * fails every allocation of every target here.
@@ -74,12 +74,12 @@
 #define UDP	IPPROTO_UDP
 
 /*
- * Children per target, at most: under ASan a child costs about 20 ms
- * (fork, leak check), 40 on a loaded machine; the plain build runs
- * every N of every target here.
+ * Children per target, at most: under ASan a child costs 20-40 ms (fork
+ * and exit), one that checks for leaks about 90, and three times that on
+ * a loaded machine; the plain build runs every N of every target here.
  */
 #ifdef FM_ASAN
-#define FM_MAX_RUNS	100
+#define FM_MAX_RUNS	64
 #else
 #define FM_MAX_RUNS	400
 #endif
