@@ -134,18 +134,23 @@ ipt_tokcmp(const void *a, const void *b)
 /*
  * Return 1 if two rules have the same arguments in any order: iptables
  * prints matches in its own order, not in the order they were given.
+ * Out of memory, return 0 and set t->oom: the answer would be a guess.
  */
 static int
-ipt_same_rule(const char *a, size_t alen, const char *b, size_t blen)
+ipt_same_rule(const char *a, size_t alen, const char *b, size_t blen,
+    struct ipt_text *t)
 {
 	struct ipt_toks	x, y;
 	size_t		i;
 	int		same = 0;
 
-	if (ipt_tokenize(a, alen, &x) == -1)
+	if (ipt_tokenize(a, alen, &x) == -1) {
+		t->oom = 1;
 		return (0);
+	}
 	if (ipt_tokenize(b, blen, &y) == -1) {
 		ipt_toks_free(&x);
+		t->oom = 1;
 		return (0);
 	}
 	if (x.n == y.n) {
@@ -178,7 +183,7 @@ ipt_chain_index(const char *const *list, const char *name)
  */
 size_t
 ipt_foreign_jump(const char *line, size_t len, const char *const *ours,
-    const char **rest, int *target)
+    const char **rest, int *target, struct ipt_text *t)
 {
 	struct ipt_toks	tk;
 	char		chain[64];
@@ -194,8 +199,11 @@ ipt_foreign_jump(const char *line, size_t len, const char *const *ours,
 	if (ipt_chain_index(ours, chain) != -1)
 		return (0);
 	*rest = line + 3 + clen;
-	if (ipt_tokenize(*rest, len - 3 - clen, &tk) == -1)
+	if (ipt_tokenize(*rest, len - 3 - clen, &tk) == -1) {
+		/* Not "no jump": the caller must not keep the rule. */
+		t->oom = 1;
 		return (0);
+	}
 	*target = ipt_chain_index(ours, ipt_toks_target(&tk));
 	ipt_toks_free(&tk);
 	return (*target == -1 ? 0 : clen);
@@ -224,7 +232,8 @@ ipt_jumps_fix(const char *table, const char *chain, const char *listing,
 		if (strncmp(line, "-A ", 3) != 0)
 			continue;
 		idx++;
-		if (ipt_foreign_jump(line, len, ours, &rest, &target) == 0)
+		if (ipt_foreign_jump(line, len, ours, &rest, &target,
+		    dels) == 0)
 			continue;
 		for (k = 0; k < IPT_NJUMPS; k++) {
 			j = &ipt_jumps[k];
@@ -232,7 +241,7 @@ ipt_jumps_fix(const char *table, const char *chain, const char *listing,
 			    strcmp(j->chain, chain) == 0 &&
 			    strcmp(j->target, ours[target]) == 0 &&
 			    ipt_same_rule(rest, len - (rest - line), j->args,
-			    strlen(j->args)))
+			    strlen(j->args), dels))
 				break;
 		}
 		if (k == IPT_NJUMPS)	/* a jump to ours, but not ours */

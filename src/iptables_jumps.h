@@ -56,10 +56,12 @@ extern const struct ipt_read_chain ipt_read_chains[IPT_NREADS];
  * ours (a NULL-terminated list) and the rule jumps ("-j") or goes
  * ("-g") to a chain of ours, return the length of CHAIN, point *rest at
  * the arguments after it and set *target to the index in ours of the
- * chain it jumps to.  Otherwise return 0.  Pure.
+ * chain it jumps to.  Otherwise return 0; if that is because memory ran
+ * out (the answer is unknown), t->oom is set as well.  Pure.
  */
 size_t	 ipt_foreign_jump(const char *line, size_t len,
-	    const char *const *ours, const char **rest, int *target);
+	    const char *const *ours, const char **rest, int *target,
+	    struct ipt_text *t);
 
 /*
  * Compare the "-S" listings of the chains of ipt_read_chains (listing[i]

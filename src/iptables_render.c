@@ -450,7 +450,7 @@ ipt_cleanup_table(struct ipt_text *out, const char *table, const char *save,
 					nexist++;
 				}
 		} else if ((clen = ipt_foreign_jump(line, len, ours, &rest,
-		    &target)) != 0)
+		    &target, &dels)) != 0)
 			ipt_putf(&dels, "-D %.*s\n", (int)(len - 3), line + 3);
 	}
 	if (dels.len > 0 || nexist > 0) {

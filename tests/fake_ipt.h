@@ -17,6 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "exec.h"
+#include "iptables.h"
+
 /* Fake binaries in a private directory. */
 struct fake {
 	char	dir[64];
@@ -153,6 +156,76 @@ fake_args(const struct fake *f, const char *prefix, int n)
 		if (*p == '\n')
 			*p = p[1] == '\0' ? '\0' : ' ';
 	return (s);
+}
+
+/*
+ * Drive a struct ipt synchronously, as tests do: the jump reads when
+ * due and the prepare (fake_prepare_blocking), or a whole sync
+ * (fake_sync_blocking), each command through exec_run().
+ */
+/*
+ * Run the jump reads when they are due, then prepare: what proxier_rules
+ * does in the background, here with exec_run().
+ */
+static inline int
+fake_prepare_blocking(struct ipt *ipt, const struct ipt_params *p,
+    const struct ipt_svcport *sp, size_t n, int force, struct ipt_apply *a,
+    char *err, size_t errlen)
+{
+	struct exec_result	res;
+	struct ipt_reads	r;
+	int			due = ipt_reads_due(ipt, force), rv;
+
+	ipt_reads_init(ipt, &r);
+	while (due && r.n < IPT_NREADS) {
+		rv = exec_run_max(r.argv[r.n], NULL, 0, IPT_READ_TIMEOUT_MS,
+		    IPT_READ_MAX, &res);
+		rv = ipt_reads_take(ipt, &r, rv, &res, err, errlen);
+		exec_result_free(&res);
+		if (rv == -1) {
+			ipt_reads_free(&r);
+			memset(a, 0, sizeof(*a));
+			return (-1);
+		}
+	}
+	rv = ipt_sync_prepare(ipt, p, sp, n, force, due ? &r : NULL, a, err,
+	    errlen);
+	ipt_reads_free(&r);
+	return (rv);
+}
+
+/*
+ * The former blocking ipt_sync(): prepare, run each phase with
+ * exec_run(), finish; a failed incremental update is followed at once by
+ * a full one.
+ */
+static inline int
+fake_sync_blocking(struct ipt *ipt, const struct ipt_params *p,
+    const struct ipt_svcport *sp, size_t n, int force, char *err,
+    size_t errlen)
+{
+	struct ipt_apply	a;
+	struct exec_result	res;
+	int			r, incremental, try;
+
+	for (try = 0; try < 2; try++) {
+		if ((r = fake_prepare_blocking(ipt, p, sp, n, force, &a, err,
+		    errlen)) <= 0)
+			return (r);
+		incremental = a.incremental;
+		r = exec_run(a.argv, a.input, a.inlen, IPT_RESTORE_TIMEOUT_MS,
+		    &res);
+		if (r == 0 && ipt_apply_next(&a)) {
+			exec_result_free(&res);
+			r = exec_run(a.argv, a.input, a.inlen,
+			    IPT_RESTORE_TIMEOUT_MS, &res);
+		}
+		r = ipt_sync_finish(ipt, &a, r, &res, err, errlen);
+		exec_result_free(&res);
+		if (r == 0 || !incremental)
+			break;
+	}
+	return (r);
 }
 
 #endif /* FAKE_IPT_H */

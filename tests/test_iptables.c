@@ -84,71 +84,6 @@ assert_golden(const char *got, const char *file)
 	free(want);
 }
 
-/*
- * Run the jump reads when they are due, then prepare: what proxier_rules
- * does in the background, here with exec_run().
- */
-static int
-prepare_blocking(struct ipt *ipt, const struct ipt_params *p,
-    const struct ipt_svcport *sp, size_t n, int force, struct ipt_apply *a,
-    char *err, size_t errlen)
-{
-	struct exec_result	res;
-	struct ipt_reads	r;
-	int			due = ipt_reads_due(ipt, force), rv;
-
-	ipt_reads_init(ipt, &r);
-	while (due && r.n < IPT_NREADS) {
-		rv = exec_run_max(r.argv[r.n], NULL, 0, IPT_READ_TIMEOUT_MS,
-		    IPT_READ_MAX, &res);
-		rv = ipt_reads_take(ipt, &r, rv, &res, err, errlen);
-		exec_result_free(&res);
-		if (rv == -1) {
-			ipt_reads_free(&r);
-			memset(a, 0, sizeof(*a));
-			return (-1);
-		}
-	}
-	rv = ipt_sync_prepare(ipt, p, sp, n, force, due ? &r : NULL, a, err,
-	    errlen);
-	ipt_reads_free(&r);
-	return (rv);
-}
-
-/*
- * The former blocking ipt_sync(): prepare, run each phase with
- * exec_run(), finish; a failed incremental update is followed at once by
- * a full one.
- */
-static int
-sync_blocking(struct ipt *ipt, const struct ipt_params *p,
-    const struct ipt_svcport *sp, size_t n, int force, char *err,
-    size_t errlen)
-{
-	struct ipt_apply	a;
-	struct exec_result	res;
-	int			r, incremental, try;
-
-	for (try = 0; try < 2; try++) {
-		if ((r = prepare_blocking(ipt, p, sp, n, force, &a, err,
-		    errlen)) <= 0)
-			return (r);
-		incremental = a.incremental;
-		r = exec_run(a.argv, a.input, a.inlen, IPT_RESTORE_TIMEOUT_MS,
-		    &res);
-		if (r == 0 && ipt_apply_next(&a)) {
-			exec_result_free(&res);
-			r = exec_run(a.argv, a.input, a.inlen,
-			    IPT_RESTORE_TIMEOUT_MS, &res);
-		}
-		r = ipt_sync_finish(ipt, &a, r, &res, err, errlen);
-		exec_result_free(&res);
-		if (r == 0 || !incremental)
-			break;
-	}
-	return (r);
-}
-
 /* Stream sp through st and take the result rv (0: success). */
 static int
 stream_run(struct ipt *ipt, const struct ipt_svcport *sp, size_t n,
@@ -212,7 +147,7 @@ test_iptables_stream(void)
 	ipt_backend_probe(ipt);
 	/* Nothing applied yet: the chains may not even exist. */
 	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), -1);
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	/* np has a filter rule (its NodePort): refused. */
 	CU_ASSERT_EQUAL(stream_run(ipt, &np, 1, &all, 0, NULL, err,
 	    sizeof(err)), -3);
@@ -231,7 +166,7 @@ test_iptables_stream(void)
 	    "--to-destination 192.168.1.10:40002\n"
 	    "COMMIT\n");
 	ipt_text_free(&all);
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	ipt_free(ipt);
 
@@ -240,7 +175,7 @@ test_iptables_stream(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
 	ipt_backend_probe(ipt);
 	sp[1] = np;
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	/* nf_tables: np streamed, NodePort and all, in blocks. */
 	CU_ASSERT_EQUAL(stream_run(ipt, &np, 1, &all, 0, NULL, err,
@@ -248,10 +183,10 @@ test_iptables_stream(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(all.buf, "COMMIT\n*filter\n-A "));
 	ipt_text_free(&all);
 	/* ... and in: nothing left to run. */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	/* Removing np is an incremental "-D" of exactly its rules. */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.3.in");
 	assert_golden(s, "iptables-incr-remove.txt");
@@ -272,7 +207,7 @@ test_iptables_stream(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fake failure"));
 	ipt_text_free(&all);
 	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), -1);
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	s = fake_read(&f, "iptables.restore.4.in");
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, ":KUBE-PORTALS-CONTAINER - [0:0]"));
@@ -298,7 +233,7 @@ test_iptables_sync_once(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
 	s = fake_args(&f, "iptables.restore", 1);
@@ -315,12 +250,12 @@ test_iptables_sync_once(void)
 	free(s);
 
 	/* Unchanged and not forced: nothing runs. */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
 
 	/* B removed: one restore, no jump check, only B's rules deleted. */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -330,7 +265,7 @@ test_iptables_sync_once(void)
 	free(s);
 
 	/* Forced: jumps re-read (still absent in the fake) and re-added. */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 1, 1, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.3.in");
@@ -355,7 +290,7 @@ test_iptables_sync_jumps_present(void)
 	fake_copy(&f, "iptables-jumps-S-input.txt",
 	    "iptables.S-filter-INPUT.txt");
 	ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 1, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, &web, 1, 1, err, sizeof(err)),
 	    0);
 	s = fake_read(&f, "iptables.restore.1.in");
 	assert_golden(s, "iptables-clusterip.txt");
@@ -380,7 +315,7 @@ test_iptables_sync_jumps_repair(void)
 	fake_copy(&f, "iptables-jumps-S-input.txt",
 	    "iptables.S-filter-INPUT.txt");
 	ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 1, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, &web, 1, 1, err, sizeof(err)),
 	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	s = fake_read(&f, "iptables.restore.1.in");
@@ -409,11 +344,11 @@ test_iptables_sync_fail_line(void)
 	fake_copy(&f, "iptables-jumps-S-input.txt",
 	    "iptables.S-filter-INPUT.txt");
 	ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &np, 1, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, &np, 1, 0, err, sizeof(err)),
 	    0);
 	fake_write(&f, "fail_line", "7\n");
 	err[0] = '\0';
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, &web, 1, 0, err, sizeof(err)),
 	    -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, fail_line7));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fake failure"));
@@ -434,7 +369,7 @@ test_iptables_sync_fail_line(void)
 
 	/* Same services, not forced: re-checked and re-applied. */
 	unlink(strcat(strcpy(err, f.dir), "/fail_line"));
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, &web, 1, 0, err, sizeof(err)),
 	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 9);
@@ -455,7 +390,7 @@ test_iptables_sync_ipv6(void)
 
 	fake_setup(&f);
 	ipt = ipt_new(f.ipt6, AF_INET6);
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p6, &v6, 1, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p6, &v6, 1, 0, err, sizeof(err)),
 	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "ip6tables.restore"), 1);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 0);
@@ -463,7 +398,7 @@ test_iptables_sync_ipv6(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-d fd00::10/128"));
 	free(s);
 	/* Parameters of the other family are refused. */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, &web, 1, 0, err, sizeof(err)),
 	    -1);
 	ipt_free(ipt);
 	fake_teardown(&f);
@@ -517,7 +452,7 @@ async_apply(struct event_base *base, struct async_sync *as)
 	return (as->rv);
 }
 
-/* prepare + exec_start + finish behave as sync_blocking(). */
+/* prepare + exec_start + finish behave as fake_sync_blocking(). */
 static void
 test_iptables_sync_async(void)
 {
@@ -529,7 +464,7 @@ test_iptables_sync_async(void)
 	fake_setup(&f);
 	memset(&as, 0, sizeof(as));
 	as.ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, &web, 1, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(fake_prepare_blocking(as.ipt, &p4, &web, 1, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_STRING_EQUAL(as.a.argv[1], "--noflush");
 	CU_ASSERT_EQUAL(async_apply(base, &as), 0);
@@ -538,11 +473,11 @@ test_iptables_sync_async(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-I PREROUTING 1 "));
 	free(s);
 	/* Applied: the same services need nothing. */
-	CU_ASSERT_EQUAL(prepare_blocking(as.ipt, &p4, &web, 1, 0, &as.a, err,
+	CU_ASSERT_EQUAL(fake_prepare_blocking(as.ipt, &p4, &web, 1, 0, &as.a, err,
 	    sizeof(err)), 0);
 	/* A failure comes back through finish, quoting the line. */
 	fake_write(&f, "fail_line", "5\n");
-	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, &np, 1, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(fake_prepare_blocking(as.ipt, &p4, &np, 1, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
 	/* Phase 1 of the incremental update: np's "-I", last rule first. */
@@ -552,7 +487,7 @@ test_iptables_sync_async(void)
 	    "KUBE-PORTALS-CONTAINER 1 -m comment --comment \"default/np\""));
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	/* A prepared restore can be dropped; then state was forgotten. */
-	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, &np, 1, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(fake_prepare_blocking(as.ipt, &p4, &np, 1, 0, &as.a,
 	    err, sizeof(err)), 1);
 	ipt_apply_free(&as.a);
 	ipt_free(as.ipt);
@@ -657,7 +592,7 @@ prepare_kind(struct ipt *ipt, const struct ipt_params *p,
 	char			err[IPT_ERRLEN];
 	int			r;
 
-	r = prepare_blocking(ipt, p, sp, n, force, &a, err, sizeof(err));
+	r = fake_prepare_blocking(ipt, p, sp, n, force, &a, err, sizeof(err));
 	CU_ASSERT_EQUAL(r, 1);
 	if (r != 1)
 		return (-1);
@@ -691,14 +626,14 @@ test_iptables_incr_add(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ipt);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, sp, 2, 0, &nchanges), 1);
 	CU_ASSERT_EQUAL(nchanges, 5);
 	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, sp, 2, 1, &nchanges), 0);
 	CU_ASSERT_EQUAL(nchanges, 7);		/* full: every rule */
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -709,11 +644,11 @@ test_iptables_incr_add(void)
 	free(s);
 
 	/* The new text is now the applied one. */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 
 	/* Forced: the full text, jumps re-read. */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 1, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 9);
 	s = fake_read(&f, "iptables.restore.3.in");
@@ -724,7 +659,7 @@ test_iptables_incr_add(void)
 }
 
 /*
- * A changed cluster IP: sync_blocking() runs phase 1, "-I" of the new rules,
+ * A changed cluster IP: fake_sync_blocking() runs phase 1, "-I" of the new rules,
  * then phase 2, "-D" of the old ones, both with --noflush.
  */
 static void
@@ -739,9 +674,9 @@ test_iptables_incr_change(void)
 	ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.2.in");
 	assert_golden(s, "iptables-incr-change.txt");
@@ -754,7 +689,7 @@ test_iptables_incr_change(void)
 	free(s);
 	/* And back: the diff is against what was applied last. */
 	sp[0].cluster_ip = web.cluster_ip;
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 5);
 	s = fake_read(&f, "iptables.restore.4.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -789,7 +724,7 @@ test_iptables_incr_limit(void)
 	fake_setup(&f);
 	ipt = ipt_new(f.ipt4, AF_INET);
 	/* 100 services, 200 rules: 64 is the limit. */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, gen_sp, 100, 0, err,
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, gen_sp, 100, 0, err,
 	    sizeof(err)),
 	    0);
 	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, gen_sp, 132, 0, &nchanges), 1);
@@ -809,7 +744,7 @@ test_iptables_incr_limit(void)
 	CU_ASSERT_EQUAL(nchanges, 265);
 
 	/* 1000 services: 10% of the larger rule set. */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, gen_sp, 1000, 0, err,
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, gen_sp, 1000, 0, err,
 	    sizeof(err)),
 	    0);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -848,10 +783,10 @@ test_iptables_incr_fail_async(void)
 	as.ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 1, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(as.ipt, &p4, sp, 1, 0, err, sizeof(err)),
 	    0);
 	fake_write(&f, "fail_line", "2\n");
-	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(fake_prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(as.a.incremental, 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
@@ -862,7 +797,7 @@ test_iptables_incr_fail_async(void)
 
 	/* The same services again: full, jumps re-read. */
 	unlink(strcat(strcpy(err, f.dir), "/fail_line"));
-	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(fake_prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(as.a.incremental, 0);
 	CU_ASSERT_EQUAL(as.a.nchanges, 7);
@@ -880,7 +815,7 @@ test_iptables_incr_fail_async(void)
 }
 
 /*
- * sync_blocking(): an incremental restore that fails (a rule to delete is
+ * fake_sync_blocking(): an incremental restore that fails (a rule to delete is
  * gone) is followed at once by a full one, which succeeds.
  */
 static void
@@ -897,8 +832,8 @@ test_iptables_incr_fail_retry(void)
 	ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -911,14 +846,14 @@ test_iptables_incr_fail_retry(void)
 	CU_ASSERT_PTR_NULL(strstr(s, "default/np"));
 	free(s);
 	/* Applied in full: np back is incremental (adds only) and passes. */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	s = fake_read(&f, "iptables.restore.4.in");
 	assert_golden(s, "iptables-incr-add.txt");
 	free(s);
 	/* Both attempts failing: the full one's error is returned. */
 	fake_write(&f, "fail_line", "3\n");
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)),
 	    -1);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 6);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "input line 3 \":KUBE-PORTALS-HOST "
@@ -950,10 +885,10 @@ test_iptables_incr_phases(void)
 	ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 
 	/* Additions only: one phase of "-I CHAIN 1", last rule first. */
-	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
+	CU_ASSERT_EQUAL_FATAL(fake_prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
 	    sizeof(err)), 1);
 	CU_ASSERT_EQUAL(a.incremental, 1);
 	CU_ASSERT_EQUAL(a.phase, 1);
@@ -967,8 +902,8 @@ test_iptables_incr_phases(void)
 	ipt_apply_free(&a);
 
 	/* Deletions only: one phase of "-D". */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 1, 0, &a, err,
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(fake_prepare_blocking(ipt, &p4, sp, 1, 0, &a, err,
 	    sizeof(err)), 1);
 	CU_ASSERT_EQUAL(a.incremental, 1);
 	CU_ASSERT_EQUAL(a.nchanges, 5);
@@ -980,7 +915,7 @@ test_iptables_incr_phases(void)
 
 	/* Both: phase 1 the additions, phase 2 the deletions. */
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
+	CU_ASSERT_EQUAL_FATAL(fake_prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
 	    sizeof(err)), 1);
 	CU_ASSERT_EQUAL(a.incremental, 1);
 	CU_ASSERT_EQUAL(a.phase, 1);
@@ -997,7 +932,7 @@ test_iptables_incr_phases(void)
 	ipt_apply_free(&a);
 
 	/* Phase 1 reported done, phase 2 skipped: a failure, then full. */
-	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
+	CU_ASSERT_EQUAL_FATAL(fake_prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
 	    sizeof(err)), 1);
 	memset(&res, 0, sizeof(res));
 	err[0] = '\0';
@@ -1007,9 +942,9 @@ test_iptables_incr_phases(void)
 	CU_ASSERT_PTR_NULL(a.input);
 	CU_ASSERT_EQUAL(prepare_kind(ipt, &p4, sp, 2, 0, &nchanges), 0);
 	/* A phase that could not be started (no result) fails as well. */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	sp[0].cluster_ip = web.cluster_ip;
-	CU_ASSERT_EQUAL_FATAL(prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
+	CU_ASSERT_EQUAL_FATAL(fake_prepare_blocking(ipt, &p4, sp, 2, 0, &a, err,
 	    sizeof(err)), 1);
 	CU_ASSERT_EQUAL(ipt_apply_next(&a), 1);
 	CU_ASSERT_EQUAL(ipt_sync_finish(ipt, &a, -1, NULL, err, sizeof(err)),
@@ -1022,7 +957,7 @@ test_iptables_incr_phases(void)
 }
 
 /*
- * sync_blocking() when a phase fails: phase 1 failing runs no "-D" and is
+ * fake_sync_blocking() when a phase fails: phase 1 failing runs no "-D" and is
  * followed by the full text; phase 2 failing too.  Through exec_start(),
  * a phase 2 failure is reported as such and makes the next prepare full.
  */
@@ -1043,10 +978,10 @@ test_iptables_incr_phase_fail(void)
 	as.ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
 	sp[1] = np;
-	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
 	    0);
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
 	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
@@ -1068,10 +1003,10 @@ test_iptables_incr_phase_fail(void)
 	fake_wrap_restore(&f, fail_delete_sh);
 	as.ipt = ipt_new(f.ipt4, AF_INET);
 	sp[0] = web;
-	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
 	    0);
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
 	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
@@ -1088,7 +1023,7 @@ test_iptables_incr_phase_fail(void)
 
 	/* The same through exec_start(): finish reports phase 2. */
 	sp[0].cluster_ip = web.cluster_ip;
-	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(fake_prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(as.a.incremental, 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), -1);
@@ -1108,10 +1043,10 @@ test_iptables_incr_phase_fail(void)
 	fake_setup(&f);
 	ipt_free(as.ipt);
 	as.ipt = ipt_new(f.ipt4, AF_INET);
-	CU_ASSERT_EQUAL(sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(as.ipt, &p4, sp, 2, 0, err, sizeof(err)),
 	    0);
 	sp[0].cluster_ip = "10.96.0.11";
-	CU_ASSERT_EQUAL_FATAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
+	CU_ASSERT_EQUAL_FATAL(fake_prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a,
 	    err, sizeof(err)), 1);
 	CU_ASSERT_EQUAL(async_apply(base, &as), 0);
 	CU_ASSERT_EQUAL(as.phases, 2);
@@ -1119,7 +1054,7 @@ test_iptables_incr_phase_fail(void)
 	s = fake_read(&f, "iptables.restore.3.in");
 	assert_golden(s, "iptables-incr-change-del.txt");
 	free(s);
-	CU_ASSERT_EQUAL(prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a, err,
+	CU_ASSERT_EQUAL(fake_prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a, err,
 	    sizeof(err)), 0);
 	ipt_free(as.ipt);
 	fake_teardown(&f);
@@ -1144,14 +1079,14 @@ test_iptables_incr_multiset(void)
 	fake_setup(&f);
 	ipt = ipt_new(f.ipt4, AF_INET);
 	sp = ext;
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &sp, 1, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, &sp, 1, 0, err, sizeof(err)),
 	    0);
 	sp.external_ips = ba;
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &sp, 1, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, &sp, 1, 0, err, sizeof(err)),
 	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	sp.external_ips = aa;
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &sp, 1, 0, err, sizeof(err)),
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, &sp, 1, 0, err, sizeof(err)),
 	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.2.in");
@@ -1192,8 +1127,8 @@ test_iptables_incr_ipv6(void)
 	ipt = ipt_new(f.ipt6, AF_INET6);
 	sp[0] = v6;
 	sp[1] = v6b;
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p6, sp, 2, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p6, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "ip6tables.restore"), 2);
 	CU_ASSERT_EQUAL(fake_count(&f, "ip6tables.iptables"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 0);
@@ -1201,7 +1136,7 @@ test_iptables_incr_ipv6(void)
 	assert_golden(s, "iptables-incr-ipv6.txt");
 	free(s);
 	sp[0] = v6b;
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
 	s = fake_read(&f, "ip6tables.restore.3.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "*filter\n-D KUBE-NODEPORT-NON-LOCAL "
@@ -1257,7 +1192,7 @@ test_iptables_reads(void)
 	ipt_reads_free(&r);
 
 	/* Applied: due only when forced. */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err,
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, &web, 1, 0, err,
 	    sizeof(err)), 0);
 	CU_ASSERT_EQUAL(ipt_reads_due(ipt, 0), 0);
 	CU_ASSERT_EQUAL(ipt_reads_due(ipt, 1), 1);
@@ -1282,7 +1217,7 @@ test_iptables_reads(void)
 	CU_ASSERT_EQUAL(ipt_reads_due(ipt, 0), 1);
 	CU_ASSERT_EQUAL(ipt_stream_begin(ipt, &st, argv), -1);
 	/* One that could not be started, too. */
-	CU_ASSERT_EQUAL(sync_blocking(ipt, &p4, &web, 1, 0, err,
+	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, &web, 1, 0, err,
 	    sizeof(err)), 0);
 	ipt_reads_init(ipt, &r);
 	CU_ASSERT_EQUAL(ipt_reads_take(ipt, &r, -1, NULL, err, sizeof(err)),
