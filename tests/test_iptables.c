@@ -69,21 +69,6 @@ static const char fail_line7[] =
 static const struct ipt_params p4 = { AF_INET, "0.0.0.0", "192.168.1.10" };
 static const struct ipt_params p6 = { AF_INET6, "::", "fd00::1" };
 
-/* Assert that got equals the fixture file, showing both if not. */
-static void
-assert_golden(const char *got, const char *file)
-{
-	char	*want = tu_slurp(tu_data(file));
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
-	if (strcmp(want, got) != 0)
-		fprintf(stderr, "\n%s: expected:\n%s--- got:\n%s---\n", file,
-		    want, got);
-	CU_ASSERT_STRING_EQUAL(got, want);
-	free(want);
-}
-
 /* Stream sp through st and take the result rv (0: success). */
 static int
 stream_run(struct ipt *ipt, const struct ipt_svcport *sp, size_t n,
@@ -189,7 +174,7 @@ test_iptables_stream(void)
 	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 1, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.3.in");
-	assert_golden(s, "iptables-incr-remove.txt");
+	tu_assert_golden(s, "iptables-incr-remove.txt");
 	free(s);
 
 	/* A stream that failed at its line 2: named, and the next is full. */
@@ -246,7 +231,7 @@ test_iptables_sync_once(void)
 	CU_ASSERT_STRING_EQUAL(s, "-w 5 -t filter -S INPUT");
 	free(s);
 	s = fake_read(&f, "iptables.restore.1.in");
-	assert_golden(s, "iptables-sync-first.txt");
+	tu_assert_golden(s, "iptables-sync-first.txt");
 	free(s);
 
 	/* Unchanged and not forced: nothing runs. */
@@ -259,7 +244,7 @@ test_iptables_sync_once(void)
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 3);
 	s = fake_read(&f, "iptables.restore.2.in");
-	assert_golden(s, "iptables-incr-remove.txt");
+	tu_assert_golden(s, "iptables-incr-remove.txt");
 	CU_ASSERT_PTR_NULL(strstr(s, "default/web"));
 	CU_ASSERT_PTR_NULL(strstr(s, " - [0:0]\n"));	/* nothing flushed */
 	free(s);
@@ -293,7 +278,7 @@ test_iptables_sync_jumps_present(void)
 	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, &web, 1, 1, err, sizeof(err)),
 	    0);
 	s = fake_read(&f, "iptables.restore.1.in");
-	assert_golden(s, "iptables-clusterip.txt");
+	tu_assert_golden(s, "iptables-clusterip.txt");
 	free(s);
 	ipt_free(ipt);
 	fake_teardown(&f);
@@ -319,7 +304,7 @@ test_iptables_sync_jumps_repair(void)
 	    0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	s = fake_read(&f, "iptables.restore.1.in");
-	assert_golden(s, "iptables-jumps-fix.txt");
+	tu_assert_golden(s, "iptables-jumps-fix.txt");
 	free(s);
 	ipt_free(ipt);
 	fake_teardown(&f);
@@ -364,7 +349,7 @@ test_iptables_sync_fail_line(void)
 	CU_ASSERT_PTR_NULL(strstr(s, "-D "));
 	free(s);
 	s = fake_read(&f, "iptables.restore.3.in");
-	assert_golden(s, "iptables-clusterip.txt");
+	tu_assert_golden(s, "iptables-clusterip.txt");
 	free(s);
 
 	/* Same services, not forced: re-checked and re-applied. */
@@ -374,7 +359,7 @@ test_iptables_sync_fail_line(void)
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 9);
 	s = fake_read(&f, "iptables.restore.4.in");
-	assert_golden(s, "iptables-clusterip.txt");
+	tu_assert_golden(s, "iptables-clusterip.txt");
 	free(s);
 	ipt_free(ipt);
 	fake_teardown(&f);
@@ -637,7 +622,7 @@ test_iptables_incr_add(void)
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 2);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
-	assert_golden(s, "iptables-incr-add.txt");
+	tu_assert_golden(s, "iptables-incr-add.txt");
 	free(s);
 	s = fake_args(&f, "iptables.restore", 2);
 	CU_ASSERT_STRING_EQUAL(s, "--noflush -w 5");
@@ -652,7 +637,7 @@ test_iptables_incr_add(void)
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 9);
 	s = fake_read(&f, "iptables.restore.3.in");
-	assert_golden(s, "iptables-sync-first.txt");
+	tu_assert_golden(s, "iptables-sync-first.txt");
 	free(s);
 	ipt_free(ipt);
 	fake_teardown(&f);
@@ -679,10 +664,10 @@ test_iptables_incr_change(void)
 	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.2.in");
-	assert_golden(s, "iptables-incr-change.txt");
+	tu_assert_golden(s, "iptables-incr-change.txt");
 	free(s);
 	s = fake_read(&f, "iptables.restore.3.in");
-	assert_golden(s, "iptables-incr-change-del.txt");
+	tu_assert_golden(s, "iptables-incr-change-del.txt");
 	free(s);
 	s = fake_args(&f, "iptables.restore", 3);
 	CU_ASSERT_STRING_EQUAL(s, "--noflush -w 5");
@@ -804,7 +789,7 @@ test_iptables_incr_fail_async(void)
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	CU_ASSERT_EQUAL(async_apply(base, &as), 0);
 	s = fake_read(&f, "iptables.restore.3.in");
-	assert_golden(s, "iptables-sync-first.txt");
+	tu_assert_golden(s, "iptables-sync-first.txt");
 	free(s);
 	/* Good again: the next change is incremental. */
 	CU_ASSERT_EQUAL(prepare_kind(as.ipt, &p4, sp, 1, 0, &nchanges), 1);
@@ -837,7 +822,7 @@ test_iptables_incr_fail_retry(void)
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
-	assert_golden(s, "iptables-incr-remove.txt");
+	tu_assert_golden(s, "iptables-incr-remove.txt");
 	free(s);
 	s = fake_read(&f, "iptables.restore.3.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -849,7 +834,7 @@ test_iptables_incr_fail_retry(void)
 	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p4, sp, 2, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	s = fake_read(&f, "iptables.restore.4.in");
-	assert_golden(s, "iptables-incr-add.txt");
+	tu_assert_golden(s, "iptables-incr-add.txt");
 	free(s);
 	/* Both attempts failing: the full one's error is returned. */
 	fake_write(&f, "fail_line", "3\n");
@@ -896,7 +881,7 @@ test_iptables_incr_phases(void)
 	CU_ASSERT_EQUAL(a.nadds, 5);
 	CU_ASSERT_EQUAL(a.ndels, 0);
 	CU_ASSERT_EQUAL(a.inlen, strlen(a.input));
-	assert_golden(a.input, "iptables-incr-add.txt");
+	tu_assert_golden(a.input, "iptables-incr-add.txt");
 	CU_ASSERT_EQUAL(ipt_apply_next(&a), 0);
 	CU_ASSERT_EQUAL(a.phase, 1);
 	ipt_apply_free(&a);
@@ -909,7 +894,7 @@ test_iptables_incr_phases(void)
 	CU_ASSERT_EQUAL(a.nchanges, 5);
 	CU_ASSERT_EQUAL(a.nadds, 0);
 	CU_ASSERT_EQUAL(a.ndels, 5);
-	assert_golden(a.input, "iptables-incr-remove.txt");
+	tu_assert_golden(a.input, "iptables-incr-remove.txt");
 	CU_ASSERT_EQUAL(ipt_apply_next(&a), 0);
 	ipt_apply_free(&a);
 
@@ -922,11 +907,11 @@ test_iptables_incr_phases(void)
 	CU_ASSERT_EQUAL(a.nchanges, 4);
 	CU_ASSERT_EQUAL(a.nadds, 2);
 	CU_ASSERT_EQUAL(a.ndels, 2);
-	assert_golden(a.input, "iptables-incr-change.txt");
+	tu_assert_golden(a.input, "iptables-incr-change.txt");
 	CU_ASSERT_EQUAL(ipt_apply_next(&a), 1);
 	CU_ASSERT_EQUAL(a.phase, 2);
 	CU_ASSERT_EQUAL(a.inlen, strlen(a.input));
-	assert_golden(a.input, "iptables-incr-change-del.txt");
+	tu_assert_golden(a.input, "iptables-incr-change-del.txt");
 	CU_ASSERT_EQUAL(ipt_apply_next(&a), 0);
 	CU_ASSERT_EQUAL(a.phase, 2);
 	ipt_apply_free(&a);
@@ -986,7 +971,7 @@ test_iptables_incr_phase_fail(void)
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
-	assert_golden(s, "iptables-incr-change.txt");
+	tu_assert_golden(s, "iptables-incr-change.txt");
 	free(s);
 	s = fake_read(&f, "iptables.restore.3.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -1011,10 +996,10 @@ test_iptables_incr_phase_fail(void)
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 4);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.iptables"), 6);
 	s = fake_read(&f, "iptables.restore.2.in");
-	assert_golden(s, "iptables-incr-change.txt");
+	tu_assert_golden(s, "iptables-incr-change.txt");
 	free(s);
 	s = fake_read(&f, "iptables.restore.3.in");
-	assert_golden(s, "iptables-incr-change-del.txt");
+	tu_assert_golden(s, "iptables-incr-change-del.txt");
 	free(s);
 	s = fake_read(&f, "iptables.restore.4.in");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -1052,7 +1037,7 @@ test_iptables_incr_phase_fail(void)
 	CU_ASSERT_EQUAL(as.phases, 2);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 3);
 	s = fake_read(&f, "iptables.restore.3.in");
-	assert_golden(s, "iptables-incr-change-del.txt");
+	tu_assert_golden(s, "iptables-incr-change-del.txt");
 	free(s);
 	CU_ASSERT_EQUAL(fake_prepare_blocking(as.ipt, &p4, sp, 2, 0, &as.a, err,
 	    sizeof(err)), 0);
@@ -1133,7 +1118,7 @@ test_iptables_incr_ipv6(void)
 	CU_ASSERT_EQUAL(fake_count(&f, "ip6tables.iptables"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 0);
 	s = fake_read(&f, "ip6tables.restore.2.in");
-	assert_golden(s, "iptables-incr-ipv6.txt");
+	tu_assert_golden(s, "iptables-incr-ipv6.txt");
 	free(s);
 	sp[0] = v6b;
 	CU_ASSERT_EQUAL(fake_sync_blocking(ipt, &p6, sp, 1, 0, err, sizeof(err)), 0);
@@ -1246,7 +1231,7 @@ test_iptables_cleanup_run(void)
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.save"), 2);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	s = fake_read(&f, "iptables.restore.1.in");
-	assert_golden(s, "iptables-cleanup.txt");
+	tu_assert_golden(s, "iptables-cleanup.txt");
 	free(s);
 
 	/* Nothing there any more: no restore, success. */

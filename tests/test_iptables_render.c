@@ -48,21 +48,6 @@ static const struct ipt_svcport both_u = { "default/both:p", UDP, 5000, 0,
 static const struct ipt_params p4 = { AF_INET, "0.0.0.0", "192.168.1.10" };
 static const struct ipt_params p6 = { AF_INET6, "::", "fd00::1" };
 
-/* Assert that got equals the fixture file, showing both if not. */
-static void
-assert_golden(const char *got, const char *file)
-{
-	char	*want = tu_slurp(tu_data(file));
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
-	if (strcmp(want, got) != 0)
-		fprintf(stderr, "\n%s: expected:\n%s--- got:\n%s---\n", file,
-		    want, got);
-	CU_ASSERT_STRING_EQUAL(got, want);
-	free(want);
-}
-
 /* Render and compare with a golden file. */
 static void
 render_golden(const struct ipt_params *p, const struct ipt_svcport *sp,
@@ -76,7 +61,7 @@ render_golden(const struct ipt_params *p, const struct ipt_svcport *sp,
 	if (err[0] != '\0')
 		fprintf(stderr, "render: %s\n", err);
 	CU_ASSERT_EQUAL(t.nskipped, 0);
-	assert_golden(t.buf, file);
+	tu_assert_golden(t.buf, file);
 	ipt_text_free(&t);
 }
 
@@ -278,7 +263,7 @@ test_iptables_render_adds(void)
 	sp[1] = np;
 	CU_ASSERT_EQUAL(ipt_render_adds(&p4, sp, 2, &t, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(t.nrules, 7);
-	assert_golden(t.buf, "iptables-adds.txt");
+	tu_assert_golden(t.buf, "iptables-adds.txt");
 	ipt_text_free(&t);
 	/* No filter rule: no filter block. */
 	CU_ASSERT_EQUAL(ipt_render_adds(&p4, &web, 1, &t, err, sizeof(err)),
@@ -308,7 +293,7 @@ test_iptables_cleanup_render(void)
 	filter = tu_slurp(tu_data("iptables-cleanup-save-filter.txt"));
 	CU_ASSERT_EQUAL(ipt_render_cleanup(nat, filter, &t, err,
 	    sizeof(err)), 0);
-	assert_golden(t.buf, "iptables-cleanup.txt");
+	tu_assert_golden(t.buf, "iptables-cleanup.txt");
 	ipt_text_free(&t);
 	/* Nothing of ours: nothing to do. */
 	CU_ASSERT_EQUAL(ipt_render_cleanup("*nat\n:PREROUTING ACCEPT [0:0]\n"

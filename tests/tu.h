@@ -107,6 +107,21 @@ tu_slurp(const char *path)
 	return (buf);
 }
 
+/* Assert that got equals the fixture file, showing both if not. */
+static inline void
+tu_assert_golden(const char *got, const char *file)
+{
+	char	*want = tu_slurp(tu_data(file));
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	if (strcmp(want, got) != 0)
+		fprintf(stderr, "\n%s: expected:\n%s--- got:\n%s---\n", file,
+		    want, got);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	free(want);
+}
+
 /* Count this process's open descriptors. */
 static inline int
 tu_fd_count(void)
