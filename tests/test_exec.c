@@ -1,6 +1,10 @@
 /*
  * test_exec.c: running commands through exec_run(), exec_start() and
  * exec_start_stream().
+ *
+ * Past 900 lines on purpose: one module's unit tests are one binary
+ * (one concern: this module's behaviour), and the cases share fixtures
+ * that a split would have to repeat or export.
  */
 #include <sys/types.h>
 #include <sys/resource.h>

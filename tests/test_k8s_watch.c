@@ -7,6 +7,10 @@
  * model equals what the server holds (every object decoded the way the
  * watch decodes it).  The stream decoder is also tested on its own, fed
  * every split of a byte stream.  Every wait is bounded.
+ *
+ * Past 900 lines on purpose: one module's unit tests are one binary
+ * (one concern: this module's behaviour), and the cases share fixtures
+ * that a split would have to repeat or export.
  */
 #include <sys/stat.h>
 #include <sys/types.h>

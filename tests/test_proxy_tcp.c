@@ -7,6 +7,10 @@
  * process, stepped between turns of the event loop.  Every wait has a
  * deadline.  KUPROXY_TEST_VERBOSE=1 logs at debug level and prints the
  * throughput of the 32 MiB transfer.
+ *
+ * Past 900 lines on purpose: one module's unit tests are one binary
+ * (one concern: this module's behaviour), and the cases share fixtures
+ * that a split would have to repeat or export.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
