@@ -194,10 +194,3 @@ k8s_node_free(struct k8s_node *n)
 	free(n->ip);
 	free(n);
 }
-
-/* Return the node's address, or NULL. */
-const char *
-k8s_node_ip(const struct k8s_node *n)
-{
-	return (n->ip);
-}

@@ -26,8 +26,6 @@ struct k8s_node	*k8s_node_new(struct event_base *, struct k8s_client *,
 		    void (*cb)(void *arg, const char *ip), void *arg);
 /* Stop the lookup and free; NULL is ignored. */
 void		 k8s_node_free(struct k8s_node *);
-/* Return the node's address once known, else NULL. */
-const char	*k8s_node_ip(const struct k8s_node *);
 /*
  * Return the address of a decoded Node object, canonical and new (the
  * caller frees it): the first valid InternalIP, else the first valid

@@ -867,13 +867,6 @@ k8s_watch_free(struct k8s_watch *w)
 	free(w);
 }
 
-/* Return the node's IP, or NULL. */
-const char *
-k8s_watch_node_ip(const struct k8s_watch *w)
-{
-	return (w->node != NULL ? k8s_node_ip(w->node) : NULL);
-}
-
 /* Copy the counters. */
 void
 k8s_watch_get_stats(const struct k8s_watch *w, struct k8s_watch_stats *st)

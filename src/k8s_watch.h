@@ -53,7 +53,7 @@ struct k8s_watch_opts {
 	void		*node_ip_arg;
 };
 
-/* Counters, for tests and debugging. */
+/* Counters, exported in /metrics (kuproxy_api_*). */
 struct k8s_watch_stats {
 	unsigned int	 svc_lists;	/* complete Service lists */
 	unsigned int	 eps_lists;	/* complete endpoints lists */
@@ -78,12 +78,6 @@ struct k8s_watch *k8s_watch_new(struct event_base *base,
 	    const struct k8s_watch_opts *opts, char *err, size_t errlen);
 /* Stop every request and free the watch; the model keeps its content. */
 void	k8s_watch_free(struct k8s_watch *);
-/*
- * The node's address from GET /api/v1/nodes/<name>: its first
- * InternalIP, else its first ExternalIP, in canonical text form.  NULL
- * until known, or if the lookup failed (logged).
- */
-const char *k8s_watch_node_ip(const struct k8s_watch *);
 /* Copy the counters into st. */
 void	k8s_watch_get_stats(const struct k8s_watch *,
 	    struct k8s_watch_stats *st);

@@ -237,8 +237,10 @@ main_run(struct kp_config *cfg)
 		if (ctx.svcfile == NULL)
 			fatalx("%s: cannot watch the services file",
 			    cfg->services_file);
-	} else
+	} else {
 		ctx.watch = main_watch(ctx.base, cfg, model, proxier);
+		metrics_set_watch(metrics, ctx.watch);
+	}
 	sigs[0] = evsignal_new(ctx.base, SIGTERM, main_sigterm, &ctx);
 	sigs[1] = evsignal_new(ctx.base, SIGINT, main_sigterm, &ctx);
 	sigs[2] = evsignal_new(ctx.base, SIGHUP, main_sighup, &ctx);
@@ -253,6 +255,7 @@ main_run(struct kp_config *cfg)
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	svcfile_free(ctx.svcfile);
+	metrics_set_watch(metrics, NULL);
 	k8s_watch_free(ctx.watch);
 	metrics_free(metrics);
 	proxier_free(proxier);

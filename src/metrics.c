@@ -20,6 +20,7 @@
 #include <event2/keyvalq_struct.h>
 #include <json-c/json.h>
 
+#include "k8s_watch.h"
 #include "lb.h"
 #include "log.h"
 #include "loop.h"
@@ -31,6 +32,7 @@
 
 struct metrics {
 	struct proxier	*proxier;
+	const struct k8s_watch *watch;	/* NULL: no API source */
 	struct evhttp	*metrics_http;
 	struct evhttp	*healthz_http;
 	uint64_t	 sync_period_ms;
@@ -210,6 +212,41 @@ metrics_format(struct proxier *p, struct evbuffer *buf)
 	return (0);
 }
 
+/* Append the API source's list and watch counters. */
+static void
+metrics_format_watch(const struct k8s_watch *w, struct evbuffer *buf)
+{
+	struct k8s_watch_stats	st;
+
+	k8s_watch_get_stats(w, &st);
+	evbuffer_add_printf(buf,
+	    "# HELP kuproxy_api_lists_total Complete lists from the API "
+	    "server.\n"
+	    "# TYPE kuproxy_api_lists_total counter\n"
+	    "kuproxy_api_lists_total{resource=\"services\"} %u\n"
+	    "kuproxy_api_lists_total{resource=\"endpoints\"} %u\n"
+	    "# HELP kuproxy_api_watches_total Watch requests started.\n"
+	    "# TYPE kuproxy_api_watches_total counter\n"
+	    "kuproxy_api_watches_total %u\n"
+	    "# HELP kuproxy_api_events_total Watch events applied.\n"
+	    "# TYPE kuproxy_api_events_total counter\n"
+	    "kuproxy_api_events_total %u\n"
+	    "# HELP kuproxy_api_relists_gone_total Re-lists forced by 410 "
+	    "Gone.\n"
+	    "# TYPE kuproxy_api_relists_gone_total counter\n"
+	    "kuproxy_api_relists_gone_total %u\n"
+	    "# HELP kuproxy_api_errors_total Failed API requests and broken "
+	    "watch streams.\n"
+	    "# TYPE kuproxy_api_errors_total counter\n"
+	    "kuproxy_api_errors_total %u\n"
+	    "# HELP kuproxy_api_invalid_objects_total Objects skipped as "
+	    "invalid.\n"
+	    "# TYPE kuproxy_api_invalid_objects_total counter\n"
+	    "kuproxy_api_invalid_objects_total %u\n",
+	    st.svc_lists, st.eps_lists, st.watches, st.events, st.gone,
+	    st.errors, st.bad_objects);
+}
+
 /* Answer /metrics. */
 static void
 metrics_metrics(struct evhttp_request *req, void *arg)
@@ -224,6 +261,8 @@ metrics_metrics(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
+	if (m->watch != NULL)
+		metrics_format_watch(m->watch, buf);
 	metrics_reply(req, 200, "OK", "text/plain; version=0.0.4", buf);
 }
 
@@ -352,6 +391,14 @@ metrics_new(struct event_base *base, struct proxier *proxier,
 fail:
 	metrics_free(m);
 	return (NULL);
+}
+
+/* Report the API source's counters too. */
+void
+metrics_set_watch(struct metrics *m, const struct k8s_watch *w)
+{
+	if (m != NULL)
+		m->watch = w;
 }
 
 /* Stop the servers. */

@@ -1366,7 +1366,7 @@ test_k8s_watch_discovery(void)
 static int
 tw_has_node_ip(struct tw *t, void *arg)
 {
-	return (k8s_watch_node_ip(t->w) != NULL);
+	return (t->node_ip != NULL);
 }
 
 /* Put a Node with the given addresses JSON. */
@@ -1396,16 +1396,17 @@ test_k8s_watch_node_ip(void)
 	    "\"2001:db8:0::7\"}]");
 	CU_ASSERT_FATAL(tw_start(&t) == 0);
 	CU_ASSERT(tw_wait(&t, tw_has_node_ip, NULL, TW_WAIT_MS));
-	CU_ASSERT(k8s_watch_node_ip(t.w) != NULL &&
-	    strcmp(k8s_watch_node_ip(t.w), "10.9.8.7") == 0);
 	CU_ASSERT(t.node_ip != NULL && strcmp(t.node_ip, "10.9.8.7") == 0);
 	k8s_watch_free(t.w);
+	free(t.node_ip);
+	t.node_ip = NULL;
 	t.opts.node_name = "NODE-2";
 	CU_ASSERT_FATAL(tw_start(&t) == 0);
 	CU_ASSERT(tw_wait(&t, tw_has_node_ip, NULL, TW_WAIT_MS));
-	CU_ASSERT(k8s_watch_node_ip(t.w) != NULL &&
-	    strcmp(k8s_watch_node_ip(t.w), "2001:db8::7") == 0);
+	CU_ASSERT(t.node_ip != NULL && strcmp(t.node_ip, "2001:db8::7") == 0);
 	k8s_watch_free(t.w);
+	free(t.node_ip);
+	t.node_ip = NULL;
 	t.opts.node_name = "node-3";
 	tu_capture_begin(&cap, 2);
 	CU_ASSERT_FATAL(tw_start(&t) == 0);
@@ -1415,7 +1416,7 @@ test_k8s_watch_node_ip(void)
 	CU_ASSERT(tw_has(log, "cannot get node node-3"));
 	CU_ASSERT(tw_has(log, "not found"));
 	free(log);
-	CU_ASSERT_PTR_NULL(k8s_watch_node_ip(t.w));
+	CU_ASSERT_PTR_NULL(t.node_ip);
 	tw_fini(&t);
 }
 

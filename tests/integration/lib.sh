@@ -395,6 +395,13 @@ kp_debug_has() {
 }
 
 # kp_ge DESCRIPTION MIN GOT: a numeric lower bound.
+# kp_metric SERIES: the value of one /metrics series, given by its exact
+# name and labels; empty if kuproxy does not export it.
+kp_metric() {
+	kp_node curl -s -m 2 "http://$KP_METRICS/metrics" |
+	    awk -v s="$1" '$1 == s { print $2; exit }'
+}
+
 kp_ge() {
 	if [ -n "$3" ] && [ "$3" -eq "$3" ] 2>/dev/null && [ "$3" -ge "$2" ]; then
 		kp_ok "$1 ($3 >= $2)"

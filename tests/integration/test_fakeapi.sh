@@ -72,6 +72,10 @@ kp_until 100 kp_node curl -sf -m 1 -o /dev/null "$KP_URL" ||
 
 port=$(kp_wait_svc default/web:p 2) || kp_die "default/web:p never appeared"
 kp_ok "default/web:p on proxy port $port, from the API"
+kp_ge "kuproxy_api_lists_total counts the Services list" 1 \
+    "$(kp_metric 'kuproxy_api_lists_total{resource="services"}')"
+kp_ge "kuproxy_api_errors_total counts the two failed lists" 2 \
+    "$(kp_metric kuproxy_api_errors_total)"
 kp_eq "two endpoints from slice web-1" '{"b2": 10, "b3": 10}' "$(dist "$port" 20)"
 
 # A second slice of the same Service: merged.

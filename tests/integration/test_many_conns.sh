@@ -79,6 +79,8 @@ if [ $((2 * (HOLD + FLOOD))) -gt "$lim" ]; then
 	kp_log "log lines about the fd limit: $nw: $(grep -i -m1 'descriptors\|too many open\|emfile' "$KP_LOG")"
 	kp_ge "the fd limit is logged" 1 "$nw"
 	kp_le "the fd limit is logged once per episode, not per attempt" 10 "$nw"
+	kp_ge "kuproxy_accept_pauses_total counts the pause" 1 \
+	    "$(kp_metric kuproxy_accept_pauses_total)"
 fi
 
 echo check >&7
