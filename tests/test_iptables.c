@@ -30,22 +30,7 @@
 #include "iptables.h"
 #include "tu.h"
 #include "fake_ipt.h"
-
-#define TCP	IPPROTO_TCP
-#define UDP	IPPROTO_UDP
-
-static const char *const ext_ips[] = { "203.0.113.5", "203.0.113.6" };
-static const char *const v6_ext[] = { "2001:db8::5" };
-static const char *const v6_lb[] = { "2001:db8::7" };
-
-static const struct ipt_svcport web = { "default/web:http", TCP, 80, 0,
-	40001, "10.96.0.10", NULL, 0, NULL, 0 };
-static const struct ipt_svcport np = { "default/np", TCP, 8080, 30080,
-	40002, "10.96.0.20", NULL, 0, NULL, 0 };
-static const struct ipt_svcport ext = { "default/ext:https", TCP, 443, 0,
-	40003, "10.96.0.30", ext_ips, 2, NULL, 0 };
-static const struct ipt_svcport v6 = { "default/v6:dns", UDP, 53, 30053,
-	40005, "FD00:0:0::10", v6_ext, 1, v6_lb, 1 };
+#include "ipt_ports.h"
 
 static const char jumps_ok_pre[] =
     "-P PREROUTING ACCEPT\n"
@@ -69,9 +54,6 @@ static const char fail_line7[] =
     "input line 7 \"-A KUBE-PORTALS-HOST -m comment --comment "
     "\"default/web:http\" -p tcp -m tcp --dport 80 -d 10.96.0.10/32 -j "
     "DNAT --to-destination 192.168.1.10:40001\"";
-
-static const struct ipt_params p4 = { AF_INET, "0.0.0.0", "192.168.1.10" };
-static const struct ipt_params p6 = { AF_INET6, "::", "fd00::1" };
 
 /* Stream sp through st and take the result rv (0: success). */
 static int
