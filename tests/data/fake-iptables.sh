@@ -31,11 +31,13 @@ esac
 fam=${cmd%%-*}
 n=$(cat "$dir/$fam.$kind.count" 2>/dev/null || echo 0)
 n=$((n + 1))
-echo "$n" > "$dir/$fam.$kind.count"
 for a in "$@"; do
 	printf '%s\n' "$a"
 done > "$dir/$fam.$kind.$n.args"
 echo "$cmd $*" >> "$dir/calls"
+# The count last: a test that sees it may read the args and calls.
+echo "$n" > "$dir/$fam.$kind.count.tmp"
+mv "$dir/$fam.$kind.count.tmp" "$dir/$fam.$kind.count"
 trap 'echo "$cmd end" >> "$dir/calls"' EXIT
 case $kind in
 restore|conntrack)
