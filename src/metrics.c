@@ -111,10 +111,12 @@ metrics_proxymode(struct evhttp_request *req, void *arg)
 static const struct metrics_series {
 	const char	*name;
 	const char	*help;
-	size_t		 off;		/* in struct svc_counters */
+	size_t		 off;		/* in svc_counters or lb_stats */
 	int		 gauge;
+	int		 lb;		/* off is in struct lb_stats */
 } metrics_series[] = {
-#define M(n, h, f, g) { n, h, offsetof(struct svc_counters, f), g }
+#define M(n, h, f, g) { n, h, offsetof(struct svc_counters, f), g, 0 }
+#define L(n, h, f, g) { n, h, offsetof(struct lb_stats, f), g, 1 }
 	M("kuproxy_service_connections_active",
 	    "Relayed TCP connections or UDP flows now open.", active, 1),
 	M("kuproxy_service_connections_total",
@@ -137,6 +139,14 @@ static const struct metrics_series {
 	    "UDP datagrams relayed from backends to clients.", dgrams_out, 0),
 	M("kuproxy_service_datagrams_dropped_total",
 	    "UDP datagrams dropped.", dgrams_dropped, 0),
+	L("kuproxy_endpoint_ejections_total",
+	    "Endpoints taken out of rotation after a failed connect.",
+	    ejections, 0),
+	L("kuproxy_endpoint_returns_total",
+	    "Ejected endpoints put back into rotation.", returns, 0),
+	L("kuproxy_endpoints_ejected",
+	    "Endpoints out of rotation now.", ejected, 1),
+#undef L
 #undef M
 };
 #define METRICS_NSERIES	(sizeof(metrics_series) / sizeof(metrics_series[0]))
@@ -152,16 +162,20 @@ static void
 metrics_port_rows(const struct proxier_portinfo *pi, void *arg)
 {
 	struct metrics_walk	*w = arg;
-	const char		*c = (const char *)pi->counters;
+	const char		*c = (const char *)pi->counters, *base;
+	struct lb_stats		 st;
 	size_t			 j;
 
-	for (j = 0; j < METRICS_NSERIES; j++)
+	lb_get_stats(pi->lb, &st);
+	for (j = 0; j < METRICS_NSERIES; j++) {
+		base = metrics_series[j].lb ? (const char *)&st : c;
 		if (evbuffer_add_printf(w->rows[j],
 		    "%s{service=\"%s\",protocol=\"%s\"} %llu\n",
 		    metrics_series[j].name, pi->name,
 		    netutil_proto_name(pi->proto), (unsigned long long)
-		    *(const uint64_t *)(c + metrics_series[j].off)) == -1)
+		    *(const uint64_t *)(base + metrics_series[j].off)) == -1)
 			w->oom = 1;
+	}
 }
 
 /* Append the Prometheus text of every series; -1 if out of memory. */
@@ -271,8 +285,10 @@ static void
 metrics_port_json(const struct proxier_portinfo *pi, void *arg)
 {
 	const struct svc_counters	*c = pi->counters;
-	struct json_object		*o, *eps;
+	struct json_object		*o, *eps, *ejected;
+	struct lb_stats			 st;
 	char				 buf[NETUTIL_ADDRSTRLEN];
+	uint64_t			 now, until;
 	size_t				 i;
 
 	o = json_object_new_object();
@@ -287,12 +303,19 @@ metrics_port_json(const struct proxier_portinfo *pi, void *arg)
 	json_object_object_add(o, "nodePort",
 	    json_object_new_int(pi->node_port));
 	eps = json_object_new_array();
+	ejected = json_object_new_array();
+	now = monotime_ms();
 	for (i = 0; i < lb_count(pi->lb); i++) {
 		netutil_ntop((const struct sockaddr *)
 		    &lb_endpoint_at(pi->lb, i)->addr, buf, sizeof(buf));
 		json_object_array_add(eps, json_object_new_string(buf));
+		if ((until = lb_ejected_until(pi->lb, i)) > now)
+			json_object_array_add(ejected,
+			    json_object_new_string(buf));
 	}
 	json_object_object_add(o, "endpoints", eps);
+	/* Out of rotation after failed connects (lb.h). */
+	json_object_object_add(o, "ejectedEndpoints", ejected);
 	json_object_object_add(o, "activeConnections",
 	    json_object_new_int64((int64_t)c->active));
 	json_object_object_add(o, "accepted",
@@ -305,6 +328,11 @@ metrics_port_json(const struct proxier_portinfo *pi, void *arg)
 	    json_object_new_int64((int64_t)c->failed));
 	json_object_object_add(o, "pinnedClients",
 	    json_object_new_int64((int64_t)lb_pinned(pi->lb)));
+	lb_get_stats(pi->lb, &st);
+	json_object_object_add(o, "ejections",
+	    json_object_new_int64((int64_t)st.ejections));
+	json_object_object_add(o, "returns",
+	    json_object_new_int64((int64_t)st.returns));
 	json_object_array_add(arg, o);
 }
 

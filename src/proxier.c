@@ -369,6 +369,7 @@ proxier_port_open(struct proxier *p, char *name, const struct model_service *ms,
 	    LB_AFFINITY_CLIENTIP : LB_AFFINITY_NONE, ms->affinity_ttl);
 	if (pp->lb == NULL)
 		fatalx("%s: out of memory", name);
+	lb_set_name(pp->lb, name);
 	proxier_port_update(pp, ms, mp);
 	if (proxier_port_bind(p, pp) == -1 ||
 	    (want == PORT_LIVE && proxier_port_serve(p, pp) == -1)) {

@@ -94,7 +94,8 @@ struct proxy_conn {
 	TAILQ_ENTRY(proxy_conn)	 entry;
 	struct proxy_tcp	*pt;
 	enum conn_state		 state;
-	int			 attempts;
+	struct lb_attempt	 att;		/* endpoints tried */
+	uint64_t		 deadline_ms;	/* of the connect attempt */
 	int			 err;		/* errno for the close log */
 	struct conn_half	 in;		/* client side */
 	struct conn_half	 out;		/* backend side */
@@ -508,6 +509,7 @@ proxy_conn_dial(struct proxy_conn *conn, int timeout_ms)
 		goto fail;
 	if (connected)
 		return (1);
+	conn->deadline_ms = loop_now_ms(conn->pt->loop) + timeout_ms;
 	tv.tv_sec = timeout_ms / 1000;
 	tv.tv_usec = (timeout_ms % 1000) * 1000;
 	if (event_add(h->wev, &tv) == -1)
@@ -533,7 +535,29 @@ proxy_conn_attempt_failed(struct proxy_conn *conn, int err)
 		log_debug("%s: %s: connect to %s (attempt %d): %s", __func__,
 		    conn->pt->name, netutil_ntop((struct sockaddr *)
 		    &conn->ep.addr, backend, sizeof(backend)),
-		    conn->attempts, strerror(err));
+		    conn->att.n, strerror(err));
+}
+
+/*
+ * Return 1 if a failed connect says nothing about the endpoint: this
+ * host ran out of descriptors, memory or local ports.
+ */
+static int
+proxy_err_local(int err)
+{
+	return (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM || err == EADDRNOTAVAIL || err == EAGAIN);
+}
+
+/* Tell the balancer how the connect to conn->ep went (err 0: it worked). */
+static void
+proxy_conn_report(struct proxy_conn *conn, int err)
+{
+	struct proxy_tcp	*pt = conn->pt;
+
+	/* A closed service port no longer has its balancer. */
+	if (pt->lb != NULL && !proxy_err_local(err))
+		lb_report(pt->lb, &conn->att, err, loop_now_ms(pt->loop));
 }
 
 /*
@@ -546,8 +570,14 @@ proxy_conn_relay(struct proxy_conn *conn)
 	struct event_base	*base = conn->pt->loop->base;
 	struct conn_half	*in = &conn->in, *out = &conn->out;
 
-	/* Drops the connect timeout; added again on EAGAIN only. */
+	/*
+	 * Drops the connect timeout; added again on EAGAIN only.  Assigned
+	 * afresh, or the persistent event would bring the connect's timeout
+	 * back at its next wakeup.
+	 */
 	event_del(out->wev);
+	event_assign(out->wev, base, out->fd, EV_WRITE | EV_ET | EV_PERSIST,
+	    proxy_half_write_cb, out);
 	out->wev_added = 0;
 	conn->state = CONN_RELAY;
 	in->rev = event_new(base, in->fd, EV_READ | EV_ET | EV_PERSIST,
@@ -562,8 +592,10 @@ proxy_conn_relay(struct proxy_conn *conn)
 }
 
 /*
- * Connect to the next endpoint, PROXY_ATTEMPTS times at most in all.
- * Returns 0 while connecting or relaying, -1 if conn was closed.
+ * Connect to the next endpoint, PROXY_ATTEMPTS times at most in all,
+ * never to one this connection tried while an untried one is left
+ * (lb_pick).  Returns 0 while connecting or relaying, -1 if conn was
+ * closed.
  */
 static int
 proxy_conn_connect(struct proxy_conn *conn)
@@ -572,7 +604,7 @@ proxy_conn_connect(struct proxy_conn *conn)
 	int			 r;
 
 	for (;;) {
-		if (conn->attempts == PROXY_ATTEMPTS) {
+		if (conn->att.n == PROXY_ATTEMPTS) {
 			pt->counters.failed++;
 			proxy_conn_close(conn, "every connect attempt failed",
 			    1);
@@ -582,19 +614,19 @@ proxy_conn_connect(struct proxy_conn *conn)
 			proxy_conn_close(conn, "service closed", 1);
 			return (-1);
 		}
-		/* reset: skip and overwrite the affinity of a failed pick. */
-		if (lb_next(pt->lb, (struct sockaddr *)&conn->client,
-		    conn->attempts > 0, loop_now_ms(pt->loop),
-		    &conn->ep) == -1) {
+		if (lb_pick(pt->lb, (struct sockaddr *)&conn->client,
+		    &conn->att, loop_now_ms(pt->loop), &conn->ep) == -1) {
 			pt->counters.no_endpoints++;
 			proxy_conn_close(conn, "no endpoints", 0);
 			return (-1);
 		}
-		r = proxy_conn_dial(conn, proxy_timeouts_ms[conn->attempts++]);
+		r = proxy_conn_dial(conn, proxy_timeouts_ms[conn->att.n - 1]);
 		if (r == 0)
 			return (0);
-		if (r == 1)
+		if (r == 1) {
+			proxy_conn_report(conn, 0);
 			return (proxy_conn_relay(conn));
+		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
 			/*
@@ -608,22 +640,64 @@ proxy_conn_connect(struct proxy_conn *conn)
 			proxy_tcp_pause(pt);
 			return (-1);
 		}
+		proxy_conn_report(conn, errno);
 		proxy_conn_attempt_failed(conn, errno);
 	}
 }
 
-/* Relay, or try again, once the backend connect finished or timed out. */
+/*
+ * Return 0 if the backend socket is connected, the errno of a failed
+ * connect, or -1 if it is still in progress.  A wakeup is the connect's
+ * completion only if SO_ERROR is clear and the socket has a peer: a
+ * socket still in SYN_SENT also reports SO_ERROR 0 (issue 10: a failed
+ * connect was once relayed), and getpeername() tells it apart.
+ */
+static int
+proxy_conn_check(int fd)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(int), sslen = sizeof(ss);
+	int			err = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return (errno);
+	if (err != 0)
+		return (err);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0)
+		return (0);
+	return (errno == ENOTCONN ? -1 : errno);
+}
+
+/*
+ * Relay, or try again, once the backend connect finished or timed out.
+ * A wakeup that finds the connect still in progress is not its
+ * completion: the attempt goes on waiting until its own deadline (the
+ * persistent event has just pushed its timeout back, so it is set
+ * again to what is left).
+ */
 static void
 proxy_conn_connected(struct proxy_conn *conn, short ev)
 {
-	socklen_t	len = sizeof(int);
-	int		err = 0;
+	struct timeval	tv;
+	uint64_t	now, left;
+	int		err;
 
 	if (ev & EV_TIMEOUT)
 		err = ETIMEDOUT;
-	else if (getsockopt(conn->out.fd, SOL_SOCKET, SO_ERROR, &err,
-	    &len) == -1)
-		err = errno;
+	else if ((err = proxy_conn_check(conn->out.fd)) == -1) {
+		now = loop_now_ms(conn->pt->loop);
+		if (now >= conn->deadline_ms)
+			err = ETIMEDOUT;
+		else {
+			left = conn->deadline_ms - now;
+			tv.tv_sec = left / 1000;
+			tv.tv_usec = (left % 1000) * 1000;
+			if (event_add(conn->out.wev, &tv) == 0)
+				return;
+			err = ENOMEM;
+		}
+	}
+	proxy_conn_report(conn, err);
 	if (err == 0) {
 		(void)proxy_conn_relay(conn);
 		return;

@@ -2,9 +2,15 @@
  * proxy_tcp.h: the TCP relay of one service port.
  *
  * Accepts on a listening socket, picks a backend from the balancer and
- * connects without blocking (timeouts 250 ms, 500 ms, 1 s, 2 s, moving
- * to the next endpoint after each failure, as kube-proxy's
- * TryConnectEndpoints), then relays bytes in both directions on raw
+ * connects without blocking (timeouts 250 ms, 500 ms, 1 s, 2 s, as
+ * kube-proxy's TryConnectEndpoints).  After a failure it moves to an
+ * endpoint this connection has not tried (lb_pick: each connection
+ * keeps its own record, unlike the shared cursor kube-proxy and earlier
+ * kuproxy retried from) and tells the balancer, which ejects the
+ * endpoint for a while (lb.h).  The connect counts as done only once
+ * the socket is really connected (SO_ERROR clear and a peer), so a
+ * wakeup that was not the connect's own never relays to a socket still
+ * in SYN_SENT.  Then it relays bytes in both directions on raw
  * edge-triggered events: splice() through pooled pipes for bulk, plain
  * read/write for small messages.  Half-close is relayed.  An idle
  * relayed connection holds exactly two descriptors.
@@ -13,7 +19,7 @@
  *
  *	accept --(no endpoint)------------------------------------> closed
  *	   |
- *	   v     (refused/timeout, attempts < 4: next endpoint)
+ *	   v     (refused/timeout, attempts < 4: an untried endpoint)
  *	CONNECTING <---+
  *	   |  |        |
  *	   |  +--------+-(4th failure, or service closed)---------> closed

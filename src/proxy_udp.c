@@ -17,10 +17,14 @@
  * separate threads each get their own without a lock.
  *
  * A flow that dies of a backend error (ICMP port unreachable reported
- * as ECONNREFUSED, a failed connect or send) leaves a mark for its
- * client for UDP_MARK_MS; the client's next flow then asks the balancer
- * with reset=1, so a ClientIP pin to a dead endpoint is replaced
- * (kube-proxy would keep sending to it until the affinity ttl ran out).
+ * as ECONNREFUSED, a failed connect or send) reports the failure to the
+ * balancer (which may eject the endpoint) and leaves a mark for its
+ * client for UDP_MARK_MS, holding the endpoints it tried.  The client's
+ * next datagram opens a flow that carries on from that record, so it
+ * moves to an endpoint it has not tried and a ClientIP pin to a dead
+ * endpoint is replaced (kube-proxy would keep sending to it until the
+ * affinity ttl ran out).  A flow's first reply reports its endpoint
+ * alive.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -81,14 +85,16 @@ struct udp_flow {
 	struct sockaddr_storage	 client;
 	socklen_t		 clientlen;
 	struct lb_endpoint	 backend;
+	struct lb_attempt	 att;		/* endpoints tried */
 };
 TAILQ_HEAD(udp_flows, udp_flow);
 
-/* A client whose last flow failed: its next lb_next() resets. */
+/* A client whose last flow failed: its next flow carries on from att. */
 struct udp_mark {
 	TAILQ_ENTRY(udp_mark)	 entry;	/* oldest first */
 	uint64_t		 when;
 	struct udp_key		 key;
+	struct lb_attempt	 att;	/* what the failed flows tried */
 };
 TAILQ_HEAD(udp_marks, udp_mark);
 
@@ -239,9 +245,10 @@ proxy_udp_arm(struct proxy_udp *pu)
 	evtimer_add(pu->timer, &tv);
 }
 
-/* Remember that the last flow of a client failed. */
+/* Remember that the last flow of a client failed, after trying att. */
 static void
-udp_mark_add(struct proxy_udp *pu, const struct udp_key *key)
+udp_mark_add(struct proxy_udp *pu, const struct udp_key *key,
+    const struct lb_attempt *att)
 {
 	struct udp_mark	*m;
 
@@ -259,6 +266,7 @@ udp_mark_add(struct proxy_udp *pu, const struct udp_key *key)
 		}
 	}
 	m->when = loop_now_ms(pu->loop);
+	m->att = *att;
 	TAILQ_INSERT_TAIL(&pu->marks_lru, m, entry);
 	proxy_udp_arm(pu);
 }
@@ -272,18 +280,36 @@ udp_mark_del(struct proxy_udp *pu, struct udp_mark *m)
 	free(m);
 }
 
-/* Consume the failure mark of a client: returns 1 if there was one. */
-static int
-udp_mark_take(struct proxy_udp *pu, const struct udp_key *key)
+/*
+ * Consume the failure mark of a client: *att becomes what its failed
+ * flows tried, or a fresh record if there is no mark.
+ */
+static void
+udp_mark_take(struct proxy_udp *pu, const struct udp_key *key,
+    struct lb_attempt *att)
 {
 	struct udp_mark	*m;
 
+	memset(att, 0, sizeof(*att));
 	if (TAILQ_EMPTY(&pu->marks_lru))
-		return (0);
+		return;
 	if ((m = htab_get(pu->marks, key, sizeof(*key))) == NULL)
-		return (0);
+		return;
+	*att = m->att;
 	udp_mark_del(pu, m);
-	return (1);
+}
+
+/*
+ * Tell the balancer how the endpoint of att answered (err 0: it did),
+ * unless the error was this host's own (descriptors, memory).
+ */
+static void
+udp_report(struct proxy_udp *pu, const struct lb_attempt *att, int err)
+{
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM)
+		return;
+	lb_report(pu->lb, att, err, loop_now_ms(pu->loop));
 }
 
 /* Note activity on a flow: cheap, a time store and a list move. */
@@ -346,18 +372,21 @@ udp_flow_open(struct proxy_udp *pu, const struct msghdr *h,
 {
 	struct udp_flow		*flow;
 	struct lb_endpoint	 ep;
-	int			 fd, reset;
+	struct lb_attempt	 att;
+	int			 fd;
 
-	reset = udp_mark_take(pu, key);
-	if (lb_next(pu->lb, h->msg_name, reset, now, &ep) == -1) {
+	udp_mark_take(pu, key, &att);
+	if (lb_pick(pu->lb, h->msg_name, &att, now, &ep) == -1) {
 		pu->counters.no_endpoints++;
 		return (NULL);
 	}
 	if ((fd = udp_flow_socket(pu, &ep)) == -1) {
 		/* Out of descriptors says nothing about the backend. */
 		if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS &&
-		    errno != ENOMEM)
-			udp_mark_add(pu, key);
+		    errno != ENOMEM) {
+			udp_report(pu, &att, errno);
+			udp_mark_add(pu, key, &att);
+		}
 		return (NULL);
 	}
 	if ((flow = calloc(1, sizeof(*flow))) == NULL)
@@ -366,6 +395,7 @@ udp_flow_open(struct proxy_udp *pu, const struct msghdr *h,
 	flow->fd = fd;
 	flow->key = *key;
 	flow->backend = ep;
+	flow->att = att;
 	memcpy(&flow->client, h->msg_name, h->msg_namelen);
 	flow->clientlen = h->msg_namelen;
 	flow->last_active = now;
@@ -391,9 +421,13 @@ fail_fd:
 	return (NULL);
 }
 
-/* Close a flow: the one teardown path, logged once. */
+/*
+ * Close a flow: the one teardown path, logged once.  err is the errno of
+ * a backend failure (reported to the balancer, and the client marked),
+ * or 0.
+ */
 static void
-udp_flow_close(struct udp_flow *flow, const char *reason, int is_error)
+udp_flow_close(struct udp_flow *flow, const char *reason, int err)
 {
 	struct proxy_udp	*pu = flow->pu;
 	char			 c[NETUTIL_ADDRSTRLEN];
@@ -407,8 +441,10 @@ udp_flow_close(struct udp_flow *flow, const char *reason, int is_error)
 		    netutil_ntop((struct sockaddr *)&flow->backend.addr, b,
 		    sizeof(b)), reason, (unsigned long long)flow->dgrams_in,
 		    (unsigned long long)flow->dgrams_out);
-	if (is_error)
-		udp_mark_add(pu, &flow->key);
+	if (err != 0) {
+		udp_report(pu, &flow->att, err);
+		udp_mark_add(pu, &flow->key, &flow->att);
+	}
 	htab_del(pu->flows, &flow->key, sizeof(flow->key));
 	TAILQ_REMOVE(&pu->flows_lru, flow, entry);
 	event_free(flow->ev);
@@ -489,7 +525,7 @@ udp_flow_forward(struct udp_flow *flow, int i, int j, uint64_t now)
 	/* A pending ICMP error of the connected socket surfaces here. */
 	pu->counters.connect_errors++;
 	udp_flow_close(flow, err == ECONNREFUSED ? "backend refused" :
-	    "backend send error", 1);
+	    "backend send error", err);
 }
 
 /* Find the flow of the client of message i, creating it if new. */
@@ -606,9 +642,13 @@ udp_flow_readcb(evutil_socket_t fd, short ev, void *arg)
 			/* ICMP port unreachable: the backend is gone. */
 			pu->counters.connect_errors++;
 			udp_flow_close(flow, errno == ECONNREFUSED ?
-			    "backend refused" : "backend receive error", 1);
+			    "backend refused" : "backend receive error",
+			    errno);
 			return;
 		}
+		/* The first reply shows the endpoint alive. */
+		if (!got && flow->dgrams_out == 0)
+			udp_report(pu, &flow->att, 0);
 		got = 1;
 		udp_flow_reply(flow, n);
 		if (n < UDP_BATCH)

@@ -78,6 +78,35 @@ fake_count(const struct fake *f, const char *prefix)
 	return (n);
 }
 
+/*
+ * Return how many calls recorded under prefix ("iptables.restore",
+ * "conntrack.conntrack") have exited, from the call log.
+ */
+static inline int
+fake_ended(const struct fake *f, const char *prefix)
+{
+	char		 want[128], fam[64], *s, *p;
+	const char	*kind;
+	int		 n = 0;
+
+	snprintf(fam, sizeof(fam), "%s", prefix);
+	if ((p = strchr(fam, '.')) == NULL)
+		return (0);
+	*p = '\0';
+	kind = p + 1;
+	if (strcmp(kind, "restore") == 0 || strcmp(kind, "save") == 0)
+		snprintf(want, sizeof(want), "%s-%s end\n", fam, kind);
+	else
+		snprintf(want, sizeof(want), "%s end\n", fam);
+	if ((s = fake_read(f, "calls")) == NULL)
+		return (0);
+	for (p = s; (p = strstr(p, want)) != NULL; p += strlen(want))
+		if (p == s || p[-1] == '\n')
+			n++;
+	free(s);
+	return (n);
+}
+
 /* Set up the fake binaries: a copy of the script, linked as each name. */
 static inline void
 fake_setup(struct fake *f)

@@ -1,6 +1,8 @@
 /*
  * test_lb.c: round robin and ClientIP affinity, after kube-proxy's
- * roundrobin_test.go plus the ttl, expiry and IPv6 cases it lacks.
+ * roundrobin_test.go plus the ttl, expiry and IPv6 cases it lacks; the
+ * retry choice (a retry never goes back to an endpoint it tried while
+ * another is left) and the ejection timing of issue 10.
  *
  * The shuffle is random, so no test expects a particular order: each
  * reads the order back with lb_endpoint_at and checks that picks
@@ -8,6 +10,7 @@
  */
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,28 +79,100 @@ at(const struct lb *lb, size_t i)
 	return (ep);
 }
 
-/* Pick for c (may be NULL) and check the result is want. */
+/* Return a fresh attempt (a new connection), in a rotating slot. */
+static struct lb_attempt *
+fresh(void)
+{
+	static struct lb_attempt	a[8];
+	static int			next;
+	struct lb_attempt		*att = &a[next++ % 8];
+
+	memset(att, 0, sizeof(*att));
+	return (att);
+}
+
+/* Pick the first try of a new connection from c; check it is want. */
 static int
-expect(struct lb *lb, const struct sockaddr *c, int reset, uint64_t now,
+expect(struct lb *lb, const struct sockaddr *c, uint64_t now,
     const struct lb_endpoint *want)
 {
 	struct lb_endpoint	got;
 
-	if (lb_next(lb, c, reset, now, &got) == -1)
+	if (lb_pick(lb, c, fresh(), now, &got) == -1)
 		return (0);
 	return (ep_equal(&got, want));
 }
 
-/* Pick for c and return the endpoint (copied into a rotating slot). */
+/* Pick the next try of a; check it is want. */
+static int
+expect_try(struct lb *lb, const struct sockaddr *c, struct lb_attempt *a,
+    uint64_t now, const struct lb_endpoint *want)
+{
+	struct lb_endpoint	got;
+
+	if (lb_pick(lb, c, a, now, &got) == -1)
+		return (0);
+	return (ep_equal(&got, want));
+}
+
+/* Pick for a (a new connection if NULL) and return the endpoint. */
 static const struct lb_endpoint *
-pick(struct lb *lb, const struct sockaddr *c, uint64_t now)
+pick_try(struct lb *lb, const struct sockaddr *c, struct lb_attempt *a,
+    uint64_t now)
 {
 	static struct lb_endpoint	slot[8];
 	static int			next;
 	struct lb_endpoint		*ep = &slot[next++ % 8];
 
-	CU_ASSERT_FATAL(lb_next(lb, c, 0, now, ep) == 0);
+	CU_ASSERT_FATAL(lb_pick(lb, c, a != NULL ? a : fresh(), now, ep) ==
+	    0);
 	return (ep);
+}
+
+/* Pick the first try of a new connection from c. */
+static const struct lb_endpoint *
+pick(struct lb *lb, const struct sockaddr *c, uint64_t now)
+{
+	return (pick_try(lb, c, NULL, now));
+}
+
+/* Return the index of ep in lb's current order (-1 if absent). */
+static int
+index_of(const struct lb *lb, const struct lb_endpoint *ep)
+{
+	size_t	i;
+
+	for (i = 0; i < lb_count(lb); i++)
+		if (ep_equal(at(lb, i), ep))
+			return ((int)i);
+	return (-1);
+}
+
+/*
+ * Start new connections at now until one gets want; return its attempt
+ * (the test fails if 16 do not).
+ */
+static struct lb_attempt *
+attempt_on(struct lb *lb, const struct lb_endpoint *want, uint64_t now)
+{
+	struct lb_attempt	*a;
+	int			 i;
+
+	for (i = 0; i < 16; i++)
+		if (ep_equal(pick_try(lb, NULL, a = fresh(), now), want))
+			return (a);
+	CU_FAIL_FATAL("the endpoint is never picked");
+	return (NULL);
+}
+
+/* Return the ejection totals of lb. */
+static struct lb_stats
+stats(const struct lb *lb)
+{
+	struct lb_stats	st;
+
+	lb_get_stats(lb, &st);
+	return (st);
 }
 
 /* Return 1 if lb holds exactly the endpoints named in s, in any order. */
@@ -133,12 +208,15 @@ test_lb_no_endpoints(void)
 	lb = lb_new(LB_AFFINITY_NONE, 0);
 	CU_ASSERT_EQUAL(lb_count(lb), 0);
 	CU_ASSERT_PTR_NULL(lb_endpoint_at(lb, 0));
-	CU_ASSERT_EQUAL(lb_next(lb, NULL, 0, 0, &out), -1);
+	CU_ASSERT_EQUAL(lb_pick(lb, NULL, fresh(), 0, &out), -1);
 	CU_ASSERT_EQUAL(lb_set_endpoints(lb, NULL, 0), 0);
-	CU_ASSERT_EQUAL(lb_next(lb, NULL, 0, 0, &out), -1);
+	CU_ASSERT_EQUAL(lb_pick(lb, NULL, fresh(), 0, &out), -1);
 	lb_set_affinity(lb, LB_AFFINITY_CLIENTIP, 0);
-	CU_ASSERT_EQUAL(lb_next(lb, client("10.0.0.1:5"), 0, 0, &out), -1);
-	CU_ASSERT_EQUAL(lb_next(lb, client("10.0.0.1:5"), 1, 0, &out), -1);
+	CU_ASSERT_EQUAL(lb_pick(lb, client("10.0.0.1:5"), fresh(), 0, &out),
+	    -1);
+	/* A report without a pick, or on an empty list, is ignored. */
+	lb_report(lb, fresh(), ECONNREFUSED, 0);
+	CU_ASSERT_EQUAL(stats(lb).ejections, 0);
 	CU_ASSERT_EQUAL(lb_pinned(lb), 0);
 	lb_free(lb);
 }
@@ -156,7 +234,7 @@ test_lb_single_endpoint(void)
 	CU_ASSERT_EQUAL(set_eps(lb, s, 1), 1);
 	ep_set(&want, s[0]);
 	for (i = 0; i < 4; i++)
-		CU_ASSERT(expect(lb, NULL, 0, 0, &want));
+		CU_ASSERT(expect(lb, NULL, 0, &want));
 	lb_free(lb);
 }
 
@@ -174,7 +252,7 @@ test_lb_multiple_endpoints(void)
 	CU_ASSERT_EQUAL(set_eps(lb, s, 3), 1);
 	CU_ASSERT(holds(lb, s, 3));
 	for (i = 0; i < 7; i++)
-		CU_ASSERT(expect(lb, NULL, 0, 0, at(lb, i % 3)));
+		CU_ASSERT(expect(lb, NULL, 0, at(lb, i % 3)));
 	lb_free(lb);
 }
 
@@ -198,12 +276,12 @@ test_lb_multiple_ports(void)
 	CU_ASSERT(holds(lbp, p, 3));
 	CU_ASSERT(holds(lbq, q, 3));
 	for (i = 0; i < 4; i++) {
-		CU_ASSERT(expect(lbp, NULL, 0, 0, at(lbp, i % 3)));
+		CU_ASSERT(expect(lbp, NULL, 0, at(lbp, i % 3)));
 		if (i % 2 == 0)
-			CU_ASSERT(expect(lbq, NULL, 0, 0, at(lbq, i / 2)));
+			CU_ASSERT(expect(lbq, NULL, 0, at(lbq, i / 2)));
 	}
 	for (i = 2; i < 5; i++)
-		CU_ASSERT(expect(lbq, NULL, 0, 0, at(lbq, i % 3)));
+		CU_ASSERT(expect(lbq, NULL, 0, at(lbq, i % 3)));
 	lb_free(lbp);
 	lb_free(lbq);
 }
@@ -225,20 +303,20 @@ test_lb_updates(void)
 
 	lb = lb_new(LB_AFFINITY_NONE, 0);
 	CU_ASSERT_EQUAL(set_eps(lb, v1, 3), 1);
-	CU_ASSERT(expect(lb, NULL, 0, 0, at(lb, 0)));
+	CU_ASSERT(expect(lb, NULL, 0, at(lb, 0)));
 
 	/* Same members in another order: position and order are kept. */
 	CU_ASSERT_EQUAL(set_eps(lb, v1r, 3), 0);
-	CU_ASSERT(expect(lb, NULL, 0, 0, at(lb, 1)));
+	CU_ASSERT(expect(lb, NULL, 0, at(lb, 1)));
 
 	CU_ASSERT_EQUAL(set_eps(lb, v2, 2), 1);
 	CU_ASSERT(holds(lb, v2, 2));
 	for (i = 0; i < 4; i++)
-		CU_ASSERT(expect(lb, NULL, 0, 0, at(lb, i % 2)));
+		CU_ASSERT(expect(lb, NULL, 0, at(lb, i % 2)));
 
 	CU_ASSERT_EQUAL(lb_set_endpoints(lb, NULL, 0), 1);
 	CU_ASSERT_EQUAL(lb_count(lb), 0);
-	CU_ASSERT_EQUAL(lb_next(lb, NULL, 0, 0, &out), -1);
+	CU_ASSERT_EQUAL(lb_pick(lb, NULL, fresh(), 0, &out), -1);
 	lb_free(lb);
 }
 
@@ -297,13 +375,13 @@ test_lb_service_removal(void)
 	set_eps(lbf, foo, 3);
 	set_eps(lbb, bar, 3);
 	for (i = 0; i < 5; i++) {
-		CU_ASSERT(expect(lbf, NULL, 0, 0, at(lbf, i % 3)));
-		CU_ASSERT(expect(lbb, NULL, 0, 0, at(lbb, i % 3)));
+		CU_ASSERT(expect(lbf, NULL, 0, at(lbf, i % 3)));
+		CU_ASSERT(expect(lbb, NULL, 0, at(lbb, i % 3)));
 	}
 	lb_set_endpoints(lbf, NULL, 0);
-	CU_ASSERT_EQUAL(lb_next(lbf, NULL, 0, 0, &out), -1);
+	CU_ASSERT_EQUAL(lb_pick(lbf, NULL, fresh(), 0, &out), -1);
 	for (i = 5; i < 9; i++)
-		CU_ASSERT(expect(lbb, NULL, 0, 0, at(lbb, i % 3)));
+		CU_ASSERT(expect(lbb, NULL, 0, at(lbb, i % 3)));
 	lb_free(lbf);
 	lb_free(lbb);
 }
@@ -323,10 +401,10 @@ check_sticky_three_clients(struct lb *lb)
 		ep[i] = pick(lb, c[i], 0);
 		CU_ASSERT(ep_equal(ep[i], at(lb, i)));
 		for (j = 0; j < 3; j++)
-			CU_ASSERT(expect(lb, c[i], 0, 0, ep[i]));
+			CU_ASSERT(expect(lb, c[i], 0, ep[i]));
 	}
 	for (j = 0; j < 6; j++)
-		CU_ASSERT(expect(lb, c[j % 3], 0, 0, ep[j % 3]));
+		CU_ASSERT(expect(lb, c[j % 3], 0, ep[j % 3]));
 	CU_ASSERT_EQUAL(lb_pinned(lb), 3);
 }
 
@@ -384,9 +462,9 @@ test_lb_sticky_remove_one(void)
 	set_eps(lb, v1, 3);
 	for (i = 0; i < 3; i++) {
 		pinned[i] = *at(lb, i);
-		CU_ASSERT(expect(lb, c[i], 0, 0, &pinned[i]));
+		CU_ASSERT(expect(lb, c[i], 0, &pinned[i]));
 		if (i < 2)
-			CU_ASSERT(expect(lb, c[i], 0, 0, &pinned[i]));
+			CU_ASSERT(expect(lb, c[i], 0, &pinned[i]));
 	}
 
 	CU_ASSERT_EQUAL(set_eps(lb, v2, 2), 1);
@@ -397,17 +475,17 @@ test_lb_sticky_remove_one(void)
 			pinned[i] = *at(lb, 0);
 	}
 	for (i = 0; i < 3; i++)
-		CU_ASSERT(expect(lb, c[i], 0, 0, &pinned[i]));
+		CU_ASSERT(expect(lb, c[i], 0, &pinned[i]));
 
 	CU_ASSERT_EQUAL(set_eps(lb, v3, 3), 1);
 	CU_ASSERT_EQUAL(lb_pinned(lb), 3);
 	for (i = 0; i < 3; i++)
-		CU_ASSERT(expect(lb, c[i], 0, 0, &pinned[i]));
+		CU_ASSERT(expect(lb, c[i], 0, &pinned[i]));
 	c[3] = client("127.0.0.4:0");
 	c[4] = client("127.0.0.5:0");
 	c[5] = client("127.0.0.6:0");
 	for (i = 3; i < 6; i++)
-		CU_ASSERT(expect(lb, c[i], 0, 0, at(lb, i - 3)));
+		CU_ASSERT(expect(lb, c[i], 0, at(lb, i - 3)));
 	lb_free(lb);
 }
 
@@ -428,27 +506,27 @@ test_lb_sticky_replace_all(void)
 	c3 = client("127.0.0.3:0");
 	lb = lb_new(LB_AFFINITY_CLIENTIP, LB_DEFAULT_TTL);
 	set_eps(lb, v1, 3);
-	CU_ASSERT(expect(lb, c1, 0, 0, at(lb, 0)));
-	CU_ASSERT(expect(lb, c1, 0, 0, at(lb, 0)));
-	CU_ASSERT(expect(lb, c2, 0, 0, at(lb, 1)));
-	CU_ASSERT(expect(lb, c2, 0, 0, at(lb, 1)));
-	CU_ASSERT(expect(lb, c3, 0, 0, at(lb, 2)));
-	CU_ASSERT(expect(lb, c1, 0, 0, at(lb, 0)));
-	CU_ASSERT(expect(lb, c2, 0, 0, at(lb, 1)));
+	CU_ASSERT(expect(lb, c1, 0, at(lb, 0)));
+	CU_ASSERT(expect(lb, c1, 0, at(lb, 0)));
+	CU_ASSERT(expect(lb, c2, 0, at(lb, 1)));
+	CU_ASSERT(expect(lb, c2, 0, at(lb, 1)));
+	CU_ASSERT(expect(lb, c3, 0, at(lb, 2)));
+	CU_ASSERT(expect(lb, c1, 0, at(lb, 0)));
+	CU_ASSERT(expect(lb, c2, 0, at(lb, 1)));
 	CU_ASSERT_EQUAL(lb_pinned(lb), 3);
 
 	CU_ASSERT_EQUAL(set_eps(lb, v2, 2), 1);
 	CU_ASSERT_EQUAL(lb_pinned(lb), 0);
-	CU_ASSERT(expect(lb, c1, 0, 0, at(lb, 0)));
-	CU_ASSERT(expect(lb, c2, 0, 0, at(lb, 1)));
-	CU_ASSERT(expect(lb, c1, 0, 0, at(lb, 0)));
-	CU_ASSERT(expect(lb, c1, 0, 0, at(lb, 0)));
-	CU_ASSERT(expect(lb, c2, 0, 0, at(lb, 1)));
-	CU_ASSERT(expect(lb, c2, 0, 0, at(lb, 1)));
+	CU_ASSERT(expect(lb, c1, 0, at(lb, 0)));
+	CU_ASSERT(expect(lb, c2, 0, at(lb, 1)));
+	CU_ASSERT(expect(lb, c1, 0, at(lb, 0)));
+	CU_ASSERT(expect(lb, c1, 0, at(lb, 0)));
+	CU_ASSERT(expect(lb, c2, 0, at(lb, 1)));
+	CU_ASSERT(expect(lb, c2, 0, at(lb, 1)));
 
 	CU_ASSERT_EQUAL(lb_set_endpoints(lb, NULL, 0), 1);
 	CU_ASSERT_EQUAL(lb_pinned(lb), 0);
-	CU_ASSERT_EQUAL(lb_next(lb, c1, 0, 0, &out), -1);
+	CU_ASSERT_EQUAL(lb_pick(lb, c1, fresh(), 0, &out), -1);
 	lb_free(lb);
 }
 
@@ -471,22 +549,26 @@ test_lb_sticky_service_removal(void)
 	lbb = lb_new(LB_AFFINITY_CLIENTIP, LB_DEFAULT_TTL);
 	set_eps(lbf, foo, 3);
 	set_eps(lbb, bar, 2);
-	CU_ASSERT(expect(lbf, c1, 0, 0, at(lbf, 0)));
-	CU_ASSERT(expect(lbf, c2, 0, 0, at(lbf, 1)));
-	CU_ASSERT(expect(lbb, c1, 0, 0, at(lbb, 0)));
-	CU_ASSERT(expect(lbb, c2, 0, 0, at(lbb, 1)));
+	CU_ASSERT(expect(lbf, c1, 0, at(lbf, 0)));
+	CU_ASSERT(expect(lbf, c2, 0, at(lbf, 1)));
+	CU_ASSERT(expect(lbb, c1, 0, at(lbb, 0)));
+	CU_ASSERT(expect(lbb, c2, 0, at(lbb, 1)));
 
 	lb_set_endpoints(lbf, NULL, 0);
-	CU_ASSERT_EQUAL(lb_next(lbf, c1, 0, 0, &out), -1);
+	CU_ASSERT_EQUAL(lb_pick(lbf, c1, fresh(), 0, &out), -1);
 	CU_ASSERT_EQUAL(lb_pinned(lbf), 0);
 	CU_ASSERT_EQUAL(lb_pinned(lbb), 2);
 	for (i = 0; i < 6; i++)
-		CU_ASSERT(expect(lbb, i % 2 ? c2 : c1, 0, 0, at(lbb, i % 2)));
+		CU_ASSERT(expect(lbb, i % 2 ? c2 : c1, 0, at(lbb, i % 2)));
 	lb_free(lbf);
 	lb_free(lbb);
 }
 
-/* reset takes the next round-robin endpoint and overwrites the pin. */
+/*
+ * A retry ignores the pin and moves it to the endpoint it takes, one the
+ * connection has not tried (kube-proxy took the next in the cycle, which
+ * could be the one that just failed).
+ */
 static void
 test_lb_sticky_endpoint_fails(void)
 {
@@ -494,7 +576,8 @@ test_lb_sticky_endpoint_fails(void)
 		"10.5.0.1:1", "10.5.0.2:2", "10.5.0.3:3"
 	};
 	const struct sockaddr		*c1, *c2, *c3;
-	const struct lb_endpoint	*ep1, *ep2, *ep3;
+	const struct lb_endpoint	*ep1, *ep2, *ep3, *got;
+	struct lb_attempt		 a;
 	struct lb			*lb;
 
 	c1 = client("127.0.0.1:0");
@@ -505,21 +588,20 @@ test_lb_sticky_endpoint_fails(void)
 	ep1 = pick(lb, c1, 0);
 	ep2 = pick(lb, c2, 0);
 	ep3 = pick(lb, c3, 0);
-
-	CU_ASSERT(expect(lb, c1, 1, 0, ep1));
-	CU_ASSERT(expect(lb, c1, 1, 0, ep2));
-	CU_ASSERT(expect(lb, c1, 1, 0, ep3));
-	CU_ASSERT(expect(lb, c1, 0, 0, ep3));
-
-	CU_ASSERT(expect(lb, c2, 0, 0, ep2));
-	CU_ASSERT(expect(lb, c2, 1, 0, ep1));
-	CU_ASSERT(expect(lb, c3, 1, 0, ep2));
-	CU_ASSERT(expect(lb, c1, 1, 0, ep3));
-	CU_ASSERT(expect(lb, c2, 1, 0, ep1));
-	CU_ASSERT(expect(lb, c3, 1, 0, ep2));
-	CU_ASSERT(expect(lb, c1, 0, 0, ep3));
-	CU_ASSERT(expect(lb, c2, 0, 0, ep1));
-	CU_ASSERT(expect(lb, c3, 0, 0, ep2));
+	/* The cursor is back at ep1, c1's pin: its retry must skip it. */
+	memset(&a, 0, sizeof(a));
+	CU_ASSERT(expect_try(lb, c1, &a, 0, ep1));
+	CU_ASSERT(expect_try(lb, c1, &a, 0, ep2));
+	CU_ASSERT(expect(lb, c1, 0, ep2));
+	CU_ASSERT(expect_try(lb, c1, &a, 0, ep3));
+	CU_ASSERT(expect(lb, c1, 0, ep3));
+	/* Every endpoint tried: a fourth try may take any. */
+	got = pick_try(lb, c1, &a, 0);
+	CU_ASSERT(index_of(lb, got) >= 0);
+	CU_ASSERT(expect(lb, c1, 0, got));
+	/* The others keep their pins. */
+	CU_ASSERT(expect(lb, c2, 0, ep2));
+	CU_ASSERT(expect(lb, c3, 0, ep3));
 	lb_free(lb);
 }
 
@@ -536,15 +618,15 @@ test_lb_ttl_honoured(void)
 	c1 = client("192.0.2.1:1111");
 	lb = lb_new(LB_AFFINITY_CLIENTIP, 2);
 	set_eps(lb, s, 3);
-	CU_ASSERT(expect(lb, c1, 0, 1000, at(lb, 0)));
-	CU_ASSERT(expect(lb, c1, 0, 2999, at(lb, 0)));
+	CU_ASSERT(expect(lb, c1, 1000, at(lb, 0)));
+	CU_ASSERT(expect(lb, c1, 2999, at(lb, 0)));
 	/* The use at 2999 renewed the pin: still there at 4998. */
-	CU_ASSERT(expect(lb, c1, 0, 4998, at(lb, 0)));
+	CU_ASSERT(expect(lb, c1, 4998, at(lb, 0)));
 	/* 2000 ms idle: expired; the next in the cycle is taken. */
-	CU_ASSERT(expect(lb, c1, 0, 6998, at(lb, 1)));
-	CU_ASSERT(expect(lb, c1, 0, 7000, at(lb, 1)));
+	CU_ASSERT(expect(lb, c1, 6998, at(lb, 1)));
+	CU_ASSERT(expect(lb, c1, 7000, at(lb, 1)));
 	/* 2001 ms idle. */
-	CU_ASSERT(expect(lb, c1, 0, 9001, at(lb, 2)));
+	CU_ASSERT(expect(lb, c1, 9001, at(lb, 2)));
 	CU_ASSERT_EQUAL(lb_pinned(lb), 1);
 	lb_free(lb);
 }
@@ -569,7 +651,7 @@ test_lb_expire(void)
 	lb_expire(lb, 2000);
 	CU_ASSERT_EQUAL(lb_pinned(lb), 1);
 	/* b still pinned to the second endpoint. */
-	CU_ASSERT(expect(lb, b, 0, 2100, at(lb, 1)));
+	CU_ASSERT(expect(lb, b, 2100, at(lb, 1)));
 	lb_expire(lb, 4100);
 	CU_ASSERT_EQUAL(lb_pinned(lb), 0);
 	lb_free(lb);
@@ -586,28 +668,28 @@ test_lb_set_affinity(void)
 	a = client("192.0.2.7:9");
 	lb = lb_new(LB_AFFINITY_CLIENTIP, 0);
 	set_eps(lb, s, 2);
-	CU_ASSERT(expect(lb, a, 0, 0, at(lb, 0)));
+	CU_ASSERT(expect(lb, a, 0, at(lb, 0)));
 	/* ttl 0 is the default: pinned until just before 10800 s. */
-	CU_ASSERT(expect(lb, a, 0, TTL_DEFAULT_MS - 1, at(lb, 0)));
-	CU_ASSERT(expect(lb, a, 0, 2 * TTL_DEFAULT_MS - 1, at(lb, 1)));
+	CU_ASSERT(expect(lb, a, TTL_DEFAULT_MS - 1, at(lb, 0)));
+	CU_ASSERT(expect(lb, a, 2 * TTL_DEFAULT_MS - 1, at(lb, 1)));
 
 	/* Only the ttl changes: the pin stays, under the new ttl. */
 	lb_set_affinity(lb, LB_AFFINITY_CLIENTIP, 5);
 	CU_ASSERT_EQUAL(lb_pinned(lb), 1);
-	CU_ASSERT(expect(lb, a, 0, 2 * TTL_DEFAULT_MS + 4000, at(lb, 1)));
-	CU_ASSERT(expect(lb, a, 0, 2 * TTL_DEFAULT_MS + 9000, at(lb, 0)));
+	CU_ASSERT(expect(lb, a, 2 * TTL_DEFAULT_MS + 4000, at(lb, 1)));
+	CU_ASSERT(expect(lb, a, 2 * TTL_DEFAULT_MS + 9000, at(lb, 0)));
 
 	/* Affinity off: pins dropped, plain round robin, nothing pinned. */
 	lb_set_affinity(lb, LB_AFFINITY_NONE, 0);
 	CU_ASSERT_EQUAL(lb_pinned(lb), 0);
-	CU_ASSERT(expect(lb, a, 0, 0, at(lb, 1)));
-	CU_ASSERT(expect(lb, a, 0, 0, at(lb, 0)));
+	CU_ASSERT(expect(lb, a, 0, at(lb, 1)));
+	CU_ASSERT(expect(lb, a, 0, at(lb, 0)));
 	CU_ASSERT_EQUAL(lb_pinned(lb), 0);
 
 	/* Back on: a fresh pin. */
 	lb_set_affinity(lb, LB_AFFINITY_CLIENTIP, 100);
-	CU_ASSERT(expect(lb, a, 0, 0, at(lb, 1)));
-	CU_ASSERT(expect(lb, a, 0, 0, at(lb, 1)));
+	CU_ASSERT(expect(lb, a, 0, at(lb, 1)));
+	CU_ASSERT(expect(lb, a, 0, at(lb, 1)));
 	CU_ASSERT_EQUAL(lb_pinned(lb), 1);
 	lb_free(lb);
 }
@@ -624,18 +706,18 @@ test_lb_ipv6_clients(void)
 	lb = lb_new(LB_AFFINITY_CLIENTIP, 0);
 	set_eps(lb, s, 3);
 	CU_ASSERT(holds(lb, s, 3));
-	CU_ASSERT(expect(lb, client("[2001:db8::1]:1000"), 0, 0, at(lb, 0)));
-	CU_ASSERT(expect(lb, client("[2001:db8::2]:1000"), 0, 0, at(lb, 1)));
-	CU_ASSERT(expect(lb, client("[2001:db8::1]:2000"), 0, 0, at(lb, 0)));
-	CU_ASSERT(expect(lb, client("[2001:db8::2]:3000"), 0, 0, at(lb, 1)));
+	CU_ASSERT(expect(lb, client("[2001:db8::1]:1000"), 0, at(lb, 0)));
+	CU_ASSERT(expect(lb, client("[2001:db8::2]:1000"), 0, at(lb, 1)));
+	CU_ASSERT(expect(lb, client("[2001:db8::1]:2000"), 0, at(lb, 0)));
+	CU_ASSERT(expect(lb, client("[2001:db8::2]:3000"), 0, at(lb, 1)));
 	CU_ASSERT_EQUAL(lb_pinned(lb), 2);
 
 	/* The same IPv4 client, seen on an IPv4 and a dual-stack socket. */
-	CU_ASSERT(expect(lb, client("192.0.2.1:5"), 0, 0, at(lb, 2)));
-	CU_ASSERT(expect(lb, client("[::ffff:192.0.2.1]:6"), 0, 0,
+	CU_ASSERT(expect(lb, client("192.0.2.1:5"), 0, at(lb, 2)));
+	CU_ASSERT(expect(lb, client("[::ffff:192.0.2.1]:6"), 0,
 	    at(lb, 2)));
 	/* An IPv6 address with the same low bytes is another client. */
-	CU_ASSERT(expect(lb, client("[::c000:201]:6"), 0, 0, at(lb, 0)));
+	CU_ASSERT(expect(lb, client("[::c000:201]:6"), 0, at(lb, 0)));
 	CU_ASSERT_EQUAL(lb_pinned(lb), 4);
 	lb_free(lb);
 }
@@ -651,7 +733,7 @@ test_lb_null_client(void)
 	lb = lb_new(LB_AFFINITY_CLIENTIP, 0);
 	set_eps(lb, s, 2);
 	for (i = 0; i < 4; i++)
-		CU_ASSERT(expect(lb, NULL, 0, 0, at(lb, i % 2)));
+		CU_ASSERT(expect(lb, NULL, 0, at(lb, i % 2)));
 	CU_ASSERT_EQUAL(lb_pinned(lb), 0);
 	lb_free(lb);
 }
@@ -684,6 +766,280 @@ test_lb_shuffled(void)
 	lb_free(lb);
 }
 
+/*
+ * The issue 10 case: connections share the cursor, so without a record
+ * of its own a retry was handed the endpoint that had just failed.
+ * Interleaved connections each try every endpoint once, whatever the
+ * others do to the cursor.
+ */
+static void
+test_lb_retry_untried(void)
+{
+	static const char *const	 s[] = {
+		"10.11.0.1:1", "10.11.0.2:1", "10.11.0.3:1", "10.11.0.4:1"
+	};
+	struct lb_attempt		 a[6];
+	unsigned int			 seen[6];
+	const struct lb_endpoint	*ep;
+	struct lb			*lb;
+	int				 i, k, idx;
+
+	lb = lb_new(LB_AFFINITY_NONE, 0);
+	set_eps(lb, s, 4);
+	memset(a, 0, sizeof(a));
+	memset(seen, 0, sizeof(seen));
+	/* Six connections, four tries each, taken in turn. */
+	for (k = 0; k < 4; k++) {
+		for (i = 0; i < 6; i++) {
+			ep = pick_try(lb, NULL, &a[i], 0);
+			idx = index_of(lb, ep);
+			CU_ASSERT_FATAL(idx >= 0);
+			CU_ASSERT_EQUAL(seen[i] & (1U << idx), 0);
+			seen[i] |= 1U << idx;
+		}
+	}
+	for (i = 0; i < 6; i++)
+		CU_ASSERT_EQUAL(seen[i], 0xf);
+	/* Two endpoints: A takes e0, B takes e1, A's retry is e1 (not e0). */
+	set_eps(lb, s, 2);
+	memset(a, 0, sizeof(a));
+	CU_ASSERT(expect_try(lb, NULL, &a[0], 0, at(lb, 0)));
+	CU_ASSERT(expect_try(lb, NULL, &a[1], 0, at(lb, 1)));
+	CU_ASSERT(expect_try(lb, NULL, &a[0], 0, at(lb, 1)));
+	CU_ASSERT(expect_try(lb, NULL, &a[1], 0, at(lb, 0)));
+	/* No failure was reported: nothing is ejected. */
+	CU_ASSERT_EQUAL(stats(lb).ejections, 0);
+	lb_free(lb);
+}
+
+/*
+ * Ejection timing: out for 1 s, doubling at each ejection in a row to
+ * 30 s, back by itself when the period is over; a success resets the
+ * doubling; a failure while out changes nothing.
+ */
+static void
+test_lb_eject_timing(void)
+{
+	static const char *const	 s[] = {
+		"10.12.0.1:1", "10.12.0.2:1", "10.12.0.3:1"
+	};
+	static const uint64_t		 period[] = {
+		1000, 2000, 4000, 8000, 16000, 30000, 30000
+	};
+	const struct lb_endpoint	*dead, *ep;
+	struct lb_attempt		*a;
+	struct lb			*lb;
+	uint64_t			 t = 5000;
+	size_t				 k;
+	int				 i, d;
+
+	lb = lb_new(LB_AFFINITY_NONE, 0);
+	lb_set_name(lb, "test/eject:p");
+	set_eps(lb, s, 3);
+	d = 0;
+	dead = at(lb, d);
+	for (k = 0; k < sizeof(period) / sizeof(period[0]); k++) {
+		/* A connection to the dead endpoint fails. */
+		a = attempt_on(lb, dead, t);
+		lb_report(lb, a, ETIMEDOUT, t);
+		CU_ASSERT_EQUAL(stats(lb).ejections, k + 1);
+		CU_ASSERT_EQUAL(stats(lb).ejected, 1);
+		CU_ASSERT_EQUAL(lb_ejected_until(lb, d), t + period[k]);
+		/* Another failure of the same outage changes nothing. */
+		lb_report(lb, a, ECONNREFUSED, t + 1);
+		CU_ASSERT_EQUAL(stats(lb).ejections, k + 1);
+		CU_ASSERT_EQUAL(lb_ejected_until(lb, d), t + period[k]);
+		/* Until the period is over, no new connection gets it. */
+		for (i = 0; i < 12; i++) {
+			ep = pick(lb, NULL, t + period[k] - 1);
+			CU_ASSERT(!ep_equal(ep, dead));
+		}
+		CU_ASSERT_EQUAL(stats(lb).returns, k);
+		/* Then it is back, and taken in turn. */
+		t += period[k];
+		for (i = 0; i < 3; i++)
+			if (ep_equal(pick(lb, NULL, t), dead))
+				break;
+		CU_ASSERT(i < 3);
+		CU_ASSERT_EQUAL(stats(lb).returns, k + 1);
+		CU_ASSERT_EQUAL(stats(lb).ejected, 0);
+		CU_ASSERT_EQUAL(lb_ejected_until(lb, d), 0);
+	}
+	/* A success resets the doubling: the next ejection is 1 s again. */
+	a = attempt_on(lb, dead, t);
+	lb_report(lb, a, 0, t);
+	lb_report(lb, a, EHOSTUNREACH, t);
+	CU_ASSERT_EQUAL(lb_ejected_until(lb, d), t + 1000);
+	/* A success while out (a connect begun before) ends it at once. */
+	lb_report(lb, a, 0, t + 10);
+	CU_ASSERT_EQUAL(lb_ejected_until(lb, d), 0);
+	CU_ASSERT_EQUAL(stats(lb).ejected, 0);
+	CU_ASSERT_EQUAL(stats(lb).returns, k + 1);
+	/* lb_expire returns endpoints whose time is up, without a pick. */
+	lb_report(lb, a, ETIMEDOUT, t + 20);
+	CU_ASSERT_EQUAL(stats(lb).ejected, 1);
+	lb_expire(lb, t + 20 + 999);
+	CU_ASSERT_EQUAL(stats(lb).ejected, 1);
+	lb_expire(lb, t + 20 + 1000);
+	CU_ASSERT_EQUAL(stats(lb).ejected, 0);
+	CU_ASSERT_EQUAL(stats(lb).returns, k + 2);
+	lb_free(lb);
+}
+
+/*
+ * The last endpoint in rotation is never ejected, and a pick whose
+ * untried endpoints are all ejected takes one of them rather than go
+ * back to the one it tried.
+ */
+static void
+test_lb_eject_last(void)
+{
+	static const char *const	 s[] = {
+		"10.13.0.1:1", "10.13.0.2:1", "10.13.0.3:1"
+	};
+	struct lb_attempt		 a, b;
+	const struct lb_endpoint	*e0, *e1, *e2, *ep;
+	struct lb			*lb;
+	int				 i;
+
+	lb = lb_new(LB_AFFINITY_NONE, 0);
+	set_eps(lb, s, 1);
+	memset(&a, 0, sizeof(a));
+	e0 = pick_try(lb, NULL, &a, 0);
+	lb_report(lb, &a, ECONNREFUSED, 0);
+	CU_ASSERT_EQUAL(stats(lb).ejections, 0);
+	CU_ASSERT(expect(lb, NULL, 1, e0));
+
+	set_eps(lb, s, 3);
+	e0 = at(lb, 0);
+	e1 = at(lb, 1);
+	e2 = at(lb, 2);
+	/* e0 and e1 fail and go out. */
+	memset(&a, 0, sizeof(a));
+	CU_ASSERT(expect_try(lb, NULL, &a, 0, e0));
+	lb_report(lb, &a, ECONNREFUSED, 0);
+	CU_ASSERT(expect_try(lb, NULL, &a, 0, e1));
+	lb_report(lb, &a, ECONNREFUSED, 0);
+	CU_ASSERT_EQUAL(stats(lb).ejected, 2);
+	/* e2, the last in rotation, fails too: it stays in. */
+	CU_ASSERT(expect_try(lb, NULL, &a, 0, e2));
+	lb_report(lb, &a, ECONNREFUSED, 0);
+	CU_ASSERT_EQUAL(stats(lb).ejected, 2);
+	CU_ASSERT_EQUAL(lb_ejected_until(lb, 2), 0);
+	/* New connections go to e2 only. */
+	for (i = 0; i < 6; i++)
+		CU_ASSERT(expect(lb, NULL, 1, e2));
+	/* A connection that tried e2: its retry takes an ejected one. */
+	memset(&b, 0, sizeof(b));
+	CU_ASSERT(expect_try(lb, NULL, &b, 1, e2));
+	ep = pick_try(lb, NULL, &b, 1);
+	CU_ASSERT(ep_equal(ep, e0) || ep_equal(ep, e1));
+	ep = pick_try(lb, NULL, &b, 1);
+	CU_ASSERT(ep_equal(ep, e0) || ep_equal(ep, e1));
+	/* Every one tried: then the one in rotation, e2. */
+	CU_ASSERT(expect_try(lb, NULL, &b, 1, e2));
+	lb_free(lb);
+}
+
+/*
+ * Affinity decides the first try, unless the pinned endpoint is out;
+ * a failed pinned endpoint moves the pin.
+ */
+static void
+test_lb_eject_pinned(void)
+{
+	static const char *const	 s[] = {
+		"10.14.0.1:1", "10.14.0.2:1", "10.14.0.3:1"
+	};
+	const struct sockaddr		*c1, *c2;
+	const struct lb_endpoint	*pinned, *moved, *other;
+	struct lb_attempt		 a;
+	struct lb			*lb;
+
+	c1 = client("192.0.2.10:1");
+	c2 = client("192.0.2.11:1");
+	lb = lb_new(LB_AFFINITY_CLIENTIP, 0);
+	set_eps(lb, s, 3);
+	pinned = pick(lb, c1, 0);
+	other = pick(lb, c2, 0);
+	CU_ASSERT(expect(lb, c1, 1, pinned));
+	/* c1's connection fails on its pin: the retry moves the pin. */
+	memset(&a, 0, sizeof(a));
+	CU_ASSERT(expect_try(lb, c1, &a, 2, pinned));
+	lb_report(lb, &a, ECONNREFUSED, 2);
+	moved = pick_try(lb, c1, &a, 2);
+	CU_ASSERT(!ep_equal(moved, pinned));
+	lb_report(lb, &a, 0, 2);
+	CU_ASSERT(expect(lb, c1, 3, moved));
+	/* c2 stays pinned to its healthy endpoint. */
+	CU_ASSERT(expect(lb, c2, 3, other));
+	/* c2's pin goes out (another client's failure): c2 moves too. */
+	memset(&a, 0, sizeof(a));
+	CU_ASSERT(expect_try(lb, c2, &a, 4, other));
+	lb_report(lb, &a, ETIMEDOUT, 4);
+	if (!ep_equal(other, pinned)) {
+		CU_ASSERT_EQUAL(stats(lb).ejected, 2);
+	}
+	CU_ASSERT(!ep_equal(pick(lb, c2, 5), other));
+	lb_free(lb);
+}
+
+/*
+ * Ejection state follows an endpoint across list changes; endpoints
+ * that leave take it with them and come back afresh.  A report for an
+ * endpoint that left is ignored; one for an endpoint still listed
+ * finds it after a reshuffle.
+ */
+static void
+test_lb_eject_list_change(void)
+{
+	static const char *const	 s3[] = {
+		"10.15.0.1:1", "10.15.0.2:1", "10.15.0.3:1"
+	};
+	static const char *const	 s4[] = {
+		"10.15.0.1:1", "10.15.0.2:1", "10.15.0.3:1", "10.15.0.4:1"
+	};
+	static const char *const	 s2[] = { "10.15.0.2:1", "10.15.0.3:1" };
+	struct lb_endpoint		 e1, e2;
+	struct lb_attempt		 a, b, *p;
+	struct lb			*lb;
+	int				 i;
+
+	ep_set(&e1, "10.15.0.1:1");
+	lb = lb_new(LB_AFFINITY_NONE, 0);
+	set_eps(lb, s3, 3);
+	/* 10.15.0.1 fails twice in a row: out for 2 s. */
+	a = *attempt_on(lb, &e1, 0);
+	lb_report(lb, &a, ECONNREFUSED, 0);
+	lb_expire(lb, 1000);
+	lb_report(lb, &a, ECONNREFUSED, 1000);
+	CU_ASSERT_EQUAL(lb_ejected_until(lb, index_of(lb, &e1)), 3000);
+	/* A fourth endpoint joins: 10.15.0.1 is still out. */
+	set_eps(lb, s4, 4);
+	CU_ASSERT_EQUAL(stats(lb).ejected, 1);
+	CU_ASSERT_EQUAL(lb_ejected_until(lb, index_of(lb, &e1)), 3000);
+	for (i = 0; i < 8; i++)
+		CU_ASSERT(!ep_equal(pick(lb, NULL, 1500), &e1));
+	/* A connection picked before a reshuffle reports after it. */
+	ep_set(&e2, "10.15.0.2:1");
+	b = *attempt_on(lb, &e2, 1500);
+	set_eps(lb, s3, 3);
+	set_eps(lb, s4, 4);
+	lb_report(lb, &b, ETIMEDOUT, 1500);
+	CU_ASSERT_EQUAL(stats(lb).ejected, 2);
+	/* 10.15.0.1 leaves: its state goes; back, it starts afresh. */
+	set_eps(lb, s2, 2);
+	CU_ASSERT(index_of(lb, &e1) == -1);
+	CU_ASSERT(stats(lb).ejected <= 1);
+	lb_report(lb, &a, ECONNREFUSED, 1600);
+	set_eps(lb, s3, 3);
+	CU_ASSERT_EQUAL(lb_ejected_until(lb, index_of(lb, &e1)), 0);
+	p = attempt_on(lb, &e1, 1700);
+	lb_report(lb, p, ECONNREFUSED, 1700);
+	CU_ASSERT_EQUAL(lb_ejected_until(lb, index_of(lb, &e1)), 2700);
+	lb_free(lb);
+}
+
 static const struct tu_case cases[] = {
 	{ "no endpoints", test_lb_no_endpoints },
 	{ "single endpoint", test_lb_single_endpoint },
@@ -704,6 +1060,11 @@ static const struct tu_case cases[] = {
 	{ "IPv6 clients", test_lb_ipv6_clients },
 	{ "NULL client", test_lb_null_client },
 	{ "shuffled", test_lb_shuffled },
+	{ "retry takes an untried endpoint", test_lb_retry_untried },
+	{ "ejection timing", test_lb_eject_timing },
+	{ "never eject the last endpoint", test_lb_eject_last },
+	{ "ejected pin moves", test_lb_eject_pinned },
+	{ "ejection across list changes", test_lb_eject_list_change },
 	{ NULL, NULL }
 };
 

@@ -158,6 +158,30 @@ env_wait_calls(struct env *e, const char *prefix, int n)
 	return (0);
 }
 
+/*
+ * Run the loop until n calls of prefix have exited (the fake's call
+ * log says so), then a little longer so that their completion is
+ * taken; 0 on timeout (10 s).  For commands that end by themselves
+ * (not a streaming restore).
+ */
+static int
+env_wait_ended(struct env *e, const char *prefix, int n)
+{
+	int	i;
+
+	for (i = 0; i < 2000; i++) {
+		if (fake_ended(&e->f, prefix) >= n) {
+			env_pump(e, 150);
+			return (1);
+		}
+		event_base_loop(e->base, EVLOOP_NONBLOCK);
+		usleep(5000);
+	}
+	fprintf(stderr, "timed out waiting for %d ended calls of %s (have "
+	    "%d)\n", n, prefix, fake_ended(&e->f, prefix));
+	return (0);
+}
+
 /* Return restore input n of IPv4 (caller frees), "" if none. */
 static char *
 env_restore_in(struct env *e, int n)
@@ -371,7 +395,8 @@ test_proxier_udp_conntrack_after_rules(void)
 	CU_ASSERT_EQUAL(fake_count(&e.f, "conntrack.conntrack"), 0);
 
 	/* The quick retries fail too: still no flush. */
-	env_pump(&e, 500);
+	CU_ASSERT(env_wait_ended(&e, "iptables.restore", 5));
+	env_pump(&e, 300);
 	CU_ASSERT_EQUAL(fake_count(&e.f, "iptables.restore"), 5);
 	CU_ASSERT_EQUAL(fake_count(&e.f, "conntrack.conntrack"), 0);
 
@@ -402,7 +427,8 @@ test_proxier_failed_restore_retried(void)
 	env_start(&e);
 	fake_write(&e.f, "fail_line", "3\n");
 	env_web(&e);
-	env_pump(&e, 500);
+	CU_ASSERT(env_wait_ended(&e, "iptables.restore", 4));
+	env_pump(&e, 300);
 	CU_ASSERT_EQUAL(fake_count(&e.f, "iptables.restore"), 4);
 	proxier_get_stats(e.p, &st);
 	CU_ASSERT_EQUAL(st.sync_errors, 4);

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <dirent.h>
@@ -840,9 +841,11 @@ test_proxy_tcp_affinity_reset(void)
 	struct env			 e;
 	const struct svc_counters	*ctr;
 	struct lb_endpoint		 ep;
+	struct lb_attempt		 att;
 	uint16_t			 ports[2];
 	int				 i;
 
+	memset(&att, 0, sizeof(att));
 	if (env_setup(&e) == -1 || env_backends(&e, SRV_ID, 1) == -1) {
 		CU_FAIL("setup");
 		goto out;
@@ -854,7 +857,7 @@ test_proxy_tcp_affinity_reset(void)
 	/* Make the first pick the dead port (an unpinned pick moves on). */
 	if (netutil_get_port((struct sockaddr *)
 	    &lb_endpoint_at(e.lb, 0)->addr) != ports[0])
-		lb_next(e.lb, NULL, 0, 0, &ep);
+		lb_pick(e.lb, NULL, &att, 0, &ep);
 	for (i = 0; i < 4; i++)
 		CU_ASSERT_EQUAL(ask_id(&e), 0);
 	ctr = proxy_tcp_counters(e.pt);
@@ -1275,6 +1278,117 @@ out:
 	env_teardown(&e);
 }
 
+/* Clients stepped while foreign write wakeups are injected. */
+struct race {
+	struct event_base *base;
+	struct clis	 cs;
+	struct event	*found[64];
+	int		 nfound;
+	struct event	*done[64];	/* injected already */
+	int		 ndone;
+	int		 injected;
+};
+
+/* Collect the write events of sockets still in SYN_SENT. */
+static int
+race_scan(const struct event_base *base, const struct event *ev, void *arg)
+{
+	struct race	*r = arg;
+	struct tcp_info	 ti;
+	socklen_t	 len = sizeof(ti);
+	int		 fd = event_get_fd(ev), i;
+
+	if (fd < 0 || !(event_get_events(ev) & EV_WRITE))
+		return (0);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+	    ti.tcpi_state != TCP_SYN_SENT)
+		return (0);
+	for (i = 0; i < r->ndone; i++)
+		if (r->done[i] == ev)
+			return (0);
+	if (r->nfound < 64)
+		r->found[r->nfound++] = (struct event *)ev;
+	return (0);
+}
+
+/*
+ * Step the clients; before that, wake every backend socket still in
+ * SYN_SENT once with a write event that is not its own.
+ */
+static int
+race_done(void *arg)
+{
+	struct race	*r = arg;
+	int		 i;
+
+	r->nfound = 0;
+	event_base_foreach_event(r->base, race_scan, r);
+	/* Events may not change inside the walk: activate afterwards. */
+	for (i = 0; i < r->nfound; i++) {
+		event_active(r->found[i], EV_WRITE, 0);
+		if (r->ndone < 64)
+			r->done[r->ndone++] = r->found[i];
+		r->injected++;
+	}
+	return (clis_done(&r->cs));
+}
+
+/*
+ * Issue 10's race: a write wakeup that is not the connect's own must
+ * not be taken for its completion.  Backends: a black hole (it drops
+ * SYNs) and a live one.  Every backend socket still connecting is woken
+ * with an injected EV_WRITE (SO_ERROR reads 0 then).  Before the fix
+ * such a connection was relayed to the socket still in SYN_SENT: its
+ * client never got an answer (in the field, a reset with "No route to
+ * host" once ARP gave up).  Now the attempt waits for its own outcome,
+ * times out and is retried on the live endpoint.
+ */
+static void
+test_proxy_tcp_foreign_wakeup(void)
+{
+	struct env			 e;
+	struct cli			 c[8];
+	struct race			 r;
+	const struct svc_counters	*ctr;
+	uint16_t			 ports[2];
+	int				 bh = -1, filler = -1, i, ok = 0;
+
+	memset(c, 0, sizeof(c));
+	memset(&r, 0, sizeof(r));
+	if (env_setup(&e) == -1 || env_backends(&e, SRV_ID, 1) == -1 ||
+	    (bh = blackhole_open(&ports[0], &filler)) == -1) {
+		CU_FAIL("setup");
+		goto out;
+	}
+	ports[1] = e.srv.port[0];
+	env_endpoints(&e, ports, 2);
+	for (i = 0; i < 8; i++) {
+		c[i].want_line = 1;
+		CU_ASSERT(cli_connect(&c[i], e.port) == 0);
+	}
+	r.cs.c = c;
+	r.cs.n = 8;
+	r.base = e.base;
+	CU_ASSERT(pump(&e, race_done, &r, 5000));
+	for (i = 0; i < 8; i++)
+		ok += c[i].line_done && atoi(c[i].line) == 0 && !c[i].err;
+	CU_ASSERT_EQUAL(ok, 8);
+	/* Round robin sent some to the black hole, and they were woken. */
+	CU_ASSERT(r.injected >= 1);
+	ctr = proxy_tcp_counters(e.pt);
+	CU_ASSERT(ctr->connect_errors >= 1);
+	CU_ASSERT_EQUAL(ctr->failed, 0);
+out:
+	for (i = 0; i < 8; i++)
+		if (c[i].fd > 0)
+			close(c[i].fd);
+	if (bh != -1)
+		close(bh);
+	if (filler != -1)
+		close(filler);
+	env_teardown(&e);
+}
+
 /* Run the loop for ms and return the CPU milliseconds it used. */
 static uint64_t
 loop_cpu(struct env *e, int ms)
@@ -1480,6 +1594,7 @@ static const struct tu_case cases[] = {
 	{ "kill dying services", test_proxy_tcp_kill_dying },
 	{ "close while connecting", test_proxy_tcp_close_while_connecting },
 	{ "slow backend does not block", test_proxy_tcp_slow_backend },
+	{ "foreign wakeup is not a connect", test_proxy_tcp_foreign_wakeup },
 	{ "EMFILE pauses the listener", test_proxy_tcp_emfile },
 	{ "EMFILE on the backend socket", test_proxy_tcp_emfile_backend },
 	{ "no pipe: read/write fallback", test_proxy_tcp_no_pipe_fallback },
