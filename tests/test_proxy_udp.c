@@ -470,6 +470,46 @@ test_proxy_udp_dead_backend(void)
 	fx_teardown(&fx);
 }
 
+/*
+ * A client whose flow met ICMP port unreachable moves to an endpoint it
+ * has not tried at its next datagram, even when another client's new
+ * flow moved the shared round-robin cursor in between (issue 10: it used
+ * to land on the dead endpoint again).
+ */
+static void
+test_proxy_udp_dead_backend_interleaved(void)
+{
+	struct fx		fx;
+	struct sockaddr_in	sin;
+	struct lb_stats		st;
+	int			cl, x = -1, y, i;
+
+	CU_ASSERT_FATAL(fx_setup(&fx, 2, LB_AFFINITY_NONE, 5000) == 0);
+	fx_kill_backend(&fx, 0, 0);
+	/* New clients until one's first flow goes to the dead endpoint. */
+	for (i = 0; i < 4 && x == -1; i++) {
+		cl = udp_socket(&sin);
+		if (client_ask(&fx, cl, "q", 300) == -1)
+			x = cl;
+		else
+			close(cl);
+	}
+	CU_ASSERT_FATAL(x != -1);
+	CU_ASSERT_EQUAL(fx.c->connect_errors, 1);
+	/* Another client's flow takes the cursor... */
+	y = udp_socket(&sin);
+	CU_ASSERT_EQUAL(client_ask(&fx, y, "y", 1000), 1);
+	/* ...and x's next datagram still reaches the live endpoint. */
+	CU_ASSERT_EQUAL(client_ask(&fx, x, "x", 1000), 1);
+	CU_ASSERT_EQUAL(fx.c->connect_errors, 1);
+	/* The failure ejected the dead endpoint: counted once. */
+	lb_get_stats(fx.lb, &st);
+	CU_ASSERT_EQUAL(st.ejections, 1);
+	close(x);
+	close(y);
+	fx_teardown(&fx);
+}
+
 /* With ClientIP affinity a failure resets the pin to the dead backend. */
 static void
 test_proxy_udp_dead_backend_affinity(void)
@@ -632,6 +672,8 @@ static const struct tu_case cases[] = {
 	{ "traffic keeps a flow", test_proxy_udp_keepalive },
 	{ "no endpoints drops", test_proxy_udp_no_endpoints },
 	{ "dead backend closes flow", test_proxy_udp_dead_backend },
+	{ "dead backend: next datagram moves",
+	    test_proxy_udp_dead_backend_interleaved },
 	{ "dead backend resets affinity",
 	    test_proxy_udp_dead_backend_affinity },
 	{ "many flows", test_proxy_udp_many_flows },
