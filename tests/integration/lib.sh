@@ -266,6 +266,29 @@ kp_backend() {
 	kp_wait_file "$ready" 50 || kp_die "backend ($mode ${args[*]}) did not start"
 }
 
+# kp_gone PID: has the process exited (and been reaped)?
+kp_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# kp_backend_stop PID: stop one backend.py started by kp_backend the way a
+# draining pod stops (SIGUSR2: new SYNs dropped, the handshakes in flight
+# accepted, the listeners closed so new connects are refused, the
+# accepted connections served to their end), wait until it has exited
+# (12 s at most, then SIGKILL) and forget its pid.  No connection the
+# backend's kernel already accepted is reset, so a client failure seen
+# around the stop is the proxy's.  Not in $(...): the backend must be a
+# child of this shell.
+kp_backend_stop() {
+	local pid=$1
+
+	kill -USR2 "$pid" 2>/dev/null
+	if ! kp_until 120 kp_gone "$pid"; then
+		kp_log "backend $pid did not drain within 12 s: killed"
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+	KP_PIDS=$(echo " $KP_PIDS " | sed "s/ $pid / /")
+}
+
 # Services file helpers: print v1 objects the way kubectl prints them.
 # kp_svc NAME CLUSTERIP PORT PROTO [TARGETPORT [AFFINITY_TIMEOUT|-]]
 # The port is named "p"; AFFINITY_TIMEOUT "-" means ClientIP affinity
