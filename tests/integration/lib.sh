@@ -417,6 +417,47 @@ kp_debug_has() {
 	kp_debug "$1" "$2" 2>/dev/null | grep -q -- "$3"
 }
 
+# kp_burst NS ARGS...: run burst.py ARGS in namespace NS (see burst.py:
+# bursts of concurrent connections, one JSON line of results).  Killed
+# after $KP_BURST_TIMEOUT seconds (default 90) whatever happens.
+kp_burst() {
+	local ns=$1
+	shift
+	timeout -k 5 "${KP_BURST_TIMEOUT:-90}" \
+	    ip netns exec "$ns" "$KP_PY" "$KP_HERE/burst.py" "$@"
+}
+
+# kp_close_reasons: how kuproxy's relayed TCP connections ended, from its
+# -v 2 log ("proxy_conn_close" lines), counted by reason; for test logs.
+kp_close_reasons() {
+	grep -a 'proxy_conn_close: ' "$KP_LOG" 2>/dev/null |
+	    sed -n 's/.*proxy_conn_close: .* -> [^ ]*: \(.*\), [0-9]* bytes in, .*/\1/p' |
+	    sort | uniq -c | sort -rn
+}
+
+# Issue 10's passive outlier ejection.  Set to 1 once kuproxy exports
+# kuproxy_endpoint_ejections_total: until then an absent series is only
+# logged.
+: "${KP_EJECTIONS_REQUIRED:=0}"
+
+# kp_check_ejections SERVICE [MIN]: log SERVICE's kuproxy_endpoint_*
+# series and assert kuproxy_endpoint_ejections_total >= MIN (default 1)
+# when the series is exported (or KP_EJECTIONS_REQUIRED=1).
+kp_check_ejections() {
+	local svc=$1 min=${2:-1} series v
+
+	series="kuproxy_endpoint_ejections_total{service=\"$svc\",protocol=\"TCP\"}"
+	kp_node curl -s -m 2 "http://$KP_METRICS/metrics" |
+	    grep -F "service=\"$svc\"" | grep '^kuproxy_endpoint_' |
+	    while read -r line; do kp_log "metric: $line"; done
+	v=$(kp_metric "$series")
+	if [ -z "$v" ] && [ "$KP_EJECTIONS_REQUIRED" != 1 ]; then
+		kp_log "kuproxy does not export $series (not asserted)"
+		return 0
+	fi
+	kp_ge "endpoints ejected ($series)" "$min" "$v"
+}
+
 # kp_ge DESCRIPTION MIN GOT: a numeric lower bound.
 # kp_metric SERIES: the value of one /metrics series, given by its exact
 # name and labels; empty if kuproxy does not export it.
