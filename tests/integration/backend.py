@@ -16,6 +16,14 @@ b"<id>:len=<N>:sha256=<hex>".
 
 Writes "ready" to --ready-file once every socket is bound, and prints a
 line for each SIGUSR1 with the number of open TCP connections.
+
+SIGUSR2 stops the backend the way a draining pod stops, without
+resetting a connection whose handshake the kernel already completed:
+each TCP listener at once drops new SYNs (a socket filter: dialers see
+an unanswered SYN, then a refusal); 0.3 s later, once the handshakes in
+flight have completed, the backlog is accepted and the listeners are
+closed (new connects are refused); the accepted connections are served
+to their end, then the process exits (after 10 s at most).
 """
 
 import argparse
@@ -25,9 +33,33 @@ import resource
 import selectors
 import signal
 import socket
+import struct
 import sys
+import time
 
 UDP_MAX = 65507
+SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
+DRAIN_SYN_SECS = 0.3	# SYNs dropped, handshakes in flight completing
+DRAIN_MAX_SECS = 10.0	# exit then, even with connections open
+
+
+def drop_syns(sock):
+    """Attach a classic BPF filter dropping pure SYNs to a TCP listener.
+
+    A listener's filter sees the segment from its TCP header: byte 13
+    holds the flags.  The ACKs completing handshakes already under way
+    still pass, so they complete into the backlog.
+    """
+    import ctypes
+    prog = [(0x30, 0, 0, 13),            # ldb [13]
+            (0x54, 0, 0, 0x12),          # and #(SYN|ACK)
+            (0x15, 0, 1, 0x02),          # jeq #SYN, drop, keep
+            (0x06, 0, 0, 0),             # ret #0: drop
+            (0x06, 0, 0, 0xffffffff)]    # ret #-1: keep it all
+    buf = ctypes.create_string_buffer(
+        b"".join(struct.pack("HBBI", *ins) for ins in prog))
+    fprog = struct.pack("HL", len(prog), ctypes.addressof(buf))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 
 def raise_nofile():
@@ -76,6 +108,9 @@ class Server:
         self.mode = mode
         self.conns = 0
         self.accepted = 0
+        self.listeners = []
+        self.udps = []
+        self.drain_start = None
 
     def add_tcp(self, ident, ip, port):
         """Listen on TCP ip:port answering as ident."""
@@ -85,6 +120,7 @@ class Server:
         ls.listen(4096)
         ls.setblocking(False)
         self.sel.register(ls, selectors.EVENT_READ, ("listen", ident))
+        self.listeners.append((ls, ident))
 
     def add_udp(self, ident, ip, port):
         """Serve UDP on ip:port answering as ident."""
@@ -93,6 +129,7 @@ class Server:
         us.bind((ip, port))
         us.setblocking(False)
         self.sel.register(us, selectors.EVENT_READ, ("udp", ident))
+        self.udps.append(us)
 
     def on_accept(self, ls, ident):
         """Accept as many pending connections as possible."""
@@ -180,12 +217,50 @@ class Server:
             except OSError as e:
                 print("backend: sendto: %s" % e, file=sys.stderr)
 
+    def drain(self):
+        """SIGUSR2: stop taking new connections (see the docstring)."""
+        if self.drain_start is not None:
+            return
+        self.drain_start = time.monotonic()
+        for ls, _ in self.listeners:
+            drop_syns(ls)
+
+    def drain_step(self):
+        """Close the listeners once the handshakes in flight are in the
+        backlog; exit when no connection is left."""
+        el = time.monotonic() - self.drain_start
+        if self.listeners and el >= DRAIN_SYN_SECS:
+            for ls, ident in self.listeners:
+                while True:
+                    n = self.accepted
+                    self.on_accept(ls, ident)
+                    if self.accepted == n:
+                        break
+                self.sel.unregister(ls)
+                ls.close()
+            self.listeners = []
+            for us in self.udps:
+                self.sel.unregister(us)
+                us.close()
+            self.udps = []
+        if not self.listeners and (self.conns == 0 or
+                                   el >= DRAIN_MAX_SECS):
+            sys.exit(0)
+
     def run(self):
-        """Serve until SIGTERM/SIGINT."""
+        """Serve until SIGTERM/SIGINT, or until drained (SIGUSR2)."""
         while True:
-            for key, ev in self.sel.select(timeout=1.0):
+            if self.drain_start is not None:
+                self.drain_step()
+            tmo = 1.0 if self.drain_start is None else 0.05
+            for key, ev in self.sel.select(timeout=tmo):
                 kind, obj = key.data
-                if kind == "listen":
+                if kind == "wakeup":
+                    try:
+                        key.fileobj.recv(256)
+                    except OSError:
+                        pass
+                elif kind == "listen":
                     self.on_accept(key.fileobj, obj)
                 elif kind == "udp":
                     self.on_udp(key.fileobj, obj)
@@ -228,6 +303,14 @@ def main():
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     signal.signal(signal.SIGUSR1, on_usr1)
+    signal.signal(signal.SIGUSR2, lambda signum, frame: srv.drain())
+    # Wake the loop at once on a signal (SIGUSR2 must not wait for the
+    # select timeout).
+    wr, ww = socket.socketpair()
+    for s in (wr, ww):
+        s.setblocking(False)
+    signal.set_wakeup_fd(ww.fileno(), warn_on_full_buffer=False)
+    srv.sel.register(wr, selectors.EVENT_READ, ("wakeup", None))
     if args.ready_file:
         tmp = args.ready_file + ".tmp"
         with open(tmp, "w") as f:

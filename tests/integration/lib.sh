@@ -266,6 +266,29 @@ kp_backend() {
 	kp_wait_file "$ready" 50 || kp_die "backend ($mode ${args[*]}) did not start"
 }
 
+# kp_gone PID: has the process exited (and been reaped)?
+kp_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# kp_backend_stop PID: stop one backend.py started by kp_backend the way a
+# draining pod stops (SIGUSR2: new SYNs dropped, the handshakes in flight
+# accepted, the listeners closed so new connects are refused, the
+# accepted connections served to their end), wait until it has exited
+# (12 s at most, then SIGKILL) and forget its pid.  No connection the
+# backend's kernel already accepted is reset, so a client failure seen
+# around the stop is the proxy's.  Not in $(...): the backend must be a
+# child of this shell.
+kp_backend_stop() {
+	local pid=$1
+
+	kill -USR2 "$pid" 2>/dev/null
+	if ! kp_until 120 kp_gone "$pid"; then
+		kp_log "backend $pid did not drain within 12 s: killed"
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+	KP_PIDS=$(echo " $KP_PIDS " | sed "s/ $pid / /")
+}
+
 # Services file helpers: print v1 objects the way kubectl prints them.
 # kp_svc NAME CLUSTERIP PORT PROTO [TARGETPORT [AFFINITY_TIMEOUT|-]]
 # The port is named "p"; AFFINITY_TIMEOUT "-" means ClientIP affinity
@@ -392,6 +415,47 @@ print(json.dumps(r, sort_keys=True) if isinstance(r, (list, dict)) else r)
 # kp_debug_has SERVICE FIELD PATTERN: does the field's JSON match PATTERN?
 kp_debug_has() {
 	kp_debug "$1" "$2" 2>/dev/null | grep -q -- "$3"
+}
+
+# kp_burst NS ARGS...: run burst.py ARGS in namespace NS (see burst.py:
+# bursts of concurrent connections, one JSON line of results).  Killed
+# after $KP_BURST_TIMEOUT seconds (default 90) whatever happens.
+kp_burst() {
+	local ns=$1
+	shift
+	timeout -k 5 "${KP_BURST_TIMEOUT:-90}" \
+	    ip netns exec "$ns" "$KP_PY" "$KP_HERE/burst.py" "$@"
+}
+
+# kp_close_reasons: how kuproxy's relayed TCP connections ended, from its
+# -v 2 log ("proxy_conn_close" lines), counted by reason; for test logs.
+kp_close_reasons() {
+	grep -a 'proxy_conn_close: ' "$KP_LOG" 2>/dev/null |
+	    sed -n 's/.*proxy_conn_close: .* -> [^ ]*: \(.*\), [0-9]* bytes in, .*/\1/p' |
+	    sort | uniq -c | sort -rn
+}
+
+# Issue 10's passive outlier ejection.  Set to 1 once kuproxy exports
+# kuproxy_endpoint_ejections_total: until then an absent series is only
+# logged.
+: "${KP_EJECTIONS_REQUIRED:=0}"
+
+# kp_check_ejections SERVICE [MIN]: log SERVICE's kuproxy_endpoint_*
+# series and assert kuproxy_endpoint_ejections_total >= MIN (default 1)
+# when the series is exported (or KP_EJECTIONS_REQUIRED=1).
+kp_check_ejections() {
+	local svc=$1 min=${2:-1} series v
+
+	series="kuproxy_endpoint_ejections_total{service=\"$svc\",protocol=\"TCP\"}"
+	kp_node curl -s -m 2 "http://$KP_METRICS/metrics" |
+	    grep -F "service=\"$svc\"" | grep '^kuproxy_endpoint_' |
+	    while read -r line; do kp_log "metric: $line"; done
+	v=$(kp_metric "$series")
+	if [ -z "$v" ] && [ "$KP_EJECTIONS_REQUIRED" != 1 ]; then
+		kp_log "kuproxy does not export $series (not asserted)"
+		return 0
+	fi
+	kp_ge "endpoints ejected ($series)" "$min" "$v"
 }
 
 # kp_ge DESCRIPTION MIN GOT: a numeric lower bound.
