@@ -435,27 +435,17 @@ kp_close_reasons() {
 	    sort | uniq -c | sort -rn
 }
 
-# Issue 10's passive outlier ejection.  Set to 1 once kuproxy exports
-# kuproxy_endpoint_ejections_total: until then an absent series is only
-# logged.
-: "${KP_EJECTIONS_REQUIRED:=0}"
-
 # kp_check_ejections SERVICE [MIN]: log SERVICE's kuproxy_endpoint_*
-# series and assert kuproxy_endpoint_ejections_total >= MIN (default 1)
-# when the series is exported (or KP_EJECTIONS_REQUIRED=1).
+# series (issue 10's passive outlier ejection) and assert
+# kuproxy_endpoint_ejections_total >= MIN (default 1).
 kp_check_ejections() {
-	local svc=$1 min=${2:-1} series v
+	local svc=$1 min=${2:-1} series
 
 	series="kuproxy_endpoint_ejections_total{service=\"$svc\",protocol=\"TCP\"}"
 	kp_node curl -s -m 2 "http://$KP_METRICS/metrics" |
-	    grep -F "service=\"$svc\"" | grep '^kuproxy_endpoint_' |
+	    grep -F "service=\"$svc\"" | grep '^kuproxy_endpoint' |
 	    while read -r line; do kp_log "metric: $line"; done
-	v=$(kp_metric "$series")
-	if [ -z "$v" ] && [ "$KP_EJECTIONS_REQUIRED" != 1 ]; then
-		kp_log "kuproxy does not export $series (not asserted)"
-		return 0
-	fi
-	kp_ge "endpoints ejected ($series)" "$min" "$v"
+	kp_ge "endpoints ejected ($series)" "$min" "$(kp_metric "$series")"
 }
 
 # kp_ge DESCRIPTION MIN GOT: a numeric lower bound.
