@@ -4,8 +4,9 @@
  * kuproxy's own flags.
  *
  * A config is built completely (defaults, then the file, then flags,
- * which override the file), validated, and only then used or swapped in
- * for the live one.  Parsers are pure: a buffer in, a struct out.
+ * which override the file), defaulted and validated as kube-proxy 1.20
+ * does, and only then used or swapped in for the live one.  Parsers are
+ * pure: a buffer in, a struct out.
  */
 #ifndef CONFIG_H
 #define CONFIG_H
@@ -19,8 +20,10 @@
 #define CONFIG_ERRLEN	512
 
 /*
- * Compile-time defaults: Makefile.am passes STATEDIR and configure the
- * binary paths in DEFS; these fallbacks serve builds without them.
+ * Compile-time defaults: configure puts the binary paths in DEFS; these
+ * fallbacks serve builds without them.  The state directory is not
+ * derived from the configure prefix: kube-proxy's peers keep theirs
+ * under /var/lib whatever the prefix, and so does kuproxy.
  */
 #ifndef STATEDIR
 #define STATEDIR	"/var/lib/kuproxy"
@@ -36,32 +39,94 @@
 #endif
 
 /* Room in kp_config.src_line for every KubeProxyConfiguration field. */
-#define CONFIG_NSRC	16
+#define CONFIG_NSRC	48
 
 /* Values of endpoints_source. */
 #define CONFIG_EPS_AUTO		0
 #define CONFIG_EPS_SLICES	1
 #define CONFIG_EPS_ENDPOINTS	2
 
+/* Values of proxy_mode, the mode asked for (kuproxy always runs userspace). */
+#define CONFIG_MODE_DEFAULT	0	/* "": kube-proxy would pick iptables */
+#define CONFIG_MODE_USERSPACE	1
+#define CONFIG_MODE_IPTABLES	2
+#define CONFIG_MODE_IPVS	3
+
+/* A []string field (nodePortAddresses, ipvs.excludeCIDRs). */
+struct config_list {
+	char		**v;
+	size_t		  n;
+	int		  set;	/* given, even empty ([] rather than null) */
+};
+
+/* featureGates: name=bool pairs, sorted by name, each name once. */
+struct config_gate {
+	char		*name;
+	int		 value;
+};
+struct config_gates {
+	struct config_gate *v;
+	size_t		 n;
+};
+
+/*
+ * Every field of kube-proxy 1.20's KubeProxyConfiguration
+ * (kubeproxy.config.k8s.io/v1alpha1), with kube-proxy's defaults
+ * (SetDefaults_KubeProxyConfiguration), its flags, and kuproxy's own
+ * flags.  Durations are Go time.Duration values: signed nanoseconds.
+ */
 struct kp_config {
-	/* KubeProxyConfiguration fields that userspace mode uses. */
+	/* KubeProxyConfiguration fields (JSON name, default). */
 	char		*bind_address;		/* bindAddress, "0.0.0.0" */
-	char		*port_range;		/* portRange, "" */
-	uint64_t	 udp_idle_timeout_ms;	/* udpIdleTimeout, 250ms */
-	uint64_t	 sync_period_ms;	/* iptables.syncPeriod, 30s */
-	uint64_t	 min_sync_period_ms;	/* iptables.minSyncPeriod, 1s */
-	uint64_t	 config_sync_period_ms;	/* configSyncPeriod, 15m */
+	int		 bind_address_hard_fail; /* bindAddressHardFail */
+	char		*cluster_cidr;		/* clusterCIDR, "" */
+	/* clientConnection. */
+	char		*accept_content_types;	/* acceptContentTypes, "" */
+	char		*content_type;		/* contentType, protobuf */
+	double		 qps;			/* qps (a float32), 5 */
+	int32_t		 burst;			/* burst, 10 */
+	char		*kubeconfig;		/* kubeconfig, optional */
+	char		*detect_local_mode;	/* detectLocalMode, "" */
+	int		 enable_profiling;	/* enableProfiling */
+	struct config_gates feature_gates;	/* featureGates */
 	char		*healthz_bind_address;	/* "0.0.0.0:10256" */
 	char		*metrics_bind_address;	/* "127.0.0.1:10249" */
-	/* clientConnection.kubeconfig */
-	char		*kubeconfig;
-	char		*hostname_override;	/* hostnameOverride */
-	char		*mode;			/* mode: "" or "userspace" */
+	char		*hostname_override;	/* hostnameOverride, optional */
+	/* iptables. */
+	int32_t		 masquerade_bit;	/* masqueradeBit, 14 */
+	int		 masquerade_all;	/* masqueradeAll */
+	int64_t		 sync_period_ns;	/* syncPeriod, 30s */
+	int64_t		 min_sync_period_ns;	/* minSyncPeriod, 1s */
+	/* ipvs (validated only in ipvs mode, as kube-proxy does). */
+	int64_t		 ipvs_sync_period_ns;	/* syncPeriod, 30s */
+	int64_t		 ipvs_min_sync_period_ns; /* minSyncPeriod, 0 */
+	char		*ipvs_scheduler;	/* scheduler, "" */
+	struct config_list ipvs_exclude_cidrs;	/* excludeCIDRs */
+	int		 ipvs_strict_arp;	/* strictARP */
+	int64_t		 ipvs_tcp_timeout_ns;	/* tcpTimeout, 0 */
+	int64_t		 ipvs_tcpfin_timeout_ns; /* tcpFinTimeout, 0 */
+	int64_t		 ipvs_udp_timeout_ns;	/* udpTimeout, 0 */
+	int32_t		 oom_score_adj;		/* oomScoreAdj, -999 */
+	char		*mode;			/* mode, "" */
+	char		*port_range;		/* portRange, "" */
+	int64_t		 udp_idle_timeout_ns;	/* udpIdleTimeout, 250ms */
+	/* conntrack. */
+	int32_t		 conntrack_max_per_core; /* maxPerCore, 32768 */
+	int32_t		 conntrack_min;		/* min, 131072 */
+	int64_t		 conntrack_tcp_established_ns; /* 24h */
+	int64_t		 conntrack_tcp_close_wait_ns;  /* 1h */
+	int64_t		 config_sync_period_ns;	/* configSyncPeriod, 15m */
+	struct config_list node_port_addresses;	/* nodePortAddresses */
+	/* winkernel (Windows only). */
+	char		*winkernel_network_name;	/* networkName */
+	char		*winkernel_source_vip;		/* sourceVip */
+	int		 winkernel_enable_dsr;		/* enableDSR */
+	char		*show_hidden_metrics;	/* showHiddenMetricsForVersion */
 
 	/*
 	 * Optional strings (kubeconfig, hostname_override, master,
 	 * config_file, write_config_to, services_file) are NULL when unset
-	 * or set to "".  The others are never NULL.
+	 * or set to "".  The other strings are never NULL.
 	 */
 
 	/* Flag-only options. */
@@ -69,6 +134,9 @@ struct kp_config {
 	char		*master;		/* --master */
 	char		*write_config_to;	/* --write-config-to */
 	int		 cleanup;		/* --cleanup */
+	int		 cleanup_ipvs;		/* --cleanup-ipvs, true */
+	int32_t		 healthz_port;		/* --healthz-port, 10256 */
+	int32_t		 metrics_port;		/* --metrics-port, 10249 */
 	int		 verbosity;		/* -v / --v */
 
 	/* kuproxy's own flags. */
@@ -81,6 +149,11 @@ struct kp_config {
 	int		 endpoints_source;	/* --endpoints-source */
 
 	/* Derived by config_validate(). */
+	int		 proxy_mode;		/* CONFIG_MODE_* asked for */
+	uint64_t	 udp_idle_timeout_ms;	/* the durations in ms, */
+	uint64_t	 sync_period_ms;	/* rounded up (1ns -> 1ms) */
+	uint64_t	 min_sync_period_ms;
+	uint64_t	 config_sync_period_ms;
 	struct sockaddr_storage bind_ss;	/* port 0 */
 	socklen_t	 bind_len;
 	uint16_t	 port_base;		/* proxy port range */
@@ -94,10 +167,14 @@ struct kp_config {
 	 * The config module's own bookkeeping, so config_validate() can
 	 * say where a bad value came from: the file last parsed, and per
 	 * field its line there (> 0), -1 if a flag set it, 0 if still the
-	 * default.
+	 * default.  healthz_port_set and metrics_port_set: the deprecated
+	 * port flags were given.  eps_set: --endpoints-source was given.
 	 */
 	char		*src_file;
 	int		 src_line[CONFIG_NSRC];
+	int		 healthz_port_set;
+	int		 metrics_port_set;
+	int		 eps_set;
 };
 
 /* What config_load() asks the caller to do. */
@@ -114,47 +191,82 @@ void		 config_free(struct kp_config *);
 
 /*
  * Build a config from the command line: defaults, then the --config
- * file, then every other flag on top.  Validates the result.  Returns
+ * file, then every other flag on top, then config_validate().  Returns
  * CONFIG_RUN or CONFIG_EXIT, or -1 with the reason in err: for file
- * values "FILE:LINE: field: reason", for flags "--flag: reason".
- * Unknown kube-proxy flags that do not apply to userspace mode are
- * accepted with one warning each; anything else unknown is an error.
+ * values "FILE:LINE: field: reason", for flags "--flag: reason".  Every
+ * kube-proxy 1.20 flag is parsed and checked as kube-proxy does; those
+ * with no effect in userspace mode are kept with one warning each, and
+ * klog's are accepted with one warning each; anything else unknown is
+ * an error.
  */
 int		 config_load(struct kp_config *, int argc, char **argv,
 		    char *err, size_t errlen);
 /*
  * Apply a KubeProxyConfiguration YAML/JSON document held in buf to cfg.
- * fname is for messages.  Fields userspace mode does not use are
- * accepted and ignored (one debug line each); unknown fields are
- * ignored with one log_warnx each, as kube-proxy's lenient fallback
- * decoding does.  A null value keeps the current value.  Returns 0, or
- * -1 with "FILE:LINE: field: reason" in err (cfg may then be partly
- * updated: parse into a scratch config).
+ * fname is for messages.  Every v1alpha1 field of Kubernetes 1.20 is
+ * read, typed and kept (those with no effect in userspace mode are
+ * still validated and written back by --write-config-to, one debug line
+ * each); unknown fields are ignored with one log_warnx each, as
+ * kube-proxy's lenient fallback decoding does.  A null value leaves the
+ * field unset (its default).  Values are checked for their type only:
+ * kube-proxy's defaulting (zero values mean the default) and validation
+ * happen in config_validate().  Returns 0, or -1 with
+ * "FILE:LINE: field: reason" in err (cfg may then be partly updated:
+ * parse into a scratch config).
  */
 int		 config_parse_yaml(struct kp_config *, const char *buf,
 		    size_t len, const char *fname, char *err, size_t errlen);
 /*
- * Check cross-field rules and fill the derived fields.  Returns 0, or
- * -1 with "field: reason" in err.
+ * Apply kube-proxy 1.20's defaulting (SetDefaults_KubeProxyConfiguration:
+ * a zero value read from the file means the default; flags are taken
+ * as given, as kube-proxy does), the deprecated --healthz-port and
+ * --metrics-port, then its validation (validation.go, plus the checks
+ * kube-proxy makes when it starts: detectLocalMode, hostnameOverride),
+ * and fill the derived fields.  Idempotent.  Returns 0, or -1 with
+ * "FILE:LINE: field: reason", "--flag: reason" or "field: reason" in
+ * err, whichever way the bad value came.
  */
 int		 config_validate(struct kp_config *, char *err, size_t errlen);
 /*
  * Write cfg as a KubeProxyConfiguration YAML document to fp (not
- * closed).  Returns 0, or -1 if writing or flushing fp failed.
+ * closed): every field, in kube-proxy's --write-config-to layout, so
+ * kube-proxy 1.20 decodes it strictly.  Returns 0, or -1 if writing or
+ * flushing fp failed.
  */
 int		 config_write(const struct kp_config *, FILE *);
 /* Print --help to fp.  Cannot fail (write errors are ignored). */
 void		 config_usage(FILE *);
 /*
+ * The line kuproxy logs once at start about the proxy mode asked for
+ * (it always runs userspace), and whether it is a warning.  cfg must be
+ * validated.  Returns a static string.
+ */
+const char	*config_mode_note(const struct kp_config *, int *warn);
+/*
+ * 1 if feature gate name is enabled in cfg's featureGates (over 1.20's
+ * defaults, with AllAlpha/AllBeta), 0 if not, -1 if 1.20 has no such
+ * gate.
+ */
+int		 config_gate_enabled(const struct kp_config *, const char *name);
+/*
  * Parse a Go duration ("250ms", "1m30s", "2h", "0", "1.5s") into
- * milliseconds.  Returns 0, or -1 with a reason in err.
+ * milliseconds.  Returns 0, or -1 with a reason in err (negative
+ * durations are refused).
  */
 int		 config_parse_duration(const char *, uint64_t *ms, char *err,
+		    size_t errlen);
+/*
+ * Parse a Go duration exactly as time.ParseDuration does, sign
+ * included, into nanoseconds.  Returns 0, or -1 with a reason in err.
+ */
+int		 config_parse_duration_ns(const char *, int64_t *ns, char *err,
 		    size_t errlen);
 /*
  * Print ms the way Go's time.Duration.String() does ("250ms", "1.5s",
  * "15m0s", "2h0m0s", "0s") into buf.  Returns buf.
  */
 const char	*config_format_duration(uint64_t ms, char *buf, size_t len);
+/* The same for signed nanoseconds ("1.5µs", "-2m0s"); 32 bytes suffice. */
+const char	*config_format_duration_ns(int64_t ns, char *buf, size_t len);
 
 #endif /* CONFIG_H */

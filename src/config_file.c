@@ -1,12 +1,16 @@
 /*
  * config_file.c: the KubeProxyConfiguration file
- * (kubeproxy.config.k8s.io/v1alpha1), as YAML or JSON.  config_keys
- * lists every key of Kubernetes 1.20's v1alpha1 so that each is either
- * honoured (through config_fields, the same setter the flags use),
- * knowingly ignored, or reported as unknown; unknown keys only warn, as
- * kube-proxy's lenient fallback decoding does.
+ * (kubeproxy.config.k8s.io/v1alpha1), as YAML or JSON.  Every key of
+ * Kubernetes 1.20's v1alpha1 is a config_fields row: its value is
+ * type-checked as kube-proxy's decoder checks it and kept (defaulting
+ * and validation come later, in config_validate).  Unknown keys only
+ * warn, as kube-proxy's lenient fallback decoding does.
  */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,113 +25,244 @@
 
 #define CONFIG_MAXFILE		(4 * 1024 * 1024)
 
-/* What the file parser does with a key. */
-enum config_key_kind {
-	CK_META = 0,	/* apiVersion, kind: checked first */
-	CK_FIELD,	/* honoured: config_fields[field] */
-	CK_MAP,		/* a mapping whose keys are "key.child" rows */
-	CK_IGNORE,	/* v1alpha1 field with no meaning in userspace mode */
-};
+static int	config_yaml_bool(struct json_object *, int *);
 
-struct config_key {
-	const char	*key;
-	enum config_key_kind kind;
-	int		 field;
-};
+/* The nested objects of v1alpha1; their keys are "map.child" rows. */
+static const char *const config_maps[] = { "clientConnection", "conntrack",
+    "iptables", "ipvs", "winkernel", NULL };
 
-/* Every KubeProxyConfiguration v1alpha1 key of Kubernetes 1.20. */
-static const struct config_key config_keys[] = {
-	{ "apiVersion", CK_META, 0 },
-	{ "kind", CK_META, 0 },
-	{ "bindAddress", CK_FIELD, CF_BIND },
-	{ "portRange", CK_FIELD, CF_PORTRANGE },
-	{ "udpIdleTimeout", CK_FIELD, CF_UDP },
-	{ "configSyncPeriod", CK_FIELD, CF_CFGSYNC },
-	{ "healthzBindAddress", CK_FIELD, CF_HEALTHZ },
-	{ "metricsBindAddress", CK_FIELD, CF_METRICS },
-	{ "hostnameOverride", CK_FIELD, CF_HOSTNAME },
-	{ "mode", CK_FIELD, CF_MODE },
-	{ "iptables", CK_MAP, 0 },
-	{ "iptables.syncPeriod", CK_FIELD, CF_SYNC },
-	{ "iptables.minSyncPeriod", CK_FIELD, CF_MINSYNC },
-	{ "iptables.masqueradeAll", CK_IGNORE, 0 },
-	{ "iptables.masqueradeBit", CK_IGNORE, 0 },
-	{ "clientConnection", CK_MAP, 0 },
-	{ "clientConnection.kubeconfig", CK_FIELD, CF_KUBECONFIG },
-	{ "clientConnection.acceptContentTypes", CK_IGNORE, 0 },
-	{ "clientConnection.contentType", CK_IGNORE, 0 },
-	{ "clientConnection.qps", CK_IGNORE, 0 },
-	{ "clientConnection.burst", CK_IGNORE, 0 },
-	{ "featureGates", CK_IGNORE, 0 },
-	{ "bindAddressHardFail", CK_IGNORE, 0 },
-	{ "enableProfiling", CK_IGNORE, 0 },
-	{ "clusterCIDR", CK_IGNORE, 0 },
-	{ "ipvs", CK_IGNORE, 0 },
-	{ "oomScoreAdj", CK_IGNORE, 0 },
-	{ "conntrack", CK_IGNORE, 0 },
-	{ "nodePortAddresses", CK_IGNORE, 0 },
-	{ "winkernel", CK_IGNORE, 0 },
-	{ "showHiddenMetricsForVersion", CK_IGNORE, 0 },
-	{ "detectLocalMode", CK_IGNORE, 0 },
-	{ NULL, 0, 0 }
-};
-
-/* Return the text of a scalar duration node (int 0 reads as "0"). */
+/* Name the JSON type of node for messages. */
 static const char *
-config_yaml_text(struct json_object *node, char *buf, size_t len)
+config_json_type(struct json_object *node)
 {
-	switch (json_object_get_type(node)) {
-	case json_type_string:
-		return (json_object_get_string(node));
-	case json_type_int:
-		snprintf(buf, len, "%lld",
-		    (long long)json_object_get_int64(node));
-		return (buf);
-	default:
-		return (NULL);
-	}
+	return (json_type_to_name(json_object_get_type(node)));
 }
 
-/* Apply one honoured key's node to cfg. */
+/* Read a []string node into l. */
+static int
+config_yaml_list(struct kp_config *cfg, int id, struct json_object *node,
+    int line, struct yamljson_errbuf *eb)
+{
+	const struct config_field	*f = &config_fields[id];
+	struct config_list		*l = config_member(cfg, f->off);
+	struct json_object		*item;
+	size_t				 i, n;
+
+	if (!json_object_is_type(node, json_type_array))
+		return (config_fail(eb->err, eb->errlen, cfg->src_file, line,
+		    f, "expected a list of strings, got %s",
+		    config_json_type(node)));
+	n = json_object_array_length(node);
+	for (i = 0; i < n; i++) {
+		item = json_object_array_get_idx(node, i);
+		if (!json_object_is_type(item, json_type_string))
+			return (config_fail(eb->err, eb->errlen, cfg->src_file,
+			    line, f, "[%zu]: expected a string, got %s", i,
+			    item == NULL ? "null" : config_json_type(item)));
+	}
+	config_list_clear(l);
+	l->set = 1;
+	for (i = 0; i < n; i++)
+		config_list_add(l, json_object_get_string(
+		    json_object_array_get_idx(node, i)));
+	return (0);
+}
+
+/* Read a map[string]bool node into the gates. */
+static int
+config_yaml_gates(struct kp_config *cfg, int id, struct json_object *node,
+    int line, struct yamljson_errbuf *eb)
+{
+	const struct config_field	*f = &config_fields[id];
+	struct config_gates		*gs = config_member(cfg, f->off);
+	int				 b;
+
+	if (!json_object_is_type(node, json_type_object))
+		return (config_fail(eb->err, eb->errlen, cfg->src_file, line,
+		    f, "expected a mapping of names to booleans, got %s",
+		    config_json_type(node)));
+	/* A null value reads as false, as the decoder reads it. */
+	json_object_object_foreach(node, key, val) {
+		if (val != NULL && config_yaml_bool(val, &b) == -1)
+			return (config_fail(eb->err, eb->errlen, cfg->src_file,
+			    line, f, "%s: expected a boolean, got %s", key,
+			    config_json_type(val)));
+	}
+	config_gates_clear(gs);
+	json_object_object_foreach(node, k2, v2) {
+		b = 0;
+		if (v2 != NULL)
+			config_yaml_bool(v2, &b);
+		config_gates_set(gs, k2, b);
+	}
+	return (0);
+}
+
+/*
+ * A bool: true/false, or (the parser leaves them strings) the other
+ * YAML 1.1 words go-yaml reads as booleans: y, yes, on, n, no, off.
+ */
+static int
+config_yaml_bool(struct json_object *node, int *b)
+{
+	static const char *const t[] = { "y", "Y", "yes", "Yes", "YES", "on",
+	    "On", "ON", NULL };
+	static const char *const f[] = { "n", "N", "no", "No", "NO", "off",
+	    "Off", "OFF", NULL };
+	const char	*s;
+	int		 i;
+
+	if (json_object_is_type(node, json_type_boolean)) {
+		*b = json_object_get_boolean(node);
+		return (0);
+	}
+	if (!json_object_is_type(node, json_type_string))
+		return (-1);
+	s = json_object_get_string(node);
+	for (i = 0; t[i] != NULL; i++)
+		if (strcmp(s, t[i]) == 0)
+			return (*b = 1, 0);
+	for (i = 0; f[i] != NULL; i++)
+		if (strcmp(s, f[i]) == 0)
+			return (*b = 0, 0);
+	return (-1);
+}
+
+/*
+ * An int32: an integer, a float with no fraction (5.0), or a YAML 1.1
+ * integer the parser left a string (0x10, 0o17, 0b101, 1_000), as
+ * go-yaml and json-iterator read them.  Returns 0, -1 (not a number)
+ * or -2 (out of range).
+ */
+static int
+config_yaml_int32(struct json_object *node, int32_t *v)
+{
+	const char	*s;
+	char		*plain, *p;
+	int64_t		 i64;
+	double		 d;
+	int		 rv;
+
+	if (json_object_is_type(node, json_type_int)) {
+		errno = 0;
+		i64 = json_object_get_int64(node);
+		if (errno != 0 || i64 < INT32_MIN || i64 > INT32_MAX)
+			return (-2);
+		*v = (int32_t)i64;
+		return (0);
+	}
+	if (json_object_is_type(node, json_type_double)) {
+		d = json_object_get_double(node);
+		if (d != floor(d))
+			return (-1);
+		if (d < INT32_MIN || d > INT32_MAX)
+			return (-2);
+		*v = (int32_t)d;
+		return (0);
+	}
+	if (!json_object_is_type(node, json_type_string))
+		return (-1);
+	s = json_object_get_string(node);
+	if (strspn(s, "+-0123456789_abcdefABCDEFoOxX") != strlen(s))
+		return (-1);
+	plain = xstrdup(s);
+	for (p = plain; *s != '\0'; s++)
+		if (*s != '_')
+			*p++ = *s;
+	*p = '\0';
+	rv = config_parse_int32(plain, v) == 0 ? 0 : -1;
+	free(plain);
+	return (rv);
+}
+
+/* Apply one key's node to cfg, typed as kube-proxy's decoder types it. */
 static int
 config_yaml_field(struct kp_config *cfg, int id, struct json_object *node,
     int line, struct yamljson_errbuf *eb)
 {
 	const struct config_field	*f = &config_fields[id];
-	const char			*val;
-	char				 num[32];
+	void				*m = config_member(cfg, f->off);
+	const char			*want;
+	char				 why[CONFIG_ERRLEN];
+	int64_t				 ns;
+	double				 d;
 
-	if (node == NULL)	/* null: keep the default */
-		return (0);
-	if (f->type == CT_DUR)
-		val = config_yaml_text(node, num, sizeof(num));
-	else
-		val = json_object_is_type(node, json_type_string) ?
-		    json_object_get_string(node) : NULL;
-	if (val == NULL)
+	/*
+	 * null: unset, so the default; but a metav1.Duration that is no
+	 * pointer cannot decode it (time: invalid duration "").
+	 */
+	if (node == NULL && f->type == CT_DUR && !(f->flags & CFF_PTR))
 		return (config_fail(eb->err, eb->errlen, cfg->src_file, line,
-		    f, "expected a %s, got %s", f->type == CT_DUR ?
-		    "duration string" : "string",
-		    json_type_to_name(json_object_get_type(node))));
-	return (config_set_field(cfg, id, val, line, eb->err, eb->errlen));
-}
-
-/* Find the config_keys row for path "prefix.key" (or "key"). */
-static const struct config_key *
-config_key_find(const char *prefix, const char *key)
-{
-	const struct config_key	*k;
-	size_t			 plen = prefix ? strlen(prefix) : 0;
-
-	for (k = config_keys; k->key != NULL; k++) {
-		if (prefix == NULL) {
-			if (strcmp(k->key, key) == 0)
-				return (k);
-		} else if (strncmp(k->key, prefix, plen) == 0 &&
-		    k->key[plen] == '.' && strcmp(k->key + plen + 1, key) == 0)
-			return (k);
+		    f, "invalid duration \"\" (null)"));
+	if (node == NULL)
+		return (0);
+	if (f->flags & CFF_NOEFFECT)
+		log_debug("%s: %s:%d: %s has no effect in userspace mode",
+		    __func__, eb->fname, line, f->key);
+	switch (f->type) {
+	case CT_STR:
+	case CT_OPTSTR:
+		if (!json_object_is_type(node, json_type_string)) {
+			want = "a string";
+			goto type;
+		}
+		config_setstr(m, json_object_get_string(node),
+		    f->type == CT_OPTSTR);
+		break;
+	case CT_DUR:
+		if (!json_object_is_type(node, json_type_string)) {
+			want = "a duration string";
+			goto type;
+		}
+		if (config_parse_duration_ns(json_object_get_string(node), &ns,
+		    why, sizeof(why)) == -1)
+			return (config_fail(eb->err, eb->errlen, cfg->src_file,
+			    line, f, "%s", why));
+		*(int64_t *)m = ns;
+		break;
+	case CT_BOOL:
+		if (config_yaml_bool(node, m) == -1) {
+			want = "a boolean";
+			goto type;
+		}
+		break;
+	case CT_INT32:
+		switch (config_yaml_int32(node, m)) {
+		case -1:
+			want = "an integer";
+			goto type;
+		case -2:
+			return (config_fail(eb->err, eb->errlen, cfg->src_file,
+			    line, f, "%s is out of the int32 range",
+			    json_object_get_string(node)));
+		}
+		break;
+	case CT_FLOAT:
+		if (!json_object_is_type(node, json_type_int) &&
+		    !json_object_is_type(node, json_type_double)) {
+			want = "a number";
+			goto type;
+		}
+		d = json_object_get_double(node);
+		if (isfinite(d) && fabs(d) > FLT_MAX)
+			return (config_fail(eb->err, eb->errlen, cfg->src_file,
+			    line, f, "%g is out of the float32 range", d));
+		*(double *)m = (double)(float)d;
+		break;
+	case CT_LIST:
+		if (config_yaml_list(cfg, id, node, line, eb) == -1)
+			return (-1);
+		break;
+	case CT_GATES:
+		if (config_yaml_gates(cfg, id, node, line, eb) == -1)
+			return (-1);
+		break;
 	}
-	return (NULL);
+	cfg->src_line[id] = line;
+	return (0);
+type:
+	return (config_fail(eb->err, eb->errlen, cfg->src_file, line, f,
+	    "expected %s, got %s", want, config_json_type(node)));
 }
 
 /* Apply every key of mapping map (under prefix, NULL at the top) to cfg. */
@@ -135,43 +270,40 @@ static int
 config_yaml_map(struct kp_config *cfg, struct json_object *map,
     const char *prefix, struct yamljson_errbuf *eb)
 {
-	const struct config_key	*k;
-	int			 line, mline = yamljson_line(map);
+	char	 path[256];
+	size_t	 i;
+	int	 id, line, mline = yamljson_line(map);
 
 	json_object_object_foreach(map, key, val) {
 		line = val != NULL ? yamljson_line(val) : 0;
 		if (line == 0)
 			line = mline;
-		if ((k = config_key_find(prefix, key)) == NULL) {
-			log_warnx("%s:%d: unknown field \"%s%s%s\" ignored",
-			    eb->fname, line, prefix ? prefix : "",
-			    prefix ? "." : "", key);
+		snprintf(path, sizeof(path), "%s%s%s", prefix ? prefix : "",
+		    prefix ? "." : "", key);
+		if (prefix == NULL && (strcmp(key, "apiVersion") == 0 ||
+		    strcmp(key, "kind") == 0))
 			continue;
-		}
-		switch (k->kind) {
-		case CK_META:
-			break;
-		case CK_IGNORE:
-			log_debug("%s: %s:%d: %s has no effect in userspace "
-			    "mode; ignored", __func__, eb->fname, line, k->key);
-			break;
-		case CK_FIELD:
-			if (config_yaml_field(cfg, k->field, val, line,
-			    eb) == -1)
-				return (-1);
-			break;
-		case CK_MAP:
-			if (val == NULL)
+		for (i = 0; prefix == NULL && config_maps[i] != NULL; i++)
+			if (strcmp(key, config_maps[i]) == 0)
 				break;
+		if (prefix == NULL && config_maps[i] != NULL) {
+			if (val == NULL)
+				continue;
 			if (!json_object_is_type(val, json_type_object))
 				return (yamljson_fail(eb, line, "%s: expected "
-				    "a mapping, got %s", k->key,
-				    json_type_to_name(json_object_get_type(
-				    val))));
-			if (config_yaml_map(cfg, val, k->key, eb) == -1)
+				    "a mapping, got %s", key,
+				    config_json_type(val)));
+			if (config_yaml_map(cfg, val, key, eb) == -1)
 				return (-1);
-			break;
+			continue;
 		}
+		if ((id = config_field_find(path)) == -1) {
+			log_warnx("%s:%d: unknown field \"%s\" ignored",
+			    eb->fname, line, path);
+			continue;
+		}
+		if (config_yaml_field(cfg, id, val, line, eb) == -1)
+			return (-1);
 	}
 	return (0);
 }

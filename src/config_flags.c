@@ -2,8 +2,9 @@
  * config_flags.c: kube-proxy's command line (pflag syntax: --name=value,
  * --name value, -n, -v 2, boolean --name=false) and config_load(), which
  * builds a config from it.  The config_flags table drives parsing and
- * --help; config_ignored lists the kube-proxy flags that are accepted
- * but mean nothing in userspace mode.
+ * --help: every kube-proxy 1.20 flag (those with no help text have no
+ * effect in userspace mode: checked, kept, one warning); config_ignored
+ * lists the flags accepted and dropped (klog's).
  *
  * argv is read in two passes: config_scan() finds every syntax error
  * before anything is applied; then --help and --version act without
@@ -63,10 +64,14 @@ static int	config_flag_eps(struct kp_config *,
 		    const struct config_flag *, const char *, char *, size_t);
 static int	config_flag_none(struct kp_config *,
 		    const struct config_flag *, const char *, char *, size_t);
+static int	config_flag_port(struct kp_config *,
+		    const struct config_flag *, const char *, char *, size_t);
 
 #define OFF(m)	offsetof(struct kp_config, m)
 #define FIELD(n, f, a, h)	{ n, 0, FK_VALUE, config_flag_field, f, 0, \
 				    FG_KUBE, a, h }
+#define BFIELD(n, f, h)		{ n, 0, FK_BOOL, config_flag_field, f, 0, \
+				    FG_KUBE, NULL, h }
 #define OPTSTR(n, m, g, a, h)	{ n, 0, FK_VALUE, config_flag_optstr, -1, \
 				    OFF(m), g, a, h }
 #define PATH(n, m, a, h)	{ n, 0, FK_VALUE, config_flag_path, -1, \
@@ -93,13 +98,36 @@ static const struct config_flag config_flags[] = {
 	FIELD("config-sync-period", CF_CFGSYNC, "DURATION",
 	    "how often Services and Endpoints are relisted"),
 	FIELD("healthz-bind-address", CF_HEALTHZ, "IP:PORT",
-	    "health check server address; empty or port 0 disables"),
+	    "health check server address; empty disables"),
 	FIELD("metrics-bind-address", CF_METRICS, "IP:PORT",
-	    "metrics server address; empty or port 0 disables"),
+	    "metrics server address; empty disables"),
+	{ "healthz-port", 0, FK_VALUE, config_flag_port, -1,
+	    OFF(healthz_port), FG_KUBE, "PORT",
+	    "deprecated: port for a bare healthz IP; 0 disables" },
+	{ "metrics-port", 0, FK_VALUE, config_flag_port, -1,
+	    OFF(metrics_port), FG_KUBE, "PORT",
+	    "deprecated: port for a bare metrics IP; 0 disables" },
+	BFIELD("bind-address-hard-fail", CF_HARDFAIL,
+	    "exit if the health or metrics port cannot be bound"),
+	FIELD("oom-score-adj", CF_OOM, "N",
+	    "oom_score_adj of the process, -1000 to 1000"),
+	FIELD("conntrack-max-per-core", CF_CT_MAXPERCORE, "N",
+	    "nf_conntrack_max per CPU (0: leave the limit as is)"),
+	FIELD("conntrack-min", CF_CT_MIN, "N",
+	    "minimum nf_conntrack_max, whatever the CPU count"),
+	FIELD("conntrack-tcp-timeout-established", CF_CT_ESTABLISHED,
+	    "DURATION", "conntrack timeout of idle established TCP "
+	    "(0: as is)"),
+	FIELD("conntrack-tcp-timeout-close-wait", CF_CT_CLOSEWAIT, "DURATION",
+	    "conntrack timeout of TCP in CLOSE_WAIT (0: as is)"),
+	FIELD("feature-gates", CF_GATES, "K=V,...",
+	    "Kubernetes 1.20 feature gates (EndpointSliceProxying=false: "
+	    "watch Endpoints)"),
 	{ "cleanup", 0, FK_BOOL, config_flag_bool, -1, OFF(cleanup), FG_KUBE,
 	    NULL, "remove kuproxy's iptables rules and exit" },
 	FIELD("proxy-mode", CF_MODE, "MODE",
-	    "proxy mode: only \"userspace\" (or empty) is supported"),
+	    "userspace, iptables, ipvs or empty: kuproxy always runs "
+	    "userspace"),
 	{ "v", 'v', FK_VALUE, config_flag_verbosity, -1, 0, FG_KUBE, "N",
 	    "log verbosity: 2 debug, 4 trace" },
 	OPTSTR("write-config-to", write_config_to, FG_KUBE, "FILE",
@@ -108,6 +136,28 @@ static const struct config_flag config_flags[] = {
 	    "print this help and exit" },
 	{ "version", 0, FK_BOOL, config_flag_none, -1, 0, FG_KUBE, NULL,
 	    "print the version and exit" },
+	/* Checked and kept (--write-config-to), no effect in userspace. */
+	FIELD("cluster-cidr", CF_CLUSTERCIDR, "CIDR", NULL),
+	FIELD("detect-local-mode", CF_DETECTLOCAL, "MODE", NULL),
+	FIELD("iptables-masquerade-bit", CF_MASQBIT, "N", NULL),
+	FIELD("ipvs-exclude-cidrs", CF_IPVS_EXCLUDE, "CIDRS", NULL),
+	FIELD("ipvs-min-sync-period", CF_IPVS_MINSYNC, "DURATION", NULL),
+	FIELD("ipvs-scheduler", CF_IPVS_SCHED, "NAME", NULL),
+	BFIELD("ipvs-strict-arp", CF_IPVS_STRICTARP, NULL),
+	FIELD("ipvs-sync-period", CF_IPVS_SYNC, "DURATION", NULL),
+	FIELD("ipvs-tcp-timeout", CF_IPVS_TCP, "DURATION", NULL),
+	FIELD("ipvs-tcpfin-timeout", CF_IPVS_TCPFIN, "DURATION", NULL),
+	FIELD("ipvs-udp-timeout", CF_IPVS_UDP, "DURATION", NULL),
+	FIELD("kube-api-burst", CF_BURST, "N", NULL),
+	FIELD("kube-api-content-type", CF_CONTENTTYPE, "TYPE", NULL),
+	FIELD("kube-api-qps", CF_QPS, "QPS", NULL),
+	BFIELD("masquerade-all", CF_MASQALL, NULL),
+	FIELD("nodeport-addresses", CF_NODEPORTADDRS, "CIDRS", NULL),
+	BFIELD("profiling", CF_PROFILING, NULL),
+	FIELD("show-hidden-metrics-for-version", CF_SHOWHIDDEN, "VERSION",
+	    NULL),
+	{ "cleanup-ipvs", 0, FK_BOOL, config_flag_bool, -1, OFF(cleanup_ipvs),
+	    FG_KUBE, NULL, "deprecated; no effect (kuproxy makes no IPVS rules)" },
 	OPTSTR("services-file", services_file, FG_KUPROXY, "FILE",
 	    "read Services and Endpoints from FILE instead of the API"),
 	{ "check-config", 'n', FK_BOOL, config_flag_bool, -1, OFF(check_only),
@@ -126,6 +176,7 @@ static const struct config_flag config_flags[] = {
 	{ NULL, 0, 0, NULL, -1, 0, 0, NULL, NULL }
 };
 #undef FIELD
+#undef BFIELD
 #undef OPTSTR
 #undef PATH
 
@@ -133,23 +184,10 @@ static const struct config_flag config_flags[] = {
 struct config_ignored {
 	const char	*name;
 	int		 is_bool;
-	int		 is_prefix;	/* name is a prefix, e.g. "ipvs-" */
+	int		 is_prefix;	/* name is a prefix, e.g. "log-" */
 };
 
 static const struct config_ignored config_ignored[] = {
-	{ "feature-gates", 0, 0 }, { "cluster-cidr", 0, 0 },
-	{ "masquerade-all", 1, 0 }, { "masquerade-bit", 0, 0 },
-	{ "iptables-masquerade-bit", 0, 0 }, { "nodeport-addresses", 0, 0 },
-	{ "oom-score-adj", 0, 0 }, { "profiling", 1, 0 },
-	{ "kube-api-qps", 0, 0 }, { "kube-api-burst", 0, 0 },
-	{ "kube-api-content-type", 0, 0 }, { "ipvs-strict-arp", 1, 0 },
-	{ "ipvs-", 0, 1 }, { "conntrack-max-per-core", 0, 0 },
-	{ "conntrack-min", 0, 0 },
-	{ "conntrack-tcp-timeout-established", 0, 0 },
-	{ "conntrack-tcp-timeout-close-wait", 0, 0 },
-	{ "healthz-port", 0, 0 }, { "metrics-port", 0, 0 },
-	{ "bind-address-hard-fail", 1, 0 }, { "detect-local-mode", 0, 0 },
-	{ "show-hidden-metrics-for-version", 0, 0 },
 	{ "azure-container-registry-config", 0, 0 },
 	{ "alsologtostderr", 1, 0 }, { "logtostderr", 1, 0 },
 	{ "skip-headers", 1, 0 }, { "skip-log-headers", 1, 0 },
@@ -194,8 +232,27 @@ static int
 config_flag_field(struct kp_config *cfg, const struct config_flag *fl,
     const char *val, char *err, size_t errlen)
 {
-	return (config_set_field(cfg, fl->field, val, CONFIG_SRC_FLAG, err,
-	    errlen));
+	return (config_set_field(cfg, fl->field, val, err, errlen));
+}
+
+/* Set --healthz-port or --metrics-port (an int32, as kube-proxy's). */
+static int
+config_flag_port(struct kp_config *cfg, const struct config_flag *fl,
+    const char *val, char *err, size_t errlen)
+{
+	int32_t	port;
+
+	if (config_parse_int32(val, &port) == -1) {
+		snprintf(err, errlen, "--%s: invalid int32 \"%s\"", fl->name,
+		    val);
+		return (-1);
+	}
+	*(int32_t *)config_member(cfg, fl->off) = port;
+	if (fl->off == offsetof(struct kp_config, healthz_port))
+		cfg->healthz_port_set = 1;
+	else
+		cfg->metrics_port_set = 1;
+	return (0);
 }
 
 /* Set a flag-only optional string ("" unsets it). */
@@ -249,6 +306,7 @@ static int
 config_flag_eps(struct kp_config *cfg, const struct config_flag *fl,
     const char *val, char *err, size_t errlen)
 {
+	cfg->eps_set = 1;
 	if (strcmp(val, "auto") == 0)
 		cfg->endpoints_source = CONFIG_EPS_AUTO;
 	else if (strcmp(val, "endpointslices") == 0)
@@ -447,6 +505,10 @@ config_apply_args(struct kp_config *cfg, const struct config_arg *a,
 		if (a[i].flag->set(cfg, a[i].flag, a[i].val != NULL ?
 		    a[i].val : (a[i].bval ? "1" : "0"), err, errlen) == -1)
 			return (-1);
+		if (a[i].flag->help == NULL)
+			log_warnx("flag --%s has no effect in kuproxy "
+			    "(userspace mode); checked and kept",
+			    a[i].flag->name);
 	}
 	return (0);
 }
@@ -528,27 +590,48 @@ out:
 	return (rv);
 }
 
+/* Format the default of field id (from def) into buf; NULL if none. */
+static const char *
+config_usage_default(struct kp_config *def, int id, char *buf, size_t len)
+{
+	const struct config_field	*f = &config_fields[id];
+	void				*m = config_member(def, f->off);
+
+	switch (f->type) {
+	case CT_STR:
+	case CT_OPTSTR:
+		return (*(char **)m);
+	case CT_DUR:
+		return (config_format_duration_ns(*(int64_t *)m, buf, len));
+	case CT_INT32:
+		snprintf(buf, len, "%ld", (long)*(int32_t *)m);
+		return (buf);
+	default:
+		return (NULL);
+	}
+}
+
 /* Print one usage line for fl, with the default taken from def. */
 static void
 config_usage_flag(FILE *fp, const struct config_flag *fl,
     struct kp_config *def)
 {
-	char		 opt[64], dbuf[32];
+	char		 opt[64], dbuf[40];
 	const char	*dv = NULL;
-	void		*m;
 
 	snprintf(opt, sizeof(opt), "%c%c%s--%s%s%s", fl->shortname ? '-' : ' ',
 	    fl->shortname ? fl->shortname : ' ', fl->shortname ? ", " : "  ",
 	    fl->name, fl->argname ? " " : "", fl->argname ? fl->argname : "");
-	if (fl->field != -1) {
-		m = config_member(def, config_fields[fl->field].off);
-		dv = config_fields[fl->field].type == CT_DUR ?
-		    config_format_duration(*(uint64_t *)m, dbuf, sizeof(dbuf)) :
-		    *(char **)m;
-	} else if (fl->set == config_flag_optstr ||
+	if (fl->field != -1)
+		dv = config_usage_default(def, fl->field, dbuf, sizeof(dbuf));
+	else if (fl->set == config_flag_optstr ||
 	    fl->set == config_flag_path)
 		dv = *(char **)config_member(def, fl->off);
-	else if (fl->set == config_flag_eps)
+	else if (fl->set == config_flag_port) {
+		snprintf(dbuf, sizeof(dbuf), "%ld",
+		    (long)*(int32_t *)config_member(def, fl->off));
+		dv = dbuf;
+	} else if (fl->set == config_flag_eps)
 		dv = "auto";
 	else if (fl->set == config_flag_verbosity)
 		dv = "0";
@@ -556,6 +639,17 @@ config_usage_flag(FILE *fp, const struct config_flag *fl,
 	if (dv != NULL && *dv != '\0')
 		fprintf(fp, " (default \"%s\")", dv);
 	fputc('\n', fp);
+}
+
+/* Print names in columns after a heading line. */
+static int
+config_usage_name(FILE *fp, int col, const char *name, const char *suffix)
+{
+	if (col > 60) {
+		fprintf(fp, "\n ");
+		col = 1;
+	}
+	return (col + fprintf(fp, " --%s%s", name, suffix));
 }
 
 /* Print --help. */
@@ -571,22 +665,21 @@ config_usage(FILE *fp)
 	    "kuproxy is kube-proxy's userspace proxy mode.\n\n"
 	    "kube-proxy flags:\n");
 	for (fl = config_flags; fl->name != NULL; fl++)
-		if (fl->group == FG_KUBE)
+		if (fl->group == FG_KUBE && fl->help != NULL)
 			config_usage_flag(fp, fl, def);
 	fprintf(fp, "\nkuproxy flags:\n");
 	for (fl = config_flags; fl->name != NULL; fl++)
 		if (fl->group == FG_KUPROXY)
 			config_usage_flag(fp, fl, def);
-	fprintf(fp, "\nkube-proxy flags accepted and ignored (no effect in "
-	    "userspace mode):\n ");
-	for (col = 1, ig = config_ignored; ig->name != NULL; ig++) {
-		if (col > 60) {
-			fprintf(fp, "\n ");
-			col = 1;
-		}
-		col += fprintf(fp, " --%s%s", ig->name,
+	fprintf(fp, "\nkube-proxy flags checked as kube-proxy checks them and "
+	    "kept for\n--write-config-to (no effect in userspace mode):\n ");
+	for (col = 1, fl = config_flags; fl->name != NULL; fl++)
+		if (fl->help == NULL)
+			col = config_usage_name(fp, col, fl->name, "");
+	fprintf(fp, "\n\nkube-proxy flags accepted and ignored:\n ");
+	for (col = 1, ig = config_ignored; ig->name != NULL; ig++)
+		col = config_usage_name(fp, col, ig->name,
 		    ig->is_prefix ? "*" : "");
-	}
 	fputc('\n', fp);
 	config_free(def);
 }

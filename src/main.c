@@ -27,6 +27,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "model.h"
+#include "nodetune.h"
 #include "proxier.h"
 #include "svcfile.h"
 #include "svcfile_parse.h"
@@ -37,6 +38,20 @@ struct main_ctx {
 	struct svcfile		*svcfile;
 	struct k8s_watch	*watch;
 };
+
+/* Log, once, what kuproxy does with the proxy mode it was asked for. */
+static void
+main_mode_note(const struct kp_config *cfg)
+{
+	const char	*note;
+	int		 warn;
+
+	note = config_mode_note(cfg, &warn);
+	if (warn)
+		log_warnx("%s", note);
+	else
+		log_info("%s", note);
+}
 
 /* Raise the soft descriptor limit to the hard one; never fatal. */
 static void
@@ -171,6 +186,7 @@ main_check(const struct kp_config *cfg)
 	char			 err[CONFIG_ERRLEN];
 	char			*buf;
 	size_t			 len;
+	int			 warn;
 
 	if (cfg->services_file != NULL) {
 		/* As the daemon reads it: a bounded, regular file. */
@@ -199,7 +215,7 @@ main_check(const struct kp_config *cfg)
 		printf("%s: API server %s\n", cfg->kubeconfig, kc.server);
 		kubeconfig_clear(&kc);
 	}
-	printf("configuration OK\n");
+	printf("%s\nconfiguration OK\n", config_mode_note(cfg, &warn));
 	return (0);
 }
 
@@ -217,7 +233,10 @@ main_run(struct kp_config *cfg)
 	size_t		 i;
 
 	memset(&ctx, 0, sizeof(ctx));
+	main_mode_note(cfg);
 	main_rlimit();
+	/* oomScoreAdj and conntrack, as kube-proxy sets them in any mode. */
+	nodetune_apply(cfg, "", nodetune_ncpu());
 	signal(SIGPIPE, SIG_IGN);
 	if ((ctx.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
@@ -230,6 +249,8 @@ main_run(struct kp_config *cfg)
 	    (struct sockaddr *)&cfg->metrics_ss, cfg->metrics_len,
 	    (struct sockaddr *)&cfg->healthz_ss, cfg->healthz_len,
 	    cfg->sync_period_ms, err, sizeof(err));
+	if (metrics == NULL && cfg->bind_address_hard_fail)
+		fatalx("%s (bindAddressHardFail)", err);
 	if (metrics == NULL)
 		log_warnx("%s: serving without it", err);
 	if (cfg->services_file != NULL) {

@@ -439,3 +439,67 @@ fail:
 	unlink(tmp);
 	return (-1);
 }
+
+/* Check that dir is a directory we can write in. */
+static int
+portstate_dir_usable(const char *dir, char *err, size_t errlen)
+{
+	struct stat	st;
+
+	if (stat(dir, &st) == -1) {
+		snprintf(err, errlen, "state directory %s: %s", dir,
+		    strerror(errno));
+		return (-1);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "state directory %s: not a directory",
+		    dir);
+		return (-1);
+	}
+	if (access(dir, W_OK | X_OK) == -1) {
+		snprintf(err, errlen, "state directory %s: cannot write in "
+		    "it: %s", dir, strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+/* Create dir and its missing parents (mkdir -p -m 0700); check it. */
+int
+portstate_dir_prepare(const char *dir, char *err, size_t errlen)
+{
+	char	*path, *p;
+	int	 created = 0;
+
+	if (*dir == '\0') {
+		snprintf(err, errlen, "state directory: empty path");
+		return (-1);
+	}
+	path = xstrdup(dir);
+	/* Parents first, as mkdir -p makes them (0755 less the umask). */
+	for (p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) == -1 && errno != EEXIST) {
+			snprintf(err, errlen, "state directory %s: cannot "
+			    "create %s: %s", dir, path, strerror(errno));
+			free(path);
+			return (-1);
+		}
+		*p = '/';
+	}
+	free(path);
+	if (mkdir(dir, 0700) == 0)
+		created = 1;
+	else if (errno != EEXIST) {
+		snprintf(err, errlen, "state directory %s: cannot create it: "
+		    "%s", dir, strerror(errno));
+		return (-1);
+	}
+	if (portstate_dir_usable(dir, err, errlen) == -1)
+		return (-1);
+	if (created)
+		log_info("created state directory %s", dir);
+	return (0);
+}

@@ -61,4 +61,13 @@ int	 portstate_load(const char *path, struct portstate *, char *err,
 int	 portstate_save(const char *path, const struct portstate *, char *err,
 	    size_t errlen);
 
+/*
+ * Make the state directory usable: create it (0700) and any missing
+ * parent (0755), as mkdir -p -m 0700 does; an existing directory is
+ * left as it is.  Returns 0, or -1 with "state directory DIR: reason"
+ * in err if it cannot be created, is not a directory or cannot be
+ * written in.
+ */
+int	 portstate_dir_prepare(const char *dir, char *err, size_t errlen);
+
 #endif /* PORTSTATE_H */

@@ -141,11 +141,6 @@ proxier_state_init(struct proxier *p)
 
 	if (dir == NULL || *dir == '\0')
 		return;
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
-		log_warn("state dir %s: proxy ports will not survive a "
-		    "restart", dir);
-		return;
-	}
 	xasprintf(&p->state_path, "%s/proxy-ports", dir);
 	if (portstate_load(p->state_path, &p->state, err, sizeof(err)) ==
 	    -1) {
@@ -737,6 +732,10 @@ proxier_new(struct loop *loop, const struct kp_config *cfg,
 	struct model_observer	 obs;
 	struct timeval		 tv;
 
+	/* Create the state directory (mkdir -p, 0700); unusable: fail. */
+	if (cfg->state_dir != NULL && *cfg->state_dir != '\0' &&
+	    portstate_dir_prepare(cfg->state_dir, err, errlen) == -1)
+		return (NULL);
 	p = xcalloc(1, sizeof(*p));
 	p->loop = loop;
 	p->cfg = cfg;

@@ -333,6 +333,57 @@ test_portstate_save_invalid(void)
 	rmtempdir(dir);
 }
 
+/*
+ * The state directory is created with its parents (mkdir -p -m 0700),
+ * an existing one is kept as it is, and a path that cannot be a
+ * directory is refused with a message naming it.
+ */
+static void
+test_portstate_dir_prepare(void)
+{
+	char		 tmp[] = "/tmp/test_portstate.dXXXXXX";
+	char		 dir[512], file[128], err[512];
+	struct stat	 st;
+	mode_t		 old = umask(022);
+	int		 fd;
+
+	CU_ASSERT_FATAL(mkdtemp(tmp) != NULL);
+	snprintf(dir, sizeof(dir), "%s/var/lib/kuproxy", tmp);
+	CU_ASSERT_EQUAL(portstate_dir_prepare(dir, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(stat(dir, &st), 0);
+	CU_ASSERT(S_ISDIR(st.st_mode));
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0700);
+	snprintf(file, sizeof(file), "%s/var/lib", tmp);
+	CU_ASSERT_EQUAL(stat(file, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0755);
+
+	/* Existing: left alone, mode included; a trailing slash is fine. */
+	CU_ASSERT_EQUAL(chmod(dir, 0750), 0);
+	strcat(dir, "/");
+	CU_ASSERT_EQUAL(portstate_dir_prepare(dir, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(stat(dir, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0750);
+
+	/* A file where the directory should be. */
+	snprintf(file, sizeof(file), "%s/file", tmp);
+	CU_ASSERT_FATAL((fd = open(file, O_CREAT | O_WRONLY, 0600)) != -1);
+	close(fd);
+	CU_ASSERT_EQUAL(portstate_dir_prepare(file, err, sizeof(err)), -1);
+	snprintf(dir, sizeof(dir), "state directory %s: not a directory",
+	    file);
+	CU_ASSERT_STRING_EQUAL(err, dir);
+	/* A file where a parent should be. */
+	snprintf(dir, sizeof(dir), "%s/file/kuproxy", tmp);
+	CU_ASSERT_EQUAL(portstate_dir_prepare(dir, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot create it: Not a "
+	    "directory"));
+	CU_ASSERT_EQUAL(portstate_dir_prepare("", err, sizeof(err)), -1);
+
+	snprintf(dir, sizeof(dir), "rm -rf %s", tmp);
+	CU_ASSERT(system(dir) == 0);
+	umask(old);
+}
+
 static const struct tu_case cases[] = {
 	{ "parse a good file", test_portstate_parse_good },
 	{ "parse bad lines", test_portstate_parse_bad },
@@ -342,6 +393,7 @@ static const struct tu_case cases[] = {
 	{ "load a bad file", test_portstate_load_bad },
 	{ "save to an unwritable place", test_portstate_save_unwritable },
 	{ "save refuses bad entries", test_portstate_save_invalid },
+	{ "state directory", test_portstate_dir_prepare },
 	{ NULL, NULL }
 };
 
