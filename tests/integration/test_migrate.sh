@@ -14,12 +14,17 @@
 #  - "kuproxy --cleanup" on the same leftovers plus kuproxy's own rules
 #    leaves no KUBE- chain of any mode: only KUBE-MARK-MASQ and
 #    KUBE-MARK-DROP.
+# Where the ipset binary exists, ipvs mode's sets are there too (one
+# referenced by a rule): they go, after the rules, and a foreign set
+# stays.
 . "$(dirname "$0")/lib.sh"
 kp_init migrate
 command -v iptables-restore >/dev/null 2>&1 || { echo "SKIP: $KP_NAME (needs iptables)"; exit 77; }
 kp_topology
 kp_backend id b2@198.18.1.2:8080 b3@198.18.1.3:8080
 DATA=$KP_SRCDIR/tests/data
+IPSET=$(command -v ipset || true)
+[ -n "$IPSET" ] || kp_log "no ipset binary: ipsets not checked"
 
 # leftovers: kube-proxy 1.20's iptables-mode rules and ipvs mode's link.
 leftovers() {
@@ -36,6 +41,20 @@ leftovers() {
 	    kp_node ip link add kube-ipvs0 type veth peer name kube-ipvs0p ||
 	    kp_die "cannot create kube-ipvs0"
 	kp_node ip addr add 198.19.0.99/32 dev kube-ipvs0
+	[ -n "$IPSET" ] || return 0
+	# ipvs mode's sets, one referenced by a rule of its KUBE-SERVICES
+	# chain (so it can only go after the chains), and a foreign set.
+	kp_node ipset create KUBE-CLUSTER-IP hash:ip,port ||
+	    kp_die "ipset create"
+	kp_node ipset create KUBE-NODE-PORT-TCP bitmap:port range 0-65535
+	kp_node ipset -exist create user-set hash:ip
+	kp_node iptables -w 5 -t nat -I KUBE-SERVICES -m set \
+	    --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT ||
+	    kp_die "cannot reference the ipset from a rule"
+}
+# sets: the ipsets of the node namespace, sorted, on one line.
+sets() {
+	kp_node ipset list -n 2>/dev/null | sort | tr '\n' ' '
 }
 # modes_chains: the KUBE- chains of nat, filter and mangle, sorted.
 modes_chains() {
@@ -84,8 +103,13 @@ kp_check "kubelet's KUBE-MARK-MASQ and KUBE-MARK-DROP kept" \
 kp_until 50 eval '[ "$(removed_lines)" -ge 1 ]'
 kp_eq "one log line names what went" 1 "$(removed_lines)"
 kp_log "$(grep "removed the leftovers" "$KP_LOG")"
-kp_check "it names the chains of each table, the jumps and the link" \
-    grep -q "IPv4: removed the leftovers of kube-proxy's other modes in [0-9]* ms: nat: KUBE-SERVICES KUBE-NODEPORTS KUBE-POSTROUTING KUBE-PROXY-CANARY KUBE-SVC-\* (3) KUBE-SEP-\* (3); filter: KUBE-SERVICES KUBE-EXTERNAL-SERVICES KUBE-FORWARD KUBE-PROXY-CANARY; mangle: KUBE-PROXY-CANARY; 8 jump rules; link kube-ipvs0$" "$KP_LOG"
+want="IPv4: removed the leftovers of kube-proxy's other modes in [0-9]* ms: nat: KUBE-SERVICES KUBE-NODEPORTS KUBE-POSTROUTING KUBE-PROXY-CANARY KUBE-SVC-\* (3) KUBE-SEP-\* (3); filter: KUBE-SERVICES KUBE-EXTERNAL-SERVICES KUBE-FORWARD KUBE-PROXY-CANARY; mangle: KUBE-PROXY-CANARY; 8 jump rules; link kube-ipvs0"
+[ -n "$IPSET" ] && want="$want; ipsets KUBE-CLUSTER-IP KUBE-NODE-PORT-TCP"
+kp_check "it names the chains of each table, the jumps, the link (and sets)" \
+    grep -q "$want\$" "$KP_LOG"
+if [ -n "$IPSET" ]; then
+	kp_eq "ipvs mode's sets gone, the foreign one kept" "user-set " "$(sets)"
+fi
 kp_wait_rules default/web:p 2 || kp_fail "web: kuproxy's 2 rules expected, got $(kp_ipt_count default/web:p)"
 kp_check "web served by kuproxy" kp_until 100 eval '[ "$(ids "$KP_POD" 198.19.0.10:80 4)" = b2 ]'
 kp_eq "gone answers no more" "" "$(ids "$KP_POD" 198.19.0.11:80 1)"
@@ -109,4 +133,8 @@ nat KUBE-MARK-MASQ" "$(modes_chains)"
 kp_eq "no KUBE- rule left but KUBE-MARK-*'s own" 0 \
     "$(kp_ipt_save | grep '^-A' | grep -v '^-A KUBE-MARK-' | grep -c KUBE-)"
 kp_check "kube-ipvs0 gone" eval '! kp_node ip link show kube-ipvs0 >/dev/null 2>&1'
+if [ -n "$IPSET" ]; then
+	kp_eq "--cleanup: ipvs mode's sets gone, the foreign one kept" \
+	    "user-set " "$(sets)"
+fi
 kp_finish
