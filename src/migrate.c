@@ -169,10 +169,14 @@ migrate_clear(struct migrate *m)
 	m->ipset = NULL;
 }
 
-/* Log what was removed, in one line; nothing if nothing was. */
+/*
+ * Log what was removed (by whom: "removed the leftovers of kube-proxy's
+ * other modes", or for --cleanup "cleanup removed"), in one line;
+ * nothing if nothing was.
+ */
 static void
-migrate_log(int family, const struct ipt_modes_found *f, int link,
-    const struct ipt_text *sets, uint64_t ms)
+migrate_log(int family, const char *who, const struct ipt_modes_found *f,
+    int link, const struct ipt_text *sets, uint64_t ms)
 {
 	struct ipt_text	w;
 
@@ -188,9 +192,8 @@ migrate_log(int family, const struct ipt_modes_found *f, int link,
 		    IPT_MODES_IPVS_LINK);
 	if (sets->len > 0)
 		ipt_putf(&w, "%sipsets %s", w.len ? "; " : "", sets->buf);
-	log_info("%s: removed the leftovers of kube-proxy's other modes in "
-	    "%llu ms: %s", migrate_fam(family), (unsigned long long)ms,
-	    w.buf != NULL ? w.buf : "(out of memory)");
+	log_info("%s: %s in %llu ms: %s", migrate_fam(family), who,
+	    (unsigned long long)ms, w.buf != NULL ? w.buf : "(out of memory)");
 	ipt_text_free(&w);
 }
 
@@ -201,8 +204,8 @@ migrate_finish(struct migrate *m, const char *err)
 	void	(*done)(void *) = m->done;
 	void	*arg = m->arg;
 
-	migrate_log(m->family, &m->found, m->link, &m->sets,
-	    monotime_ms() - m->start_ms);
+	migrate_log(m->family, "removed the leftovers of kube-proxy's other "
+	    "modes", &m->found, m->link, &m->sets, monotime_ms() - m->start_ms);
 	if (err != NULL)
 		log_warnx("%s: leftovers of kube-proxy's other modes not "
 		    "removed: %s", migrate_fam(m->family), err);
@@ -499,7 +502,8 @@ migrate_cleanup(struct ipt *ipt, int family, const char *ipset_path,
 		migrate_err(err, errlen, e);
 		rv = -1;
 	}
-	migrate_log(family, &found, link == 1, &sets, monotime_ms() - t0);
+	migrate_log(family, "cleanup removed", &found, link == 1, &sets,
+	    monotime_ms() - t0);
 	ipt_text_free(&sets);
 	return (rv);
 }

@@ -358,6 +358,14 @@ test_migrate_cleanup(void)
 	ipt = ipt_new(t.f.ipt4, AF_INET);
 	CU_ASSERT_EQUAL(migrate_cleanup(ipt, AF_INET, t.f.ipset, err,
 	    sizeof(err)), 0);
+	s = mt_log(&t);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "IPv4: cleanup removed in "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, " ms: nat: KUBE-PORTALS-CONTAINER "
+	    "KUBE-SERVICES KUBE-POSTROUTING KUBE-FIREWALL KUBE-NODE-PORT "
+	    "KUBE-LOAD-BALANCER; filter: KUBE-NODEPORT-NON-LOCAL KUBE-FORWARD; "
+	    "6 jump rules; ipsets KUBE-CLUSTER-IP KUBE-NODE-PORT-TCP "
+	    "KUBE-LOOP-BACK\n"));
+	free(s);
 	CU_ASSERT_EQUAL(fake_count(&t.f, "iptables.restore"), 1);
 	s = fake_read(&t.f, "iptables.restore.1.in");
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "-X KUBE-PORTALS-CONTAINER\n"));
