@@ -151,7 +151,7 @@ main_cleanup(const struct kp_config *cfg)
 {
 	const char	*paths[2] = { cfg->iptables_path, cfg->ip6tables_path };
 	const int	 families[2] = { AF_INET, AF_INET6 };
-	const char	*ipset = migrate_ipset_path();
+	const char	*ipset = migrate_ipset_path(cfg->iptables_path);
 	struct ipt	*ipt;
 	char		 err[IPT_ERRLEN];
 	int		 i, rv = 0;

@@ -67,7 +67,7 @@ migrate_fam(int family)
 
 /* Find the ipset binary (see migrate.h). */
 const char *
-migrate_ipset_path(void)
+migrate_ipset_path(const char *iptables_path)
 {
 	static char	 buf[PATH_MAX];
 	const char	*path = getenv("PATH"), *p, *fixed[] = {
@@ -75,6 +75,13 @@ migrate_ipset_path(void)
 	size_t		 n;
 	int		 i;
 
+	if (iptables_path != NULL &&
+	    (p = strrchr(iptables_path, '/')) != NULL) {
+		snprintf(buf, sizeof(buf), "%.*s/ipset",
+		    (int)(p - iptables_path), iptables_path);
+		if (access(buf, X_OK) == 0)
+			return (buf);
+	}
 	for (p = path; p != NULL && *p != '\0'; p += n + (p[n] == ':')) {
 		n = strcspn(p, ":");
 		if (n == 0 || p[0] != '/')

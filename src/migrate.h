@@ -37,11 +37,13 @@ struct migrate;
 #define MIGRATE_IPSET_TIMEOUT_MS	60000
 
 /*
- * Return the path of the ipset binary (a static buffer): the first
- * executable "ipset" in $PATH, else /usr/sbin/ipset or /sbin/ipset; NULL
- * if there is none.
+ * Return the path of the ipset binary (a static buffer): "ipset" next to
+ * iptables_path (as iptables-restore and -save are found; so a test's
+ * fake iptables comes with a fake ipset and never reaches the real one),
+ * else the first executable "ipset" in $PATH, else /usr/sbin/ipset or
+ * /sbin/ipset; NULL if there is none.
  */
-const char	*migrate_ipset_path(void);
+const char	*migrate_ipset_path(const char *iptables_path);
 
 /*
  * Start removing the leftovers of kube-proxy's iptables and ipvs modes

@@ -194,7 +194,8 @@ proxier_rules_new(struct event_base *base, const struct kp_config *cfg,
 			fatalx("--iptables-path/--ip6tables-path must not be "
 			    "empty");
 		/* Before the first sync, and it leaves our chains be. */
-		rules_job_migrate(r->jobs[i], migrate_ipset_path());
+		rules_job_migrate(r->jobs[i], migrate_ipset_path(i == 0 ?
+		    cfg->iptables_path : cfg->ip6tables_path));
 	}
 	if ((r->claims = htab_new()) == NULL)
 		fatalx("proxier_rules: out of memory");

@@ -461,6 +461,23 @@ test_migrate_cancel(void)
 	mt_teardown(&t);
 }
 
+/* ipset is looked for next to iptables first: a fake comes with one. */
+static void
+test_migrate_ipset_path(void)
+{
+	struct fake	 f;
+	const char	*p;
+
+	fake_setup(&f);
+	p = migrate_ipset_path(f.ipt4);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_STRING_EQUAL(p, f.ipset);
+	fake_unlink(&f, "ipset");
+	p = migrate_ipset_path(f.ipt4);
+	CU_ASSERT(p == NULL || strcmp(p, f.ipset) != 0);
+	fake_teardown(&f);
+}
+
 /* No kube-ipvs0 link here: nothing to delete. */
 static void
 test_migrate_link_absent(void)
@@ -479,6 +496,7 @@ static const struct tu_case cases[] = {
 	{ "cleanup", test_migrate_cleanup },
 	{ "rules job", test_migrate_rules_job },
 	{ "cancel", test_migrate_cancel },
+	{ "ipset path", test_migrate_ipset_path },
 	{ "link absent", test_migrate_link_absent },
 	{ NULL, NULL }
 };
