@@ -83,8 +83,8 @@ ipt_error_line(const char *out)
 }
 
 /* Explain a failed restore, quoting the input line it names. */
-static void
-ipt_restore_error(const struct exec_result *res, const char *input,
+void
+ipt_restore_explain(const struct exec_result *res, const char *input,
     char *err, size_t errlen)
 {
 	const char	*p = input, *line = NULL, *msg = res->out;
@@ -123,7 +123,7 @@ ipt_restore(struct ipt *ipt, const char *input, size_t len, char *err,
 	int			 rv = 0;
 
 	if (exec_run(argv, input, len, IPT_RESTORE_TIMEOUT_MS, &res) == -1) {
-		ipt_restore_error(&res, input, err, errlen);
+		ipt_restore_explain(&res, input, err, errlen);
 		rv = -1;
 	}
 	exec_result_free(&res);
@@ -397,7 +397,7 @@ ipt_sync_finish(struct ipt *ipt, struct ipt_apply *a, int rv,
 	} else if (rv != 0 && res == NULL)
 		snprintf(msg, sizeof(msg), "%s not run", a->argv[0]);
 	else if (rv != 0)
-		ipt_restore_error(res, a->input, msg, sizeof(msg));
+		ipt_restore_explain(res, a->input, msg, sizeof(msg));
 	if (rv != 0) {
 		if (!a->incremental)
 			what = "";
@@ -560,7 +560,7 @@ ipt_stream_done(struct ipt *ipt, struct ipt_stream *st, size_t wrote, int rv,
 
 	if (rv != 0) {
 		if (res != NULL)
-			ipt_restore_error(res, sent, err, errlen);
+			ipt_restore_explain(res, sent, err, errlen);
 		else
 			snprintf(err, errlen, "%s not run", ipt->restore);
 		r = -1;
@@ -595,64 +595,106 @@ ipt_not_found(const char *out)
 	    strstr(out, "does not exist") != NULL);
 }
 
-/*
- * Read "iptables-save -t table" into *save (NULL: nothing there).
- * Returns 0, 1 if the binary is not installed, -1 with err.
- */
+/* The argv of "iptables-save -t table". */
+void
+ipt_save_argv(const struct ipt *ipt, const char *table, const char *argv[4])
+{
+	argv[0] = ipt->save;
+	argv[1] = "-t";
+	argv[2] = table;
+	argv[3] = NULL;
+}
+
+/* Take the listing of "iptables-save -t table" (see iptables.h). */
+int
+ipt_save_take(const struct ipt *ipt, const char *table, int rv,
+    const struct exec_result *res, char **save, char *err, size_t errlen)
+{
+	char	what[128];
+
+	*save = NULL;
+	snprintf(what, sizeof(what), "%s -t %s", ipt->save, table);
+	if (res == NULL) {
+		snprintf(err, errlen, "%s: not run", what);
+		return (-1);
+	}
+	if (rv == -1) {
+		if (res->exec_errno == ENOENT)
+			return (1);
+		if (ipt_not_found(res->out))
+			return (0);
+		ipt_exec_error(res, what, err, errlen);
+		return (-1);
+	}
+	if (res->truncated) {
+		snprintf(err, errlen, "%s: output too large", what);
+		return (-1);
+	}
+	if ((*save = strdup(res->out)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", what);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The argv of "iptables-restore --noflush -w 5". */
+void
+ipt_restore_argv(const struct ipt *ipt, const char *argv[5])
+{
+	argv[0] = ipt->restore;
+	argv[1] = "--noflush";
+	argv[2] = "-w";
+	argv[3] = IPT_WAIT;
+	argv[4] = NULL;
+}
+
+/* Read "iptables-save -t table": 0 (*save), 1 not installed, -1. */
 static int
 ipt_save_table(struct ipt *ipt, const char *table, char **save, char *err,
     size_t errlen)
 {
-	const char		*argv[] = { ipt->save, "-t", table, NULL };
+	const char		*argv[4];
 	struct exec_result	 res;
-	char			 what[128];
-	int			 rv = 0;
+	int			 rv;
 
-	*save = NULL;
-	snprintf(what, sizeof(what), "%s -t %s", ipt->save, table);
-	if (exec_run_max(argv, NULL, 0, IPT_READ_TIMEOUT_MS, IPT_READ_MAX,
-	    &res) == -1) {
-		if (res.exec_errno == ENOENT)
-			rv = 1;
-		else if (!ipt_not_found(res.out)) {
-			ipt_exec_error(&res, what, err, errlen);
-			rv = -1;
-		}
-	} else if (res.truncated) {
-		snprintf(err, errlen, "%s: output too large", what);
-		rv = -1;
-	} else if ((*save = strdup(res.out)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", what);
-		rv = -1;
-	}
+	ipt_save_argv(ipt, table, argv);
+	rv = exec_run_max(argv, NULL, 0, IPT_READ_TIMEOUT_MS, IPT_READ_MAX,
+	    &res);
+	rv = ipt_save_take(ipt, table, rv, &res, save, err, errlen);
 	exec_result_free(&res);
 	return (rv);
 }
 
-/* Remove every chain and jump of ours from this family. */
+/* Remove the chains of the modes, and every jump to them. */
 int
-ipt_cleanup(struct ipt *ipt, char *err, size_t errlen)
+ipt_cleanup(struct ipt *ipt, int modes, struct ipt_modes_found *found,
+    char *err, size_t errlen)
 {
 	struct ipt_text	 text;
-	char		*nat = NULL, *filter = NULL;
+	char		*nat = NULL, *filter = NULL, *mangle = NULL;
 	int		 rv = -1, r;
 
 	memset(&text, 0, sizeof(text));
+	if (found != NULL)
+		memset(found, 0, sizeof(*found));
 	if ((r = ipt_save_table(ipt, "nat", &nat, err, errlen)) != 0 ||
-	    (r = ipt_save_table(ipt, "filter", &filter, err, errlen)) != 0) {
+	    (r = ipt_save_table(ipt, "filter", &filter, err, errlen)) != 0 ||
+	    (r = ipt_save_table(ipt, "mangle", &mangle, err, errlen)) != 0) {
 		rv = r == 1 ? 0 : -1;	/* not installed: nothing there */
 		goto done;
 	}
-	if (ipt_render_cleanup(nat, filter, &text, err, errlen) == -1)
+	if (ipt_render_cleanup(nat, filter, mangle, modes, &text, found, err,
+	    errlen) == -1)
 		goto done;
 	if (text.len == 0 ||
 	    ipt_restore(ipt, text.buf, text.len, err, errlen) == 0)
 		rv = 0;
-	ipt_forget(ipt);
+	if (modes & IPT_MODE_USERSPACE)
+		ipt_forget(ipt);
 done:
 	free(nat);
 	free(filter);
+	free(mangle);
 	ipt_text_free(&text);
 	return (rv);
 }
-

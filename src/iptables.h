@@ -69,6 +69,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipt_modes.h"
 #include "ipt_text.h"
 #include "iptables_jumps.h"
 #include "iptables_render.h"
@@ -263,13 +264,37 @@ int	 ipt_stream_done(struct ipt *, struct ipt_stream *, size_t wrote,
 void	 ipt_stream_free(struct ipt_stream *);
 
 /*
- * Remove every chain and jump rule of ours (and of kube-proxy
- * userspace) from this family: reads "iptables-save -t nat" and "-t
- * filter" and applies ipt_render_cleanup() in one restore.  Blocking:
- * for --cleanup at start-up.  Idempotent: returns 0 when nothing is
- * there, when a table does not exist, or when the binaries are not
- * installed.  Returns -1 with a reason in err on any other failure.
+ * Remove the chains of kube-proxy's modes in modes (see ipt_modes.h:
+ * IPT_MODES_ALL for --cleanup) and every jump to them from this family:
+ * reads "iptables-save -t nat", "-t filter" and "-t mangle" and applies
+ * ipt_render_cleanup() in one restore.  found (may be NULL) says what
+ * was removed.  Blocking: for --cleanup.  Idempotent: returns 0 when
+ * nothing is there, when a table does not exist, or when the binaries
+ * are not installed.  Returns -1 with a reason in err on any other
+ * failure.
  */
-int	 ipt_cleanup(struct ipt *, char *err, size_t errlen);
+int	 ipt_cleanup(struct ipt *, int modes, struct ipt_modes_found *found,
+	    char *err, size_t errlen);
+
+/*
+ * The same in the background (see migrate.h): ipt_save_argv() fills
+ * argv with "iptables-save -t table" (argv points into the struct ipt
+ * and table); run it with IPT_READ_TIMEOUT_MS and an output bound of
+ * IPT_READ_MAX and give the result (rv, res as exec returns them; res
+ * NULL if it could not be started) to ipt_save_take(), which returns 0
+ * with the listing in *save (the caller frees it; NULL when the table
+ * does not exist), 1 when the binary is not installed (nothing is
+ * there), or -1 with a reason in err.  ipt_restore_argv() fills argv
+ * with "iptables-restore --noflush -w 5"; ipt_restore_explain() says
+ * why a restore of input failed, quoting the input line it names.
+ */
+void	 ipt_save_argv(const struct ipt *, const char *table,
+	    const char *argv[4]);
+int	 ipt_save_take(const struct ipt *, const char *table, int rv,
+	    const struct exec_result *res, char **save, char *err,
+	    size_t errlen);
+void	 ipt_restore_argv(const struct ipt *, const char *argv[5]);
+void	 ipt_restore_explain(const struct exec_result *res,
+	    const char *input, char *err, size_t errlen);
 
 #endif /* IPTABLES_H */

@@ -1,7 +1,7 @@
 /*
  * iptables_render.h: the iptables-restore input of kube-proxy
- * userspace's "portals" (see iptables.h for how it is applied), and of
- * their removal.  Pure: service ports in, text out.
+ * userspace's "portals" (see iptables.h for how it is applied; their
+ * removal is in ipt_modes.h).  Pure: service ports in, text out.
  *
  * A full rendering declares each of our chains (":NAME - [0:0]"), which
  * in --noflush mode flushes it (creating it if needed) inside the same
@@ -88,15 +88,4 @@ int	 ipt_render(const struct ipt_params *, const struct ipt_svcport *,
  */
 int	 ipt_render_adds(const struct ipt_params *, const struct ipt_svcport *,
 	    size_t n, struct ipt_text *out, char *err, size_t errlen);
-/*
- * Render the restore input that removes our chains, given the output of
- * "iptables-save -t nat" and "-t filter" (either may be NULL or empty):
- * "-D" for every rule in another chain that jumps or goes to one of our
- * chains (each copy), then each of our chains that exists is declared
- * (flushed) and deleted with "-X".  out->len is 0 when there is nothing
- * to remove.  Pure.  Returns 0, or -1 if out of memory.
- */
-int	 ipt_render_cleanup(const char *nat_save, const char *filter_save,
-	    struct ipt_text *out, char *err, size_t errlen);
-
 #endif /* IPTABLES_RENDER_H */

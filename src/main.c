@@ -26,6 +26,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "migrate.h"
 #include "model.h"
 #include "nodetune.h"
 #include "proxier.h"
@@ -156,12 +157,16 @@ main_watch(struct event_base *base, const struct kp_config *cfg,
 	return (w);
 }
 
-/* Remove every chain and jump rule of ours, v4 and v6 (--cleanup). */
+/*
+ * Remove the rules of kube-proxy's three modes, v4 and v6, the ipvs
+ * link and ipsets, as kube-proxy's --cleanup does (--cleanup).
+ */
 static int
 main_cleanup(const struct kp_config *cfg)
 {
 	const char	*paths[2] = { cfg->iptables_path, cfg->ip6tables_path };
 	const int	 families[2] = { AF_INET, AF_INET6 };
+	const char	*ipset = migrate_ipset_path(cfg->iptables_path);
 	struct ipt	*ipt;
 	char		 err[IPT_ERRLEN];
 	int		 i, rv = 0;
@@ -169,7 +174,8 @@ main_cleanup(const struct kp_config *cfg)
 	for (i = 0; i < 2; i++) {
 		if ((ipt = ipt_new(paths[i], families[i])) == NULL)
 			continue;
-		if (ipt_cleanup(ipt, err, sizeof(err)) == -1) {
+		if (migrate_cleanup(ipt, families[i], ipset, err,
+		    sizeof(err)) == -1) {
 			fprintf(stderr, "kuproxy: cleanup: %s\n", err);
 			rv = 1;
 		}

@@ -888,6 +888,7 @@ proxier_get_stats(const struct proxier *p, struct proxier_stats *st)
 {
 	st->syncs = p->nsyncs;
 	st->sync_errors = p->nsync_errors + proxier_rules_errors(p->rules);
+	st->migrating = proxier_rules_migrating(p->rules);
 	st->ports = htab_count(p->svcs) - p->nstaged;
 	st->fd_pauses = p->loop->fd_pauses;
 	st->conns = p->loop->conns;

@@ -66,6 +66,8 @@ struct proxier_stats {
 	size_t		ports;		/* live service ports */
 	uint64_t	fd_pauses;	/* EMFILE/ENFILE accept pauses */
 	uint64_t	conns;		/* relayed connections now */
+	int		migrating;	/* 1: other modes' leftovers are
+					   being removed (start-up) */
 };
 
 /*

@@ -17,6 +17,7 @@
 #include "htab.h"
 #include "iptables_render.h"
 #include "log.h"
+#include "migrate.h"
 #include "netutil.h"
 #include "nodeip.h"
 #include "proxier_rules.h"
@@ -192,6 +193,9 @@ proxier_rules_new(struct event_base *base, const struct kp_config *cfg,
 		if (r->jobs[i] == NULL)
 			fatalx("--iptables-path/--ip6tables-path must not be "
 			    "empty");
+		/* Before the first sync, and it leaves our chains be. */
+		rules_job_migrate(r->jobs[i], migrate_ipset_path(i == 0 ?
+		    cfg->iptables_path : cfg->ip6tables_path));
 	}
 	if ((r->claims = htab_new()) == NULL)
 		fatalx("proxier_rules: out of memory");
@@ -274,6 +278,14 @@ uint64_t
 proxier_rules_errors(const struct proxier_rules *r)
 {
 	return (rules_job_errors(r->jobs[0]) + rules_job_errors(r->jobs[1]));
+}
+
+/* Does a family's start-up migration still run? */
+int
+proxier_rules_migrating(const struct proxier_rules *r)
+{
+	return (rules_job_migrating(r->jobs[0]) ||
+	    rules_job_migrating(r->jobs[1]));
 }
 
 /* Claim node ports and apply the rules of every service port. */

@@ -43,6 +43,11 @@ struct proxier_rules *proxier_rules_new(struct event_base *,
 /* Return the number of rule applications that failed so far. */
 uint64_t	 proxier_rules_errors(const struct proxier_rules *);
 /*
+ * Return 1 while a family's start-up removal of what kube-proxy's other
+ * modes left runs (see migrate.h), 0 once both are over.
+ */
+int		 proxier_rules_migrating(const struct proxier_rules *);
+/*
  * Kill a running command (iptables-restore commits all or nothing),
  * close the node port claims and free; NULL is ignored.  The rules stay
  * in the kernel for a successor.

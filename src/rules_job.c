@@ -17,6 +17,7 @@
 #include "exec.h"
 #include "iptables.h"
 #include "log.h"
+#include "migrate.h"
 #include "monotime.h"
 #include "rules_job.h"
 #include "xmalloc.h"
@@ -43,6 +44,7 @@ enum rules_state {
 	RULES_RESTORE2,		/* incremental phase 2: the "-D" */
 	RULES_STREAMING,	/* restore of staged rules, input open */
 	RULES_FLUSHING,		/* "conntrack -D" of ct.ip */
+	RULES_MIGRATING,	/* removing other modes' leftovers: mig */
 };
 
 /*
@@ -64,7 +66,9 @@ struct rules_job {
 	void			*done_arg;
 	uint64_t		 errors;
 	enum rules_state	 state;
-	struct exec_job		*job;		/* NULL iff RULES_IDLE */
+	struct exec_job		*job;		/* NULL if RULES_IDLE or
+						   RULES_MIGRATING */
+	struct migrate		*mig;		/* RULES_MIGRATING */
 	int			 again;		/* a sync came in meanwhile */
 	int			 again_force;	/* ... and it was forced */
 	struct ipt_params	 params;	/* of the last sync */
@@ -87,6 +91,7 @@ struct rules_job {
 };
 
 static void	rules_job_flushq_clear(struct rules_flushq *);
+static void	rules_job_idle(struct rules_job *, int);
 static void	rules_job_flush_next(struct rules_job *);
 static void	rules_job_read_next(struct rules_job *);
 static int	rules_job_restore(struct rules_job *,
@@ -127,6 +132,7 @@ rules_job_free(struct rules_job *j)
 		return;
 	/* iptables-restore commits atomically or not at all. */
 	exec_cancel(j->job);
+	migrate_cancel(j->mig);
 	ipt_apply_free(&j->apply);
 	ipt_reads_free(&j->reads);
 	rules_job_ports_free(&j->ports);
@@ -136,6 +142,35 @@ rules_job_free(struct rules_job *j)
 	rules_job_flushq_clear(&j->flushing);
 	ipt_free(j->ipt);
 	free(j);
+}
+
+/* The migration is over: replay the syncs that waited for it. */
+static void
+rules_job_migrated(void *arg)
+{
+	struct rules_job	*j = arg;
+
+	j->mig = NULL;
+	rules_job_idle(j, 0);
+}
+
+/* Remove kube-proxy's other modes' leftovers before the first sync. */
+void
+rules_job_migrate(struct rules_job *j, const char *ipset_path)
+{
+	if (j->state != RULES_IDLE)
+		return;
+	j->mig = migrate_start(j->base, j->ipt, j->family, ipset_path,
+	    rules_job_migrated, j);
+	if (j->mig != NULL)
+		j->state = RULES_MIGRATING;
+}
+
+/* Is the start-up migration still running? */
+int
+rules_job_migrating(const struct rules_job *j)
+{
+	return (j->state == RULES_MIGRATING);
 }
 
 /* Return the number of rule applications of the job that failed. */

@@ -16,6 +16,8 @@
  *	RESTORE2   phase 2 of an incremental update ("-D" of stale rules)
  *	STREAMING  a restore fed the rules of staged service ports
  *	FLUSHING   a "conntrack -D" of a removed UDP service's cluster IP
+ *	MIGRATING  at start-up, before the first sync: the removal of
+ *	           what kube-proxy's other modes left (see migrate.h)
  *
  *	            stage                    sync, reads due
  *	STREAMING <-------- IDLE ---------------------------> READING
@@ -63,8 +65,19 @@ struct rules_job;
 struct rules_job *rules_job_new(struct event_base *base, int family,
 		    const char *iptables_path, const char *conntrack_path,
 		    void (*done)(void *, int), void *arg);
+/*
+ * Remove what kube-proxy's iptables and ipvs modes left in this family
+ * (see migrate.h; ipset_path is copied, NULL: no ipset), in the
+ * background: the job is MIGRATING meanwhile, and a sync that arrives
+ * waits for it (it is replayed through done()).  Call it once, right
+ * after rules_job_new(); nothing happens if the job is not idle.  A
+ * failure is logged and leaves the job idle.
+ */
+void		 rules_job_migrate(struct rules_job *, const char *ipset_path);
 /* Kill a running command, free the job; NULL is ignored. */
 void		 rules_job_free(struct rules_job *);
+/* Return 1 while the job is MIGRATING, else 0. */
+int		 rules_job_migrating(const struct rules_job *);
 /* Return the number of rule applications that failed so far. */
 uint64_t	 rules_job_errors(const struct rules_job *);
 /*

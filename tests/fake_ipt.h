@@ -26,6 +26,7 @@ struct fake {
 	char	ipt4[PATH_MAX];
 	char	ipt6[PATH_MAX];
 	char	ct[PATH_MAX];
+	char	ipset[PATH_MAX];
 };
 
 /* Write a file into the fake directory. */
@@ -113,7 +114,7 @@ fake_setup(struct fake *f)
 {
 	static const char *const names[] = { "iptables", "iptables-restore",
 		"iptables-save", "ip6tables", "ip6tables-restore",
-		"ip6tables-save", "conntrack", NULL };
+		"ip6tables-save", "conntrack", "ipset", NULL };
 	char	script[PATH_MAX], link[PATH_MAX];
 	int	i;
 
@@ -129,6 +130,7 @@ fake_setup(struct fake *f)
 	snprintf(f->ipt4, sizeof(f->ipt4), "%s/iptables", f->dir);
 	snprintf(f->ipt6, sizeof(f->ipt6), "%s/ip6tables", f->dir);
 	snprintf(f->ct, sizeof(f->ct), "%s/conntrack", f->dir);
+	snprintf(f->ipset, sizeof(f->ipset), "%s/ipset", f->dir);
 	setenv("FAKE_IPT_DIR", f->dir, 1);
 }
 

@@ -318,22 +318,29 @@ fm_ipt_render_adds(int ref, char *why, size_t whylen)
 	return (rv);
 }
 
-/* ipt_render_cleanup over the iptables-save fixtures. */
+/*
+ * ipt_render_cleanup over the iptables-save fixtures: kube-proxy 1.20's
+ * iptables mode, every mode removed (prefix chains, summary).
+ */
 static int
 fm_ipt_render_cleanup(int ref, char *why, size_t whylen)
 {
-	static char	*nat, *filter, *keep;
+	static char	*nat, *filter, *mangle, *keep;
 	static size_t	 keeplen, keeprules;
 	struct ipt_text	 t;
 	char		 err[FM_ERRLEN] = "";
 	int		 rv;
 
 	if (nat == NULL) {
-		nat = fm_slurp("iptables-cleanup-save-nat.txt", NULL);
-		filter = fm_slurp("iptables-cleanup-save-filter.txt", NULL);
+		nat = fm_slurp("migrate-kp120-iptables-save-nat.txt", NULL);
+		filter = fm_slurp("migrate-kp120-iptables-save-filter.txt",
+		    NULL);
+		mangle = fm_slurp("migrate-kp120-iptables-save-mangle.txt",
+		    NULL);
 	}
 	fm_arm();
-	rv = ipt_render_cleanup(nat, filter, &t, err, sizeof(err));
+	rv = ipt_render_cleanup(nat, filter, mangle, IPT_MODES_ALL, &t, NULL,
+	    err, sizeof(err));
 	fm_done();
 	if (rv == -1)
 		rv = fm_ipt_error(&t, err, why, whylen);

@@ -1213,8 +1213,9 @@ test_iptables_cleanup_run(void)
 	fake_copy(&f, "iptables-cleanup-save-nat.txt", "iptables.save-nat.txt");
 	fake_copy(&f, "iptables-cleanup-save-filter.txt",
 	    "iptables.save-filter.txt");
-	CU_ASSERT_EQUAL(ipt_cleanup(ipt, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(fake_count(&f, "iptables.save"), 2);
+	CU_ASSERT_EQUAL(ipt_cleanup(ipt, IPT_MODES_ALL, NULL, err,
+	    sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_count(&f, "iptables.save"), 3);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 	s = fake_read(&f, "iptables.restore.1.in");
 	tu_assert_golden(s, "iptables-cleanup.txt");
@@ -1223,24 +1224,28 @@ test_iptables_cleanup_run(void)
 	/* Nothing there any more: no restore, success. */
 	fake_write(&f, "iptables.save-nat.txt", "*nat\nCOMMIT\n");
 	fake_write(&f, "iptables.save-filter.txt", "*filter\nCOMMIT\n");
-	CU_ASSERT_EQUAL(ipt_cleanup(ipt, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(ipt_cleanup(ipt, IPT_MODES_ALL, NULL, err,
+	    sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_count(&f, "iptables.restore"), 1);
 
 	/* A table that does not exist is nothing to clean. */
 	fake_write(&f, "iptables.save-nat.err", "iptables-save v1.8.9: "
 	    "can't initialize iptables table `nat': Table does not exist\n");
-	CU_ASSERT_EQUAL(ipt_cleanup(ipt, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(ipt_cleanup(ipt, IPT_MODES_ALL, NULL, err,
+	    sizeof(err)), 0);
 
 	/* A real error is reported. */
 	fake_write(&f, "iptables.save-nat.err", "iptables-save v1.8.9: "
 	    "Permission denied (you must be root)\n");
-	CU_ASSERT_EQUAL(ipt_cleanup(ipt, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(ipt_cleanup(ipt, IPT_MODES_ALL, NULL, err,
+	    sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "Permission denied"));
 	ipt_free(ipt);
 
 	/* Binaries not installed: nothing can be there. */
 	ipt = ipt_new("/nonexistent/sbin/ip6tables", AF_INET6);
-	CU_ASSERT_EQUAL(ipt_cleanup(ipt, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(ipt_cleanup(ipt, IPT_MODES_ALL, NULL, err,
+	    sizeof(err)), 0);
 	ipt_free(ipt);
 	fake_teardown(&f);
 }

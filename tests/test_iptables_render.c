@@ -261,14 +261,14 @@ test_iptables_cleanup_render(void)
 
 	nat = tu_slurp(tu_data("iptables-cleanup-save-nat.txt"));
 	filter = tu_slurp(tu_data("iptables-cleanup-save-filter.txt"));
-	CU_ASSERT_EQUAL(ipt_render_cleanup(nat, filter, &t, err,
-	    sizeof(err)), 0);
+	CU_ASSERT_EQUAL(ipt_render_cleanup(nat, filter, NULL, IPT_MODES_ALL, &t,
+	    NULL, err, sizeof(err)), 0);
 	tu_assert_golden(t.buf, "iptables-cleanup.txt");
 	ipt_text_free(&t);
 	/* Nothing of ours: nothing to do. */
 	CU_ASSERT_EQUAL(ipt_render_cleanup("*nat\n:PREROUTING ACCEPT [0:0]\n"
-	    "-A PREROUTING -j DOCKER\nCOMMIT\n", NULL, &t, err,
-	    sizeof(err)), 0);
+	    "-A PREROUTING -j DOCKER\nCOMMIT\n", NULL, NULL, IPT_MODES_ALL, &t,
+	    NULL, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(t.len, 0);
 	ipt_text_free(&t);
 	free(nat);

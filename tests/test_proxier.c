@@ -97,6 +97,26 @@ env_init(struct env *e, const char *range)
 	e->cfg = env_config(e, range);
 }
 
+/*
+ * Let the start-up removal of other modes' leftovers end (10 s at
+ * most), so that the syncs the tests count all run after it.
+ */
+static void
+env_settle(struct env *e)
+{
+	struct proxier_stats	st;
+	int			i;
+
+	for (i = 0; i < 2000; i++) {
+		proxier_get_stats(e->p, &st);
+		if (!st.migrating)
+			break;
+		event_base_loop(e->base, EVLOOP_NONBLOCK);
+		usleep(5000);
+	}
+	CU_ASSERT_FATAL(!st.migrating);
+}
+
 /* Start a proxier on the environment's model. */
 static void
 env_start(struct env *e)
@@ -110,6 +130,7 @@ env_start(struct env *e)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e->p);
 	/* In case this machine has no default route to take it from. */
 	proxier_set_node_ip(e->p, "192.0.2.10");
+	env_settle(e);
 }
 
 /* Tear everything down, the fake directory included. */

@@ -74,6 +74,23 @@ rt_now(void)
 	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+/*
+ * Let the start-up removal of other modes' leftovers end (10 s at
+ * most): the tests below start from the first sync.
+ */
+static void
+rt_settle(struct rt *t)
+{
+	long long	end = rt_now() + 10000;
+
+	while (proxier_rules_migrating(t->r) && rt_now() < end)
+		event_base_loop(t->base, EVLOOP_ONCE);
+	CU_ASSERT_FATAL(!proxier_rules_migrating(t->r));
+	/* Nothing of other modes there: nothing restored. */
+	CU_ASSERT_EQUAL(fake_count(&t->f, "iptables.restore"), 0);
+	CU_ASSERT_EQUAL(fake_count(&t->f, "ip6tables.restore"), 0);
+}
+
 /* Set up fakes, a loop with a 10 ms tick, a config and the rules side. */
 static void
 rt_setup(struct rt *t)
@@ -105,6 +122,7 @@ rt_setup(struct rt *t)
 	t->r = proxier_rules_new(t->base, t->cfg, rt_done, t, err,
 	    sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t->r);
+	rt_settle(t);
 }
 
 /* Tear everything down. */

@@ -16,6 +16,10 @@
 #   conntrack.mode        "zero": nothing deleted (exit 1), "fail": error
 #   FAM.version           what "-V" prints (default: a legacy iptables)
 #   fail-S                "-S" prints an error and exits 1
+#   ipset.list.txt        what "ipset list -n" prints
+#   ipset.fail-list       "ipset list" fails (no kernel support)
+#   ipset.fail            "ipset restore" fails (a set in use)
+#                         (ipset restore's stdin: ipset.restore.N.in)
 #   delay-S, delay-restore, delay-conntrack
 #                         seconds that "-S", a restore, conntrack sleep
 # Every call, of any kind, also appends "NAME ARGS..." when it starts and
@@ -26,6 +30,7 @@ case $cmd in
 *-restore)	kind=restore ;;
 *-save)		kind=save ;;
 conntrack)	kind=conntrack ;;
+ipset)		kind=ipset ;;
 *)		kind=iptables ;;
 esac
 fam=${cmd%%-*}
@@ -99,6 +104,26 @@ iptables)
 	else
 		echo "-P $c ACCEPT"
 	fi
+	;;
+ipset)
+	case $1 in
+	list)
+		if [ -f "$dir/ipset.fail-list" ]; then
+			echo "ipset v7.17: Kernel error received: ipset" \
+			    "protocol error"
+			exit 1
+		fi
+		[ -f "$dir/ipset.list.txt" ] && cat "$dir/ipset.list.txt"
+		;;
+	restore)
+		cat > "$dir/ipset.restore.$n.in"
+		if [ -f "$dir/ipset.fail" ]; then
+			echo "ipset v7.17: Error in line 1: Set cannot be" \
+			    "destroyed: it is in use by a kernel component"
+			exit 1
+		fi
+		;;
+	esac
 	;;
 conntrack)
 	case $(cat "$dir/conntrack.mode" 2>/dev/null) in
