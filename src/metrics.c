@@ -65,7 +65,6 @@ struct metrics {
 	const struct k8s_watch	*watch;	/* NULL: no API source */
 	struct metrics_srv	 srv[2];	/* metrics, healthz */
 	uint64_t		 start_ms;	/* monotonic, for Go's m= */
-	struct histogram	 netprog;	/* see metrics.h */
 };
 
 /* Return a new reply buffer, or NULL after answering 500. */
@@ -334,7 +333,7 @@ metrics_format_kubeproxy(const struct metrics *m,
 	    metrics_text_histogram(buf,
 	    "kubeproxy_network_programming_duration_seconds",
 	    "[ALPHA] In Cluster Network Programming Latency in seconds",
-	    &m->netprog) == -1)
+	    st->netprog_duration) == -1)
 		return (-1);
 	return (0);
 }
@@ -617,8 +616,6 @@ metrics_new(struct event_base *base, struct proxier *proxier,
 	m->proxier = proxier;
 	m->cfg = cfg;
 	m->start_ms = monotime_ms();
-	histogram_init(&m->netprog, histogram_netprog_bounds,
-	    histogram_netprog_nbounds);
 	metrics_srv_init(m, &m->srv[0], "metricsBindAddress",
 	    cfg->metrics_bind_address, &cfg->metrics_ss, cfg->metrics_len,
 	    metrics_routes_metrics);

@@ -18,11 +18,12 @@
  * A server that cannot bind is retried every 5 s (one log line), and
  * never keeps the other from serving.
  *
- * kubeproxy_network_programming_duration_seconds is exported with
- * kube-proxy's buckets but observes nothing yet: the model does not
- * keep the Endpoints' endpoints.kubernetes.io/last-change-trigger-time
- * annotation it is measured from (kube-proxy 1.20's userspace mode does
- * not observe it either).
+ * kubeproxy_network_programming_duration_seconds times, as kube-proxy's
+ * iptables mode does, an Endpoints (or EndpointSlice) change from its
+ * endpoints.kubernetes.io/last-change-trigger-time annotation to the
+ * moment it is programmed: in userspace mode, when the balancers of the
+ * Service's live ports take the new endpoints (a Service not yet live
+ * gets them at its first sync, which is not timed).
  */
 #ifndef METRICS_H
 #define METRICS_H

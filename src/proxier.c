@@ -99,6 +99,7 @@ struct proxier {
 	uint64_t		 nsync_errors;
 	struct health		 health;	/* of the rules (health.h) */
 	struct histogram	 sync_hist;	/* sync to rules applied */
+	struct histogram	 netprog_hist;	/* trigger time to applied */
 	uint64_t		 updated_wall_ms; /* health's update, epoch */
 	uint64_t		 applied_wall_ms; /* a family's rules, epoch */
 	uint64_t		 walk;		/* sync walks so far */
@@ -755,9 +756,12 @@ proxier_endpoints_changed(void *arg, const char *ns, const char *name)
 {
 	struct proxier			*p = arg;
 	const struct model_service	*ms;
+	const struct model_endpoints	*me;
 	struct proxier_port		*pp;
 	char				*pn, nbuf[256];
 	size_t				 i;
+	int				 applied = 0;
+	uint64_t			 now;
 
 	if ((ms = model_get_service(p->model, ns, name)) == NULL)
 		return;
@@ -766,8 +770,21 @@ proxier_endpoints_changed(void *arg, const char *ns, const char *name)
 		pp = htab_get(p->svcs, pn, strlen(pn));
 		if (pn != nbuf)
 			free(pn);
-		if (pp != NULL)
+		if (pp != NULL) {
 			proxier_port_set_endpoints(p, pp);
+			applied = 1;
+		}
+	}
+	/*
+	 * In userspace mode the balancer is what programs the change:
+	 * time it from the Endpoints' trigger time, as kube-proxy's
+	 * network_programming_duration_seconds does at its rules.
+	 */
+	me = model_get_endpoints(p->model, ns, name);
+	if (applied && me != NULL && me->trigger_ms != 0) {
+		now = proxier_wall_ms();
+		histogram_observe(&p->netprog_hist, now > me->trigger_ms ?
+		    (double)(now - me->trigger_ms) / 1000.0 : 0);
 	}
 }
 
@@ -795,6 +812,8 @@ proxier_new(struct loop *loop, const struct kp_config *cfg,
 	health_init(&p->health, 2 * cfg->sync_period_ms);
 	histogram_init(&p->sync_hist, histogram_sync_bounds,
 	    histogram_sync_nbounds);
+	histogram_init(&p->netprog_hist, histogram_netprog_bounds,
+	    histogram_netprog_nbounds);
 	p->ports = portalloc_new(cfg->port_base, cfg->port_size);
 	if ((p->svcs = htab_new()) == NULL)
 		fatalx("proxier: out of memory");
@@ -941,6 +960,7 @@ proxier_get_stats(const struct proxier *p, struct proxier_stats *st)
 	st->fd_pauses = p->loop->fd_pauses;
 	st->conns = p->loop->conns;
 	st->sync_duration = &p->sync_hist;
+	st->netprog_duration = &p->netprog_hist;
 	st->applied_wall_ms = p->applied_wall_ms;
 }
 

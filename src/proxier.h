@@ -69,6 +69,8 @@ struct proxier_stats {
 	uint64_t	conns;		/* relayed connections now */
 	/* Sync to rules applied, per family and sync; borrowed. */
 	const struct histogram *sync_duration;
+	/* Endpoints trigger time to balancer updated; borrowed. */
+	const struct histogram *netprog_duration;
 	uint64_t	applied_wall_ms; /* last rules applied, epoch ms */
 };
 

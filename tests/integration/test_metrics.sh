@@ -202,6 +202,26 @@ kp_check "process_cpu_seconds_total exported" \
 kp_check "process_virtual_memory_bytes exported" \
     grep -q '^process_virtual_memory_bytes{} ' "$KP_TMP/samples.txt"
 
+# An Endpoints change whose controller stamped it 3 s ago: one
+# observation of at least 3 s once the balancer has the new endpoint.
+trig=$(date -u -d '-3 sec' +%Y-%m-%dT%H:%M:%SZ)
+{
+	kp_svc web 198.19.0.10 80 TCP 8080
+	kp_eps web 8080 TCP 198.18.1.2 198.18.1.3 |
+	    sed "s|^  labels:|  annotations:\n    endpoints.kubernetes.io/last-change-trigger-time: \"$trig\"\n  labels:|"
+	kp_svc dns 198.19.0.11 53 UDP 8080
+	kp_eps dns 8080 UDP 198.18.1.2
+} | kp_replace "$KP_SVCFILE"
+kp_wait_svc default/web:p 2 >/dev/null || kp_fail "web's second endpoint never appeared"
+parse || kp_fail "/metrics does not parse: $(cat "$KP_TMP/parse.err")"
+kp_eq "network programming observations" 1 \
+    "$(val "kubeproxy_network_programming_duration_seconds_count{}")"
+sum=$(val "kubeproxy_network_programming_duration_seconds_sum{}" | cut -d. -f1)
+kp_ge "network programming latency (s) from the trigger time" 3 "$sum"
+kp_le "network programming latency (s), bounded" 120 "$sum"
+kp_eq "network programming: not in the 2 s bucket" 0 \
+    "$(val 'kubeproxy_network_programming_duration_seconds_bucket{le="2"}')"
+
 # /configz: kube-proxy's group and Go field names, effective values.
 cz=$(kp_node curl -s -m 2 "http://$KP_METRICS/configz")
 kp_log "configz: $cz"
