@@ -315,8 +315,10 @@ metrics_format_totals(const struct proxier_stats *st, struct evbuffer *buf)
 /*
  * Append kube-proxy's own families where kuproxy's meaning is theirs:
  * the sync histogram (a sync, to its rules applied or failed, per
- * address family), the last time rules were applied, and the network
- * programming histogram (see metrics.h).
+ * address family), the last time rules were applied, the last time a
+ * sync was wanted, the failed rule applications (a restore, or the
+ * jump reads before it), and the network programming histogram (see
+ * metrics.h).
  */
 static int
 metrics_format_kubeproxy(const struct metrics *m,
@@ -330,6 +332,14 @@ metrics_format_kubeproxy(const struct metrics *m,
 	    "kubeproxy_sync_proxy_rules_last_timestamp_seconds", "gauge",
 	    "[ALPHA] The last time proxy rules were successfully synced",
 	    (double)st->applied_wall_ms / 1000.0) == -1 ||
+	    metrics_text_scalar(buf,
+	    "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds",
+	    "gauge", "[ALPHA] The last time a sync of proxy rules was queued",
+	    (double)st->queued_wall_ms / 1000.0) == -1 ||
+	    metrics_text_scalar(buf,
+	    "kubeproxy_sync_proxy_rules_iptables_restore_failures_total",
+	    "counter", "[ALPHA] Cumulative proxy iptables restore failures",
+	    (double)st->restore_errors) == -1 ||
 	    metrics_text_histogram(buf,
 	    "kubeproxy_network_programming_duration_seconds",
 	    "[ALPHA] In Cluster Network Programming Latency in seconds",

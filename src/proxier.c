@@ -102,6 +102,7 @@ struct proxier {
 	struct histogram	 netprog_hist;	/* trigger time to applied */
 	uint64_t		 updated_wall_ms; /* health's update, epoch */
 	uint64_t		 applied_wall_ms; /* a family's rules, epoch */
+	uint64_t		 queued_wall_ms; /* last update wanted, epoch */
 	uint64_t		 walk;		/* sync walks so far */
 	int			 ready;
 	int			 retry;		/* a bind failed: sync again */
@@ -557,6 +558,24 @@ proxier_sync_rules(struct proxier *p, int force)
 	return (rv);
 }
 
+/* Return the wall-clock time in ms since the epoch. */
+static uint64_t
+proxier_wall_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* A rule update is wanted (kube-proxy's QueuedUpdate()). */
+static void
+proxier_queued(struct proxier *p)
+{
+	health_queued(&p->health, monotime_ms());
+	p->queued_wall_ms = proxier_wall_ms();
+}
+
 /* Reconcile now. */
 void
 proxier_sync(struct proxier *p, int force)
@@ -573,7 +592,7 @@ proxier_sync(struct proxier *p, int force)
 	}
 	p->retry = 0;
 	p->walk++;
-	health_queued(&p->health, monotime_ms());
+	proxier_queued(p);
 	model_foreach_service(p->model, proxier_sync_service, &w);
 	if (proxier_sync_removed(p))
 		w.changed = 1;
@@ -618,7 +637,7 @@ proxier_request_sync(struct proxier *p)
 	struct timeval	tv;
 	uint64_t	now, next, delay = 0;
 
-	health_queued(&p->health, monotime_ms());
+	proxier_queued(p);
 	if (evtimer_pending(p->sync_ev, NULL))
 		return;
 	now = loop_now_ms(p->loop);
@@ -646,16 +665,6 @@ proxier_rules_replay(void *arg, int now)
 	/* It follows a stream and only confirms it: no rate limit. */
 	evtimer_del(p->sync_ev);
 	evtimer_add(p->sync_ev, &tv);
-}
-
-/* Return the wall-clock time in ms since the epoch. */
-static uint64_t
-proxier_wall_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
 /*
@@ -962,6 +971,8 @@ proxier_get_stats(const struct proxier *p, struct proxier_stats *st)
 	st->sync_duration = &p->sync_hist;
 	st->netprog_duration = &p->netprog_hist;
 	st->applied_wall_ms = p->applied_wall_ms;
+	st->queued_wall_ms = p->queued_wall_ms;
+	st->restore_errors = proxier_rules_errors(p->rules);
 }
 
 /* Report the health of the rules at now. */

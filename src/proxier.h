@@ -72,6 +72,8 @@ struct proxier_stats {
 	/* Endpoints trigger time to balancer updated; borrowed. */
 	const struct histogram *netprog_duration;
 	uint64_t	applied_wall_ms; /* last rules applied, epoch ms */
+	uint64_t	queued_wall_ms;	/* last sync wanted, epoch ms */
+	uint64_t	restore_errors;	/* failed rule applications */
 };
 
 /*

@@ -61,6 +61,13 @@ kp_eq "lastUpdated before any successful sync" \
 kp_eq "livez while restores fail" 200 "$(hz /livez | cut -d' ' -f1)"
 kp_ge "kuproxy_sync_errors_total while restores fail" 2 \
     "$(kp_metric kuproxy_sync_errors_total)"
+kp_ge "kubeproxy_sync_proxy_rules_iptables_restore_failures_total" 2 \
+    "$(kp_metric kubeproxy_sync_proxy_rules_iptables_restore_failures_total)"
+kp_eq "kubeproxy_sync_proxy_rules_last_timestamp_seconds before success" 0 \
+    "$(kp_metric kubeproxy_sync_proxy_rules_last_timestamp_seconds)"
+kp_ge "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds" \
+    "$(($(date +%s) - 60))" \
+    "$(kp_metric kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds | cut -d. -f1)"
 
 # Recover: 200, lastUpdated the time of the success.
 t0=$(date -u +%s)
