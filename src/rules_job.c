@@ -566,13 +566,17 @@ rules_job_sync(struct rules_job *j, const struct ipt_params *params,
 		return (0);
 	}
 	if (params->host_ip == NULL || *params->host_ip == '\0') {
-		if (n > 0)
+		if (n > 0) {
 			log_warnx("%zu %s service ports not installed: no %s "
 			    "node IP (no default route); set --bind-address",
 			    n, fam, fam);
-		if (n == 0)		/* nothing to apply: up to date */
-			j->ok_seq = j->req_seq;
-		return (n > 0 ? -1 : 0);
+			return (-1);
+		}
+		/* Nothing to apply: up to date. */
+		j->run_seq = j->req_seq;
+		j->sync_ms = monotime_ms();
+		rules_job_result(j, 1);
+		return (0);
 	}
 	j->run_seq = j->req_seq;
 	j->sync_ms = monotime_ms();
