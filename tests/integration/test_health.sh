@@ -88,20 +88,23 @@ kp_le "lastUpdated not after currentTime" "$(date -u -d "${cur% +0000 UTC*}" +%s
 kp_ge "kuproxy_sync_proxy_rules_last_timestamp_seconds at the recovery" "$t0" \
     "$(kp_metric kubeproxy_sync_proxy_rules_last_timestamp_seconds | cut -d. -f1)"
 
-# Fail again: 503 within the health timeout (2 s) plus a sync period,
+# Fail again: 503 within the health timeout (2 s) plus a sync period
+# (bounded at 10 s: a loaded machine delays timers),
 # lastUpdated still the last success (the periodic syncs succeeded until
 # now, so it is the last of those: not older than the first).
 touch "$KP_TMP/fail"
 t1=$(date -u +%s)
 kp_check "healthz 503 once restores keep failing" kp_until 100 is_code 503
 tf=$(date -u +%s)
-kp_le "seconds from the first failure to 503" 6 "$((tf - t1))"
+kp_le "seconds from the first failure to 503 (2 s timeout, 1 s period)" \
+    10 "$((tf - t1))"
 r=$(hz /healthz)
 kp_log "healthz: $r"
 upd2=$(field lastUpdated <<<"$r")
 tu2=$(date -u -d "${upd2% +0000 UTC*}" +%s)
 kp_ge "lastUpdated kept: not before the recovery" "$tu" "$tu2"
-kp_le "lastUpdated kept: not after the failures began" "$t1" "$tu2"
+kp_le "lastUpdated kept: not after the failures began (a restore may end then)" \
+    "$((t1 + 1))" "$tu2"
 sleep 1.5
 kp_eq "lastUpdated unchanged while restores fail" "$upd2" \
     "$(hz /healthz | field lastUpdated)"
