@@ -30,6 +30,16 @@ health_updated(struct health *h, uint64_t now)
 	h->pending_ms = 0;
 }
 
+/* What was queued before t is done. */
+int
+health_advance(struct health *h, uint64_t t)
+{
+	if (h->pending_ms == 0 || t <= h->pending_ms)
+		return (0);
+	h->pending_ms = t;
+	return (1);
+}
+
 /* Healthy: updated once, and nothing pending for too long. */
 int
 health_ok(const struct health *h, uint64_t now)

@@ -32,6 +32,12 @@ void		health_init(struct health *h, uint64_t timeout_ms);
 void		health_queued(struct health *h, uint64_t now);
 /* Every queued update is done as of now (kube-proxy's Updated()). */
 void		health_updated(struct health *h, uint64_t now);
+/*
+ * The updates queued before t are done, later ones may not be: the
+ * oldest pending one is no older than t.  Returns 1 if that moved the
+ * pending time forward, else 0 (nothing pending, or t not newer).
+ */
+int		health_advance(struct health *h, uint64_t t);
 /* Return 1 if healthy at now, else 0 (see above). */
 int		health_ok(const struct health *h, uint64_t now);
 

@@ -670,21 +670,28 @@ proxier_rules_replay(void *arg, int now)
 /*
  * The rules of a family's sync ended: time the sync (kube-proxy times
  * every syncProxyRules, failed or not) and, once no family lags behind
- * the last sync, tell the health rule every queued update is done.
+ * the last sync, tell the health rule every queued update is done (else
+ * that those before the oldest sync still pending are).
  */
 static void
 proxier_rules_result(void *arg, int ok, uint64_t start_ms)
 {
 	struct proxier	*p = arg;
-	uint64_t	 now = monotime_ms();
+	uint64_t	 now = monotime_ms(), since;
 
 	histogram_observe(&p->sync_hist, now >= start_ms ?
 	    (double)(now - start_ms) / 1000.0 : 0);
 	if (!ok)
 		return;
 	p->applied_wall_ms = proxier_wall_ms();
-	if (!proxier_rules_behind(p->rules)) {
+	if (!proxier_rules_behind(p->rules, &since)) {
 		health_updated(&p->health, now);
+		p->updated_wall_ms = p->applied_wall_ms;
+	} else if (health_advance(&p->health, since)) {
+		/*
+		 * Changes keep coming while restores run: the rules are
+		 * not current, yet no update waits longer than since.
+		 */
 		p->updated_wall_ms = p->applied_wall_ms;
 	}
 }

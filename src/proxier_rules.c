@@ -289,9 +289,20 @@ proxier_rules_set_result(struct proxier_rules *r, void (*result)(void *,
 
 /* Return 1 if a family's rules lag behind the last sync. */
 int
-proxier_rules_behind(const struct proxier_rules *r)
+proxier_rules_behind(const struct proxier_rules *r, uint64_t *since)
 {
-	return (rules_job_behind(r->jobs[0]) || rules_job_behind(r->jobs[1]));
+	uint64_t	s;
+	int		i, behind = 0;
+
+	*since = 0;
+	for (i = 0; i < 2; i++) {
+		if (!rules_job_behind(r->jobs[i], &s))
+			continue;
+		if (!behind || s < *since)
+			*since = s;
+		behind = 1;
+	}
+	return (behind);
 }
 
 /* Claim node ports and apply the rules of every service port. */

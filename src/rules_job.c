@@ -69,6 +69,7 @@ struct rules_job {
 	uint64_t		 run_seq;	/* the one running or last run */
 	uint64_t		 ok_seq;	/* the last one applied */
 	uint64_t		 sync_ms;	/* when run_seq started */
+	uint64_t		 ok_sync_ms;	/* when ok_seq started */
 	enum rules_state	 state;
 	struct exec_job		*job;		/* NULL iff RULES_IDLE */
 	int			 again;		/* a sync came in meanwhile */
@@ -161,8 +162,9 @@ rules_job_set_result(struct rules_job *j, void (*result)(void *, int,
 
 /* Return 1 if a sync asked for has not been applied yet. */
 int
-rules_job_behind(const struct rules_job *j)
+rules_job_behind(const struct rules_job *j, uint64_t *since)
 {
+	*since = j->ok_sync_ms;
 	return (j->ok_seq != j->req_seq);
 }
 
@@ -170,8 +172,10 @@ rules_job_behind(const struct rules_job *j)
 static void
 rules_job_result(struct rules_job *j, int ok)
 {
-	if (ok)
+	if (ok) {
 		j->ok_seq = j->run_seq;
+		j->ok_sync_ms = j->sync_ms;
+	}
 	if (j->result != NULL)
 		j->result(j->done_arg, ok, j->sync_ms);
 }

@@ -100,9 +100,11 @@ void		 rules_job_set_result(struct rules_job *,
 		    void (*result)(void *, int, uint64_t));
 /*
  * Return 1 if the rules of the last sync asked for (rules_job_sync) are
- * not applied yet: one runs, waits, or failed; else 0.
+ * not applied yet: one runs, waits, or failed; else 0.  Sets *since to
+ * the start (monotonic ms) of the last sync whose rules were applied,
+ * 0 if none was: every sync asked for before it is applied too.
  */
-int		 rules_job_behind(const struct rules_job *);
+int		 rules_job_behind(const struct rules_job *, uint64_t *since);
 /* Return the number of flushes queued for after the next restore. */
 size_t		 rules_job_pending(const struct rules_job *);
 

@@ -47,6 +47,23 @@ test_health_pending_timeout(void)
 	CU_ASSERT_EQUAL(health_ok(&h, 260000), 0);
 }
 
+/* Constant churn: each applied sync moves the oldest pending forward. */
+static void
+test_health_advance(void)
+{
+	struct health	h;
+
+	health_init(&h, 2000);
+	health_updated(&h, 1);
+	CU_ASSERT_EQUAL(health_advance(&h, 5), 0);	/* nothing pending */
+	health_queued(&h, 1000);
+	CU_ASSERT_EQUAL(health_advance(&h, 900), 0);	/* not newer */
+	CU_ASSERT_EQUAL(health_advance(&h, 2500), 1);
+	CU_ASSERT_EQUAL(health_ok(&h, 4000), 1);	/* late from 1000 */
+	CU_ASSERT_EQUAL(health_ok(&h, 4500), 0);
+	CU_ASSERT_EQUAL(h.updated_ms, 1);
+}
+
 /* Time zero is a valid instant, and a zero timeout never goes late. */
 static void
 test_health_edges(void)
@@ -69,6 +86,7 @@ static const struct tu_case cases[] = {
 	{ "unhealthy until the first update", test_health_first_update },
 	{ "pending update late after the timeout",
 	    test_health_pending_timeout },
+	{ "pending moved forward by applied syncs", test_health_advance },
 	{ "zero times and timeout", test_health_edges },
 	{ NULL, NULL }
 };

@@ -397,35 +397,39 @@ test_proxier_rules_results(void)
 	struct ipt_svcport	 sp[1];
 	struct rt		 t;
 	char			 path[PATH_MAX];
+	uint64_t		 since, before;
 
 	rt_setup(&t);
 	proxier_rules_set_result(t.r, rt_result);
 	sp[0] = web;
-	CU_ASSERT_EQUAL(proxier_rules_behind(t.r), 0);
+	CU_ASSERT_EQUAL(proxier_rules_behind(t.r, &since), 0);
 	fake_write(&t.f, "fail_line", "2\n");
 	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, sp, 1, 0), 0);
-	CU_ASSERT_EQUAL(proxier_rules_behind(t.r), 1);
+	CU_ASSERT_EQUAL(proxier_rules_behind(t.r, &since), 1);
 	CU_ASSERT_TRUE(rt_wait_errors(&t, 1));
 	CU_ASSERT_EQUAL(t.fails, 1);
 	CU_ASSERT_EQUAL(t.oks, 0);
-	CU_ASSERT_EQUAL(proxier_rules_behind(t.r), 1);
+	CU_ASSERT_EQUAL(proxier_rules_behind(t.r, &since), 1);
+	CU_ASSERT_EQUAL(since, 0);	/* never applied */
 	/* A failure asks for a retry soon. */
 	CU_ASSERT_TRUE(rt_wait_replays(&t, 1));
 	snprintf(path, sizeof(path), "%s/fail_line", t.f.dir);
 	unlink(path);
 	/* A slow restore, and a second sync while it runs. */
 	fake_write(&t.f, "delay-restore", "0.3\n");
+	before = (uint64_t)rt_now();
 	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, sp, 1, 1), 0);
 	CU_ASSERT_TRUE(rt_wait(&t, "iptables.restore", 2));
 	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, sp, 1, 0), 0);
 	CU_ASSERT_TRUE(rt_wait_oks(&t, 1));
 	/* That restore's sync is applied, the later one is not yet. */
-	CU_ASSERT_EQUAL(proxier_rules_behind(t.r), 1);
+	CU_ASSERT_EQUAL(proxier_rules_behind(t.r, &since), 1);
+	CU_ASSERT(since >= before && since <= (uint64_t)rt_now());
 	CU_ASSERT_TRUE(rt_wait_replays(&t, 2));
 	/* The replayed sync: unchanged rules, applied at once. */
 	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, sp, 1, 0), 0);
 	CU_ASSERT_TRUE(rt_wait_oks(&t, 2));
-	CU_ASSERT_EQUAL(proxier_rules_behind(t.r), 0);
+	CU_ASSERT_EQUAL(proxier_rules_behind(t.r, &since), 0);
 	CU_ASSERT_EQUAL(t.fails, 1);
 	rt_teardown(&t);
 }
