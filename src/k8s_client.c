@@ -62,6 +62,7 @@ struct k8s_req {
 	size_t			 elen;
 	int			 aborted;	/* data returned -1 */
 	int			 cancelled;
+	int			 counted;	/* in the client's codes */
 	char			 errbuf[CURL_ERROR_SIZE];
 };
 
@@ -79,6 +80,9 @@ struct k8s_client {
 	size_t			 ca_len, cert_len, key_len;
 	char			*token, *token_file;
 	int			 insecure;
+	/* Requests per status (0: no answer), for rest_client metrics. */
+	struct k8s_client_count	 counts[K8S_CLIENT_NCODES];
+	size_t			 ncounts;
 };
 
 struct k8s_jstream {
@@ -358,6 +362,40 @@ fail:
 	return (c->token ? xstrdup(c->token) : NULL);
 }
 
+/*
+ * Count a request once, by its status (0: no answer), as client-go's
+ * rest_client_requests_total does when the response (or the error)
+ * comes back: a watch counts when its headers arrive.
+ */
+static void
+k8s_client_count(struct k8s_req *r)
+{
+	struct k8s_client	*c = r->c;
+	size_t			 i;
+
+	if (r->counted)
+		return;
+	r->counted = 1;
+	for (i = 0; i < c->ncounts; i++)
+		if (c->counts[i].code == r->status) {
+			c->counts[i].n++;
+			return;
+		}
+	if (c->ncounts == K8S_CLIENT_NCODES)
+		return;		/* dozens of distinct codes: drop */
+	c->counts[c->ncounts].code = r->status;
+	c->counts[c->ncounts++].n = 1;
+}
+
+/* Return the request counts per status. */
+size_t
+k8s_client_counts(const struct k8s_client *c,
+    const struct k8s_client_count **v)
+{
+	*v = c->counts;
+	return (c->ncounts);
+}
+
 /* Pass 2xx bodies on, keep a bit of the others (CURLOPT_WRITEFUNCTION). */
 static size_t
 k8s_client_writecb(char *ptr, size_t size, size_t nmemb, void *arg)
@@ -369,6 +407,8 @@ k8s_client_writecb(char *ptr, size_t size, size_t nmemb, void *arg)
 		return (0);
 	if (r->status == 0)
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	if (r->status != 0)
+		k8s_client_count(r);
 	if (r->status >= 200 && r->status < 300) {
 		if (r->cb.data(r->cb.arg, ptr, len) == -1) {
 			r->aborted = 1;
@@ -554,6 +594,8 @@ k8s_client_finish(struct k8s_req *r, CURLcode rc)
 	msg[0] = '\0';
 	if (r->status == 0)
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	if (!r->aborted)
+		k8s_client_count(r);
 	if (r->aborted) {
 		result = K8S_REQ_ABORTED;
 		snprintf(msg, sizeof(msg), "stopped");

@@ -18,11 +18,20 @@
 #define K8S_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct json_object;
 struct kubeconfig;
 struct k8s_client;
+
+#define K8S_CLIENT_NCODES	32
+
+/* Requests that ended with HTTP status code (0: no answer: "<error>"). */
+struct k8s_client_count {
+	long		code;
+	uint64_t	n;
+};
 struct k8s_req;
 struct k8s_jstream;
 
@@ -70,6 +79,14 @@ struct k8s_client *k8s_client_new(struct event_base *base,
 void	k8s_client_free(struct k8s_client *);
 /* The server URL, "https://host:port", for messages. */
 const char *k8s_client_server(const struct k8s_client *);
+/*
+ * Point *v at the client's request counts per status code (borrowed,
+ * valid until the next call into the client) and return how many there
+ * are.  A request counts once: when its status arrives, or when it ends
+ * without one (code 0).  Up to K8S_CLIENT_NCODES distinct codes.
+ */
+size_t	k8s_client_counts(const struct k8s_client *,
+	    const struct k8s_client_count **v);
 
 /*
  * Start a GET of path ("/api/v1/services?limit=500"), which must start

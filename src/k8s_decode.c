@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -151,6 +152,40 @@ kd_proto(struct kd_ctx *c, struct json_object *o, const char *path,
 		return (kd_err(c, "%sprotocol: unsupported protocol \"%s\"",
 		    path, s));
 	return (0);
+}
+
+/* Read the last-change-trigger-time annotation as epoch ms, or 0. */
+uint64_t
+k8s_decode_trigger(struct json_object *o)
+{
+	struct json_object	*v;
+	struct tm		 tm;
+	const char		*s, *p;
+	uint64_t		 ms = 0, scale = 100;
+	time_t			 t;
+	int			 oh, om, sign;
+
+	v = yamljson_get(yamljson_get(yamljson_get(o, "metadata"),
+	    "annotations"), "endpoints.kubernetes.io/last-change-trigger-time");
+	if (!json_object_is_type(v, json_type_string))
+		return (0);
+	s = json_object_get_string(v);
+	memset(&tm, 0, sizeof(tm));
+	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return (0);
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			ms += (uint64_t)(*p - '0') * scale;
+	if ((t = timegm(&tm)) == (time_t)-1 || t < 0)
+		return (0);
+	if (*p == 'Z' && p[1] == '\0')
+		return ((uint64_t)t * 1000 + ms);
+	if ((*p != '+' && *p != '-') || sscanf(p + 1, "%2d:%2d", &oh, &om) !=
+	    2 || strlen(p) != 6)
+		return (0);
+	sign = *p == '-' ? 1 : -1;	/* local = UTC + offset */
+	t += sign * (oh * 3600 + om * 60);
+	return (t < 0 ? 0 : (uint64_t)t * 1000 + ms);
 }
 
 /* Read metadata.namespace and metadata.name. */
@@ -613,6 +648,7 @@ k8s_decode_endpoints(struct json_object *o, struct model_endpoints **out,
 	me->ns = xstrdup(c.ns);
 	me->name = xstrdup(c.name);
 	me->line = yamljson_line(o);
+	me->trigger_ms = k8s_decode_trigger(o);
 	n = subsets != NULL ? json_object_array_length(subsets) : 0;
 	for (i = 0; i < n; i++) {
 		if (kd_ep_subset(&c, json_object_array_get_idx(subsets, i), i,

@@ -13,6 +13,7 @@
 #define K8S_DECODE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct json_object;
 struct model_service;
@@ -36,6 +37,13 @@ int	k8s_decode_service(struct json_object *, struct model_service **out,
  */
 int	k8s_decode_endpoints(struct json_object *,
 	    struct model_endpoints **out, char *err, size_t errlen);
+/*
+ * Return the time in metadata.annotations
+ * "endpoints.kubernetes.io/last-change-trigger-time" (RFC 3339, as the
+ * endpoints controllers write it) in epoch ms, or 0 if it is absent or
+ * not a valid time (it only feeds a metric: never an error).
+ */
+uint64_t k8s_decode_trigger(struct json_object *);
 /*
  * Read metadata.namespace (default "default") and metadata.name.
  * Returns 0, or -1 if the name is missing.  Pointers are borrowed.

@@ -235,6 +235,7 @@ k8s_decode_endpointslice(struct json_object *o, struct k8s_slice **out,
 	sl->ns = xstrdup(c.ns);
 	sl->name = xstrdup(c.name);
 	sl->service = xstrdup(svc);
+	sl->trigger_ms = k8s_decode_trigger(o);
 	sl->sets = tmp.sets;
 	sl->nsets = tmp.nsets;
 	tmp.sets = NULL;
@@ -264,6 +265,8 @@ k8s_slices_merge(const char *ns, const char *service,
 	for (i = 0; i < n; i++) {
 		if (slices[i] == NULL)
 			continue;
+		if (slices[i]->trigger_ms > me->trigger_ms)
+			me->trigger_ms = slices[i]->trigger_ms;
 		for (j = 0; j < slices[i]->nsets; j++) {
 			from = &slices[i]->sets[j];
 			if (from->n == 0)

@@ -30,6 +30,7 @@ struct k8s_slice {
 	char			*service;	/* kubernetes.io/service-name */
 	struct model_epset	*sets;		/* ready endpoints per port */
 	size_t			 nsets;
+	uint64_t		 trigger_ms;	/* see model_endpoints */
 };
 
 /*

@@ -873,3 +873,10 @@ k8s_watch_get_stats(const struct k8s_watch *w, struct k8s_watch_stats *st)
 {
 	*st = w->stats;
 }
+
+/* Return the HTTP client, for its request counts. */
+const struct k8s_client *
+k8s_watch_client(const struct k8s_watch *w)
+{
+	return (w->client);
+}

@@ -26,6 +26,7 @@
 #include <stddef.h>
 
 struct event_base;
+struct k8s_client;
 struct kubeconfig;
 struct model;
 struct k8s_watch;
@@ -81,5 +82,11 @@ void	k8s_watch_free(struct k8s_watch *);
 /* Copy the counters into st. */
 void	k8s_watch_get_stats(const struct k8s_watch *,
 	    struct k8s_watch_stats *st);
+
+/*
+ * Return the watch's HTTP client (borrowed, lives as long as w), whose
+ * request counts /metrics reports (k8s_client_counts()).
+ */
+const struct k8s_client *k8s_watch_client(const struct k8s_watch *w);
 
 #endif /* K8S_WATCH_H */

@@ -251,14 +251,7 @@ main_run(struct kp_config *cfg)
 	if ((proxier = proxier_new(loop, cfg, model, err, sizeof(err))) ==
 	    NULL)
 		fatalx("%s", err);
-	metrics = metrics_new(ctx.base, proxier,
-	    (struct sockaddr *)&cfg->metrics_ss, cfg->metrics_len,
-	    (struct sockaddr *)&cfg->healthz_ss, cfg->healthz_len,
-	    cfg->sync_period_ms, err, sizeof(err));
-	if (metrics == NULL && cfg->bind_address_hard_fail)
-		fatalx("%s (bindAddressHardFail)", err);
-	if (metrics == NULL)
-		log_warnx("%s: serving without it", err);
+	metrics = metrics_new(ctx.base, proxier, cfg);
 	if (cfg->services_file != NULL) {
 		ctx.svcfile = svcfile_new(ctx.base, cfg->services_file, model);
 		if (ctx.svcfile == NULL)

@@ -20,22 +20,51 @@
 #include <event2/keyvalq_struct.h>
 #include <json-c/json.h>
 
+#include "config.h"
+#include "configz.h"
+#include "histogram.h"
+#include "k8s_client.h"
 #include "k8s_watch.h"
 #include "lb.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "metrics_text.h"
 #include "monotime.h"
 #include "netutil.h"
+#include "procstat.h"
 #include "proxier.h"
 #include "xmalloc.h"
 
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION	"unknown"
+#endif
+
+/* kube-proxy retries a server that cannot listen every 5 s. */
+#define METRICS_RETRY_S	5
+
+struct metrics;
+
+/* One HTTP server: bound, or retrying its address every 5 s. */
+struct metrics_srv {
+	struct metrics		*m;
+	const char		*what;		/* "metricsBindAddress" */
+	const char		*addr;		/* its value, for logs */
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;		/* 0: disabled */
+	struct evhttp		*http;		/* NULL: not bound yet */
+	struct event		*retry;
+	int			 failing;	/* the failure was logged */
+	void			(*routes)(struct metrics *, struct evhttp *);
+};
+
 struct metrics {
-	struct proxier	*proxier;
-	const struct k8s_watch *watch;	/* NULL: no API source */
-	struct evhttp	*metrics_http;
-	struct evhttp	*healthz_http;
-	uint64_t	 sync_period_ms;
+	struct event_base	*base;
+	struct proxier		*proxier;
+	const struct kp_config	*cfg;
+	const struct k8s_watch	*watch;	/* NULL: no API source */
+	struct metrics_srv	 srv[2];	/* metrics, healthz */
+	uint64_t		 start_ms;	/* monotonic, for Go's m= */
 };
 
 /* Return a new reply buffer, or NULL after answering 500. */
@@ -60,39 +89,124 @@ metrics_reply(struct evhttp_request *req, int code, const char *reason,
 	evbuffer_free(buf);
 }
 
-/* Format the wall-clock time as RFC 3339. */
+/*
+ * Format a time as Go's time.Time.String() does, which kube-proxy's
+ * /healthz prints with %q: "2006-01-02 15:04:05.999999999 +0000 UTC
+ * m=+1.000000001" (the fraction without trailing zeros; m= the
+ * monotonic reading, seconds since start), in UTC; Go's zero time when
+ * sec is 0.
+ */
 static void
-metrics_timestamp(char *buf, size_t len)
+metrics_gotime(char *buf, size_t len, time_t sec, long nsec, int64_t mono_ns)
 {
-	struct timespec	ts;
 	struct tm	tm;
+	char		frac[32];
+	size_t		n;
+	int		off;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (sec == 0) {
+		snprintf(buf, len, "0001-01-01 00:00:00 +0000 UTC");
+		return;
+	}
+	gmtime_r(&sec, &tm);
+	frac[0] = '\0';
+	if (nsec > 0) {
+		snprintf(frac, sizeof(frac), ".%09ld", nsec);
+		for (n = strlen(frac); frac[n - 1] == '0'; n--)
+			frac[n - 1] = '\0';
+	}
+	off = (int)strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(buf + off, len - off, "%s +0000 UTC m=%c%lld.%09lld", frac,
+	    mono_ns < 0 ? '-' : '+', (long long)(llabs(mono_ns) / 1000000000),
+	    (long long)(llabs(mono_ns) % 1000000000));
 }
 
-/* Answer /healthz: healthy once synced and the last sync is recent. */
+/*
+ * Write kube-proxy's /healthz body, {"lastUpdated": "...","currentTime":
+ * "..."}, with lastUpdated the time every family's rules last caught up
+ * (Go's zero time before that).  Returns 1 if healthy, else 0.
+ */
+static int
+metrics_health_body(struct metrics *m, struct evbuffer *buf)
+{
+	struct timespec	now;
+	uint64_t	mono = monotime_ms(), upd, upd_mono;
+	char		last[96], cur[96];
+	int		ok;
+
+	ok = proxier_get_health(m->proxier, mono, &upd, &upd_mono);
+	clock_gettime(CLOCK_REALTIME, &now);
+	metrics_gotime(cur, sizeof(cur), now.tv_sec, now.tv_nsec,
+	    ((int64_t)mono - (int64_t)m->start_ms) * 1000000);
+	metrics_gotime(last, sizeof(last), (time_t)(upd / 1000),
+	    (long)(upd % 1000) * 1000000,
+	    ((int64_t)upd_mono - (int64_t)m->start_ms) * 1000000);
+	evbuffer_add_printf(buf, "{\"lastUpdated\": \"%s\",\"currentTime\": "
+	    "\"%s\"}", last, cur);
+	return (ok);
+}
+
+/* Answer /healthz on healthzBindAddress: 200 if healthy, else 503. */
 static void
 metrics_healthz(struct evhttp_request *req, void *arg)
 {
-	struct metrics	*m = arg;
 	struct evbuffer	*buf;
-	uint64_t	 now, last;
-	char		 stamp[64];
 	int		 ok;
 
 	if ((buf = metrics_buffer(req)) == NULL)
 		return;
-	now = monotime_ms();
-	last = proxier_last_sync_ms(m->proxier);
-	ok = proxier_is_ready(m->proxier) &&
-	    now - last < 2 * m->sync_period_ms;
-	metrics_timestamp(stamp, sizeof(stamp));
-	evbuffer_add_printf(buf, "{\"lastUpdated\": \"%s\",\"currentTime\": "
-	    "\"%s\",\"ready\": %s}\n", stamp, stamp, ok ? "true" : "false");
+	ok = metrics_health_body(arg, buf);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "X-Content-Type-Options", "nosniff");
 	metrics_reply(req, ok ? 200 : 503, ok ? "OK" : "Service Unavailable",
 	    "application/json", buf);
+}
+
+/* Answer /livez: this runs on the event loop, so the loop turns. */
+static void
+metrics_livez(struct evhttp_request *req, void *arg)
+{
+	struct evbuffer	*buf;
+
+	if ((buf = metrics_buffer(req)) == NULL)
+		return;
+	(void)metrics_health_body(arg, buf);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "X-Content-Type-Options", "nosniff");
+	metrics_reply(req, 200, "OK", "application/json", buf);
+}
+
+/* Answer /healthz on the metrics port as kube-proxy's ping check. */
+static void
+metrics_ping(struct evhttp_request *req, void *arg)
+{
+	struct evbuffer	*buf;
+
+	if ((buf = metrics_buffer(req)) == NULL)
+		return;
+	evbuffer_add_printf(buf, "ok");
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "X-Content-Type-Options", "nosniff");
+	metrics_reply(req, 200, "OK", "text/plain; charset=utf-8", buf);
+}
+
+/* Answer /configz: the effective configuration (configz.h). */
+static void
+metrics_configz(struct evhttp_request *req, void *arg)
+{
+	struct metrics		*m = arg;
+	struct evbuffer		*buf;
+	struct json_object	*o;
+
+	if ((buf = metrics_buffer(req)) == NULL)
+		return;
+	o = configz_json(m->cfg);
+	evbuffer_add_printf(buf, "%s", json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "X-Content-Type-Options", "nosniff");
+	metrics_reply(req, 200, "OK", "application/json", buf);
 }
 
 /* Answer /proxyMode. */
@@ -178,12 +292,69 @@ metrics_port_rows(const struct proxier_portinfo *pi, void *arg)
 	}
 }
 
+/* Append the reconciler's and the loop's totals. */
+static int
+metrics_format_totals(const struct proxier_stats *st, struct evbuffer *buf)
+{
+	if (metrics_text_scalar(buf, "kuproxy_sync_total", "counter",
+	    "Completed syncs.", (double)st->syncs) == -1 ||
+	    metrics_text_scalar(buf, "kuproxy_sync_errors_total", "counter",
+	    "Syncs whose rules failed.", (double)st->sync_errors) == -1 ||
+	    metrics_text_scalar(buf, "kuproxy_service_ports", "gauge",
+	    "Live service ports.", (double)st->ports) == -1 ||
+	    metrics_text_scalar(buf, "kuproxy_connections_active", "gauge",
+	    "Relayed TCP connections now open, all service ports.",
+	    (double)st->conns) == -1 ||
+	    metrics_text_scalar(buf, "kuproxy_accept_pauses_total", "counter",
+	    "Times accepts were paused because file descriptors ran out "
+	    "(EMFILE/ENFILE).", (double)st->fd_pauses) == -1)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Append kube-proxy's own families where kuproxy's meaning is theirs:
+ * the sync histogram (a sync, to its rules applied or failed, per
+ * address family), the last time rules were applied, the last time a
+ * sync was wanted, the failed rule applications (a restore, or the
+ * jump reads before it), and the network programming histogram (see
+ * metrics.h).
+ */
+static int
+metrics_format_kubeproxy(const struct metrics *m,
+    const struct proxier_stats *st, struct evbuffer *buf)
+{
+	if (metrics_text_histogram(buf,
+	    "kubeproxy_sync_proxy_rules_duration_seconds",
+	    "[ALPHA] SyncProxyRules latency in seconds",
+	    st->sync_duration) == -1 ||
+	    metrics_text_scalar(buf,
+	    "kubeproxy_sync_proxy_rules_last_timestamp_seconds", "gauge",
+	    "[ALPHA] The last time proxy rules were successfully synced",
+	    (double)st->applied_wall_ms / 1000.0) == -1 ||
+	    metrics_text_scalar(buf,
+	    "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds",
+	    "gauge", "[ALPHA] The last time a sync of proxy rules was queued",
+	    (double)st->queued_wall_ms / 1000.0) == -1 ||
+	    metrics_text_scalar(buf,
+	    "kubeproxy_sync_proxy_rules_iptables_restore_failures_total",
+	    "counter", "[ALPHA] Cumulative proxy iptables restore failures",
+	    (double)st->restore_errors) == -1 ||
+	    metrics_text_histogram(buf,
+	    "kubeproxy_network_programming_duration_seconds",
+	    "[ALPHA] In Cluster Network Programming Latency in seconds",
+	    st->netprog_duration) == -1)
+		return (-1);
+	return (0);
+}
+
 /* Append the Prometheus text of every series; -1 if out of memory. */
 static int
-metrics_format(struct proxier *p, struct evbuffer *buf)
+metrics_format(const struct metrics *m, struct evbuffer *buf)
 {
 	struct metrics_walk	w;
 	struct proxier_stats	st;
+	struct procstat		ps;
 	size_t			j;
 
 	memset(&w, 0, sizeof(w));
@@ -191,74 +362,67 @@ metrics_format(struct proxier *p, struct evbuffer *buf)
 		if ((w.rows[j] = evbuffer_new()) == NULL)
 			w.oom = 1;
 	if (!w.oom)
-		proxier_foreach_port(p, metrics_port_rows, &w);
+		proxier_foreach_port(m->proxier, metrics_port_rows, &w);
 	for (j = 0; j < METRICS_NSERIES && !w.oom; j++) {
-		evbuffer_add_printf(buf, "# HELP %s %s\n# TYPE %s %s\n",
-		    metrics_series[j].name, metrics_series[j].help,
-		    metrics_series[j].name,
-		    metrics_series[j].gauge ? "gauge" : "counter");
-		evbuffer_add_buffer(buf, w.rows[j]);
+		if (metrics_text_head(buf, metrics_series[j].name,
+		    metrics_series[j].gauge ? "gauge" : "counter",
+		    metrics_series[j].help) == -1 ||
+		    evbuffer_add_buffer(buf, w.rows[j]) == -1)
+			w.oom = 1;
 	}
 	for (j = 0; j < METRICS_NSERIES; j++)
 		if (w.rows[j] != NULL)
 			evbuffer_free(w.rows[j]);
 	if (w.oom)
 		return (-1);
-	proxier_get_stats(p, &st);
-	evbuffer_add_printf(buf, "# HELP kuproxy_sync_total Completed syncs.\n"
-	    "# TYPE kuproxy_sync_total counter\nkuproxy_sync_total %llu\n"
-	    "# HELP kuproxy_sync_errors_total Syncs whose rules failed.\n"
-	    "# TYPE kuproxy_sync_errors_total counter\n"
-	    "kuproxy_sync_errors_total %llu\n"
-	    "# HELP kuproxy_service_ports Live service ports.\n"
-	    "# TYPE kuproxy_service_ports gauge\nkuproxy_service_ports %zu\n"
-	    "# HELP kuproxy_connections_active Relayed TCP connections now "
-	    "open, all service ports.\n"
-	    "# TYPE kuproxy_connections_active gauge\n"
-	    "kuproxy_connections_active %llu\n"
-	    "# HELP kuproxy_accept_pauses_total Times accepts were paused "
-	    "because file descriptors ran out (EMFILE/ENFILE).\n"
-	    "# TYPE kuproxy_accept_pauses_total counter\n"
-	    "kuproxy_accept_pauses_total %llu\n",
-	    (unsigned long long)st.syncs, (unsigned long long)st.sync_errors,
-	    st.ports, (unsigned long long)st.conns,
-	    (unsigned long long)st.fd_pauses);
+	proxier_get_stats(m->proxier, &st);
+	(void)procstat_read(&ps);
+	if (metrics_format_totals(&st, buf) == -1 ||
+	    metrics_format_kubeproxy(m, &st, buf) == -1 ||
+	    metrics_text_process(buf, &ps) == -1 ||
+	    metrics_text_build_info(buf, PACKAGE_VERSION) == -1)
+		return (-1);
 	return (0);
 }
 
-/* Append the API source's list and watch counters. */
-static void
+/* Append the API source's list and watch counters and its requests. */
+static int
 metrics_format_watch(const struct k8s_watch *w, struct evbuffer *buf)
 {
-	struct k8s_watch_stats	st;
+	const struct k8s_client		*c = k8s_watch_client(w);
+	const struct k8s_client_count	*v;
+	struct k8s_watch_stats		 st;
+	const char			*host;
+	size_t				 n;
 
 	k8s_watch_get_stats(w, &st);
-	evbuffer_add_printf(buf,
+	if (evbuffer_add_printf(buf,
 	    "# HELP kuproxy_api_lists_total Complete lists from the API "
 	    "server.\n"
 	    "# TYPE kuproxy_api_lists_total counter\n"
 	    "kuproxy_api_lists_total{resource=\"services\"} %u\n"
-	    "kuproxy_api_lists_total{resource=\"endpoints\"} %u\n"
-	    "# HELP kuproxy_api_watches_total Watch requests started.\n"
-	    "# TYPE kuproxy_api_watches_total counter\n"
-	    "kuproxy_api_watches_total %u\n"
-	    "# HELP kuproxy_api_events_total Watch events applied.\n"
-	    "# TYPE kuproxy_api_events_total counter\n"
-	    "kuproxy_api_events_total %u\n"
-	    "# HELP kuproxy_api_relists_gone_total Re-lists forced by 410 "
-	    "Gone.\n"
-	    "# TYPE kuproxy_api_relists_gone_total counter\n"
-	    "kuproxy_api_relists_gone_total %u\n"
-	    "# HELP kuproxy_api_errors_total Failed API requests and broken "
-	    "watch streams.\n"
-	    "# TYPE kuproxy_api_errors_total counter\n"
-	    "kuproxy_api_errors_total %u\n"
-	    "# HELP kuproxy_api_invalid_objects_total Objects skipped as "
-	    "invalid.\n"
-	    "# TYPE kuproxy_api_invalid_objects_total counter\n"
-	    "kuproxy_api_invalid_objects_total %u\n",
-	    st.svc_lists, st.eps_lists, st.watches, st.events, st.gone,
-	    st.errors, st.bad_objects);
+	    "kuproxy_api_lists_total{resource=\"endpoints\"} %u\n",
+	    st.svc_lists, st.eps_lists) == -1 ||
+	    metrics_text_scalar(buf, "kuproxy_api_watches_total", "counter",
+	    "Watch requests started.", st.watches) == -1 ||
+	    metrics_text_scalar(buf, "kuproxy_api_events_total", "counter",
+	    "Watch events applied.", st.events) == -1 ||
+	    metrics_text_scalar(buf, "kuproxy_api_bookmarks_total", "counter",
+	    "Watch BOOKMARK events.", st.bookmarks) == -1 ||
+	    metrics_text_scalar(buf, "kuproxy_api_relists_gone_total",
+	    "counter", "Re-lists forced by 410 Gone.", st.gone) == -1 ||
+	    metrics_text_scalar(buf, "kuproxy_api_errors_total", "counter",
+	    "Failed API requests and broken watch streams.",
+	    st.errors) == -1 ||
+	    metrics_text_scalar(buf, "kuproxy_api_invalid_objects_total",
+	    "counter", "Objects skipped as invalid.", st.bad_objects) == -1)
+		return (-1);
+	/* client-go's host label: the URL's host[:port], no scheme. */
+	host = k8s_client_server(c);
+	if (strstr(host, "://") != NULL)
+		host = strstr(host, "://") + 3;
+	n = k8s_client_counts(c, &v);
+	return (metrics_text_rest(buf, host, v, n));
 }
 
 /* Answer /metrics. */
@@ -270,13 +434,12 @@ metrics_metrics(struct evhttp_request *req, void *arg)
 
 	if ((buf = metrics_buffer(req)) == NULL)
 		return;
-	if (metrics_format(m->proxier, buf) == -1) {
+	if (metrics_format(m, buf) == -1 || (m->watch != NULL &&
+	    metrics_format_watch(m->watch, buf) == -1)) {
 		evbuffer_free(buf);
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
-	if (m->watch != NULL)
-		metrics_format_watch(m->watch, buf);
 	metrics_reply(req, 200, "OK", "text/plain; version=0.0.4", buf);
 }
 
@@ -382,43 +545,98 @@ metrics_listen(struct event_base *base, const struct sockaddr *sa,
 	return (http);
 }
 
+/* The routes of the metrics server, as kube-proxy's metrics mux. */
+static void
+metrics_routes_metrics(struct metrics *m, struct evhttp *http)
+{
+	evhttp_set_cb(http, "/metrics", metrics_metrics, m);
+	evhttp_set_cb(http, "/healthz", metrics_ping, m);
+	evhttp_set_cb(http, "/healthz/ping", metrics_ping, m);
+	evhttp_set_cb(http, "/proxyMode", metrics_proxymode, m);
+	evhttp_set_cb(http, "/configz", metrics_configz, m);
+	evhttp_set_cb(http, "/debug/services", metrics_debug_services, m);
+}
+
+/* The routes of the healthz server. */
+static void
+metrics_routes_healthz(struct metrics *m, struct evhttp *http)
+{
+	evhttp_set_cb(http, "/healthz", metrics_healthz, m);
+	evhttp_set_cb(http, "/livez", metrics_livez, m);
+}
+
+/*
+ * Try to bind a server; on failure log once (not per retry) and try
+ * again in 5 s, as kube-proxy's wait.Until loop does.
+ */
+static void
+metrics_srv_bind(evutil_socket_t fd, short ev, void *arg)
+{
+	struct metrics_srv	*s = arg;
+	struct timeval		 tv = { METRICS_RETRY_S, 0 };
+	const char		*addr = s->addr;
+	char			 e[256];
+
+	s->http = metrics_listen(s->m->base, (struct sockaddr *)&s->ss,
+	    s->len, e, sizeof(e));
+	if (s->http == NULL) {
+		/* kube-proxy's bindAddressHardFail: exit rather than retry. */
+		if (s->m->cfg->bind_address_hard_fail)
+			fatalx("%s %s: %s (bindAddressHardFail)", s->what,
+			    addr, e);
+		if (!s->failing)
+			log_warnx("%s %s: %s; retrying every %d s", s->what,
+			    addr, e, METRICS_RETRY_S);
+		s->failing = 1;
+		evtimer_add(s->retry, &tv);
+		return;
+	}
+	s->routes(s->m, s->http);
+	if (s->failing)
+		log_info("%s %s: serving now", s->what, addr);
+	else
+		log_debug("%s: %s %s: serving", __func__, s->what, addr);
+	s->failing = 0;
+}
+
+/* Set up one server and try to bind it now. */
+static void
+metrics_srv_init(struct metrics *m, struct metrics_srv *s, const char *what,
+    const char *addr, const struct sockaddr_storage *ss, socklen_t len,
+    void (*routes)(struct metrics *, struct evhttp *))
+{
+	s->m = m;
+	s->what = what;
+	s->addr = addr;
+	s->routes = routes;
+	s->len = len;
+	if (len == 0)
+		return;
+	memcpy(&s->ss, ss, sizeof(s->ss));
+	if ((s->retry = evtimer_new(m->base, metrics_srv_bind, s)) == NULL)
+		fatalx("metrics: evtimer_new failed");
+	metrics_srv_bind(-1, 0, s);
+}
+
 /* Start the servers. */
 struct metrics *
 metrics_new(struct event_base *base, struct proxier *proxier,
-    const struct sockaddr *msa, socklen_t mlen, const struct sockaddr *hsa,
-    socklen_t hlen, uint64_t sync_period_ms, char *err, size_t errlen)
+    const struct kp_config *cfg)
 {
 	struct metrics	*m;
-	char		 e[256];
 
 	m = xcalloc(1, sizeof(*m));
+	m->base = base;
 	m->proxier = proxier;
-	m->sync_period_ms = sync_period_ms;
-	if (mlen != 0) {
-		m->metrics_http = metrics_listen(base, msa, mlen, e, sizeof(e));
-		if (m->metrics_http == NULL) {
-			snprintf(err, errlen, "metricsBindAddress: %s", e);
-			goto fail;
-		}
-		evhttp_set_cb(m->metrics_http, "/metrics", metrics_metrics, m);
-		evhttp_set_cb(m->metrics_http, "/healthz", metrics_healthz, m);
-		evhttp_set_cb(m->metrics_http, "/proxyMode",
-		    metrics_proxymode, m);
-		evhttp_set_cb(m->metrics_http, "/debug/services",
-		    metrics_debug_services, m);
-	}
-	if (hlen != 0) {
-		m->healthz_http = metrics_listen(base, hsa, hlen, e, sizeof(e));
-		if (m->healthz_http == NULL) {
-			snprintf(err, errlen, "healthzBindAddress: %s", e);
-			goto fail;
-		}
-		evhttp_set_cb(m->healthz_http, "/healthz", metrics_healthz, m);
-	}
+	m->cfg = cfg;
+	m->start_ms = monotime_ms();
+	metrics_srv_init(m, &m->srv[0], "metricsBindAddress",
+	    cfg->metrics_bind_address, &cfg->metrics_ss, cfg->metrics_len,
+	    metrics_routes_metrics);
+	metrics_srv_init(m, &m->srv[1], "healthzBindAddress",
+	    cfg->healthz_bind_address, &cfg->healthz_ss, cfg->healthz_len,
+	    metrics_routes_healthz);
 	return (m);
-fail:
-	metrics_free(m);
-	return (NULL);
 }
 
 /* Report the API source's counters too. */
@@ -433,11 +651,15 @@ metrics_set_watch(struct metrics *m, const struct k8s_watch *w)
 void
 metrics_free(struct metrics *m)
 {
+	int	i;
+
 	if (m == NULL)
 		return;
-	if (m->metrics_http != NULL)
-		evhttp_free(m->metrics_http);
-	if (m->healthz_http != NULL)
-		evhttp_free(m->healthz_http);
+	for (i = 0; i < 2; i++) {
+		if (m->srv[i].retry != NULL)
+			event_free(m->srv[i].retry);
+		if (m->srv[i].http != NULL)
+			evhttp_free(m->srv[i].http);
+	}
 	free(m);
 }

@@ -1,13 +1,29 @@
 /*
- * metrics.h: the HTTP endpoints of kuproxy, on libevent's evhttp.
+ * metrics.h: the HTTP endpoints of kuproxy, on libevent's evhttp, as
+ * kube-proxy 1.20 serves them.
  *
  * On metricsBindAddress: /metrics (Prometheus text: the service ports,
- * the reconciler and, with the API source, its list/watch counters),
- * /healthz,
- * /proxyMode ("userspace"), /debug/services (the live table as JSON).
- * On healthzBindAddress: /healthz.  /healthz answers 200 once the first
- * sync is done and the last one is not older than twice the sync
- * period, 503 otherwise, with kube-proxy's JSON body.
+ * the reconciler, kube-proxy's kubeproxy_* families, process_*,
+ * kubernetes_build_info and, with the API source, its list/watch
+ * counters and rest_client_requests_total), /healthz and /healthz/ping
+ * ("ok", kube-proxy's ping check), /proxyMode ("userspace"), /configz
+ * (configz.h) and /debug/services (the live table as JSON).
+ *
+ * On healthzBindAddress: /healthz, kube-proxy's JSON
+ * {"lastUpdated": "...","currentTime": "..."} with lastUpdated the last
+ * time the rules caught up with the syncs, 200 when healthy and 503 when
+ * not (the rule of health.h); /livez, the same body, 200 whenever the
+ * event loop turns.
+ *
+ * A server that cannot bind is retried every 5 s (one log line), and
+ * never keeps the other from serving.
+ *
+ * kubeproxy_network_programming_duration_seconds times, as kube-proxy's
+ * iptables mode does, an Endpoints (or EndpointSlice) change from its
+ * endpoints.kubernetes.io/last-change-trigger-time annotation to the
+ * moment it is programmed: in userspace mode, when the balancers of the
+ * Service's live ports take the new endpoints (a Service not yet live
+ * gets them at its first sync, which is not timed).
  */
 #ifndef METRICS_H
 #define METRICS_H
@@ -18,19 +34,19 @@
 #include <stdint.h>
 
 struct event_base;
+struct kp_config;
 struct metrics;
 struct k8s_watch;
 struct proxier;
 
 /*
- * Start the servers on the given addresses (a zero len disables one).
- * proxier is borrowed.  Returns NULL with a reason in err if a socket
- * cannot be bound.
+ * Start the servers on cfg's metrics and healthz addresses (a zero
+ * metrics_len or healthz_len disables one).  proxier and cfg are
+ * borrowed and must outlive the result.  An address that cannot be bound
+ * is logged and retried every 5 s.  Never NULL.
  */
 struct metrics	*metrics_new(struct event_base *, struct proxier *,
-		    const struct sockaddr *metrics, socklen_t metrics_len,
-		    const struct sockaddr *healthz, socklen_t healthz_len,
-		    uint64_t sync_period_ms, char *err, size_t errlen);
+		    const struct kp_config *cfg);
 /*
  * Report the API source's counters too (kuproxy_api_*): w is borrowed
  * and must outlive m or be unset (NULL) first.  m NULL is ignored.

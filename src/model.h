@@ -59,6 +59,12 @@ struct model_endpoints {
 	struct model_epset *sets;
 	size_t		 nsets;
 	int		 line;
+	/*
+	 * The annotation endpoints.kubernetes.io/last-change-trigger-time
+	 * (the latest of its slices'), epoch ms; 0: none.  Not compared by
+	 * model_endpoints_equal(): it times a change, it is not one.
+	 */
+	uint64_t	 trigger_ms;
 };
 
 struct model_observer {

@@ -17,6 +17,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <netinet/in.h>
 
@@ -24,17 +25,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "config.h"
+#include "health.h"
+#include "histogram.h"
 #include "htab.h"
 #include "iptables_render.h"
 #include "lb.h"
 #include "log.h"
 #include "loop.h"
 #include "model.h"
+#include "monotime.h"
 #include "netutil.h"
 #include "portalloc.h"
 #include "portstate.h"
@@ -92,6 +97,12 @@ struct proxier {
 	uint64_t		 last_sync_ms;
 	uint64_t		 nsyncs;
 	uint64_t		 nsync_errors;
+	struct health		 health;	/* of the rules (health.h) */
+	struct histogram	 sync_hist;	/* sync to rules applied */
+	struct histogram	 netprog_hist;	/* trigger time to applied */
+	uint64_t		 updated_wall_ms; /* health's update, epoch */
+	uint64_t		 applied_wall_ms; /* a family's rules, epoch */
+	uint64_t		 queued_wall_ms; /* last update wanted, epoch */
 	uint64_t		 walk;		/* sync walks so far */
 	int			 ready;
 	int			 retry;		/* a bind failed: sync again */
@@ -542,6 +553,24 @@ proxier_sync_rules(struct proxier *p, int force)
 	return (rv);
 }
 
+/* Return the wall-clock time in ms since the epoch. */
+static uint64_t
+proxier_wall_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* A rule update is wanted (kube-proxy's QueuedUpdate()). */
+static void
+proxier_queued(struct proxier *p)
+{
+	health_queued(&p->health, monotime_ms());
+	p->queued_wall_ms = proxier_wall_ms();
+}
+
 /* Reconcile now. */
 void
 proxier_sync(struct proxier *p, int force)
@@ -558,6 +587,7 @@ proxier_sync(struct proxier *p, int force)
 	}
 	p->retry = 0;
 	p->walk++;
+	proxier_queued(p);
 	model_foreach_service(p->model, proxier_sync_service, &w);
 	if (proxier_sync_removed(p))
 		w.changed = 1;
@@ -602,6 +632,7 @@ proxier_request_sync(struct proxier *p)
 	struct timeval	tv;
 	uint64_t	now, next, delay = 0;
 
+	proxier_queued(p);
 	if (evtimer_pending(p->sync_ev, NULL))
 		return;
 	now = loop_now_ms(p->loop);
@@ -629,6 +660,35 @@ proxier_rules_replay(void *arg, int now)
 	/* It follows a stream and only confirms it: no rate limit. */
 	evtimer_del(p->sync_ev);
 	evtimer_add(p->sync_ev, &tv);
+}
+
+/*
+ * The rules of a family's sync ended: time the sync (kube-proxy times
+ * every syncProxyRules, failed or not) and, once no family lags behind
+ * the last sync, tell the health rule every queued update is done (else
+ * that those before the oldest sync still pending are).
+ */
+static void
+proxier_rules_result(void *arg, int ok, uint64_t start_ms)
+{
+	struct proxier	*p = arg;
+	uint64_t	 now = monotime_ms(), since;
+
+	histogram_observe(&p->sync_hist, now >= start_ms ?
+	    (double)(now - start_ms) / 1000.0 : 0);
+	if (!ok)
+		return;
+	p->applied_wall_ms = proxier_wall_ms();
+	if (!proxier_rules_behind(p->rules, &since)) {
+		health_updated(&p->health, now);
+		p->updated_wall_ms = p->applied_wall_ms;
+	} else if (health_advance(&p->health, since)) {
+		/*
+		 * Changes keep coming while restores run: the rules are
+		 * not current, yet no update waits longer than since.
+		 */
+		p->updated_wall_ms = p->applied_wall_ms;
+	}
 }
 
 /* Ask for a sync: the model's Services changed. */
@@ -707,9 +767,12 @@ proxier_endpoints_changed(void *arg, const char *ns, const char *name)
 {
 	struct proxier			*p = arg;
 	const struct model_service	*ms;
+	const struct model_endpoints	*me;
 	struct proxier_port		*pp;
 	char				*pn, nbuf[256];
 	size_t				 i;
+	int				 applied = 0;
+	uint64_t			 now;
 
 	if ((ms = model_get_service(p->model, ns, name)) == NULL)
 		return;
@@ -718,8 +781,21 @@ proxier_endpoints_changed(void *arg, const char *ns, const char *name)
 		pp = htab_get(p->svcs, pn, strlen(pn));
 		if (pn != nbuf)
 			free(pn);
-		if (pp != NULL)
+		if (pp != NULL) {
 			proxier_port_set_endpoints(p, pp);
+			applied = 1;
+		}
+	}
+	/*
+	 * In userspace mode the balancer is what programs the change:
+	 * time it from the Endpoints' trigger time, as kube-proxy's
+	 * network_programming_duration_seconds does at its rules.
+	 */
+	me = model_get_endpoints(p->model, ns, name);
+	if (applied && me != NULL && me->trigger_ms != 0) {
+		now = proxier_wall_ms();
+		histogram_observe(&p->netprog_hist, now > me->trigger_ms ?
+		    (double)(now - me->trigger_ms) / 1000.0 : 0);
 	}
 }
 
@@ -746,6 +822,13 @@ proxier_new(struct loop *loop, const struct kp_config *cfg,
 		free(p);
 		return (NULL);
 	}
+	proxier_rules_set_result(p->rules, proxier_rules_result);
+	/* kube-proxy's healthTimeout: twice the iptables sync period. */
+	health_init(&p->health, 2 * cfg->sync_period_ms);
+	histogram_init(&p->sync_hist, histogram_sync_bounds,
+	    histogram_sync_nbounds);
+	histogram_init(&p->netprog_hist, histogram_netprog_bounds,
+	    histogram_netprog_nbounds);
 	p->ports = portalloc_new(cfg->port_base, cfg->port_size);
 	if ((p->svcs = htab_new()) == NULL)
 		fatalx("proxier: out of memory");
@@ -892,4 +975,19 @@ proxier_get_stats(const struct proxier *p, struct proxier_stats *st)
 	st->ports = htab_count(p->svcs) - p->nstaged;
 	st->fd_pauses = p->loop->fd_pauses;
 	st->conns = p->loop->conns;
+	st->sync_duration = &p->sync_hist;
+	st->netprog_duration = &p->netprog_hist;
+	st->applied_wall_ms = p->applied_wall_ms;
+	st->queued_wall_ms = p->queued_wall_ms;
+	st->restore_errors = proxier_rules_errors(p->rules);
+}
+
+/* Report the health of the rules at now. */
+int
+proxier_get_health(const struct proxier *p, uint64_t now,
+    uint64_t *updated_wall_ms, uint64_t *updated_ms)
+{
+	*updated_wall_ms = p->updated_wall_ms;
+	*updated_ms = p->health.updated_ms;
+	return (health_ok(&p->health, now));
 }

@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct histogram;
 struct kp_config;
 struct lb;
 struct loop;
@@ -68,6 +69,13 @@ struct proxier_stats {
 	uint64_t	conns;		/* relayed connections now */
 	int		migrating;	/* 1: other modes' leftovers are
 					   being removed (start-up) */
+	/* Sync to rules applied, per family and sync; borrowed. */
+	const struct histogram *sync_duration;
+	/* Endpoints trigger time to balancer updated; borrowed. */
+	const struct histogram *netprog_duration;
+	uint64_t	applied_wall_ms; /* last rules applied, epoch ms */
+	uint64_t	queued_wall_ms;	/* last sync wanted, epoch ms */
+	uint64_t	restore_errors;	/* failed rule applications */
 };
 
 /*
@@ -113,5 +121,14 @@ void		 proxier_foreach_port(struct proxier *,
 /* Fill *st with the reconciler's totals. */
 void		 proxier_get_stats(const struct proxier *,
 		    struct proxier_stats *st);
+/*
+ * Return 1 if the rules are healthy at now (monotonic ms; the rule of
+ * health.h, timeout twice iptables.syncPeriod), else 0.  Sets
+ * *updated_wall_ms to the wall-clock time (ms since the epoch) at which
+ * every family's rules last caught up with the syncs (0: never), and
+ * *updated_ms to the same instant on the monotonic clock.
+ */
+int		 proxier_get_health(const struct proxier *, uint64_t now,
+		    uint64_t *updated_wall_ms, uint64_t *updated_ms);
 
 #endif /* PROXIER_H */

@@ -288,6 +288,35 @@ proxier_rules_migrating(const struct proxier_rules *r)
 	    rules_job_migrating(r->jobs[1]));
 }
 
+/* Report each family's sync results to result (see proxier_rules.h). */
+void
+proxier_rules_set_result(struct proxier_rules *r, void (*result)(void *,
+    int, uint64_t))
+{
+	int	i;
+
+	for (i = 0; i < 2; i++)
+		rules_job_set_result(r->jobs[i], result);
+}
+
+/* Return 1 if a family's rules lag behind the last sync. */
+int
+proxier_rules_behind(const struct proxier_rules *r, uint64_t *since)
+{
+	uint64_t	s;
+	int		i, behind = 0;
+
+	*since = 0;
+	for (i = 0; i < 2; i++) {
+		if (!rules_job_behind(r->jobs[i], &s))
+			continue;
+		if (!behind || s < *since)
+			*since = s;
+		behind = 1;
+	}
+	return (behind);
+}
+
 /* Claim node ports and apply the rules of every service port. */
 int
 proxier_rules_sync(struct proxier_rules *r, const struct ipt_svcport *v,

@@ -48,6 +48,22 @@ uint64_t	 proxier_rules_errors(const struct proxier_rules *);
  */
 int		 proxier_rules_migrating(const struct proxier_rules *);
 /*
+ * Call result(arg, ok, start_ms), arg that of done, each time a family's
+ * rules of a sync end: ok 1 once applied or found unchanged, 0 on
+ * failure; start_ms is when that family's sync started (monotonic).
+ */
+void		 proxier_rules_set_result(struct proxier_rules *,
+		    void (*result)(void *, int, uint64_t));
+/*
+ * Return 1 if the rules of some family do not reflect the last sync
+ * yet (running, waiting or failed), else 0.  If 1, *since is the
+ * earliest, over those families, start (monotonic ms) of the last sync
+ * whose rules were applied (0: one never was): every sync asked for
+ * before it is applied everywhere.
+ */
+int		 proxier_rules_behind(const struct proxier_rules *,
+		    uint64_t *since);
+/*
  * Kill a running command (iptables-restore commits all or nothing),
  * close the node port claims and free; NULL is ignored.  The rules stay
  * in the kernel for a successor.

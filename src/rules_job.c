@@ -64,7 +64,14 @@ struct rules_job {
 	const char		*conntrack_path;
 	void			(*done)(void *, int);	/* ask for a sync */
 	void			*done_arg;
+	/* Called as each sync's rules end: ok or not, its start. */
+	void			(*result)(void *, int, uint64_t);
 	uint64_t		 errors;
+	uint64_t		 req_seq;	/* syncs asked for */
+	uint64_t		 run_seq;	/* the one running or last run */
+	uint64_t		 ok_seq;	/* the last one applied */
+	uint64_t		 sync_ms;	/* when run_seq started */
+	uint64_t		 ok_sync_ms;	/* when ok_seq started */
 	enum rules_state	 state;
 	struct exec_job		*job;		/* NULL if RULES_IDLE or
 						   RULES_MIGRATING */
@@ -178,6 +185,34 @@ uint64_t
 rules_job_errors(const struct rules_job *j)
 {
 	return (j->errors);
+}
+
+/* Report results to result(done's arg, ok, start ms) from now on. */
+void
+rules_job_set_result(struct rules_job *j, void (*result)(void *, int,
+    uint64_t))
+{
+	j->result = result;
+}
+
+/* Return 1 if a sync asked for has not been applied yet. */
+int
+rules_job_behind(const struct rules_job *j, uint64_t *since)
+{
+	*since = j->ok_sync_ms;
+	return (j->ok_seq != j->req_seq);
+}
+
+/* The rules of the running sync are applied (ok) or not: say so. */
+static void
+rules_job_result(struct rules_job *j, int ok)
+{
+	if (ok) {
+		j->ok_seq = j->run_seq;
+		j->ok_sync_ms = j->sync_ms;
+	}
+	if (j->result != NULL)
+		j->result(j->done_arg, ok, j->sync_ms);
 }
 
 /* Return the number of flushes waiting for a restore. */
@@ -436,10 +471,12 @@ rules_job_restore_done(int rv, struct exec_result *res, void *arg)
 		 */
 		if (++j->fails <= 3)
 			j->again = 1;
+		rules_job_result(j, 0);
 		rules_job_idle(j, 0);
 		return;
 	}
 	j->fails = 0;
+	rules_job_result(j, 1);
 	if (phase2)
 		log_info("%s stale rules removed in %llu ms (%zu rules)", fam,
 		    (unsigned long long)(monotime_ms() - j->start_ms),
@@ -461,6 +498,7 @@ rules_job_fail(struct rules_job *j, const char *err)
 	log_warnx("%s rules not applied: %s",
 	    j->family == AF_INET6 ? "ip6tables" : "iptables", err);
 	j->errors++;
+	rules_job_result(j, 0);
 }
 
 /* A jump read ended: keep its listing; read on, or prepare the restore. */
@@ -525,6 +563,7 @@ rules_job_restore(struct rules_job *j, const struct ipt_svcport *v,
 	    &j->apply, err, sizeof(err));
 	if (rv == 0) {
 		/* Unchanged: whatever was removed has no rules left. */
+		rules_job_result(j, 1);
 		rules_job_flush(j, &j->pend);
 		return (0);
 	}
@@ -556,6 +595,7 @@ rules_job_sync(struct rules_job *j, const struct ipt_params *params,
 {
 	const char	*fam = j->family == AF_INET6 ? "IPv6" : "IPv4";
 
+	j->req_seq++;
 	if (j->state != RULES_IDLE) {
 		/* A stream still open ends here: this sync follows it. */
 		if (j->state == RULES_STREAMING)
@@ -565,12 +605,20 @@ rules_job_sync(struct rules_job *j, const struct ipt_params *params,
 		return (0);
 	}
 	if (params->host_ip == NULL || *params->host_ip == '\0') {
-		if (n > 0)
+		if (n > 0) {
 			log_warnx("%zu %s service ports not installed: no %s "
 			    "node IP (no default route); set --bind-address",
 			    n, fam, fam);
-		return (n > 0 ? -1 : 0);
+			return (-1);
+		}
+		/* Nothing to apply: up to date. */
+		j->run_seq = j->req_seq;
+		j->sync_ms = monotime_ms();
+		rules_job_result(j, 1);
+		return (0);
 	}
+	j->run_seq = j->req_seq;
+	j->sync_ms = monotime_ms();
 	j->params = *params;
 	/* A periodic sync that had to wait must not lose its force. */
 	force |= j->again_force;

@@ -104,6 +104,20 @@ int		 rules_job_stream(struct rules_job *, const struct ipt_params *,
 void		 rules_job_stream_end(struct rules_job *);
 /* Queue a conntrack flush of ip (copied) for after the next restore. */
 void		 rules_job_forget(struct rules_job *, const char *ip);
+/*
+ * Call result(arg, ok, start_ms), arg that of done, each time the rules
+ * of a sync end: ok 1 once applied (or found unchanged), 0 when they
+ * failed; start_ms is the monotonic time the sync started.  NULL stops.
+ */
+void		 rules_job_set_result(struct rules_job *,
+		    void (*result)(void *, int, uint64_t));
+/*
+ * Return 1 if the rules of the last sync asked for (rules_job_sync) are
+ * not applied yet: one runs, waits, or failed; else 0.  Sets *since to
+ * the start (monotonic ms) of the last sync whose rules were applied,
+ * 0 if none was: every sync asked for before it is applied too.
+ */
+int		 rules_job_behind(const struct rules_job *, uint64_t *since);
 /* Return the number of flushes queued for after the next restore. */
 size_t		 rules_job_pending(const struct rules_job *);
 

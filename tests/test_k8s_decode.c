@@ -340,6 +340,57 @@ test_k8s_decode_endpoints(void)
 	json_object_put(o);
 }
 
+/* Return the trigger time of an object with annotation value v. */
+static uint64_t
+kd_trigger(const char *v)
+{
+	struct json_object	*o;
+	char			 buf[512];
+	uint64_t		 ms;
+
+	snprintf(buf, sizeof(buf), "{\"metadata\": {\"name\": \"a\", "
+	    "\"annotations\": {\"endpoints.kubernetes.io/"
+	    "last-change-trigger-time\": \"%s\"}}}", v);
+	o = json_tokener_parse(buf);
+	ms = k8s_decode_trigger(o);
+	json_object_put(o);
+	return (ms);
+}
+
+/* The last-change-trigger-time annotation, as the controllers write it. */
+static void
+test_k8s_decode_trigger(void)
+{
+	struct json_object	*o;
+	struct model_endpoints	*me;
+	char			 err[256];
+
+	CU_ASSERT_EQUAL(kd_trigger("2021-01-02T03:04:05Z"), 1609556645000ULL);
+	CU_ASSERT_EQUAL(kd_trigger("2021-01-02T03:04:05.25Z"),
+	    1609556645250ULL);
+	CU_ASSERT_EQUAL(kd_trigger("2021-01-02T03:04:05.123456789Z"),
+	    1609556645123ULL);
+	CU_ASSERT_EQUAL(kd_trigger("2021-01-02T04:04:05+01:00"),
+	    1609556645000ULL);
+	CU_ASSERT_EQUAL(kd_trigger("2021-01-02T02:34:05-00:30"),
+	    1609556645000ULL);
+	CU_ASSERT_EQUAL(kd_trigger("2021-01-02 03:04:05"), 0);
+	CU_ASSERT_EQUAL(kd_trigger("2021-01-02T03:04:05Zjunk"), 0);
+	CU_ASSERT_EQUAL(kd_trigger("yesterday"), 0);
+	o = json_tokener_parse("{\"metadata\": {\"name\": \"a\"}}");
+	CU_ASSERT_EQUAL(k8s_decode_trigger(o), 0);
+	json_object_put(o);
+	/* Carried by a decoded Endpoints. */
+	o = json_tokener_parse("{\"metadata\": {\"name\": \"a\", "
+	    "\"annotations\": {\"endpoints.kubernetes.io/"
+	    "last-change-trigger-time\": \"2021-01-02T03:04:05Z\"}}}");
+	CU_ASSERT_FATAL(k8s_decode_endpoints(o, &me, err, sizeof(err)) ==
+	    K8S_DECODE_OK);
+	CU_ASSERT_EQUAL(me->trigger_ms, 1609556645000ULL);
+	model_endpoints_free(me);
+	json_object_put(o);
+}
+
 /* Equal content in another order decodes to an equal object. */
 static void
 test_k8s_decode_endpoints_order(void)
@@ -425,6 +476,7 @@ test_k8s_decode_meta(void)
 }
 
 static const struct tu_case cases[] = {
+	{ "last-change-trigger-time", test_k8s_decode_trigger },
 	{ "ClusterIP service", test_k8s_decode_clusterip },
 	{ "NodePort, externalIPs, ClientIP", test_k8s_decode_nodeport },
 	{ "LoadBalancer and SCTP", test_k8s_decode_loadbalancer },

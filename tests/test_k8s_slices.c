@@ -191,6 +191,14 @@ test_k8s_slices_merge(void)
 	CU_ASSERT_STRING_EQUAL(a->sets[1].eps[1].ip, "10.244.1.5");
 	CU_ASSERT_STRING_EQUAL(a->sets[1].eps[2].ip, "10.244.2.7");
 	CU_ASSERT(model_endpoints_equal(a, b));
+	/* No slice had a trigger time; then the latest one wins. */
+	CU_ASSERT_EQUAL(a->trigger_ms, 0);
+	sl[0]->trigger_ms = 5000;
+	sl[2]->trigger_ms = 7000;
+	model_endpoints_free(b);
+	b = k8s_slices_merge("shop", "web", rev, 5);
+	CU_ASSERT_EQUAL(b->trigger_ms, 7000);
+	CU_ASSERT(model_endpoints_equal(a, b));
 	/* The same Service as an Endpoints object decodes equal. */
 	o = tu_json("k8s-ep-multi.json");
 	CU_ASSERT_FATAL(k8s_decode_endpoints(o, &ep, err, sizeof(err)) ==

@@ -43,6 +43,7 @@ struct rt {
 	int			 ticks;		/* 10 ms timer runs */
 	int			 replays;	/* done() calls */
 	int			 replay_now;	/* last done()'s now */
+	int			 oks, fails;	/* result() calls */
 };
 
 /* Count the loop's turns: it must keep running while commands do. */
@@ -62,6 +63,19 @@ rt_done(void *arg, int now)
 
 	t->replays++;
 	t->replay_now = now;
+}
+
+/* A family's rules of a sync ended. */
+static void
+rt_result(void *arg, int ok, uint64_t start_ms)
+{
+	struct rt	*t = arg;
+
+	CU_ASSERT(start_ms > 0);
+	if (ok)
+		t->oks++;
+	else
+		t->fails++;
 }
 
 /* Return monotonic milliseconds. */
@@ -379,6 +393,65 @@ test_proxier_rules_conntrack_after(void)
 	rt_teardown(&t);
 }
 
+/* Run the loop until result() reported n successes (5 s at most). */
+static int
+rt_wait_oks(struct rt *t, int n)
+{
+	long long	end = rt_now() + 5000;
+
+	while (t->oks < n && rt_now() < end)
+		event_base_loop(t->base, EVLOOP_ONCE);
+	return (t->oks >= n);
+}
+
+/*
+ * Health's inputs: each sync's rules report ok or not, and the rules
+ * are "behind" from a sync until its rules are applied: while the
+ * restore runs, after it failed, and when a sync came in meanwhile.
+ */
+static void
+test_proxier_rules_results(void)
+{
+	struct ipt_svcport	 sp[1];
+	struct rt		 t;
+	char			 path[PATH_MAX];
+	uint64_t		 since, before;
+
+	rt_setup(&t);
+	proxier_rules_set_result(t.r, rt_result);
+	sp[0] = web;
+	CU_ASSERT_EQUAL(proxier_rules_behind(t.r, &since), 0);
+	fake_write(&t.f, "fail_line", "2\n");
+	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, sp, 1, 0), 0);
+	CU_ASSERT_EQUAL(proxier_rules_behind(t.r, &since), 1);
+	CU_ASSERT_TRUE(rt_wait_errors(&t, 1));
+	CU_ASSERT_EQUAL(t.fails, 1);
+	CU_ASSERT_EQUAL(t.oks, 0);
+	CU_ASSERT_EQUAL(proxier_rules_behind(t.r, &since), 1);
+	CU_ASSERT_EQUAL(since, 0);	/* never applied */
+	/* A failure asks for a retry soon. */
+	CU_ASSERT_TRUE(rt_wait_replays(&t, 1));
+	snprintf(path, sizeof(path), "%s/fail_line", t.f.dir);
+	unlink(path);
+	/* A slow restore, and a second sync while it runs. */
+	fake_write(&t.f, "delay-restore", "0.3\n");
+	before = (uint64_t)rt_now();
+	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, sp, 1, 1), 0);
+	CU_ASSERT_TRUE(rt_wait(&t, "iptables.restore", 2));
+	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, sp, 1, 0), 0);
+	CU_ASSERT_TRUE(rt_wait_oks(&t, 1));
+	/* That restore's sync is applied, the later one is not yet. */
+	CU_ASSERT_EQUAL(proxier_rules_behind(t.r, &since), 1);
+	CU_ASSERT(since >= before && since <= (uint64_t)rt_now());
+	CU_ASSERT_TRUE(rt_wait_replays(&t, 2));
+	/* The replayed sync: unchanged rules, applied at once. */
+	CU_ASSERT_EQUAL(proxier_rules_sync(t.r, sp, 1, 0), 0);
+	CU_ASSERT_TRUE(rt_wait_oks(&t, 2));
+	CU_ASSERT_EQUAL(proxier_rules_behind(t.r, &since), 0);
+	CU_ASSERT_EQUAL(t.fails, 1);
+	rt_teardown(&t);
+}
+
 /* Node ports: the first service port asking owns it; rules for it only. */
 static void
 test_proxier_rules_node_ports(void)
@@ -410,6 +483,7 @@ test_proxier_rules_node_ports(void)
 }
 
 static const struct tu_case cases[] = {
+	{ "sync results and rules behind", test_proxier_rules_results },
 	{ "reads in the background", test_proxier_rules_reads_background },
 	{ "reads fail", test_proxier_rules_reads_fail },
 	{ "conntrack after the restore", test_proxier_rules_conntrack_after },

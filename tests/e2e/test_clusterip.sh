@@ -37,5 +37,14 @@ code=$(kp_pod curl -sS -m 5 -o /dev/null -w '%{http_code}' \
 kp_eq "kubernetes Service proxied to the apiserver" 200 "$code"
 
 kp_check "no secret in kuproxy's log" eval '! grep -qF "$KE_PROXY_TOKEN" "$KP_LOG"'
+# Issue 11: client-go's request counter against the real apiserver,
+# /healthz 200 once the rules are in, no token in /configz.
+kp_ge "rest_client_requests_total{code=\"200\"} (lists, watches, Node)" 3 \
+    "$(kp_node curl -s -m 2 "http://$KP_METRICS/metrics" |
+    awk '$1 ~ /^rest_client_requests_total\{code="200",host="[^"]+",method="GET"\}$/ { print $2; exit }')"
+kp_eq "/healthz with the API source" 200 \
+    "$(kp_node curl -s -m 2 -o /dev/null -w '%{http_code}' "http://$KP_HEALTHZ/healthz")"
+kp_check "no secret in /configz" eval \
+    '! kp_node curl -s -m 2 "http://$KP_METRICS/configz" | grep -qF "$KE_PROXY_TOKEN"'
 kp_check "kuproxy still running" kp_alive
 kp_finish

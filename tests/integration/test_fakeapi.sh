@@ -76,6 +76,12 @@ kp_ge "kuproxy_api_lists_total counts the Services list" 1 \
     "$(kp_metric 'kuproxy_api_lists_total{resource="services"}')"
 kp_ge "kuproxy_api_errors_total counts the two failed lists" 2 \
     "$(kp_metric kuproxy_api_errors_total)"
+# client-go's request counter, by code, method and host.
+rc="rest_client_requests_total{code=\"%s\",host=\"127.0.0.1:$FA_PORT\",method=\"GET\"}"
+kp_eq "rest_client_requests_total counts the two 500s" 2 \
+    "$(kp_metric "$(printf "$rc" 500)")"
+kp_ge "rest_client_requests_total counts the 200s (lists, watches)" 3 \
+    "$(kp_metric "$(printf "$rc" 200)")"
 kp_eq "two endpoints from slice web-1" '{"b2": 10, "b3": 10}' "$(dist "$port" 20)"
 
 # A second slice of the same Service: merged.
@@ -110,5 +116,7 @@ wait "$FA_PID" 2>/dev/null
 kp_until 100 grep -q "Couldn't connect\|Connection refused\|Failed to connect" \
     "$KP_LOG" || kp_fail "no connection error logged"
 kp_eq "served without the API server" '{"b4": 10}' "$(dist "$port" 10)"
+kp_until 100 eval '[ -n "$(kp_metric "$(printf "$rc" "<error>")")" ]' ||
+    kp_fail "no rest_client_requests_total{code=\"<error>\"} once the API server is gone"
 kp_check "kuproxy still running" kp_alive
 kp_finish

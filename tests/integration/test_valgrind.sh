@@ -34,7 +34,7 @@ ip netns exec "$KP_NODE" valgrind --leak-check=full \
     --show-leak-kinds=definite,indirect \
     --errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
     "$KUPROXY" --services-file "$KP_SVCFILE" \
-    --metrics-bind-address "$KP_METRICS" --healthz-bind-address "" \
+    --metrics-bind-address "$KP_METRICS" --healthz-bind-address "$KP_HEALTHZ" \
     --state-dir "$KP_TMP/state" -v 2 >>"$KP_LOG" 2>&1 &
 KP_PID=$!
 KP_PIDS="$KP_PIDS $KP_PID"
@@ -56,6 +56,15 @@ kp_eq "half-close reply" 'h2 got 100000 bytes' \
 res=$(kp_client "$KP_CLI" udp --target "$KP_NODE_IP:$uport" --size 61440 \
     --timeout 10)
 kp_eq "60 KB datagram intact" True "$(echo "$res" | kp_json 'd["ok"]')"
+# Every HTTP endpoint once under valgrind (/healthz may still be 503).
+for u in "$KP_METRICS/metrics" "$KP_METRICS/configz" "$KP_METRICS/healthz" \
+    "$KP_HEALTHZ/healthz" "$KP_HEALTHZ/livez"; do
+	code=$(kp_node curl -s -m 10 -o /dev/null -w '%{http_code}' "http://$u")
+	case $code in
+	200|503) kp_ok "GET $u under valgrind ($code)" ;;
+	*) kp_fail "GET $u under valgrind: HTTP '$code'" ;;
+	esac
+done
 
 # A connection left open at shutdown, and a reload that removes the UDP
 # Service (its relay and flows are torn down while the daemon runs).
