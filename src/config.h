@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "log.h"
+
 #define CONFIG_ERRLEN	512
 
 /*
@@ -70,6 +72,7 @@ struct kp_config {
 	char		*write_config_to;	/* --write-config-to */
 	int		 cleanup;		/* --cleanup */
 	int		 verbosity;		/* -v / --v */
+	struct log_opts	 log;			/* klog's other flags */
 
 	/* kuproxy's own flags. */
 	char		*services_file;		/* --services-file */
