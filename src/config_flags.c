@@ -111,7 +111,7 @@ static const struct config_flag config_flags[] = {
 	FIELD("proxy-mode", CF_MODE, "MODE",
 	    "proxy mode: only \"userspace\" (or empty) is supported"),
 	{ "v", 'v', FK_VALUE, config_flag_verbosity, -1, 0, FG_KUBE, "N",
-	    "log verbosity: 2 debug, 4 trace" },
+	    "log verbosity: 2 syncs, 3 connections, 4 connect attempts" },
 	OPTSTR("write-config-to", write_config_to, FG_KUBE, "FILE",
 	    "write the resulting configuration to FILE and exit"),
 	{ "help", 'h', FK_BOOL, config_flag_none, -1, 0, FG_KUBE, NULL,
@@ -162,8 +162,8 @@ static const struct config_flag config_flags[] = {
 	    "accepted; only matters for per-severity files"),
 	LOGVAL("vmodule", config_flag_logvmodule, vmodule, "LIST",
 	    "per-file verbosity: file=N,... (file without \".c\", globs)"),
-	LOGVAL("log-flush-frequency", config_flag_logflush, file,
-	    "DURATION", "accepted; kuproxy writes each line at once"),
+	{ "log-flush-frequency", 0, FK_VALUE, config_flag_logflush, -1, 0,
+	    FG_KUBE, "DURATION", "accepted; kuproxy writes each line at once" },
 #undef LOGBOOL
 #undef LOGVAL
 	{ NULL, 0, 0, NULL, -1, 0, 0, NULL, NULL }

@@ -217,9 +217,9 @@ log_writev(int fd, struct iovec *iov, int n)
 	}
 }
 
-/* Write klog's file header (klog's rotateFile()) unless skipped. */
+/* Write klog's file header (klog's rotateFile()) unless skip. */
 static void
-log_file_header(int fd)
+log_file_header(int fd, int skip)
 {
 	char		 buf[512], host[256];
 	struct tm	 tm;
@@ -227,7 +227,7 @@ log_file_header(int fd)
 	time_t		 now = time(NULL);
 	int		 n;
 
-	if (log_o.skip_log_headers)
+	if (skip)
 		return;
 	if (gethostname(host, sizeof(host)) == -1)
 		snprintf(host, sizeof(host), "unknownhost");
@@ -252,7 +252,7 @@ log_file_header(int fd)
  * --log-file-max-size (klog v2's openOrCreate() then os.Create()).
  */
 static int
-log_file_open(const char *path, int startup)
+log_file_open(const char *path, int startup, int skip_header)
 {
 	struct stat	st;
 	int		fd, flags = O_WRONLY | O_CREAT | O_CLOEXEC;
@@ -263,7 +263,7 @@ log_file_open(const char *path, int startup)
 	log_fd_bytes = 0;
 	if (startup && fstat(fd, &st) == 0)
 		log_fd_bytes = (uint64_t)st.st_size;
-	log_file_header(fd);
+	log_file_header(fd, skip_header);
 	return (fd);
 }
 
@@ -277,8 +277,8 @@ log_configure(const struct log_opts *o, char *err, size_t errlen)
 	if (log_vmodule_parse(o->vmodule, vm, &n, err, errlen) == -1)
 		return (-1);
 	if (!o->logtostderr && o->file[0] != '\0') {
-		log_o.skip_log_headers = o->skip_log_headers;
-		if ((fd = log_file_open(o->file, 1)) == -1) {
+		if ((fd = log_file_open(o->file, 1,
+		    o->skip_log_headers)) == -1) {
 			snprintf(err, errlen, "--log-file: %s: %s", o->file,
 			    strerror(errno));
 			errno = saved;
@@ -413,7 +413,8 @@ log_output(enum log_severity sev, struct iovec *iov, int n)
 	if (log_o.file_max_mb != 0 &&
 	    log_fd_bytes + len >= log_o.file_max_mb * 1024 * 1024) {
 		close(log_fd);
-		if ((log_fd = log_file_open(log_o.file, 0)) == -1)
+		if ((log_fd = log_file_open(log_o.file, 0,
+		    log_o.skip_log_headers)) == -1)
 			return;
 	}
 	log_writev(log_fd, iov, n);
