@@ -72,7 +72,7 @@ struct kp_config {
 	char		*write_config_to;	/* --write-config-to */
 	int		 cleanup;		/* --cleanup */
 	int		 verbosity;		/* -v / --v */
-	struct log_opts	 log;			/* klog's other flags */
+	struct log_opts	 log;			/* klog's flags */
 
 	/* kuproxy's own flags. */
 	char		*services_file;		/* --services-file */

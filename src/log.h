@@ -46,7 +46,7 @@ struct log_opts {
 	long		 stderrthreshold;	/* a log_severity, or any
 						   int: default ERROR */
 	char		 file[LOG_PATHLEN];	/* --log-file, "" none */
-	uint64_t	 file_max_mb;		/* default 1800, 0 no limit */
+	uint64_t	 file_max_mb;		/* 1800; 0: no limit */
 	char		 dir[LOG_PATHLEN];	/* --log-dir (not used) */
 	int		 skip_headers;
 	int		 skip_log_headers;
@@ -162,7 +162,7 @@ __dead void log_fatal(const char *file, int line, int with_errno,
  */
 struct log_ratelimit {
 	uint64_t	 last_ms;	/* when the last line was allowed */
-	unsigned long	 suppressed;	/* lines held back since then */
+	unsigned long	 suppressed;	/* lines held back since */
 	int		 primed;	/* last_ms is set */
 };
 

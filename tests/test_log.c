@@ -65,7 +65,8 @@ static void
 test_log_header_format(void)
 {
 	CU_ASSERT_STRING_EQUAL(hdr(LOG_SEV_INFO, 123456789, 1234,
-	    "proxier.c", 42, 0), "I1202 01:02:03.123456    1234 proxier.c:42] ");
+	    "proxier.c", 42, 0),
+	    "I1202 01:02:03.123456    1234 proxier.c:42] ");
 	CU_ASSERT_STRING_EQUAL(hdr(LOG_SEV_WARNING, 999, 1, "a.c", 7, 0),
 	    "W1202 01:02:03.000000       1 a.c:7] ");
 	CU_ASSERT_STRING_EQUAL(hdr(LOG_SEV_ERROR, 999999999, 4194304,
