@@ -112,7 +112,7 @@ run_case() {
 	t1=$(awk -v a="$t1" -v b="$ts" 'BEGIN { printf "%.6f\n", (a > b ? a : b) }')
 	case ${line%% | *} in
 	*"; removing "*)
-		stale=$(wait_stale "$t1" | sed 's/.*kuproxy: IPv4 //')
+		stale=$(wait_stale "$t1" | sed 's/.*\] IPv4 //')
 		stale=", then $stale" ;;
 	esac
 	parse=$(grep "services file .*parsed in" "$tmp/log" | tail -1 |
@@ -126,7 +126,7 @@ run_case() {
 python3 "$here/gen-services.py" 0 "$tmp/services.yaml"
 ip netns exec "$ns" "$KUPROXY" --services-file "$tmp/services.yaml" \
     --state-dir "$tmp/state" --metrics-bind-address 127.0.0.1:10249 \
-    --healthz-bind-address "" ${KUPROXY_ARGS:-} 2>"$tmp/log" &
+    --healthz-bind-address "" -v 2 ${KUPROXY_ARGS:-} 2>"$tmp/log" &
 pid=$!
 sleep 1
 # Each size from none, so that every Service is new.

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "log.h"
+
 #define CONFIG_ERRLEN	512
 
 /*
@@ -138,6 +140,7 @@ struct kp_config {
 	int32_t		 healthz_port;		/* --healthz-port, 10256 */
 	int32_t		 metrics_port;		/* --metrics-port, 10249 */
 	int		 verbosity;		/* -v / --v */
+	struct log_opts	 log;			/* klog's flags */
 
 	/* kuproxy's own flags. */
 	char		*services_file;		/* --services-file */

@@ -66,6 +66,16 @@ static int	config_flag_none(struct kp_config *,
 		    const struct config_flag *, const char *, char *, size_t);
 static int	config_flag_port(struct kp_config *,
 		    const struct config_flag *, const char *, char *, size_t);
+static int	config_flag_logstr(struct kp_config *,
+		    const struct config_flag *, const char *, char *, size_t);
+static int	config_flag_logsize(struct kp_config *,
+		    const struct config_flag *, const char *, char *, size_t);
+static int	config_flag_logthreshold(struct kp_config *,
+		    const struct config_flag *, const char *, char *, size_t);
+static int	config_flag_logvmodule(struct kp_config *,
+		    const struct config_flag *, const char *, char *, size_t);
+static int	config_flag_logflush(struct kp_config *,
+		    const struct config_flag *, const char *, char *, size_t);
 
 #define OFF(m)	offsetof(struct kp_config, m)
 #define FIELD(n, f, a, h)	{ n, 0, FK_VALUE, config_flag_field, f, 0, \
@@ -129,7 +139,7 @@ static const struct config_flag config_flags[] = {
 	    "userspace, iptables, ipvs or empty: kuproxy always runs "
 	    "userspace"),
 	{ "v", 'v', FK_VALUE, config_flag_verbosity, -1, 0, FG_KUBE, "N",
-	    "log verbosity: 2 debug, 4 trace" },
+	    "log verbosity: 2 syncs, 3 connections, 4 connect attempts" },
 	OPTSTR("write-config-to", write_config_to, FG_KUBE, "FILE",
 	    "write the resulting configuration to FILE and exit"),
 	{ "help", 'h', FK_BOOL, config_flag_none, -1, 0, FG_KUBE, NULL,
@@ -173,6 +183,39 @@ static const struct config_flag config_flags[] = {
 	{ "endpoints-source", 0, FK_VALUE, config_flag_eps, -1, 0, FG_KUPROXY,
 	    "SOURCE",
 	    "API resource to watch: auto, endpointslices or endpoints" },
+	/* klog's flags, as kube-proxy 1.20 takes them (log.h). */
+#define LOGBOOL(n, m, h)	{ n, 0, FK_BOOL, config_flag_bool, -1, \
+				    OFF(log.m), FG_KUBE, NULL, h }
+#define LOGVAL(n, f, m, a, h)	{ n, 0, FK_VALUE, f, -1, OFF(log.m), \
+				    FG_KUBE, a, h }
+	LOGBOOL("logtostderr", logtostderr,
+	    "log to standard error instead of files (default true)"),
+	LOGBOOL("alsologtostderr", alsologtostderr,
+	    "log to standard error as well as --log-file"),
+	LOGVAL("log-file", config_flag_logstr, file, "FILE",
+	    "with --logtostderr=false, append the log to FILE"),
+	LOGVAL("log-file-max-size", config_flag_logsize, file_max_mb, "MB",
+	    "start --log-file afresh past MB megabytes; 0: no limit "
+	    "(default 1800)"),
+	LOGVAL("log-dir", config_flag_logstr, dir, "DIR",
+	    "accepted; kuproxy writes no per-severity files: use --log-file"),
+	LOGVAL("stderrthreshold", config_flag_logthreshold, stderrthreshold,
+	    "SEV", "with --logtostderr=false, also send lines of SEV or "
+	    "worse to standard error (default ERROR)"),
+	LOGBOOL("skip-headers", skip_headers,
+	    "omit klog's \"I1202 01:02:03.123456 pid file:line]\" prefix"),
+	LOGBOOL("skip-log-headers", skip_log_headers,
+	    "omit the four header lines of a new --log-file"),
+	LOGBOOL("add-dir-header", add_dir_header,
+	    "show the file's directory in the line header"),
+	LOGBOOL("one-output", one_output,
+	    "accepted; only matters for per-severity files"),
+	LOGVAL("vmodule", config_flag_logvmodule, vmodule, "LIST",
+	    "per-file verbosity: file=N,... (file without \".c\", globs)"),
+	{ "log-flush-frequency", 0, FK_VALUE, config_flag_logflush, -1, 0,
+	    FG_KUBE, "DURATION", "accepted; kuproxy writes each line at once" },
+#undef LOGBOOL
+#undef LOGVAL
 	{ NULL, 0, 0, NULL, -1, 0, 0, NULL, NULL }
 };
 #undef FIELD
@@ -189,11 +232,7 @@ struct config_ignored {
 
 static const struct config_ignored config_ignored[] = {
 	{ "azure-container-registry-config", 0, 0 },
-	{ "alsologtostderr", 1, 0 }, { "logtostderr", 1, 0 },
-	{ "skip-headers", 1, 0 }, { "skip-log-headers", 1, 0 },
-	{ "add-dir-header", 1, 0 }, { "one-output", 1, 0 },
-	{ "stderrthreshold", 0, 0 }, { "vmodule", 0, 0 },
-	{ "log-", 0, 1 },
+	{ "log-backtrace-at", 0, 0 },
 	{ NULL, 0, 0 }
 };
 
@@ -326,6 +365,70 @@ static int
 config_flag_none(struct kp_config *cfg, const struct config_flag *fl,
     const char *val, char *err, size_t errlen)
 {
+	return (0);
+}
+
+/* Set a klog string flag (--log-file, --log-dir). */
+static int
+config_flag_logstr(struct kp_config *cfg, const struct config_flag *fl,
+    const char *val, char *err, size_t errlen)
+{
+	if (strlen(val) >= LOG_PATHLEN) {
+		snprintf(err, errlen, "--%s: value too long", fl->name);
+		return (-1);
+	}
+	snprintf(config_member(cfg, fl->off), LOG_PATHLEN, "%s", val);
+	return (0);
+}
+
+/* Set --log-file-max-size (megabytes, an unsigned integer). */
+static int
+config_flag_logsize(struct kp_config *cfg, const struct config_flag *fl,
+    const char *val, char *err, size_t errlen)
+{
+	char			*end;
+	unsigned long long	 v;
+
+	errno = 0;
+	v = strtoull(val, &end, 10);
+	if (*val < '0' || *val > '9' || *end != '\0' || errno != 0 ||
+	    v > UINT64_MAX / (1024 * 1024)) {
+		snprintf(err, errlen, "--%s: invalid size \"%s\"", fl->name,
+		    val);
+		return (-1);
+	}
+	cfg->log.file_max_mb = v;
+	return (0);
+}
+
+/* Set --stderrthreshold. */
+static int
+config_flag_logthreshold(struct kp_config *cfg, const struct config_flag *fl,
+    const char *val, char *err, size_t errlen)
+{
+	return (log_opts_threshold(&cfg->log, val, err, errlen));
+}
+
+/* Set --vmodule. */
+static int
+config_flag_logvmodule(struct kp_config *cfg, const struct config_flag *fl,
+    const char *val, char *err, size_t errlen)
+{
+	return (log_opts_vmodule(&cfg->log, val, err, errlen));
+}
+
+/* Check --log-flush-frequency, a duration that kuproxy has no use for. */
+static int
+config_flag_logflush(struct kp_config *cfg, const struct config_flag *fl,
+    const char *val, char *err, size_t errlen)
+{
+	uint64_t	ms;
+	char		e[CONFIG_ERRLEN];
+
+	if (config_parse_duration(val, &ms, e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "--%s: %s", fl->name, e);
+		return (-1);
+	}
 	return (0);
 }
 
@@ -568,6 +671,7 @@ config_load(struct kp_config *cfg, int argc, char **argv, char *err,
 	if ((last = config_scan_last(args, na, "config")) != NULL)
 		file = last->val;
 	n = config_new();
+	log_opts_init(&n->log);
 	if (file != NULL && *file != '\0' &&
 	    config_read_file(n, file, err, errlen) == -1)
 		goto out;

@@ -176,7 +176,7 @@ main_cleanup(const struct kp_config *cfg)
 			continue;
 		if (migrate_cleanup(ipt, families[i], ipset, err,
 		    sizeof(err)) == -1) {
-			fprintf(stderr, "kuproxy: cleanup: %s\n", err);
+			log_errorx("cleanup: %s", err);
 			rv = 1;
 		}
 		ipt_free(ipt);
@@ -298,14 +298,18 @@ main(int argc, char **argv)
 	cfg = config_new();
 	switch (config_load(cfg, argc, argv, err, sizeof(err))) {
 	case -1:
-		fprintf(stderr, "kuproxy: %s\n", err);
+		/* kube-proxy: klog.Fatalf("failed validate: %v", err). */
 		config_free(cfg);
-		return (1);
+		fatalx("%s", err);
 	case CONFIG_EXIT:
 		config_free(cfg);
 		return (0);
 	}
 	log_setverbose(cfg->verbosity);
+	if (log_configure(&cfg->log, err, sizeof(err)) == -1) {
+		config_free(cfg);
+		fatalx("%s", err);
+	}
 	if (cfg->cleanup)
 		rv = main_cleanup(cfg);
 	else if (cfg->check_only)

@@ -602,11 +602,11 @@ proxier_sync(struct proxier *p, int force)
 	p->last_sync_ms = loop_now_ms(p->loop);
 	p->nsyncs++;
 	p->ready = 1;
-	if (w.changed || log_getverbose() >= 2)
-		log_info("sync: %zu service ports%s, listeners %llu ms, rules "
-		    "%llu ms", htab_count(p->svcs), w.changed ? " (changed)" :
-		    "", (unsigned long long)(mid - start),
-		    (unsigned long long)(p->last_sync_ms - mid));
+	/* A sync summary: kube-proxy's V(2) (Service changes are at 0). */
+	log_v(2, "sync: %zu service ports%s, listeners %llu ms, rules "
+	    "%llu ms", htab_count(p->svcs), w.changed ? " (changed)" :
+	    "", (unsigned long long)(mid - start),
+	    (unsigned long long)(p->last_sync_ms - mid));
 	if (p->retry)
 		proxier_request_sync(p);
 }

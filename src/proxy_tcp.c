@@ -114,6 +114,7 @@ struct proxy_tcp {
 	int			 accepting;	/* inside proxy_tcp_accept */
 	int			 killing;	/* inside proxy_tcp_kill */
 	int			 dying;		/* on loop->tcp_dying */
+	struct log_ratelimit	 dial_rl;	/* failed dials logged */
 	struct svc_counters	 counters;
 	TAILQ_HEAD(, proxy_conn) conns;
 	LIST_ENTRY(proxy_tcp)	 entry;
@@ -336,7 +337,7 @@ proxy_tcp_accept_error(struct proxy_tcp *pt, int err)
 		proxy_tcp_pause(pt);
 		return (-1);
 	default:
-		log_warn("%s: accept", pt->name);
+		log_error("%s: accept", pt->name);
 		return (-1);
 	}
 }
@@ -350,7 +351,7 @@ proxy_conn_start(struct proxy_tcp *pt, int fd, struct sockaddr_storage *ss,
 
 	pt->counters.accepted++;
 	if ((conn = calloc(1, sizeof(*conn))) == NULL) {
-		log_debug("%s: %s: out of memory, connection dropped",
+		log_v(3, "%s: %s: out of memory, connection dropped",
 		    __func__, pt->name);
 		pt->counters.failed++;
 		close(fd);
@@ -424,7 +425,7 @@ proxy_half_free(struct loop *l, struct conn_half *h, int abort)
 	}
 }
 
-/* Log a closing connection at debug level, once. */
+/* Log a closing connection at V(3) (kube-proxy's per-connection level). */
 static void
 proxy_conn_log(struct proxy_conn *conn, const char *reason)
 {
@@ -437,7 +438,7 @@ proxy_conn_log(struct proxy_conn *conn, const char *reason)
 		    sizeof(backend));
 	else
 		snprintf(backend, sizeof(backend), "-");
-	log_debug("proxy_conn_close: %s: %s -> %s: %s%s%s, %llu bytes in, "
+	log_v(3, "proxy_conn_close: %s: %s -> %s: %s%s%s, %llu bytes in, "
 	    "%llu bytes out", conn->pt->name, client, backend, reason,
 	    conn->err != 0 ? ": " : "",
 	    conn->err != 0 ? strerror(conn->err) : "",
@@ -456,7 +457,7 @@ proxy_conn_close(struct proxy_conn *conn, const char *reason, int is_error)
 	struct loop		*l = pt->loop;
 
 	TAILQ_REMOVE(&pt->conns, conn, entry);
-	if (log_getverbose() >= 2)
+	if (log_getverbose() >= 3)
 		proxy_conn_log(conn, reason);
 	proxy_half_free(l, &conn->in, is_error);
 	proxy_half_free(l, &conn->out, is_error);
@@ -524,18 +525,28 @@ fail:
 	return (-1);
 }
 
-/* Count and log one failed connect attempt. */
+/*
+ * Count and log one failed connect attempt: an error line, as
+ * kube-proxy's "Dial failed", but at most one a second per service
+ * with the count of those held back; each one at V(4).
+ */
 static void
 proxy_conn_attempt_failed(struct proxy_conn *conn, int err)
 {
-	char	backend[NETUTIL_ADDRSTRLEN];
+	struct proxy_tcp	*pt = conn->pt;
+	char			 backend[NETUTIL_ADDRSTRLEN], more[64];
+	unsigned long		 held;
 
-	conn->pt->counters.connect_errors++;
-	if (log_getverbose() >= 2)
-		log_debug("%s: %s: connect to %s (attempt %d): %s", __func__,
-		    conn->pt->name, netutil_ntop((struct sockaddr *)
-		    &conn->ep.addr, backend, sizeof(backend)),
-		    conn->att.n, strerror(err));
+	pt->counters.connect_errors++;
+	if (log_ratelimit_allow(&pt->dial_rl, loop_now_ms(pt->loop), &held))
+		log_errorx("%s: connect to %s (attempt %d): %s%s", pt->name,
+		    netutil_ntop((struct sockaddr *)&conn->ep.addr, backend,
+		    sizeof(backend)), conn->att.n, strerror(err),
+		    log_ratelimit_note(held, more, sizeof(more)));
+	else
+		log_v(4, "%s: %s: connect to %s (attempt %d): %s", __func__,
+		    pt->name, netutil_ntop((struct sockaddr *)&conn->ep.addr,
+		    backend, sizeof(backend)), conn->att.n, strerror(err));
 }
 
 /*

@@ -114,6 +114,7 @@ struct proxy_udp {
 	int			 fd_warned;	/* EMFILE logged */
 	int			 trunc_warned;
 	int			 read_warned;
+	struct log_ratelimit	 dial_rl;	/* backend errors logged */
 	struct svc_counters	 counters;
 };
 
@@ -325,11 +326,33 @@ udp_flow_touch(struct udp_flow *flow, uint64_t now)
 	}
 }
 
+/*
+ * Log a backend error (what failed, with errno err): an error line at
+ * most once a second per service, with the count of those held back,
+ * as proxy_tcp.c's failed connects; each one at V(4).
+ */
+static void
+udp_log_backend_error(struct proxy_udp *pu, const char *what,
+    const struct sockaddr_storage *ss, int err)
+{
+	char		addr[NETUTIL_ADDRSTRLEN], more[64];
+	unsigned long	held;
+
+	if (log_ratelimit_allow(&pu->dial_rl, loop_now_ms(pu->loop), &held))
+		log_errorx("%s: backend %s: %s: %s%s", pu->name,
+		    netutil_ntop((const struct sockaddr *)ss, addr,
+		    sizeof(addr)), what, strerror(err),
+		    log_ratelimit_note(held, more, sizeof(more)));
+	else
+		log_v(4, "%s: backend %s: %s: %s", pu->name,
+		    netutil_ntop((const struct sockaddr *)ss, addr,
+		    sizeof(addr)), what, strerror(err));
+}
+
 /* Open the backend socket of a new flow; returns the fd or -1. */
 static int
 udp_flow_socket(struct proxy_udp *pu, const struct lb_endpoint *ep)
 {
-	char	addr[NETUTIL_ADDRSTRLEN];
 	int	fd, saved;
 
 	fd = socket(ep->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
@@ -354,9 +377,7 @@ udp_flow_socket(struct proxy_udp *pu, const struct lb_endpoint *ep)
 	if (connect(fd, (const struct sockaddr *)&ep->addr,
 	    ep->addrlen) == -1) {
 		saved = errno;
-		log_debug("%s: %s: connect %s: %s", __func__, pu->name,
-		    netutil_ntop((const struct sockaddr *)&ep->addr, addr,
-		    sizeof(addr)), strerror(saved));
+		udp_log_backend_error(pu, "connect", &ep->addr, saved);
 		close(fd);
 		pu->counters.connect_errors++;
 		errno = saved;
@@ -417,7 +438,7 @@ fail_flow:
 	free(flow);
 fail_fd:
 	close(fd);
-	log_debug("%s: %s: out of memory for a new flow", __func__, pu->name);
+	log_v(3, "%s: %s: out of memory for a new flow", __func__, pu->name);
 	return (NULL);
 }
 
@@ -433,8 +454,10 @@ udp_flow_close(struct udp_flow *flow, const char *reason, int err)
 	char			 c[NETUTIL_ADDRSTRLEN];
 	char			 b[NETUTIL_ADDRSTRLEN];
 
-	if (log_getverbose() >= 2)
-		log_debug("%s: %s: %s -> %s: %s (%llu in, %llu out)",
+	if (err != 0)
+		udp_log_backend_error(pu, reason, &flow->backend.addr, err);
+	if (log_getverbose() >= 3)
+		log_v(3, "%s: %s: %s -> %s: %s (%llu in, %llu out)",
 		    __func__, pu->name,
 		    netutil_ntop((struct sockaddr *)&flow->client, c,
 		    sizeof(c)),
@@ -620,7 +643,7 @@ udp_flow_reply(struct udp_flow *flow, int n)
 	    &pu->counters.bytes_out);
 	flow->dgrams_out += pu->counters.dgrams_out - before;
 	if (err != 0 && !udp_err_transient(err))
-		log_debug("%s: %s: reply: %s", __func__, pu->name,
+		log_v(4, "%s: %s: reply: %s", __func__, pu->name,
 		    strerror(err));
 }
 

@@ -421,7 +421,7 @@ rules_job_phase2(struct rules_job *j, const char *fam, char *err,
 	if (!ipt_apply_next(&j->apply))
 		return (0);
 	j->state = RULES_RESTORE2;
-	log_info("%s rules applied in %llu ms (incremental, %zu new rules; "
+	log_v(2, "%s rules applied in %llu ms (incremental, %zu new rules; "
 	    "removing %zu stale)", fam, (unsigned long long)
 	    (monotime_ms() - j->start_ms), nadds, j->apply.ndels);
 	j->job = exec_start(j->base, j->apply.argv, j->apply.input,
@@ -456,7 +456,7 @@ rules_job_restore_done(int rv, struct exec_result *res, void *arg)
 	phase2 = j->apply.phase == 2;
 	if (ipt_sync_finish(j->ipt, &j->apply, rv, res, err,
 	    sizeof(err)) == -1) {
-		log_warnx("%s %s: %s; retrying at the next sync", fam,
+		log_errorx("%s %s: %s; retrying at the next sync", fam,
 		    phase2 ? "stale rules not removed" : "rules not applied",
 		    serr[0] != '\0' ? serr : err);
 		j->errors++;
@@ -478,14 +478,14 @@ rules_job_restore_done(int rv, struct exec_result *res, void *arg)
 	j->fails = 0;
 	rules_job_result(j, 1);
 	if (phase2)
-		log_info("%s stale rules removed in %llu ms (%zu rules)", fam,
+		log_v(2, "%s stale rules removed in %llu ms (%zu rules)", fam,
 		    (unsigned long long)(monotime_ms() - j->start_ms),
 		    ndels);
 	else if (j->forced)
 		log_debug("%s: %s rules re-asserted in %llu ms", __func__, fam,
 		    (unsigned long long)(monotime_ms() - j->start_ms));
 	else
-		log_info("%s rules applied in %llu ms (%s, %zu rules)", fam,
+		log_v(2, "%s rules applied in %llu ms (%s, %zu rules)", fam,
 		    (unsigned long long)(monotime_ms() - j->start_ms),
 		    j->incremental ? "incremental" : "full", j->nchanges);
 	rules_job_flush(j, &j->inflight);
@@ -495,7 +495,7 @@ rules_job_restore_done(int rv, struct exec_result *res, void *arg)
 static void
 rules_job_fail(struct rules_job *j, const char *err)
 {
-	log_warnx("%s rules not applied: %s",
+	log_errorx("%s rules not applied: %s",
 	    j->family == AF_INET6 ? "ip6tables" : "iptables", err);
 	j->errors++;
 	rules_job_result(j, 0);
@@ -645,11 +645,11 @@ rules_job_stream_done(int rv, struct exec_result *res, void *arg)
 	j->job = NULL;
 	if (ipt_stream_done(j->ipt, &j->stream, j->wrote, rv, res, err,
 	    sizeof(err)) == 0)
-		log_info("%s rules applied in %llu ms (streamed while parsing, "
+		log_v(2, "%s rules applied in %llu ms (streamed while parsing, "
 		    "%zu rules)", fam, (unsigned long long)
 		    (monotime_ms() - j->start_ms), nrules);
 	else {
-		log_warnx("%s rules streamed while parsing not applied: %s; "
+		log_errorx("%s rules streamed while parsing not applied: %s; "
 		    "applying the full rules", fam, err);
 		j->errors++;
 		j->again = 1;

@@ -476,14 +476,14 @@ test_config_load_failure_keeps_config(void)
 
 /*
  * kube-proxy flags with no userspace meaning are checked and kept, with
- * one warning each; the klog ones are skipped with one warning each.
+ * one warning each; klog's are kuproxy's own (log.h).
  */
 static void
 test_config_ignored_flags(void)
 {
 	const char *const	 args[] = { "--masquerade-all",
 	    "--cluster-cidr", "10.0.0.0/8", "--ipvs-scheduler=rr",
-	    "--log-flush-frequency", "5s", "--profiling=false",
+	    "--log-backtrace-at", "proxier.c:42", "--profiling=false",
 	    "--conntrack-max-per-core", "0", "--logtostderr",
 	    "--udp-timeout", "1s", "--cleanup-ipvs=false", NULL };
 	struct kp_config	*cfg = config_new();
@@ -506,13 +506,85 @@ test_config_ignored_flags(void)
 	    "effect in kuproxy (userspace mode); checked and kept\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "flag --cluster-cidr has no"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "flag --ipvs-scheduler has no"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "flag --log-flush-frequency has no "
-	    "effect in kuproxy (userspace mode); ignored\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "flag --logtostderr has no"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "flag --log-backtrace-at has"));
+	/* klog's flags are kuproxy's too (log.h): no warning. */
+	CU_ASSERT_PTR_NULL(strstr(out, "logtostderr"));
 	/* Honoured in userspace mode: no warning. */
 	CU_ASSERT_PTR_NULL(strstr(out, "conntrack"));
 	CU_ASSERT_PTR_NULL(strstr(out, "udp-timeout"));
 	free(out);
+	config_free(cfg);
+}
+
+/* klog's flags land in cfg->log, with klog's defaults and checks. */
+static void
+test_config_log_flags(void)
+{
+	const char *const	 none[] = { NULL };
+	const char *const	 all[] = { "--logtostderr=false",
+	    "--alsologtostderr", "--log-file", "/tmp/kp.log",
+	    "--log-file-max-size=5", "--log-dir", "/var/log",
+	    "--stderrthreshold", "warning", "--skip-headers",
+	    "--skip-log-headers", "--add-dir-header", "--one-output",
+	    "--vmodule=proxy_*=4,lb=3", "--log-flush-frequency=5s", NULL };
+	const char *const	 bad[][3] = {
+		{ "--vmodule=proxy_tcp", NULL },
+		{ "--vmodule=proxy_tcp=x", NULL },
+		{ "--vmodule==3", NULL },
+		{ "--stderrthreshold=SEVERE", NULL },
+		{ "--stderrthreshold=4.0", NULL },
+		{ "--log-file-max-size=-1", NULL },
+		{ "--log-file-max-size", "1k", NULL },
+		{ "--log-flush-frequency=5x", NULL },
+		{ "--logtostderr=maybe", NULL },
+	};
+	const char *const	 want[] = {
+		"--vmodule: \"proxy_tcp\": expect comma-separated list of "
+		    "filename=N",
+		"--vmodule: \"proxy_tcp=x\": expect comma-separated list of "
+		    "filename=N",
+		"--vmodule: \"=3\": expect comma-separated list of "
+		    "filename=N",
+		"--stderrthreshold: \"SEVERE\" is not one of INFO, WARNING, "
+		    "ERROR, FATAL or an integer",
+		"--stderrthreshold: \"4.0\" is not one of INFO, WARNING, "
+		    "ERROR, FATAL or an integer",
+		"--log-file-max-size: invalid size \"-1\"",
+		"--log-file-max-size: invalid size \"1k\"",
+		"--log-flush-frequency: ",
+		"--logtostderr: invalid boolean \"maybe\"",
+	};
+	struct kp_config	*cfg = config_new();
+	char			 err[CONFIG_ERRLEN];
+	size_t			 i;
+
+	CU_ASSERT_EQUAL(load(cfg, none, err), CONFIG_RUN);
+	CU_ASSERT_EQUAL(cfg->log.logtostderr, 1);
+	CU_ASSERT_EQUAL(cfg->log.alsologtostderr, 0);
+	CU_ASSERT_EQUAL(cfg->log.stderrthreshold, LOG_SEV_ERROR);
+	CU_ASSERT_EQUAL(cfg->log.file_max_mb, 1800);
+	CU_ASSERT_STRING_EQUAL(cfg->log.file, "");
+	CU_ASSERT_EQUAL(cfg->log.skip_headers, 0);
+	CU_ASSERT_STRING_EQUAL(cfg->log.vmodule, "");
+
+	CU_ASSERT_EQUAL(load(cfg, all, err), CONFIG_RUN);
+	CU_ASSERT_STRING_EQUAL(err, "");
+	CU_ASSERT_EQUAL(cfg->log.logtostderr, 0);
+	CU_ASSERT_EQUAL(cfg->log.alsologtostderr, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->log.file, "/tmp/kp.log");
+	CU_ASSERT_EQUAL(cfg->log.file_max_mb, 5);
+	CU_ASSERT_STRING_EQUAL(cfg->log.dir, "/var/log");
+	CU_ASSERT_EQUAL(cfg->log.stderrthreshold, LOG_SEV_WARNING);
+	CU_ASSERT_EQUAL(cfg->log.skip_headers, 1);
+	CU_ASSERT_EQUAL(cfg->log.skip_log_headers, 1);
+	CU_ASSERT_EQUAL(cfg->log.add_dir_header, 1);
+	CU_ASSERT_EQUAL(cfg->log.one_output, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->log.vmodule, "proxy_*=4,lb=3");
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL(load(cfg, bad[i], err), -1);
+		CU_ASSERT_NSTRING_EQUAL(err, want[i], strlen(want[i]));
+	}
 	config_free(cfg);
 }
 
@@ -1559,6 +1631,7 @@ static const struct tu_case cases[] = {
 	{ "flag errors", test_config_flag_errors },
 	{ "failed load keeps config", test_config_load_failure_keeps_config },
 	{ "ignored kube-proxy flags", test_config_ignored_flags },
+	{ "klog flags", test_config_log_flags },
 	{ "help and version", test_config_help_version },
 	{ "file errors", test_config_file_errors },
 	{ "file syntax error", test_config_file_syntax_error },

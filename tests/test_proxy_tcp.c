@@ -440,7 +440,7 @@ env_setup(struct env *e)
 
 	memset(e, 0, sizeof(*e));
 	signal(SIGPIPE, SIG_IGN);
-	log_init(verbose ? 2 : 0);
+	log_init(verbose ? 4 : 0);
 	if ((e->base = event_base_new()) == NULL)
 		return (-1);
 	CU_ASSERT(event_base_get_features(e->base) & EV_FEATURE_ET);

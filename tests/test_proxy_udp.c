@@ -659,7 +659,7 @@ test_proxy_udp_close_live(void)
 	CU_ASSERT_EQUAL(fx.c->active, 4);
 	for (i = 0; i < 4; i++)
 		close(cl[i]);
-	log_setverbose(2);	/* exercise the one close line per flow */
+	log_setverbose(3);	/* exercise the one close line per flow */
 	fx_teardown(&fx);
 	log_setverbose(0);
 	CU_ASSERT_EQUAL(tu_fd_count(), before);

@@ -336,7 +336,9 @@ kp_replace() {
 }
 
 # kp_start [ARGS...]: start kuproxy in the node namespace with the services
-# file $KP_SVCFILE; wait until /debug/services answers.
+# file $KP_SVCFILE; wait until /debug/services answers.  At -v 4, so that
+# the log has a line per connection and per failed connect for the test's
+# own diagnostics (kp_close_reasons); ARGS may lower it (-v 0).
 kp_start() {
 	local i
 
@@ -346,7 +348,7 @@ kp_start() {
 	    --services-file "$KP_SVCFILE" --bind-address 0.0.0.0 \
 	    --metrics-bind-address "$KP_METRICS" \
 	    --healthz-bind-address "$KP_HEALTHZ" \
-	    --state-dir "$KP_TMP/state" -v 2 "$@" >>"$KP_LOG" 2>&1 &
+	    --state-dir "$KP_TMP/state" -v 4 "$@" >>"$KP_LOG" 2>&1 &
 	KP_PID=$!
 	KP_PIDS="$KP_PIDS $KP_PID"
 	for i in $(seq 1 50); do
@@ -428,7 +430,7 @@ kp_burst() {
 }
 
 # kp_close_reasons: how kuproxy's relayed TCP connections ended, from its
-# -v 2 log ("proxy_conn_close" lines), counted by reason; for test logs.
+# -v 3 log ("proxy_conn_close" lines), counted by reason; for test logs.
 kp_close_reasons() {
 	grep -a 'proxy_conn_close: ' "$KP_LOG" 2>/dev/null |
 	    sed -n 's/.*proxy_conn_close: .* -> [^ ]*: \(.*\), [0-9]* bytes in, .*/\1/p' |
@@ -618,19 +620,32 @@ kp_ms_since() {
 	echo $((($(date +%s%N) - $1) / 1000000))
 }
 
+# kp_exited PID: has the process exited (gone, or a zombie not reaped)?
+kp_exited() {
+	local s
+
+	s=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+	[ -z "$s" ] || [ "$s" = Z ]
+}
+
 # kp_stop: SIGTERM kuproxy and wait for it (at most 5 s, then SIGKILL).
 # Sets KP_STOP_RC to its exit status.  Not in $(...): kuproxy must be a
 # child of this shell.
+#
+# No "(sleep 5; kill) &" watchdog: a subshell that receives its SIGTERM
+# before bash has reset the inherited traps runs this shell's EXIT trap
+# (kp_cleanup) and deletes the test's namespaces under it.
 kp_stop() {
-	local killer
+	local i
 
 	kill -TERM "$KP_PID" 2>/dev/null
-	(sleep 5; kill -KILL "$KP_PID" 2>/dev/null) >/dev/null 2>&1 &
-	killer=$!
+	for i in $(seq 1 50); do
+		kp_exited "$KP_PID" && break
+		sleep 0.1
+	done
+	kill -KILL "$KP_PID" 2>/dev/null
 	wait "$KP_PID"
 	KP_STOP_RC=$?
-	kill "$killer" 2>/dev/null
-	wait "$killer" 2>/dev/null
 	return 0
 }
 

@@ -84,12 +84,20 @@ np() {
 	kp_eps np 8080 TCP 198.18.1.2
 }
 keep >"$KP_SVCFILE"
+# Written before kuproxy starts: generating it takes seconds under load.
+{ keep; many svc 0; np; } >"$KP_TMP/big.yaml"
 kp_start --iptables-sync-period 4s $ARGS
 kp_wait_svc default/keep:p 1 >/dev/null || kp_die "service default/keep:p never appeared"
 kp_wait_rules default/keep:p 2 || kp_die "keep: 2 rules expected, got $(kp_ipt_count default/keep:p)"
+# The big file goes in right after the first periodic (forced) sync has
+# re-asserted the rules: a periodic sync 4 s after start could otherwise
+# land while the file is parsed and take np's NodePort rules into its
+# full restore, or hold the stream back while its restore runs.
+kp_until 100 grep -q 'rules re-asserted in' "$KP_LOG" ||
+    kp_die "no periodic sync within 10 s"
 
 # 1. A large file, taken.
-{ keep; many svc 0; np; } | kp_replace "$KP_SVCFILE"
+kp_replace "$KP_SVCFILE" <"$KP_TMP/big.yaml"
 count_svc() { kp_ipt_save | grep -c -F -- '--comment "default/svc-' || true; }
 all_in() { [ "$(count_svc)" = $((2 * N)) ] && kp_ipt_has default/np:p 5; }
 kp_until 200 all_in || kp_fail "after 20 s: $(count_svc) svc rules (want $((2 * N))), np has $(kp_ipt_count default/np:p) (want 5)"
