@@ -368,25 +368,6 @@ config_list_clear(struct config_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* strconv.ParseBool. */
-static int
-config_gobool(const char *s, int *b)
-{
-	static const char *const t[] = { "1", "t", "T", "true", "TRUE",
-	    "True", NULL };
-	static const char *const f[] = { "0", "f", "F", "false", "FALSE",
-	    "False", NULL };
-	int	i;
-
-	for (i = 0; t[i] != NULL; i++)
-		if (strcmp(s, t[i]) == 0)
-			return (*b = 1, 0);
-	for (i = 0; f[i] != NULL; i++)
-		if (strcmp(s, f[i]) == 0)
-			return (*b = 0, 0);
-	return (-1);
-}
-
 /*
  * One record of encoding/csv, as pflag's StringSlice reads a value:
  * comma-separated fields, each optionally "quoted" ("" for a quote).
@@ -476,7 +457,7 @@ config_gates_parse(const char *val, struct config_gates *gs, char *err,
 			*--e = '\0';
 		for (v = eq + 1; isspace((unsigned char)*v); v++)
 			;
-		if (config_gobool(v, &b) == -1) {
+		if (config_parse_gobool(v, &b) == -1) {
 			snprintf(err, errlen, "invalid value of %s=%s, err: "
 			    "strconv.ParseBool: parsing \"%s\": invalid "
 			    "syntax", k, v, v);

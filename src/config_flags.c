@@ -247,9 +247,9 @@ struct config_arg {
 	int		 bval;
 };
 
-/* Parse a pflag boolean (strconv.ParseBool) into *b. */
-static int
-config_parse_bool(const char *s, int *b)
+/* Parse a Go boolean (strconv.ParseBool) into *b. */
+int
+config_parse_gobool(const char *s, int *b)
 {
 	static const char *const t[] = { "1", "t", "T", "true", "TRUE",
 	    "True", NULL };
@@ -474,7 +474,7 @@ config_scan_long(int argc, char **argv, int *i, struct config_arg *a,
 	}
 	if (is_bool) {
 		a->bval = 1;
-		if (eq != NULL && config_parse_bool(eq + 1, &a->bval) == -1) {
+		if (eq != NULL && config_parse_gobool(eq + 1, &a->bval) == -1) {
 			snprintf(err, errlen, "--%.*s: invalid boolean \"%s\"",
 			    (int)n, name, eq + 1);
 			return (-1);
@@ -513,7 +513,8 @@ config_scan_short(int argc, char **argv, int *i, struct config_arg *a,
 			a[(*na)++].bval = 1;
 			if (p[1] != '=')
 				continue;
-			if (config_parse_bool(p + 2, &a[*na - 1].bval) == -1) {
+			if (config_parse_gobool(p + 2,
+			    &a[*na - 1].bval) == -1) {
 				snprintf(err, errlen, "-%c: invalid boolean "
 				    "\"%s\"", *p, p + 2);
 				return (-1);

@@ -165,5 +165,10 @@ void	config_swap(struct kp_config *cfg, struct kp_config *n);
  */
 int	config_read_file(struct kp_config *cfg, const char *path, char *err,
 	    size_t errlen);
+/*
+ * Parse s as Go's strconv.ParseBool does (1 t T true TRUE True, and
+ * their false forms) into *b.  Returns 0, or -1 if s is none of them.
+ */
+int	config_parse_gobool(const char *s, int *b);
 
 #endif /* CONFIG_PRIV_H */
