@@ -429,6 +429,27 @@ kp_burst() {
 	    ip netns exec "$ns" "$KP_PY" "$KP_HERE/burst.py" "$@"
 }
 
+# kp_burst_verdict RESULT TOTAL LIVE...: log burst.py's RESULT (its JSON
+# line) and its latencies; assert TOTAL connections started, none reset
+# or unanswered, and every answer from one of the LIVE backend ids.
+kp_burst_verdict() {
+	local res=$1 total=$2 live
+	shift 2
+	live=$(printf '"%s", ' "$@")
+	kp_log "bursts: $res"
+	[ -n "$res" ] || kp_die "burst.py printed nothing"
+	kp_log "connect-to-answer ms: p50 $(echo "$res" | kp_json 'd["p50_ms"]')" \
+	    "p90 $(echo "$res" | kp_json 'd["p90_ms"]')" \
+	    "p99 $(echo "$res" | kp_json 'd["p99_ms"]')" \
+	    "max $(echo "$res" | kp_json 'd["max_ms"]')"
+	kp_eq "$total connections started" "$total" \
+	    "$(echo "$res" | kp_json 'd["total"]')"
+	kp_eq "no connection reset or unanswered" 0 \
+	    "$(echo "$res" | kp_json 'd["resets"]')"
+	kp_eq "every answer from a live backend" '[]' \
+	    "$(echo "$res" | kp_json "sorted(set(d['backends']) - {${live%, }})")"
+}
+
 # kp_close_reasons: how kuproxy's relayed TCP connections ended, from its
 # -v 3 log ("proxy_conn_close" lines), counted by reason; for test logs.
 kp_close_reasons() {
