@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The README's test command: build from scratch with -Werror, run the
 # CUnit unit tests, the same under ASan/UBSan, then the root-only
-# integration suite (real namespaces, iptables, backends).  Exits non-zero
-# if anything failed.
+# integration suite (real namespaces, iptables, backends), then the e2e
+# suite against a real kube-apiserver, with the real kube-proxy 1.20
+# built for the tests that compare with it.  Exits non-zero if anything
+# failed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -30,6 +32,23 @@ make -s distclean >/dev/null 2>&1 || true
 	cat "$asan"/tests/*.log 2>/dev/null | tail -100
 	exit 1
 }
+
+echo "== the real kube-proxy 1.20 (built from Debian's source, cached)"
+# test_kubeadm_config hands it kuproxy's --write-config-to output, and
+# tests/e2e/test_migrate.sh runs it in iptables mode; both skip, saying
+# so, when it could not be built.
+kp_log=$(mktemp)
+if timeout -k 10 3600 bash bench/build-kube-proxy.sh >"$kp_log.out" \
+    2>"$kp_log"; then
+	KUBE_PROXY=$(tail -n 1 "$kp_log.out")/kube-proxy
+	KP_KUBE_PROXY=$KUBE_PROXY
+	export KUBE_PROXY KP_KUBE_PROXY
+	echo "kube-proxy: $("$KUBE_PROXY" --version)"
+else
+	echo "SKIP: kube-proxy 1.20 could not be built; its tests skip:"
+	tail -n 20 "$kp_log" | sed 's/^/    | /'
+fi
+rm -f "$kp_log" "$kp_log.out"
 
 echo "== integration tests (root, network namespaces)"
 ./configure --enable-werror --quiet
