@@ -158,49 +158,43 @@ env_pump(struct env *e, int ms)
 }
 
 /*
- * Run the loop until the fake recorded at least n calls of prefix, then
- * a little longer so that their completion is taken; 0 on timeout.
+ * Run the loop until count(&e->f, prefix) reaches n, then a little
+ * longer so that the completions are taken; 0 on timeout (10 s).
  */
 static int
-env_wait_calls(struct env *e, const char *prefix, int n)
+env_wait_for(struct env *e, int (*count)(const struct fake *, const char *),
+    const char *what, const char *prefix, int n)
 {
 	int	i;
 
 	for (i = 0; i < 2000; i++) {
-		if (fake_count(&e->f, prefix) >= n) {
+		if (count(&e->f, prefix) >= n) {
 			env_pump(e, 150);
 			return (1);
 		}
 		event_base_loop(e->base, EVLOOP_NONBLOCK);
 		usleep(5000);
 	}
-	fprintf(stderr, "timed out waiting for %d calls of %s (have %d)\n", n,
-	    prefix, fake_count(&e->f, prefix));
+	fprintf(stderr, "timed out waiting for %d %s of %s (have %d)\n", n,
+	    what, prefix, count(&e->f, prefix));
 	return (0);
 }
 
+/* Wait until the fake recorded at least n calls of prefix (started). */
+static int
+env_wait_calls(struct env *e, const char *prefix, int n)
+{
+	return (env_wait_for(e, fake_count, "calls", prefix, n));
+}
+
 /*
- * Run the loop until n calls of prefix have exited (the fake's call
- * log says so), then a little longer so that their completion is
- * taken; 0 on timeout (10 s).  For commands that end by themselves
- * (not a streaming restore).
+ * Wait until n calls of prefix have exited (the fake's call log says
+ * so).  For commands that end by themselves (not a streaming restore).
  */
 static int
 env_wait_ended(struct env *e, const char *prefix, int n)
 {
-	int	i;
-
-	for (i = 0; i < 2000; i++) {
-		if (fake_ended(&e->f, prefix) >= n) {
-			env_pump(e, 150);
-			return (1);
-		}
-		event_base_loop(e->base, EVLOOP_NONBLOCK);
-		usleep(5000);
-	}
-	fprintf(stderr, "timed out waiting for %d ended calls of %s (have "
-	    "%d)\n", n, prefix, fake_ended(&e->f, prefix));
-	return (0);
+	return (env_wait_for(e, fake_ended, "ended calls", prefix, n));
 }
 
 /* Return restore input n of IPv4 (caller frees), "" if none. */

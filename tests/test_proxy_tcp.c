@@ -404,6 +404,21 @@ blackhole_open(uint16_t *port, int *filler)
 	return (fd);
 }
 
+/* Close n clients (those connected), a black hole and its filler. */
+static void
+blackhole_close(struct cli *c, int n, int bh, int filler)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		if (c[i].fd > 0)
+			close(c[i].fd);
+	if (bh != -1)
+		close(bh);
+	if (filler != -1)
+		close(filler);
+}
+
 /* Give the balancer n endpoints on 127.0.0.1. */
 static void
 env_endpoints(struct env *e, const uint16_t *ports, size_t n)
@@ -1225,12 +1240,7 @@ test_proxy_tcp_close_while_connecting(void)
 	CU_ASSERT(pump(&e, env_no_dying, &e, 1000));
 	CU_ASSERT_EQUAL(e.loop->conns, 0);
 out:
-	if (c.fd > 0)
-		close(c.fd);
-	if (bh != -1)
-		close(bh);
-	if (filler != -1)
-		close(filler);
+	blackhole_close(&c, 1, bh, filler);
 	env_teardown(&e);
 }
 
@@ -1268,13 +1278,7 @@ test_proxy_tcp_slow_backend(void)
 	CU_ASSERT(ctr->connect_errors >= 1);
 	CU_ASSERT_EQUAL(ctr->failed, 0);
 out:
-	for (i = 0; i < 2; i++)
-		if (c[i].fd > 0)
-			close(c[i].fd);
-	if (bh != -1)
-		close(bh);
-	if (filler != -1)
-		close(filler);
+	blackhole_close(c, 2, bh, filler);
 	env_teardown(&e);
 }
 
@@ -1379,13 +1383,7 @@ test_proxy_tcp_foreign_wakeup(void)
 	CU_ASSERT(ctr->connect_errors >= 1);
 	CU_ASSERT_EQUAL(ctr->failed, 0);
 out:
-	for (i = 0; i < 8; i++)
-		if (c[i].fd > 0)
-			close(c[i].fd);
-	if (bh != -1)
-		close(bh);
-	if (filler != -1)
-		close(filler);
+	blackhole_close(c, 8, bh, filler);
 	env_teardown(&e);
 }
 
