@@ -38,7 +38,7 @@ echo "== the real kube-proxy 1.20 (built from Debian's source, cached)"
 # tests/e2e/test_migrate.sh runs it in iptables mode; both skip, saying
 # so, when it could not be built.
 kp_log=$(mktemp)
-if timeout -k 10 3600 bash bench/build-kube-proxy.sh >"$kp_log.out" \
+if timeout -k 10 1800 bash bench/build-kube-proxy.sh >"$kp_log.out" \
     2>"$kp_log"; then
 	KUBE_PROXY=$(tail -n 1 "$kp_log.out")/kube-proxy
 	KP_KUBE_PROXY=$KUBE_PROXY
