@@ -16,8 +16,8 @@ install_packages() {
 	apt-get install -y -qq --no-install-recommends \
 		build-essential autoconf automake libtool pkg-config \
 		libevent-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev \
-		libcunit1-dev iptables iproute2 conntrack python3 curl \
-		valgrind procps openssl >/dev/null
+		libcunit1-dev iptables iproute2 conntrack ipset python3 curl \
+		valgrind procps openssl python3-prometheus-client >/dev/null
 }
 
 case "${1:-}" in
