@@ -30,13 +30,14 @@ health_updated(struct health *h, uint64_t now)
 	h->pending_ms = 0;
 }
 
-/* What was queued before t is done. */
+/* What was queued before t is done, as of now. */
 int
-health_advance(struct health *h, uint64_t t)
+health_advance(struct health *h, uint64_t t, uint64_t now)
 {
 	if (h->pending_ms == 0 || t <= h->pending_ms)
 		return (0);
 	h->pending_ms = t;
+	h->updated_ms = now != 0 ? now : 1;
 	return (1);
 }
 

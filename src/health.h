@@ -33,11 +33,14 @@ void		health_queued(struct health *h, uint64_t now);
 /* Every queued update is done as of now (kube-proxy's Updated()). */
 void		health_updated(struct health *h, uint64_t now);
 /*
- * The updates queued before t are done, later ones may not be: the
- * oldest pending one is no older than t.  Returns 1 if that moved the
- * pending time forward, else 0 (nothing pending, or t not newer).
+ * Rules were applied at now for the updates queued before t; later ones
+ * may still be pending: the oldest pending one is no older than t.  If
+ * that moves the pending time forward, now is also the last update (so
+ * a node whose first success comes amid changes is healthy, and its
+ * lastUpdated is that success) and 1 is returned; else nothing changes
+ * and 0 is returned (nothing pending, or t not newer).
  */
-int		health_advance(struct health *h, uint64_t t);
+int		health_advance(struct health *h, uint64_t t, uint64_t now);
 /* Return 1 if healthy at now, else 0 (see above). */
 int		health_ok(const struct health *h, uint64_t now);
 

@@ -682,7 +682,7 @@ proxier_rules_result(void *arg, int ok, uint64_t start_ms)
 	if (!proxier_rules_behind(p->rules, &since)) {
 		health_updated(&p->health, now);
 		p->updated_wall_ms = p->applied_wall_ms;
-	} else if (health_advance(&p->health, since)) {
+	} else if (health_advance(&p->health, since, now)) {
 		/*
 		 * Changes keep coming while restores run: the rules are
 		 * not current, yet no update waits longer than since.

@@ -55,13 +55,33 @@ test_health_advance(void)
 
 	health_init(&h, 2000);
 	health_updated(&h, 1);
-	CU_ASSERT_EQUAL(health_advance(&h, 5), 0);	/* nothing pending */
+	CU_ASSERT_EQUAL(health_advance(&h, 5, 6), 0);	/* nothing pending */
 	health_queued(&h, 1000);
-	CU_ASSERT_EQUAL(health_advance(&h, 900), 0);	/* not newer */
-	CU_ASSERT_EQUAL(health_advance(&h, 2500), 1);
+	CU_ASSERT_EQUAL(health_advance(&h, 900, 950), 0); /* not newer */
+	CU_ASSERT_EQUAL(h.updated_ms, 1);
+	CU_ASSERT_EQUAL(health_advance(&h, 2500, 2600), 1);
 	CU_ASSERT_EQUAL(health_ok(&h, 4000), 1);	/* late from 1000 */
 	CU_ASSERT_EQUAL(health_ok(&h, 4500), 0);
-	CU_ASSERT_EQUAL(h.updated_ms, 1);
+	CU_ASSERT_EQUAL(h.updated_ms, 2600);
+}
+
+/*
+ * The first success comes amid changes (some family still behind):
+ * healthy, with that success as the last update (it was once left at
+ * "never", so /healthz said 503 with a lastUpdated of boot time).
+ */
+static void
+test_health_first_amid_changes(void)
+{
+	struct health	h;
+
+	health_init(&h, 2000);
+	health_queued(&h, 1000);
+	CU_ASSERT_EQUAL(health_ok(&h, 1500), 0);
+	CU_ASSERT_EQUAL(health_advance(&h, 1200, 1400), 1);
+	CU_ASSERT_EQUAL(h.updated_ms, 1400);
+	CU_ASSERT_EQUAL(health_ok(&h, 1500), 1);
+	CU_ASSERT_EQUAL(health_ok(&h, 3200), 0);	/* late from 1200 */
 }
 
 /* Time zero is a valid instant, and a zero timeout never goes late. */
@@ -87,6 +107,7 @@ static const struct tu_case cases[] = {
 	{ "pending update late after the timeout",
 	    test_health_pending_timeout },
 	{ "pending moved forward by applied syncs", test_health_advance },
+	{ "first success amid changes", test_health_first_amid_changes },
 	{ "zero times and timeout", test_health_edges },
 	{ NULL, NULL }
 };
