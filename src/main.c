@@ -4,7 +4,10 @@
  * Parse the configuration, then wire the one-way pipeline
  *	source (services file or API server) --> model --> proxier -->
  *	relays + rules
- * on one libevent loop and run it until SIGTERM or SIGINT.  The source is
+ * on one libevent loop and run it until SIGTERM or SIGINT, telling systemd
+ * how it goes (sdnotify.h): READY=1 once the rules of the first full sync
+ * are applied (the proxier's observer), STATUS= lines, RELOADING=1 around
+ * a SIGHUP reload, STOPPING=1, and the watchdog.  The source is
  * the services file when --services-file is given, else the API server:
  * from --kubeconfig (its server overridden by --master), --master alone,
  * or in-cluster when neither is given, as kube-proxy does.
@@ -13,9 +16,11 @@
 #include <sys/socket.h>
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -23,6 +28,7 @@
 #include "iptables.h"
 #include "k8s_watch.h"
 #include "kubeconfig.h"
+#include "lb.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -30,6 +36,7 @@
 #include "model.h"
 #include "nodetune.h"
 #include "proxier.h"
+#include "sdnotify.h"
 #include "svcfile.h"
 #include "svcfile_parse.h"
 #include "xmalloc.h"
@@ -38,7 +45,100 @@ struct main_ctx {
 	struct event_base	*base;
 	struct svcfile		*svcfile;
 	struct k8s_watch	*watch;
+	struct model		*model;
+	struct proxier		*proxier;
+	const char		*source;	/* for STATUS= lines */
+	struct sdnotify		*notify;	/* NULL: not Type=notify */
+	char			 status[SDNOTIFY_MSGLEN]; /* last sent */
+	uint64_t		 failures;	/* rule applications failed */
+	int			 ready;		/* READY=1 sent */
 };
+
+/* Send head and a STATUS= line, the line only when it changed. */
+static void
+main_notify(struct main_ctx *ctx, const char *head, const char *status)
+{
+	if (head == NULL && strcmp(status, ctx->status) == 0)
+		return;
+	snprintf(ctx->status, sizeof(ctx->status), "%s", status);
+	sdnotify_send(ctx->notify, head, status);
+}
+
+/* Count the endpoints of a live service port. */
+static void
+main_count_port(const struct proxier_portinfo *pi, void *arg)
+{
+	size_t	*n = arg;
+
+	n[0]++;
+	n[1] += lb_count(pi->lb);
+}
+
+/* Describe what is served: "serving 3 Services (4 ports), 7 endpoints". */
+static void
+main_serving(struct main_ctx *ctx, char *buf, size_t len)
+{
+	size_t	n[2] = { 0, 0 };
+
+	proxier_foreach_port(ctx->proxier, main_count_port, n);
+	snprintf(buf, len, "serving %zu Services (%zu ports), %zu endpoints; "
+	    "source: %s", model_nservices(ctx->model), n[0], n[1],
+	    ctx->source);
+}
+
+/* Rules applied (the proxier's observer): READY=1 the first time. */
+static void
+main_rules_applied(void *arg)
+{
+	struct main_ctx	*ctx = arg;
+	char		 buf[SDNOTIFY_MSGLEN];
+
+	main_serving(ctx, buf, sizeof(buf));
+	if (!ctx->ready) {
+		ctx->ready = 1;
+		log_info("ready: the first rules are applied (%s)", buf);
+		main_notify(ctx, "READY=1\n", buf);
+	} else
+		main_notify(ctx, NULL, buf);
+}
+
+/* A rule application failed (the proxier's observer): say so. */
+static void
+main_rules_failed(void *arg)
+{
+	struct main_ctx	*ctx = arg;
+	char		 buf[SDNOTIFY_MSGLEN], serving[SDNOTIFY_MSGLEN / 2];
+
+	ctx->failures++;
+	if (ctx->ready) {
+		main_serving(ctx, serving, sizeof(serving));
+		snprintf(buf, sizeof(buf), "rules sync failing (%llu failures "
+		    "so far), retrying; %s", (unsigned long long)ctx->failures,
+		    serving);
+	} else
+		snprintf(buf, sizeof(buf), "not ready: the first rules sync is "
+		    "failing (%llu failures so far), retrying; see the log",
+		    (unsigned long long)ctx->failures);
+	main_notify(ctx, NULL, buf);
+}
+
+/* Say what start-up waits for now that the source is set up. */
+static void
+main_notify_waiting(struct main_ctx *ctx)
+{
+	char	buf[SDNOTIFY_MSGLEN];
+
+	if (model_is_synced(ctx->model))
+		snprintf(buf, sizeof(buf), "applying the first rules; "
+		    "source: %s", ctx->source);
+	else if (ctx->svcfile != NULL)
+		snprintf(buf, sizeof(buf), "waiting for a valid services file "
+		    "(%s)", ctx->source);
+	else
+		snprintf(buf, sizeof(buf), "waiting for the first full list of "
+		    "Services and endpoints from %s", ctx->source);
+	main_notify(ctx, NULL, buf);
+}
 
 /* Log, once, what kuproxy does with the proxy mode it was asked for. */
 static void
@@ -80,8 +180,11 @@ static void
 main_sigterm(evutil_socket_t sig, short ev, void *arg)
 {
 	struct main_ctx	*ctx = arg;
+	char		 buf[64];
 
 	log_info("signal %d: shutting down", (int)sig);
+	snprintf(buf, sizeof(buf), "stopping (signal %d)", (int)sig);
+	main_notify(ctx, "STOPPING=1\n", buf);
 	event_base_loopbreak(ctx->base);
 }
 
@@ -90,10 +193,30 @@ static void
 main_sighup(evutil_socket_t sig, short ev, void *arg)
 {
 	struct main_ctx	*ctx = arg;
+	struct timespec	 ts;
+	char		 head[64], buf[SDNOTIFY_MSGLEN];
+	int		 rv;
 
 	if (ctx->svcfile != NULL) {
 		log_info("SIGHUP: reloading");
-		svcfile_reload(ctx->svcfile);
+		/*
+		 * systemd holds "reloading" from RELOADING=1 to READY=1;
+		 * before the first READY=1 there is nothing to hold.
+		 */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		snprintf(head, sizeof(head), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
+		    (unsigned long long)ts.tv_sec * 1000000 +
+		    (unsigned long long)ts.tv_nsec / 1000);
+		snprintf(buf, sizeof(buf), "reloading %s", ctx->source);
+		if (ctx->ready)
+			main_notify(ctx, head, buf);
+		rv = svcfile_reload(ctx->svcfile);
+		if (rv == 0)
+			snprintf(buf, sizeof(buf), "reloaded %s", ctx->source);
+		else
+			snprintf(buf, sizeof(buf), "reload of %s rejected, the "
+			    "previous state kept (see the log)", ctx->source);
+		main_notify(ctx, ctx->ready ? "READY=1\n" : NULL, buf);
 	} else
 		log_info("SIGHUP: nothing to reload (the API server is "
 		    "watched)");
@@ -229,14 +352,15 @@ main_check(const struct kp_config *cfg)
 static int
 main_run(struct kp_config *cfg)
 {
-	struct main_ctx	 ctx;
-	struct loop	*loop;
-	struct model	*model;
-	struct proxier	*proxier;
-	struct metrics	*metrics;
-	struct event	*sigs[3];
-	char		 err[CONFIG_ERRLEN];
-	size_t		 i;
+	struct main_ctx		 ctx;
+	struct proxier_observer	 obs;
+	struct loop		*loop;
+	struct model		*model;
+	struct proxier		*proxier;
+	struct metrics		*metrics;
+	struct event		*sigs[3];
+	char			 err[CONFIG_ERRLEN];
+	size_t			 i;
 
 	memset(&ctx, 0, sizeof(ctx));
 	main_mode_note(cfg);
@@ -246,11 +370,22 @@ main_run(struct kp_config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	if ((ctx.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	/* Before any child process: it takes NOTIFY_SOCKET out of environ. */
+	ctx.notify = sdnotify_from_env(ctx.base);
+	ctx.source = cfg->services_file != NULL ? cfg->services_file :
+	    "the API server";
+	main_notify(&ctx, NULL, "starting");
 	loop = loop_new(ctx.base);
-	model = model_new();
+	ctx.model = model = model_new();
 	if ((proxier = proxier_new(loop, cfg, model, err, sizeof(err))) ==
 	    NULL)
 		fatalx("%s", err);
+	ctx.proxier = proxier;
+	memset(&obs, 0, sizeof(obs));
+	obs.rules_applied = main_rules_applied;
+	obs.rules_failed = main_rules_failed;
+	obs.arg = &ctx;
+	proxier_set_observer(proxier, &obs);
 	metrics = metrics_new(ctx.base, proxier, cfg);
 	if (cfg->services_file != NULL) {
 		ctx.svcfile = svcfile_new(ctx.base, cfg->services_file, model);
@@ -261,6 +396,7 @@ main_run(struct kp_config *cfg)
 		ctx.watch = main_watch(ctx.base, cfg, model, proxier);
 		metrics_set_watch(metrics, ctx.watch);
 	}
+	main_notify_waiting(&ctx);
 	sigs[0] = evsignal_new(ctx.base, SIGTERM, main_sigterm, &ctx);
 	sigs[1] = evsignal_new(ctx.base, SIGINT, main_sigterm, &ctx);
 	sigs[2] = evsignal_new(ctx.base, SIGHUP, main_sighup, &ctx);
@@ -268,8 +404,7 @@ main_run(struct kp_config *cfg)
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
 			fatalx("cannot install signal handlers");
 	log_info("kuproxy %s started: userspace mode, services from %s",
-	    PACKAGE_VERSION, cfg->services_file != NULL ? cfg->services_file :
-	    "the API server");
+	    PACKAGE_VERSION, ctx.source);
 	event_base_dispatch(ctx.base);
 
 	for (i = 0; i < 3; i++)
@@ -278,9 +413,11 @@ main_run(struct kp_config *cfg)
 	metrics_set_watch(metrics, NULL);
 	k8s_watch_free(ctx.watch);
 	metrics_free(metrics);
+	proxier_set_observer(proxier, NULL);
 	proxier_free(proxier);
 	model_free(model);
 	loop_free(loop);
+	sdnotify_free(ctx.notify);
 	event_base_free(ctx.base);
 	log_info("stopped");
 	return (0);

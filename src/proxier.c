@@ -105,6 +105,7 @@ struct proxier {
 	uint64_t		 queued_wall_ms; /* last update wanted, epoch */
 	uint64_t		 walk;		/* sync walks so far */
 	int			 ready;
+	struct proxier_observer	 obs;		/* upward news (main.c) */
 	int			 retry;		/* a bind failed: sync again */
 	size_t			 nstaged;	/* in svcs, not serving yet */
 };
@@ -676,8 +677,11 @@ proxier_rules_result(void *arg, int ok, uint64_t start_ms)
 
 	histogram_observe(&p->sync_hist, now >= start_ms ?
 	    (double)(now - start_ms) / 1000.0 : 0);
-	if (!ok)
+	if (!ok) {
+		if (p->obs.rules_failed != NULL)
+			p->obs.rules_failed(p->obs.arg);
 		return;
+	}
 	p->applied_wall_ms = proxier_wall_ms();
 	if (!proxier_rules_behind(p->rules, &since)) {
 		health_updated(&p->health, now);
@@ -688,7 +692,21 @@ proxier_rules_result(void *arg, int ok, uint64_t start_ms)
 		 * not current, yet no update waits longer than since.
 		 */
 		p->updated_wall_ms = p->applied_wall_ms;
-	}
+	} else
+		return;
+	/* Only a sync's rules count: none runs before the source's list. */
+	if (p->walk > 0 && p->obs.rules_applied != NULL)
+		p->obs.rules_applied(p->obs.arg);
+}
+
+/* Set the observer. */
+void
+proxier_set_observer(struct proxier *p, const struct proxier_observer *obs)
+{
+	if (obs != NULL)
+		p->obs = *obs;
+	else
+		memset(&p->obs, 0, sizeof(p->obs));
 }
 
 /* Ask for a sync: the model's Services changed. */

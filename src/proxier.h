@@ -13,6 +13,8 @@
  * Data flows one way: the proxier hands the rules layer plain
  * descriptions (borrowed for the call), never its own table, and hears
  * back only through the callback it registered (a sync that waited).
+ * It speaks upward (to main.c: the service manager's READY=1) only
+ * through its declared observer, struct proxier_observer.
  *
  * Service port lifecycle (struct proxier_port, private to proxier.c):
  *
@@ -79,6 +81,25 @@ struct proxier_stats {
 };
 
 /*
+ * The proxier's observer: what the rules did, the only news the proxier
+ * sends upward.  Called on the loop, after the proxier's own state is
+ * updated, so the callbacks may read it (proxier_get_stats,
+ * proxier_foreach_port) but must not change or free it.
+ */
+struct proxier_observer {
+	/*
+	 * The rules of every sync so far, or of every sync queued before
+	 * the oldest still pending, are applied in every address family:
+	 * the moment the health rule records an update (health.h).  The
+	 * first call follows the first full sync of the source.
+	 */
+	void	(*rules_applied)(void *arg);
+	/* A family's rules could not be applied; they will be retried. */
+	void	(*rules_failed)(void *arg);
+	void	*arg;
+};
+
+/*
  * Create the proxier.  cfg, loop and model are borrowed and must outlive
  * it.  Registers itself as the model's observer, loads the persisted
  * proxy ports from cfg->state_dir, and arms the periodic sync.  Nothing
@@ -93,6 +114,9 @@ struct proxier	*proxier_new(struct loop *, const struct kp_config *,
  * successor started soon after finds them valid.  NULL is ignored.
  */
 void		 proxier_free(struct proxier *);
+/* Set the observer (copied); NULL clears it.  Either callback may be NULL. */
+void		 proxier_set_observer(struct proxier *,
+		    const struct proxier_observer *);
 /* Ask for a sync; runs at once or when minSyncPeriod allows. */
 void		 proxier_request_sync(struct proxier *);
 /*
