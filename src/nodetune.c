@@ -160,6 +160,34 @@ nodetune_conntrack(const char *root, int64_t max)
 	return (0);
 }
 
+/*
+ * Set oom_score_adj to v unless it already is v: under systemd,
+ * OOMScoreAdjust= sets it before kuproxy starts, and the unit gives no
+ * CAP_SYS_RESOURCE, without which the kernel refuses to lower it below
+ * what a privileged process last set (EACCES).
+ */
+static int
+nodetune_oom(const char *path, long long v)
+{
+	long long	cur;
+
+	if (nodetune_read(path, &cur) == 0 && cur == v) {
+		log_debug("%s: oom_score_adj already %lld", __func__, v);
+		return (0);
+	}
+	if (nodetune_write(path, v) == 0) {
+		log_debug("%s: oom_score_adj %lld", __func__, v);
+		return (0);
+	}
+	if (errno == EACCES || errno == EPERM)
+		log_warnx("cannot set oom_score_adj to %lld: lowering it needs "
+		    "CAP_SYS_RESOURCE (under systemd, OOMScoreAdjust= sets "
+		    "it); skipped", v);
+	else
+		log_warn("cannot set oom_score_adj to %lld", v);
+	return (-1);
+}
+
 /* Apply oomScoreAdj and the conntrack settings. */
 int
 nodetune_apply(const struct kp_config *cfg, const char *root, int ncpu)
@@ -170,13 +198,8 @@ nodetune_apply(const struct kp_config *cfg, const char *root, int ncpu)
 	int		 failed = 0;
 
 	snprintf(path, sizeof(path), "%s" NODETUNE_OOM, root);
-	if (nodetune_write(path, cfg->oom_score_adj) == -1) {
-		log_warn("cannot set oom_score_adj to %ld",
-		    (long)cfg->oom_score_adj);
+	if (nodetune_oom(path, cfg->oom_score_adj) == -1)
 		failed++;
-	} else
-		log_debug("%s: oom_score_adj %ld", __func__,
-		    (long)cfg->oom_score_adj);
 	if ((max = nodetune_conntrack_max(cfg, ncpu)) > 0)
 		failed += nodetune_conntrack(root, max);
 	/* Whole seconds, as kube-proxy truncates them; 0 leaves it. */

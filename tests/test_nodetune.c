@@ -178,6 +178,14 @@ test_nodetune_unchanged(void)
 	out = tu_capture_end(&cap);
 	CU_ASSERT_STRING_EQUAL((s = fr_read(&fr, OOM)), "5");
 	free(s);
+	/*
+	 * oom_score_adj already right (systemd's OOMScoreAdjust=) is not
+	 * written: without CAP_SYS_RESOURCE that write could fail.
+	 */
+	fr_write(&fr, OOM, "5\n");
+	CU_ASSERT_EQUAL(nodetune_apply(cfg, fr.dir, 1), 0);
+	CU_ASSERT_STRING_EQUAL((s = fr_read(&fr, OOM)), "5\n");
+	free(s);
 	/* Untouched: the trailing newline of the fake file is still there. */
 	CU_ASSERT_STRING_EQUAL((s = fr_read(&fr, NF "nf_conntrack_max")),
 	    "131072\n");
