@@ -16,7 +16,7 @@ install_packages() {
 	apt-get install -y -qq --no-install-recommends \
 		build-essential autoconf automake libtool pkg-config \
 		libevent-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev \
-		libcunit1-dev iptables iproute2 conntrack ipset python3 curl \
+		libcunit1-dev iptables iproute2 conntrack ipset python3 curl systemd \
 		valgrind procps openssl python3-prometheus-client >/dev/null
 }
 

@@ -6,7 +6,8 @@
 # printed).  Verify checks that ExecStart= names an executable, so it
 # runs on a copy whose ExecStart= points at the built binary, every other
 # line as generated; the Documentation= man page is not looked up (it is
-# installed, not built).  Needs no root and no running systemd, only
+# installed, not built).  The example init/config.yaml must load.  Needs
+# no root and no running systemd, only
 # systemd-analyze (the systemd package).
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 name=unit_file
@@ -82,6 +83,16 @@ for kv in 'Type=notify' 'NotifyAccess=main' \
 done
 grep -q '^WatchdogSec=[1-9]' "$unit" && ok "WatchdogSec= set" ||
     fail "no WatchdogSec= in $unit"
+
+# The example configuration make installs as the file the unit reads
+# loads as kuproxy's configuration, userspace mode.
+if "$KUPROXY" --config="$srcdir/init/config.yaml" \
+    --write-config-to="$tmp/config.out" 2>"$tmp/config.err" &&
+    grep -qx 'mode: userspace' "$tmp/config.out"; then
+	ok "init/config.yaml loads (mode: userspace)"
+else
+	fail "init/config.yaml does not load: $(cat "$tmp/config.err")"
+fi
 
 if [ "$fails" -ne 0 ]; then
 	echo "FAIL: $name ($fails failed checks)"
