@@ -126,7 +126,8 @@ sdnotify_format(char *buf, size_t len, const char *head, const char *status)
 		buf[0] = '\0';
 		return (0);
 	}
-	memcpy(buf, head, n);
+	if (n > 0)
+		memcpy(buf, head, n);
 	buf[n] = '\0';
 	if (status == NULL || n + sizeof(key) > len)
 		return (n);
