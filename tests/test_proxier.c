@@ -3,8 +3,8 @@
  * sources drive it, with the fake iptables of tests/data (no root): a
  * Service added, changed and removed; an Endpoints-only change doing no
  * rule work; a UDP Service's conntrack flush after its rules are gone; a
- * failed restore retried; a staged file rejected and one taken; persisted
- * proxy ports rebound by a successor.
+ * failed restore retried; what the observer hears; a staged file rejected
+ * and one taken; persisted proxy ports rebound by a successor.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -464,6 +464,83 @@ test_proxier_failed_restore_retried(void)
 	env_free(&e);
 }
 
+/* What the proxier's observer heard. */
+struct heard {
+	struct env	*e;
+	int		 applied;
+	int		 failed;
+	int		 restores_at_first;	/* restores begun by then */
+};
+
+/* The observer's rules_applied. */
+static void
+heard_applied(void *arg)
+{
+	struct heard	*h = arg;
+
+	if (h->applied++ == 0)
+		h->restores_at_first = fake_count(&h->e->f, "iptables.restore");
+}
+
+/* The observer's rules_failed. */
+static void
+heard_failed(void *arg)
+{
+	((struct heard *)arg)->failed++;
+}
+
+/*
+ * The observer (main.c's READY=1): nothing before the source's first
+ * list, a failure per failed restore and no "applied" meanwhile, then
+ * "applied" once the first good restore ended; every forced sync's
+ * rules are reported again; a cleared observer hears nothing.
+ */
+static void
+test_proxier_observer(void)
+{
+	struct env		 e;
+	struct proxier_observer	 obs;
+	struct heard		 h;
+
+	env_init(&e, "");
+	env_start(&e);
+	memset(&h, 0, sizeof(h));
+	h.e = &e;
+	memset(&obs, 0, sizeof(obs));
+	obs.rules_applied = heard_applied;
+	obs.rules_failed = heard_failed;
+	obs.arg = &h;
+	proxier_set_observer(e.p, &obs);
+	proxier_sync(e.p, 1);		/* the model is not synced yet */
+	env_pump(&e, 200);
+	CU_ASSERT_EQUAL(h.applied, 0);
+	CU_ASSERT_EQUAL(h.failed, 0);
+	fake_write(&e.f, "fail_line", "3\n");
+	env_web(&e);
+	CU_ASSERT(env_wait_ended(&e, "iptables.restore", 4));
+	env_pump(&e, 300);
+	CU_ASSERT_EQUAL(h.applied, 0);
+	CU_ASSERT_EQUAL(h.failed, 4);
+	fake_unlink(&e.f, "fail_line");
+	proxier_sync(e.p, 1);
+	CU_ASSERT(env_wait_ended(&e, "iptables.restore", 5));
+	env_pump(&e, 300);
+	CU_ASSERT_EQUAL(h.applied, 1);
+	CU_ASSERT_EQUAL(h.restores_at_first, 5);
+	CU_ASSERT_EQUAL(h.failed, 4);
+	proxier_sync(e.p, 1);
+	CU_ASSERT(env_wait_ended(&e, "iptables.restore", 6));
+	env_pump(&e, 300);
+	CU_ASSERT_EQUAL(h.applied, 2);
+	proxier_set_observer(e.p, NULL);
+	proxier_sync(e.p, 1);
+	CU_ASSERT(env_wait_ended(&e, "iptables.restore", 7));
+	env_pump(&e, 300);
+	CU_ASSERT_EQUAL(h.applied, 2);
+	CU_ASSERT_EQUAL(h.failed, 4);
+	env_free(&e);
+}
+
 /* Stage two Services of a large file; return the stream's input. */
 static char *
 env_stage(struct env *e, int nrestores)
@@ -597,6 +674,8 @@ static const struct tu_case cases[] = {
 	    test_proxier_udp_conntrack_after_rules },
 	{ "failed restore counted and retried in full",
 	    test_proxier_failed_restore_retried },
+	{ "observer: applied after the first good rules, failures",
+	    test_proxier_observer },
 	{ "staged file rejected", test_proxier_staged_rejected },
 	{ "staged file taken", test_proxier_staged_taken },
 	{ "persisted ports rebound", test_proxier_persisted_ports },
