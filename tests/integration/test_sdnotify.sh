@@ -12,6 +12,8 @@
 #  - WATCHDOG=1 arrives every WATCHDOG_USEC/2 (200 ms: >= 5 in 2 s), and
 #    never when WATCHDOG_PID names another process.
 #  - NOTIFY_SOCKET and WATCHDOG_* do not leak to iptables-restore.
+#  - With only the unit's capabilities (setpriv, no_new_privs) kuproxy
+#    gets ready with its rules in place.
 #  - SIGHUP: RELOADING=1 (with MONOTONIC_USEC), then READY=1; SIGTERM:
 #    STOPPING=1 and exit status 0.
 . "$(dirname "$0")/lib.sh"
@@ -19,6 +21,7 @@
 KP_NODE=kpn-node-$KP_ID
 kp_init sdnotify
 command -v iptables-restore >/dev/null 2>&1 || { echo "SKIP: $KP_NAME (needs iptables)"; exit 77; }
+command -v setpriv >/dev/null 2>&1 || { echo "SKIP: $KP_NAME (needs setpriv: util-linux)"; exit 77; }
 if ! kp_netns_add "$KP_NODE"; then
 	echo "SKIP: $KP_NAME (cannot create network namespaces)"
 	exit 77
@@ -149,10 +152,32 @@ kp_eq "exit status after SIGTERM" 0 "$KP_STOP_RC"
 kp_check "STOPPING=1 on SIGTERM" got STOPPING=1
 kp_check "STATUS says stopping" status_has "stopping (signal 15)"
 
-# WATCHDOG_PID names another process: ready, but no watchdog.
+# Restarted as the unit runs it: only the unit's capabilities (read
+# from init/kuproxy.service.in), ambient, and no_new_privs, through
+# setpriv (which execs kuproxy: same pid).  Ready all the same, with
+# the rules in; WATCHDOG_PID names another process: no watchdog.
+caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$KP_SRCDIR/init/kuproxy.service.in")
+[ -n "$caps" ] || kp_die "no CapabilityBoundingSet= in init/kuproxy.service.in"
+capl=-all
+for c in $caps; do
+	c=${c#CAP_}
+	capl="$capl,+${c,,}"
+done
+kp_log "the unit's capabilities: $capl"
+real=$KUPROXY
+KUPROXY=$KP_TMP/kuproxy-caps
+printf '#!/bin/sh\nexec setpriv --inh-caps=%s --ambient-caps=%s --bounding-set=%s --no-new-privs -- "%s" "$@"\n' \
+    "$capl" "$capl" "$capl" "$real" >"$KUPROXY"
+chmod 755 "$KUPROXY"
 listen
 start WATCHDOG_USEC=200000 WATCHDOG_PID=1
-kp_until 150 got READY=1 || kp_die "no READY=1 after a restart"
+kp_until 150 got READY=1 || kp_die "no READY=1 with only the unit's capabilities"
+kp_check "rules in place at READY=1 with only the unit's capabilities" \
+    grep -q -- '-d 198.19.0.10/32 .*--dport 80' "$snap"
+kp_eq "kuproxy's bounding set: the unit's" \
+    "$(setpriv --bounding-set="$capl" -- grep ^CapBnd /proc/self/status)" \
+    "$(grep ^CapBnd "/proc/$KP_PID/status")"
+kp_eq "kuproxy's NoNewPrivs" 1 "$(awk '/^NoNewPrivs/ { print $2 }' "/proc/$KP_PID/status")"
 sleep 1
 kp_eq "WATCHDOG=1 with WATCHDOG_PID another process's" 0 "$(nget WATCHDOG=1)"
 kp_stop
