@@ -47,7 +47,7 @@ struct main_ctx {
 	struct k8s_watch	*watch;
 	struct model		*model;
 	struct proxier		*proxier;
-	const char		*source;	/* for STATUS= lines */
+	char			*source;	/* for STATUS= lines */
 	struct sdnotify		*notify;	/* NULL: not Type=notify */
 	char			 status[SDNOTIFY_MSGLEN]; /* last sent */
 	uint64_t		 failures;	/* rule applications failed */
@@ -256,10 +256,13 @@ main_node_ip(void *arg, const char *ip)
 	proxier_set_node_ip(arg, ip);
 }
 
-/* Start watching the API server; fatal if it cannot even be set up. */
+/*
+ * Start watching the API server; fatal if it cannot even be set up.
+ * *source is set to "the API server URL" (the caller frees it).
+ */
 static struct k8s_watch *
 main_watch(struct event_base *base, const struct kp_config *cfg,
-    struct model *model, struct proxier *proxier)
+    struct model *model, struct proxier *proxier, char **source)
 {
 	struct k8s_watch_opts	 opts;
 	struct k8s_watch	*w;
@@ -274,6 +277,9 @@ main_watch(struct event_base *base, const struct kp_config *cfg,
 	opts.node_ip_cb = main_node_ip;
 	opts.node_ip_arg = proxier;
 	w = k8s_watch_new(base, &kc, model, &opts, err, sizeof(err));
+	free(*source);
+	xasprintf(source, "the API server %s", kc.server != NULL ? kc.server :
+	    "(in-cluster)");
 	kubeconfig_clear(&kc);
 	if (w == NULL)
 		fatalx("%s", err);
@@ -372,8 +378,8 @@ main_run(struct kp_config *cfg)
 		fatalx("event_base_new failed");
 	/* Before any child process: it takes NOTIFY_SOCKET out of environ. */
 	ctx.notify = sdnotify_from_env(ctx.base);
-	ctx.source = cfg->services_file != NULL ? cfg->services_file :
-	    "the API server";
+	ctx.source = xstrdup(cfg->services_file != NULL ? cfg->services_file :
+	    "the API server");
 	main_notify(&ctx, NULL, "starting");
 	loop = loop_new(ctx.base);
 	ctx.model = model = model_new();
@@ -393,7 +399,8 @@ main_run(struct kp_config *cfg)
 			fatalx("%s: cannot watch the services file",
 			    cfg->services_file);
 	} else {
-		ctx.watch = main_watch(ctx.base, cfg, model, proxier);
+		ctx.watch = main_watch(ctx.base, cfg, model, proxier,
+		    &ctx.source);
 		metrics_set_watch(metrics, ctx.watch);
 	}
 	main_notify_waiting(&ctx);
@@ -418,6 +425,7 @@ main_run(struct kp_config *cfg)
 	model_free(model);
 	loop_free(loop);
 	sdnotify_free(ctx.notify);
+	free(ctx.source);
 	event_base_free(ctx.base);
 	log_info("stopped");
 	return (0);
