@@ -306,8 +306,9 @@ sdnotify_watchdog_start(struct sdnotify *sn, uint64_t interval_usec)
 		sn->wd_ev = NULL;
 		sn->wd_usec = 0;
 	}
-	sn->wd_ev = event_new(sn->base, -1, EV_PERSIST, sdnotify_watchdog_cb,
-	    sn);
+	if (sn->base != NULL)
+		sn->wd_ev = event_new(sn->base, -1, EV_PERSIST,
+		    sdnotify_watchdog_cb, sn);
 	if (sn->wd_ev == NULL) {
 		log_warnx("systemd watchdog: cannot create its timer");
 		return (-1);

@@ -64,7 +64,8 @@ size_t		 sdnotify_format(char *buf, size_t len, const char *head,
 
 /*
  * Open a notifier for the socket at addr ($NOTIFY_SOCKET's syntax).
- * base (borrowed) runs the watchdog timer, if one is started.  Returns
+ * base (borrowed) runs the watchdog timer, if one is started (NULL: no
+ * watchdog can be).  Returns
  * the notifier, or NULL with a reason in err (a bad address, or no
  * socket could be created).  Nothing is sent yet.
  */
@@ -101,7 +102,7 @@ int		 sdnotify_sendf(struct sdnotify *sn, const char *head,
 /*
  * Pet every interval_usec / 2 from a persistent timer on the loop (the
  * first one at once).  Replaces a watchdog already running.  Returns 0,
- * or -1 if the timer cannot be created (logged).
+ * or -1 if the timer cannot be created (logged; also without a base).
  */
 int		 sdnotify_watchdog_start(struct sdnotify *sn,
 		    uint64_t interval_usec);

@@ -235,6 +235,12 @@ test_sdnotify_send_path(void)
 	CU_ASSERT_EQUAL(receive(fd, buf, sizeof(buf)), -1);
 	CU_ASSERT_EQUAL(sdnotify_errors(sn), 0);
 	CU_ASSERT_EQUAL(sdnotify_watchdog_usec(sn), 0);
+	/* No loop to run a watchdog on: refused, nothing sent. */
+	tu_capture_begin(&cap, 2);
+	CU_ASSERT_EQUAL(sdnotify_watchdog_start(sn, 200000), -1);
+	free(tu_capture_end(&cap));
+	CU_ASSERT_EQUAL(sdnotify_watchdog_usec(sn), 0);
+	CU_ASSERT_EQUAL(receive(fd, buf, sizeof(buf)), -1);
 	sdnotify_free(sn);
 	close(fd);
 	unlink(path);
