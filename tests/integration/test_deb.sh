@@ -254,9 +254,13 @@ v=$(in_root kuproxy --version 2>&1)
     ok "kuproxy --version in the chroot: $v" ||
     fail "kuproxy --version in the chroot: $v"
 if [ "$has_config" -eq 1 ]; then
-	out=$(in_root kuproxy -n --config /etc/kuproxy/config.yaml 2>&1) &&
-	    ok "the example config passes kuproxy -n" ||
-	    fail "kuproxy -n --config /etc/kuproxy/config.yaml: $out"
+	# Loaded, defaulted and validated as kube-proxy 1.20 does (-n would
+	# also want the kubeconfig the example names).
+	out=$(in_root kuproxy --config /etc/kuproxy/config.yaml \
+	    --write-config-to /tmp/kpd-config.yaml 2>&1) &&
+	    ok "the example config loads and validates" ||
+	    fail "kuproxy --config /etc/kuproxy/config.yaml: $out"
+	rm -f "$ROOT/tmp/kpd-config.yaml"
 fi
 procs=$(root_procs)
 [ -z "$procs" ] && ok "no process running in the chroot (service not started)" ||
