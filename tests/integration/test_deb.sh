@@ -265,6 +265,11 @@ fi
 procs=$(root_procs)
 [ -z "$procs" ] && ok "no process running in the chroot (service not started)" ||
     fail "processes running in the chroot: $procs"
+# Installed, not enabled: no wants/ link (deb-systemd-helper makes them
+# even where systemd is not running), nothing in its enable state.
+links=$(find "$ROOT/etc/systemd/system" -name 'kuproxy.service' 2>/dev/null)
+[ -z "$links" ] && ok "kuproxy.service is not enabled" ||
+    fail "kuproxy.service enabled at install: ${links//$ROOT/}"
 in_root dpkg -L kuproxy | grep -v '^/\.$' >"$TMP/owned"
 [ -s "$TMP/owned" ] || fail "dpkg -L kuproxy is empty"
 
