@@ -1,9 +1,9 @@
 #!/bin/bash
 # test_deb: the Debian package.  From a clean copy of the committed tree
 # (git archive of HEAD, or of $KPD_DEB_REF, into a kpd- temporary folder;
-# the source tree is never written to), build it with
+# the source tree is never written to), build the source package and
 # "dpkg-buildpackage -us -uc -b" (nocheck: "make check" runs elsewhere),
-# run lintian (any E: fails), then install it into a minimal Debian 12
+# run lintian on both (any E: fails), then install it into a minimal Debian 12
 # chroot with apt-get, a policy-rc.d forbidding service starts, and check:
 # the binary, unit, manual and conffile are in place, "kuproxy --version"
 # runs there, no kuproxy process was started, "dpkg -r" removes all but the
@@ -169,6 +169,9 @@ if ! dpkg-checkbuilddeps -B >"$TMP/deps.log" 2>&1; then
 	skip "build dependencies missing: $(cat "$TMP/deps.log")"
 fi
 log "building $(git -C "$SRC" rev-parse --short "$REF") in $TMP/src"
+# The source package first, from the pristine tree (lintian checks it).
+(cd "$TMP/src" && dpkg-source -b kuproxy) >"$TMP/source.log" 2>&1 ||
+    { cat "$TMP/source.log" >&2; die "dpkg-source -b failed"; }
 if ! DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" timeout -k 10 900 \
     dpkg-buildpackage -us -uc -b >"$TMP/build.log" 2>&1; then
 	tail -n 40 "$TMP/build.log" >&2
@@ -183,12 +186,19 @@ ok "dpkg-buildpackage -b: $(basename "$deb"), $(du -k "$deb" | cut -f1) KiB" \
 
 # --- 2. lintian -------------------------------------------------------------
 t=$(date +%s)
-lintian --no-cfg --tag-display-limit 0 "$changes" >"$TMP/lintian.log" 2>&1
+# Status 0: no error tag; 1: error tags; anything else: lintian broke.
+dsc=$(ls "$TMP"/src/kuproxy_*.dsc | head -n 1)
+lintian --no-cfg --tag-display-limit 0 "$dsc" "$changes" \
+    >"$TMP/lintian.log" 2>&1
+lrc=$?
 nerr=$(grep -c '^E: ' "$TMP/lintian.log")
 nwarn=$(grep -c '^W: ' "$TMP/lintian.log")
 sed 's/^/    lintian| /' "$TMP/lintian.log" >&2
-if [ "$nerr" -eq 0 ]; then
-	ok "lintian: 0 errors, $nwarn warnings ($(elapsed "$t"))"
+if [ "$lrc" -gt 1 ]; then
+	fail "lintian failed to run (status $lrc)"
+elif [ "$nerr" -eq 0 ] && [ "$lrc" -eq 0 ]; then
+	ok "lintian (source and binary): 0 errors, $nwarn warnings" \
+	    "($(elapsed "$t"))"
 else
 	fail "lintian: $nerr errors"
 fi
