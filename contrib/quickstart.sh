@@ -15,6 +15,7 @@ install_packages() {
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends \
 		build-essential autoconf automake libtool pkg-config \
+		debhelper dpkg-dev fakeroot lintian debootstrap groff-base mandoc \
 		libevent-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev \
 		libcunit1-dev iptables iproute2 conntrack ipset python3 curl systemd \
 		valgrind procps openssl python3-prometheus-client >/dev/null

@@ -33,6 +33,15 @@ make -s distclean >/dev/null 2>&1 || true
 	exit 1
 }
 
+echo "== make distcheck"
+# The tarball builds, passes make check out of tree, installs and uninstalls.
+dc_log=$(mktemp)
+./configure --quiet
+make -s -j"$jobs" distcheck >"$dc_log" 2>&1 ||
+	{ tail -60 "$dc_log"; rm -f "$dc_log"; exit 1; }
+grep -A3 'archives ready' "$dc_log" || true
+rm -f "$dc_log"
+
 echo "== the real kube-proxy 1.20 (built from Debian's source, cached)"
 # test_kubeadm_config hands it kuproxy's --write-config-to output, and
 # tests/e2e/test_migrate.sh runs it in iptables mode; both skip, saying
