@@ -17,6 +17,7 @@ install_packages() {
 		build-essential autoconf automake libtool pkg-config \
 		libevent-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev \
 		libcunit1-dev iptables iproute2 conntrack ipset python3 curl \
+		containerd runc containernetworking-plugins podman debootstrap \
 		valgrind procps openssl python3-prometheus-client >/dev/null
 }
 
