@@ -175,23 +175,24 @@ WEB_IPS=$(kn_kubectl get pods -l app=kpnode-web -o \
     jsonpath='{range .items[*]}{.status.podIP} {end}')
 kp_log "backend pods web-a, web-b Ready at $WEB_IPS"
 
-# kn_answers NETNS URL [N]: the distinct answers of N (8) requests.
+# kn_answers NETNS URL: who answered 8 requests, one after the other:
+# "COUNT NAME" sorted by name ("0 -" for each failed request).
 kn_answers() {
 	local i
 
-	for i in $(seq 1 "${3:-8}"); do
-		nsenter --net="/run/netns/$1" curl -s -m 3 "$2" 2>/dev/null
-		echo
-	done | grep . | sort -u | tr '\n' ' ' | sed 's/ $//'
+	for i in 1 2 3 4 5 6 7 8; do
+		nsenter --net="/run/netns/$1" curl -s -m 3 "$2" 2>/dev/null |
+		    grep . || echo -
+	done | sort | uniq -c | awk '{ printf "%s%d %s", s, $1, $2; s = ", " }'
 }
-# kn_both NETNS URL: both backends answered (round-robin).
-kn_both() { [ "$(kn_answers "$@")" = "web-a web-b" ]; }
-# kn_via DESCRIPTION NETNS URL: wait (60 s) for both backends at URL.
+# kn_both NETNS URL: round-robin over both backends, 4 answers each.
+kn_both() { [ "$(kn_answers "$@")" = "4 web-a, 4 web-b" ]; }
+# kn_via DESCRIPTION NETNS URL: wait (60 s) for round-robin at URL.
 kn_via() {
 	if kn_until 60 kn_both "$2" "$3"; then
-		kp_ok "$1: $3 answered by web-a and web-b"
+		kp_ok "$1: $3 round-robin, 8 requests: 4 web-a, 4 web-b"
 	else
-		kp_fail "$1: $3 answers '$(kn_answers "$2" "$3")', not 'web-a web-b'"
+		kp_fail "$1: $3: 8 requests answered by $(kn_answers "$2" "$3"), not 4 web-a, 4 web-b"
 	fi
 }
 
