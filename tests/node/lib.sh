@@ -552,7 +552,8 @@ kn_host_state() {
 			echo "absent $p"
 		fi
 	done
-	for p in /run/netns/kpnode*; do
+	# Ours, and pods' (containerd names them cni-UUID).
+	for p in /run/netns/kpnode* /run/netns/cni-*; do
 		[ -e "$p" ] && echo "netns $p"
 	done
 	for h in $(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts); do
