@@ -223,12 +223,25 @@ else
 	kp_fail "no REDIRECT --to-ports rule in the node's nat table"
 fi
 OLD=$POD
+# kn_swap: kn_one_ready "$OLD", noting when the old pod went ($T_GONE)
+# and when the new one ran ($T_RUN), in seconds since $t0.
+kn_swap() {
+	local s
+
+	s=$(kn_pod_state)
+	[ -z "$T_GONE" ] && ! printf '%s\n' "$s" | grep -q "^$OLD " &&
+	    T_GONE=$(($(date +%s) - t0))
+	[ -z "$T_RUN" ] && printf '%s\n' "$s" | grep -v "^$OLD " |
+	    grep -q ' Running ' && T_RUN=$(($(date +%s) - t0))
+	kn_one_ready "$OLD"
+}
+T_GONE= T_RUN=
 t0=$(date +%s)
 kn_kubectl -n kube-system rollout restart daemonset kube-proxy \
     >>"$KN_DIR/logs/apply.log" 2>&1 || kp_fail "kubectl rollout restart failed"
-if kn_until 120 kn_one_ready "$OLD"; then
+if kn_until 120 kn_swap; then
 	T_RESTART=$(($(date +%s) - t0))
-	kp_ok "rollout restart: $OLD replaced by $POD, Ready in ${T_RESTART} s"
+	kp_ok "rollout restart: $OLD replaced by $POD, Ready in ${T_RESTART} s (old pod gone at ${T_GONE:-?} s, new one Running at ${T_RUN:-?} s)"
 else
 	kp_fail "rollout restart: no new pod Ready within 120 s: $(kn_pod_state)"
 fi
