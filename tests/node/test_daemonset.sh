@@ -264,6 +264,10 @@ kn_kubectl apply -f "$KN_DIR/web2.yaml" >>"$KN_DIR/logs/apply.log" 2>&1 ||
     kp_fail "kubectl apply web2.yaml"
 kn_via "a Service created after the restart" "$KN_NODE" "http://$SVC2_IP:81/"
 
+kp_eq "kube-proxy pod $POD never restarted (no crash since the rollout)" 0 \
+    "$(kn_kubectl -n kube-system get pod "$POD" -o \
+    jsonpath='{.status.containerStatuses[0].restartCount}' 2>&1)"
+
 # --- 5. delete, then --cleanup from the image ---------------------------
 kn_no_proxy_pod() { [ -z "$(kn_pod_state)" ]; }
 kn_kubectl -n kube-system delete daemonset kube-proxy --wait=true \
