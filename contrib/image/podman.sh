@@ -13,8 +13,10 @@
 # short-name resolution, no registry).  podman runs in a private mount
 # namespace whose /var/lib is an overlay with its upper folder in the cache:
 # containers/image writes its blob-info cache to /var/lib/containers/cache
-# for root whatever storage.conf says.  A `run` still creates cgroups:
-# pass --cgroup-parent (and --cgroups=no-conmon) and remove them after.
+# for root whatever storage.conf says.  A `run` still creates cgroups
+# (PARENT/conmon and the container's): pass --cgroup-parent=/PARENT and
+# remove PARENT/conmon and PARENT after (--cgroups=no-conmon would write
+# /var/lib/containers/cache outside the namespace).
 # Root only.
 set -euo pipefail
 
