@@ -3,8 +3,9 @@
 # CUnit unit tests, the same under ASan/UBSan, then the root-only
 # integration suite (real namespaces, iptables, backends), then the e2e
 # suite against a real kube-apiserver, with the real kube-proxy 1.20
-# built for the tests that compare with it.  Exits non-zero if anything
-# failed.
+# built for the tests that compare with it, then the node test (kuproxy's
+# image as the kube-proxy DaemonSet on a real kubelet + containerd).
+# Exits non-zero if anything failed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -66,3 +67,12 @@ make -s check-integration
 
 echo "== e2e tests (root, real kube-apiserver 1.20 + etcd)"
 KUPROXY="$top/kuproxy" tests/e2e/run.sh
+
+echo "== node test (real kubelet + containerd)"
+# kuproxy's image as the kube-proxy DaemonSet on a real single-node
+# cluster in the test's own namespaces (tests/node/); 77 is a SKIP.
+t0=$(date +%s)
+rc=0
+KUPROXY="$top/kuproxy" timeout -k 30 1800 tests/node/test_daemonset.sh || rc=$?
+echo "node test: $(($(date +%s) - t0)) s (exit $rc)"
+[ "$rc" -eq 0 ] || [ "$rc" -eq 77 ]

@@ -13,8 +13,10 @@ KP_FAILED=
 KP_RUN_START=$(date +%s)
 
 # kp_run_one TEST.sh: run one test with a timeout and record the result.
+# A test that needs longer than $KP_TEST_TIMEOUT says so in a line
+# "# kp-timeout: SECONDS" (the longer of the two applies).
 kp_run_one() {
-	local t=$1 name log t0 rc secs
+	local t=$1 name log t0 rc secs limit
 
 	name=$(basename "$t" .sh)
 	log=$KP_RESULTS/$name.log
@@ -23,7 +25,11 @@ kp_run_one() {
 		echo "no such test: $t" >"$log"
 		rc=1
 	else
-		timeout -k 10 "$KP_TEST_TIMEOUT" bash "$t" >"$log" 2>&1
+		limit=$(sed -n 's/^# kp-timeout: \([0-9][0-9]*\)$/\1/p' "$t" |
+		    head -n 1)
+		[ -n "$limit" ] && [ "$limit" -gt "$KP_TEST_TIMEOUT" ] ||
+		    limit=$KP_TEST_TIMEOUT
+		timeout -k 10 "$limit" bash "$t" >"$log" 2>&1
 		rc=$?
 	fi
 	secs=$(($(date +%s) - t0))
@@ -41,7 +47,7 @@ kp_run_one() {
 		KP_FAIL=$((KP_FAIL + 1))
 		KP_FAILED="$KP_FAILED $name"
 		[ "$rc" -eq 124 ] &&
-		    echo "(timed out after $KP_TEST_TIMEOUT s)" >>"$log"
+		    echo "(timed out after $limit s)" >>"$log"
 		printf 'FAIL  %-24s %4ds  (exit %d)\n' "$name" "$secs" "$rc"
 		sed 's/^/    | /' "$log"
 		;;

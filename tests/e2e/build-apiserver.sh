@@ -1,16 +1,37 @@
 #!/bin/bash
 # build-apiserver.sh: provide a real kube-apiserver 1.20 and etcd for the
-# kuproxy e2e suite (root only; Debian 12).
+# kuproxy e2e suite, and the rest of a node's Kubernetes binaries for
+# the other suites (root only; Debian 12).
 #
 #   tests/e2e/build-apiserver.sh [--force]
 #
-# kube-apiserver is built from Debian's `kubernetes` source package
-# (1.20.x, with its vendor/ tree) in GOPATH mode and cached in
-# $KP_E2E_CACHE/<source-version>/ (default /var/cache/kuproxy-testenv), so
-# a later run only checks the cache.  etcd comes from the etcd-server
-# package; the package's own service is never left running (a temporary
-# policy-rc.d forbids starting it, and a systemd unit, if any, is
-# disabled).  The e2e tests run their own etcd inside a network namespace.
+# One `make` builds kube-apiserver, kube-proxy, kubelet,
+# kube-controller-manager, kube-scheduler and kubectl from Debian's
+# `kubernetes` source package (1.20.x, with its vendor/ tree) in GOPATH
+# mode (about 15 min on 2 cores, 2.5 GB of disk while it runs); they are
+# cached in $KP_E2E_CACHE/<source-version>/ (default
+# /var/cache/kuproxy-testenv), so a later run only checks the cache.
+# bench/build-kube-proxy.sh and tests/node/ use the same cache entry.
+#
+# Three source changes, none of which touches kube-apiserver:
+#  - the vendored reflect2 1.0.1 is replaced by Debian's 1.0.2 (1.0.1
+#    panics at run time when built with Go >= 1.18);
+#  - kube-proxy's userspace proxier caps its RLIMIT_NOFILE request
+#    (64000) at the hard limit, which cannot be raised on some machines
+#    (20000 here, even for root) and would stop it from starting
+#    (pkg/proxy/userspace/rlimit.go);
+#  - kubelet only warns about kernel tunables it would otherwise write
+#    (kernel.panic, kernel.panic_on_oops, vm.overcommit_memory, ...:
+#    host-global sysctls a test must not change): setupNode uses
+#    KernelTunableWarn instead of KernelTunableModify
+#    (pkg/kubelet/cm/container_manager_linux.go).
+# kubelet is linked statically (KUBE_STATIC_OVERRIDES=kubelet), like the
+# others, so it runs in any mount namespace.  build/pause/linux/pause.c
+# is kept next to them (tests/node/ builds its pause image from it).
+#
+# etcd comes from the etcd-server package; the package's own service is
+# never left running (a temporary policy-rc.d forbids starting it, and a
+# systemd unit, if any, is disabled).  The e2e tests run their own etcd inside a network namespace.
 #
 # Prints the cache directory on the last line of stdout.  Exit codes:
 # 0 ready, 1 failure, 77 skip (not root, or no apt-get).
@@ -32,22 +53,34 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 command -v apt-get >/dev/null || { echo "SKIP: build-apiserver (no apt-get)"; exit 77; }
 
-# Bump when the way the binary is built changes: older cache entries are
-# then rebuilt.  2: vendored reflect2 1.0.1 replaced by Debian's 1.0.2.
-RECIPE=2
+# Bump when the way the binaries are built changes: older cache entries
+# are then rebuilt.  2: vendored reflect2 1.0.1 replaced by Debian's 1.0.2.
+# 3: one make for all of BINS, kube-proxy's rlimit cap, kubelet static
+# and without sysctl writes.
+RECIPE=3
+BINS="kube-apiserver kube-proxy kubelet kube-controller-manager kube-scheduler kubectl"
 
-# A cache entry is usable when it was built by this recipe and its binary
-# runs and says it is v1.20.
+# A cache entry is usable when this recipe built it and each binary runs
+# and says it is v1.20.
 cache_ok() {
-	local d=$1 v
+	local d=$1 v b
 
-	[ -x "$d/kube-apiserver" ] || return 1
 	[ "$(cat "$d/RECIPE" 2>/dev/null)" = "$RECIPE" ] || return 1
-	v=$(timeout 20 "$d/kube-apiserver" --version 2>/dev/null) || return 1
-	case $v in
-	*v1.20.*) return 0 ;;
-	esac
-	return 1
+	[ -s "$d/pause.c" ] || return 1
+	for b in $BINS; do
+		[ -x "$d/$b" ] || return 1
+		if [ "$b" = kubectl ]; then
+			v=$(timeout 20 "$d/$b" version --client --short 2>/dev/null) ||
+			    return 1
+		else
+			v=$(timeout 20 "$d/$b" --version 2>/dev/null) || return 1
+		fi
+		case $v in
+		*v1.20.*) ;;
+		*) return 1 ;;
+		esac
+	done
+	return 0
 }
 
 # Tools the tests need at run time (cheap when already installed).
@@ -75,11 +108,11 @@ added_src=
 apt_update() {
 	[ "$updated" -eq 1 ] && return 0
 	say "apt-get update"
-	if ! timeout 600 apt-get update -qq; then
+	if ! timeout 600 apt-get -o DPkg::Lock::Timeout=600 update -qq; then
 		# Never leave apt broken because of our deb-src entry.
 		if [ -n "$added_src" ]; then
 			rm -f "$SRCLIST"
-			timeout 600 apt-get update -qq || true
+			timeout 600 apt-get -o DPkg::Lock::Timeout=600 update -qq || true
 		fi
 		die "apt-get update failed"
 	fi
@@ -96,7 +129,8 @@ apt_install() {
 		own_policy=1
 	fi
 	say "apt-get install $*"
-	timeout 1200 apt-get install -y -qq --no-install-recommends "$@" \
+	timeout 1200 apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+	    --no-install-recommends "$@" \
 	    >/dev/null || rc=$?
 	[ "$own_policy" -eq 1 ] && rm -f "$POLICY"
 	return "$rc"
@@ -119,7 +153,7 @@ fi
 command -v etcd >/dev/null || die "etcd not found after installing etcd-server"
 
 if [ -n "$cached" ]; then
-	say "using cached $cached/kube-apiserver ($("$cached/kube-apiserver" --version))"
+	say "using cached $cached ($BINS: $("$cached/kube-apiserver" --version))"
 	echo "$cached"
 	exit 0
 fi
@@ -206,28 +240,72 @@ if grep -q '^# github.com/modern-go/reflect2 v1.0.1' vendor/modules.txt 2>/dev/n
 	cp -r "$R2" vendor/github.com/modern-go/reflect2
 fi
 
+# Cap kube-proxy's RLIMIT_NOFILE request at the hard limit (see above).
+rl=pkg/proxy/userspace/rlimit.go
+grep -q 'return unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Max: limit, Cur: limit})' "$rl" ||
+    die "$rl is not the expected 1.20 code: not patching blindly"
+say "patching $rl: cap RLIMIT_NOFILE at the hard limit"
+python3 - "$rl" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+s = s.replace(
+    "\treturn unix.Setrlimit(unix.RLIMIT_NOFILE, "
+    "&unix.Rlimit{Max: limit, Cur: limit})",
+    "\t// kuproxy tests: never ask for more than the hard limit.\n"
+    "\tvar old unix.Rlimit\n"
+    "\tif err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err == nil "
+    "&& old.Max < limit {\n"
+    "\t\tlimit = old.Max\n"
+    "\t}\n"
+    "\treturn unix.Setrlimit(unix.RLIMIT_NOFILE, "
+    "&unix.Rlimit{Max: limit, Cur: limit})")
+open(p, "w").write(s)
+PY
+grep -q 'old.Max < limit' "$rl" || die "patching $rl failed"
+
+# kubelet must not write host-global sysctls (see above).
+cmf=pkg/kubelet/cm/container_manager_linux.go
+[ "$(grep -c '^	b := KernelTunableModify$' "$cmf")" = 1 ] ||
+    die "$cmf is not the expected 1.20 code: not patching blindly"
+say "patching $cmf: kubelet warns about kernel tunables, never writes them"
+sed -i 's/^	b := KernelTunableModify$/	b := KernelTunableWarn \/\/ kuproxy tests: no host sysctl writes/' "$cmf"
+grep -q '^	b := KernelTunableWarn ' "$cmf" || die "patching $cmf failed"
+
 upver=${ver%%-*}
 upver=${upver#*:}
 upver=${upver##*really}	# 1.20.5+really1.20.2: the code is 1.20.2
-say "building kube-apiserver $upver with $(go version)"
+what=""
+for b in $BINS; do
+	what="$what cmd/$b"
+done
+what=${what# }
+say "building $BINS $upver with $(go version)"
 t0=$(date +%s)
 # GOPATH mode with the vendored tree, as the 1.20 build scripts expect.
 # The version stamp would come from git, which a source package lacks.
 export GO111MODULE=off GOFLAGS="" GOPROXY=off GOCACHE=$work/gocache
 export KUBE_GIT_VERSION=v$upver KUBE_GIT_TREE_STATE=clean
 export KUBE_GIT_COMMIT=debian-$ver
-timeout 3000 make WHAT=cmd/kube-apiserver >"$work/build.log" 2>&1 || {
+timeout 3000 make KUBE_STATIC_OVERRIDES=kubelet WHAT="$what" \
+    >"$work/build.log" 2>&1 || {
 	tail -n 40 "$work/build.log" >&2
-	die "make WHAT=cmd/kube-apiserver failed (log: $work/build.log)"
+	die "make WHAT=\"$what\" failed (log: $work/build.log)"
 }
-bin=$(find "$src/_output" -type f -name kube-apiserver -perm -u+x | head -n 1)
-[ -n "$bin" ] || die "build produced no kube-apiserver"
 mkdir -p "$out"
-install -m 755 "$bin" "$out/kube-apiserver"
+rm -f "$out/RECIPE"
+for b in $BINS; do
+	bin=$(find "$src/_output" -type f -name "$b" -perm -u+x | head -n 1)
+	[ -n "$bin" ] || die "build produced no $b"
+	install -m 755 "$bin" "$out/$b"
+done
+# The source of the pause image's binary, for tests/node/.
+install -m 644 build/pause/linux/pause.c "$out/pause.c"
 echo "$RECIPE" >"$out/RECIPE"
-cache_ok "$out" || die "$out/kube-apiserver does not run or is not v1.20"
+rm -f "$out/RECIPE.kube-proxy"	# recipe 2 built kube-proxy on its own
+cache_ok "$out" || die "a binary in $out does not run or is not v1.20"
 say "built in $(($(date +%s) - t0)) s: $("$out/kube-apiserver" --version)"
 cd /
-# The source tree and Go cache are about 2 GB; only the binary is kept.
+# The source tree and Go cache are about 2 GB; only the binaries are kept.
 [ -n "${KP_E2E_KEEP_SRC:-}" ] || rm -rf "$work"
 echo "$out"
