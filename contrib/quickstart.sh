@@ -25,7 +25,7 @@ install_packages() {
 		build-essential autoconf automake libtool pkg-config \
 		debhelper dpkg-dev fakeroot lintian debootstrap groff-base mandoc \
 		libevent-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev \
-		libcunit1-dev iptables iproute2 conntrack ipset python3 curl systemd \
+		libcunit1-dev iptables iproute2 conntrack ipset python3 python3-yaml curl systemd \
 		containerd runc containernetworking-plugins podman \
 		valgrind procps openssl python3-prometheus-client >/dev/null
 	[ "$own_policy" -eq 0 ] || rm -f /usr/sbin/policy-rc.d

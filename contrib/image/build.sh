@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # build.sh: build kuproxy's image here, without a registry, the same image
 # as contrib/image/Containerfile (Debian bookworm, the runtime libraries,
-# iptables, conntrack, ipset; kuproxy as /usr/local/bin/kuproxy and
-# /usr/local/bin/kube-proxy), and save it as an OCI archive.
+# iptables with iptables-wrapper, conntrack, ipset; kuproxy as
+# /usr/local/bin/kuproxy and /usr/local/bin/kube-proxy), and save it as an
+# OCI archive.
 #
 #   contrib/image/build.sh [--kuproxy BIN] [--tag REF] OUT.tar
 #
@@ -234,6 +235,12 @@ fi
 # kuproxy, under both names; every library it needs must be there.
 install -m 0755 "$kuproxy" "$root/usr/local/bin/kuproxy"
 ln -sf kuproxy "$root/usr/local/bin/kube-proxy"
+# iptables-wrapper: the first iptables call picks the node's backend.
+install -m 0755 "$here/iptables-wrapper" "$root/usr/sbin/iptables-wrapper"
+for cmd in iptables iptables-save iptables-restore \
+    ip6tables ip6tables-save ip6tables-restore; do
+	ln -sf iptables-wrapper "$root/usr/sbin/$cmd"
+done
 missing=$(in_root "$root" "ldd /usr/local/bin/kuproxy" 2>&1 |
     grep 'not found' || true)
 [ -z "$missing" ] || die "libraries missing in the image: $missing"

@@ -10,10 +10,13 @@
 #  - in the image (podman, --network none), `kuproxy --version` and
 #    `kube-proxy --version` print the version of $KUPROXY; every library
 #    resolves; iptables, conntrack and ipset run;
-#  - in a kpi- network namespace, the image's `kube-proxy` (the DaemonSet's
-#    command) syncs a Service's rules and answers /healthz 200 on
-#    10256, SIGTERM leaves the rules in place, and `kuproxy --cleanup` run
-#    from the image removes every KUBE- chain and rule;
+#  - in a kpi- network namespace whose kubelet canary chain is in
+#    iptables-legacy (a node on the legacy backend), the image's
+#    `kube-proxy` (the DaemonSet's command) syncs a Service's rules into
+#    legacy, not nft (iptables-wrapper picked the backend), and answers
+#    /healthz 200 on 10256; SIGTERM leaves the rules in place, and
+#    `kuproxy --cleanup` run from the image removes every KUBE- chain and
+#    rule but kubelet's canary;
 #  - the archive imports into containerd (`ctr -n k8s.io images import`,
 #    a private containerd whose root, state and socket are in the test's
 #    folder) as REF, complete and unpacked;
@@ -34,7 +37,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 77
 fi
 for tool in podman debootstrap runc unshare containerd ctr iptables-save \
-    curl ip; do
+    iptables-legacy curl ip; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "SKIP: $KP_NAME (needs $tool)"
 		exit 77
@@ -155,8 +158,10 @@ got=$(kpi_run --network none "$TAG" sh -c \
 kp_eq "libraries not found in the image" 0 "$(sed -n 1p <<<"$got")"
 kp_eq "/usr/local/bin/kube-proxy --version in the image" "$version" \
     "$(sed -n 2p <<<"$got")"
-kp_check "iptables in the image ($(sed -n 3p <<<"$got"))" \
+kp_check "iptables in the image ($(grep '^iptables' <<<"$got"))" \
     grep -q '^iptables v1\.8' <<<"$got"
+kp_eq "iptables-wrapper's first call: no update-alternatives output" 0 \
+    "$(grep -c update-alternatives <<<"$got")"
 kp_check "conntrack in the image" grep -q '^conntrack v1\.4' <<<"$got"
 kp_check "ipset in the image" grep -q '^ipset v7' <<<"$got"
 
@@ -187,14 +192,19 @@ healthz() {
 	[ "$(ip netns exec "$NS" curl -s -m 1 -o /dev/null -w '%{http_code}' \
 	    http://198.18.7.1:10256/healthz)" = 200 ]
 }
+# kubelet's canary, in legacy: the node's backend.
+ip netns exec "$NS" iptables-legacy -t mangle -N KUBE-KUBELET-CANARY ||
+    kp_die "iptables-legacy in $NS"
 rules() {
-	ip netns exec "$NS" iptables-save -t nat | grep -c -F -- '--comment "default/web:p"'
+	ip netns exec "$NS" "iptables-${1:-legacy}-save" -t nat |
+	    grep -c -F -- '--comment "default/web:p"'
 }
 # Up, or gone.
 up() { healthz || kp_gone "$KP_PID"; }
 kp_until 300 up
 kp_check "kube-proxy from the image: /healthz 200 on 10256" healthz
-kp_ge "rules for default/web:p in the namespace" 2 "$(rules)"
+kp_ge "rules for default/web:p in the namespace, legacy" 2 "$(rules)"
+kp_eq "rules for default/web:p in the namespace, nft" 0 "$(rules nft)"
 kill -TERM "$KP_PID"
 kp_until 100 kp_gone "$KP_PID"
 wait "$KP_PID"
@@ -205,8 +215,10 @@ kp_ge "rules left in place after SIGTERM" 2 "$n"
 got=$(kpi_run --network "ns:/run/netns/$NS" "${caps[@]}" "$TAG" \
     kuproxy --cleanup 2>&1)
 kp_eq "kuproxy --cleanup from the image: exit status" 0 "$?"
-kp_eq "KUBE- lines after --cleanup" 0 \
-    "$(ip netns exec "$NS" iptables-save | grep -c KUBE- || true)"
+kp_eq "KUBE- lines after --cleanup, legacy and nft" 0 \
+    "$({ ip netns exec "$NS" iptables-legacy-save
+	ip netns exec "$NS" iptables-nft-save; } |
+	grep KUBE- | grep -vc '^:KUBE-KUBELET-CANARY ' || true)"
 
 # --- containerd imports the archive ----------------------------------------
 c=$KP_TMP/containerd

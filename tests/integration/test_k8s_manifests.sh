@@ -1,10 +1,11 @@
 #!/bin/bash
-# test_k8s_manifests: contrib/k8s/kube-proxy.yaml is kubeadm 1.20's
-# kube-proxy layout with kuproxy's additions, and kuproxy runs what it says.
-#  - it parses (python3 yaml) into ServiceAccount kube-proxy,
+# test_k8s_manifests: contrib/k8s/*.yaml is kubeadm 1.20's kube-proxy
+# layout with kuproxy's additions, and kuproxy runs what it says.
+#  - the files parse (python3 yaml) into ServiceAccount kube-proxy,
 #    ClusterRoleBinding kubeadm:node-proxier -> ClusterRole
 #    system:node-proxier, ConfigMap kube-proxy, DaemonSet kube-proxy, all in
-#    kube-system;
+#    kube-system, in an order `kubectl apply -f contrib/k8s/` creates
+#    the ServiceAccount before the DaemonSet;
 #  - the DaemonSet keeps what kubeadm 1.20's has (labels, command, env,
 #    privileged, hostNetwork, priority class, tolerations, the ConfigMap,
 #    xtables.lock and /lib/modules mounts) and adds the state hostPath at
@@ -26,18 +27,20 @@ fi
 "$KP_PY" -c 'import yaml' 2>/dev/null ||
     { echo "SKIP: $KP_NAME (needs python3-yaml)"; exit 77; }
 [ -x "$KUPROXY" ] || { echo "FAIL: $KP_NAME: no kuproxy at $KUPROXY"; exit 1; }
-MANIFEST=$KP_SRCDIR/contrib/k8s/kube-proxy.yaml
+K8S=$KP_SRCDIR/contrib/k8s
 NS=kpi-k8s-$$
 KP_TMP=$(mktemp -d /tmp/kpi-k8s.XXXXXX) || exit 1
 trap kp_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 # Every check of the structure, one "ok"/"FAIL" line each.
-"$KP_PY" - "$MANIFEST" "$KP_TMP" >"$KP_TMP/structure.txt" 2>&1 <<'EOF'
-import sys, yaml
+"$KP_PY" - "$K8S" "$KP_TMP" >"$KP_TMP/structure.txt" 2>&1 <<'EOF'
+import glob, sys, yaml
 
-path, out = sys.argv[1], sys.argv[2]
-docs = [d for d in yaml.safe_load_all(open(path)) if d]
+k8s, out = sys.argv[1], sys.argv[2]
+docs = []
+for path in sorted(glob.glob(k8s + "/*.yaml")):    # kubectl's order
+    docs += [d for d in yaml.safe_load_all(open(path)) if d]
 fails = 0
 
 def check(what, cond):
@@ -46,6 +49,9 @@ def check(what, cond):
     fails += not cond
 
 by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+kinds = [d["kind"] for d in docs]
+check("ServiceAccount before DaemonSet",
+      kinds.index("ServiceAccount") < kinds.index("DaemonSet"))
 check("four objects", sorted(by) == sorted([
     ("ServiceAccount", "kube-proxy"),
     ("ClusterRoleBinding", "kubeadm:node-proxier"),
@@ -133,12 +139,12 @@ sed "s/^\(ok\|FAIL\): /\1: $KP_NAME: /" "$KP_TMP/structure.txt" >&2
 [ -s "$KP_TMP/probe-port" ] || kp_die "the manifest could not be read"
 
 # One image line, in the form a sed patches.
-kp_eq "image: lines" 1 "$(grep -cE '^[[:space:]]*(- )?image:' "$MANIFEST")"
+kp_eq "image: lines" 1 "$(cat "$K8S"/*.yaml | grep -cE '^[[:space:]]*(- )?image:')"
 version=$("$KUPROXY" --version | awk '{ print $2 }')
 kp_eq "image: the release of this kuproxy" \
     "        image: ghcr.io/kuproxy/kuproxy:v$version" \
-    "$(grep -E '^[[:space:]]*image:' "$MANIFEST")"
-kp_eq "server: lines" 1 "$(grep -cE '^[[:space:]]*server:' "$MANIFEST")"
+    "$(cat "$K8S"/*.yaml | grep -E '^[[:space:]]*image:')"
+kp_eq "server: lines" 1 "$(cat "$K8S"/*.yaml | grep -cE '^[[:space:]]*server:')"
 
 # The files as the pod sees them, moved to our folder.
 sa=$KP_TMP/serviceaccount
@@ -178,4 +184,10 @@ kp_until 100 livez
 kp_eq "/livez on the probe port" 200 "$(code /livez)"
 kp_eq "/healthz on the probe port, no API server" 503 "$(code /healthz)"
 kp_check "kuproxy still running" kp_alive
+# SIGTERM may wait for a DNS lookup of the API server (~4 s here).
+kill -TERM "$KP_PID"
+kp_until 100 kp_gone "$KP_PID"
+wait "$KP_PID"
+kp_eq "exit status on SIGTERM" 0 "$?"
+KP_PIDS=
 kp_finish
