@@ -43,12 +43,15 @@ make -s -j"$jobs" distcheck >"$dc_log" 2>&1 ||
 grep -A3 'archives ready' "$dc_log" || true
 rm -f "$dc_log"
 
-echo "== the real kube-proxy 1.20 (built from Debian's source, cached)"
-# test_kubeadm_config hands it kuproxy's --write-config-to output, and
+echo "== Kubernetes 1.20 binaries (one build of Debian's source, cached)"
+# kube-apiserver, kube-proxy, kubelet, kube-controller-manager,
+# kube-scheduler and kubectl come from one make (tests/e2e/build-apiserver.sh);
+# about 12-20 min on a fresh 2-core machine, then cached.
+# test_kubeadm_config hands kube-proxy kuproxy's --write-config-to output, and
 # tests/e2e/test_migrate.sh runs it in iptables mode; both skip, saying
 # so, when it could not be built.
 kp_log=$(mktemp)
-if timeout -k 10 1800 bash bench/build-kube-proxy.sh >"$kp_log.out" \
+if timeout -k 10 2700 bash bench/build-kube-proxy.sh >"$kp_log.out" \
     2>"$kp_log"; then
 	KUBE_PROXY=$(tail -n 1 "$kp_log.out")/kube-proxy
 	KP_KUBE_PROXY=$KUBE_PROXY
