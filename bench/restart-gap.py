@@ -23,11 +23,15 @@ Figures of a round (milliseconds, relative to the old process's exit):
   gap         exit to the end of the first new connection that was opened
               after the exit and succeeded (a hello read and a line
               echoed: the new process serves)
-  fail_first, fail_last   start of the first and the last failed new
-              connection (may be before the exit: a listener closed at
-              SIGTERM)
+  spawn_gap   the same from the new process's exec: its own start-up
+  failed      failed new connections, all of the run, by kind
+  failed_gap  those opened from the SIGTERM to the end of the gap (the
+              restart's own); failed_other: the rest (a proxy's failures
+              under the load, restart or not)
+  fail_first, fail_last   start of the first and the last of failed_gap
+              (may be before the exit: a listener closed at SIGTERM)
   fail_span   fail_last - fail_first (0 for one failure, empty for none)
-  failed      failed new connections, by kind; broken: long streams cut
+  broken      long streams cut
 """
 
 import csv
@@ -41,7 +45,8 @@ import time
 
 FIELDS = ["peer", "round", "started", "ok", "failed", "kinds", "rate",
           "streams", "broken", "term_exit", "exit_spawn", "gap",
-          "fail_first", "fail_last", "fail_span"]
+          "spawn_gap", "failed_gap", "failed_other", "fail_first",
+          "fail_last", "fail_span"]
 
 
 def term(pid, timeout):
@@ -77,13 +82,16 @@ def one_round(a):
         for line in f:
             i, ts, te, ok, kind = line.split()
             evs.append((float(ts), float(te), ok == "1", kind))
-    fails = [e for e in evs if not e[2]]
+    spawn = spawn_rt - off
+    allfails = [e for e in evs if not e[2]]
     oks = [e[1] for e in evs if e[2] and e[0] >= t_exit]
     gap = min(oks) - t_exit if oks else None
+    end = t_exit + gap if gap is not None else float("inf")
+    fails = [e for e in allfails if t_term <= e[0] <= end]
     ff = min(e[0] for e in fails) - t_exit if fails else None
     fl = max(e[0] for e in fails) - t_exit if fails else None
     kinds = {}
-    for e in fails:
+    for e in allfails:
         kinds[e[3]] = kinds.get(e[3], 0) + 1
     row = {
         "peer": peer, "round": rnd,
@@ -93,8 +101,10 @@ def one_round(a):
         "rate": s["new"]["rate"],
         "streams": s["streams"]["opened"], "broken": s["streams"]["broken"],
         "term_exit": ms(t_exit - t_term),
-        "exit_spawn": ms(spawn_rt - off - t_exit),
+        "exit_spawn": ms(spawn - t_exit),
         "gap": ms(gap) if gap is not None else "none",
+        "spawn_gap": ms(min(oks) - spawn) if oks else "none",
+        "failed_gap": len(fails), "failed_other": len(allfails) - len(fails),
         "fail_first": ms(ff), "fail_last": ms(fl),
         "fail_span": ms(fl - ff) if fails else "",
     }
@@ -121,10 +131,12 @@ def summary(path):
     for r in rows:
         if r["peer"] not in peers:
             peers.append(r["peer"])
-    print("| proxy | rounds | new conns | failed | kinds (all rounds) "
-          "| streams broken | SIGTERM to exit ms | exit to first success "
-          "ms (gap) | failed span ms | first / last failure ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| proxy | rounds | new conns | failed at the restart | "
+          "failed otherwise | kinds (all rounds) | streams broken | "
+          "SIGTERM to exit ms | gap: exit to first success ms | "
+          "exec to first success ms | failed span ms | first / last "
+          "failure ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for p in peers:
         rs = [r for r in rows if r["peer"] == p]
         kinds = {}
@@ -134,14 +146,17 @@ def summary(path):
                 kinds[k] = kinds.get(k, 0) + int(n)
         gaps = [r["gap"] for r in rs]
         none = sum(1 for g in gaps if g == "none")
-        print("| %s | %d | %s | %s | %s | %s of %s | %s | %s%s | %s | %s / %s |"
+        print("| %s | %d | %s | %s | %s | %s | %s of %s | %s | %s%s | %s "
+              "| %s | %s / %s |"
               % (p, len(rs), med(r["started"] for r in rs),
-                 med(r["failed"] for r in rs),
+                 med(r["failed_gap"] for r in rs),
+                 med(r["failed_other"] for r in rs),
                  " ".join("%s %d" % kv for kv in sorted(kinds.items()))
                  or "-",
                  med(r["broken"] for r in rs), med(r["streams"] for r in rs),
                  med(r["term_exit"] for r in rs), med(gaps),
                  " (%d rounds never back)" % none if none else "",
+                 med(r["spawn_gap"] for r in rs),
                  med(r["fail_span"] for r in rs),
                  med(r["fail_first"] for r in rs),
                  med(r["fail_last"] for r in rs)))

@@ -201,7 +201,7 @@ mkdir -p "$KP_TMP/state"
 	case " $PEERS " in *" kube-proxy "*) echo "# kube-proxy $("$KUBE_PROXY" --version 2>&1)" ;; esac
 	echo "# rounds $ROUNDS; ${DUR} s of load, restart after ${BEFORE} s; $RATE new connections/s; $STREAMS streams"
 } >"$CSV.info"
-echo "peer,round,started,ok,failed,kinds,rate,streams,broken,term_exit,exit_spawn,gap,fail_first,fail_last,fail_span" >"$CSV"
+echo "peer,round,started,ok,failed,kinds,rate,streams,broken,term_exit,exit_spawn,gap,spawn_gap,failed_gap,failed_other,fail_first,fail_last,fail_span" >"$CSV"
 
 for peer in $PEERS; do
 	rg_args "$peer"
