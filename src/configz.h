@@ -3,7 +3,9 @@
  * configz handler serves it: {"kubeproxy.config.k8s.io": {...}} with the
  * Go field names of the internal KubeProxyConfiguration (no JSON tags
  * there, so "BindAddress", "IPTables": {"SyncPeriod": "30s"}, ...), plus
- * kuproxy's own options under "kuproxy".  Nothing secret is ever in it:
+ * kuproxy's own options under "kuproxy", and, after a live reload that
+ * changed a restart-only field, "pending" (configz_add_pending).
+ * Nothing secret is ever in it:
  * the table lists only plain settings (a kubeconfig's path, never its
  * token or keys).
  */
