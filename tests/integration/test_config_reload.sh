@@ -18,7 +18,9 @@
 #  (f) healthzBindAddress and metricsBindAddress changes rebind: the old
 #      port stops answering, the new one answers; the same port on an
 #      overlapping address; an address that cannot be bound keeps the
-#      old one serving and the old value.
+#      old one serving and the old value;
+#  (g) conntrack.tcpCloseWaitTimeout (a per-namespace sysctl, set in the
+#      node namespace) and oomScoreAdj are set again.
 . "$(dirname "$0")/lib.sh"
 kp_init config_reload
 # This test's own names (kpr-...), so it never collides with another.
@@ -40,6 +42,8 @@ CM=$KP_TMP/cm			# the ConfigMap volume
 CONF=$CM/config.conf
 HZ=127.0.0.1:10256
 MX=127.0.0.1:10249
+CW=1h				# conntrack.tcpCloseWaitTimeout
+OOM=-999			# oomScoreAdj
 
 # conf UDP SYNC [EXTRA-LINES]: the config file (udpIdleTimeout on line 3).
 conf() {
@@ -54,6 +58,8 @@ healthzBindAddress: $HZ
 metricsBindAddress: $MX
 conntrack:
   maxPerCore: 0
+  tcpCloseWaitTimeout: $CW
+oomScoreAdj: $OOM
 ${3:-}
 EOF
 }
@@ -243,6 +249,22 @@ MX=127.0.0.1:10259
 kp_check "(f) the old metrics server still serves" answers "$MX/metrics"
 kp_eq "(f) /configz keeps the address served" 0.0.0.0:10259 \
     "$(cz "$G[\"MetricsBindAddress\"]")"
+
+# (g) conntrack and oom score, set again as at start.
+CW=2h
+OOM=100				# raising it needs no CAP_SYS_RESOURCE
+conf 9s 20s | swap
+kp_check "(g) oomScoreAdj applied" kp_until 50 cz_is "$G[\"OOMScoreAdj\"]" 100
+kp_eq "(g) the process's oom_score_adj" 100 "$(cat "/proc/$KP_PID/oom_score_adj")"
+kp_eq "(g) Conntrack.TCPCloseWaitTimeout" 2h0m0s \
+    "$(cz "$G[\"Conntrack\"][\"TCPCloseWaitTimeout\"]")"
+cwfile=/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_close_wait
+if kp_node test -e "$cwfile"; then
+	kp_eq "(g) nf_conntrack_tcp_timeout_close_wait in the node namespace" \
+	    7200 "$(kp_node cat "$cwfile")"
+else
+	kp_log "(g) no conntrack sysctls in the node namespace: not checked"
+fi
 kp_check "still serving after all" serving
 kp_check "same process throughout" kp_alive
 kp_finish
