@@ -216,6 +216,24 @@ test_confwatch_plain(void)
 	CU_ASSERT_EQUAL(s.calls, 4);
 	CU_ASSERT_STRING_EQUAL(s.last, "x: 7\n");
 
+	/*
+	 * The directory itself removed and made again (its watch is gone:
+	 * IN_IGNORED): the poll sees the new file and the watch is added
+	 * again, so a later in-place write is seen at once.
+	 */
+	cw_sh("rm -f kp.yaml other.yaml");
+	CU_ASSERT_EQUAL(rmdir(cw_dir), 0);
+	CU_ASSERT_EQUAL(mkdir(cw_dir, 0700), 0);
+	cw_put("kp.yaml", "x: 8\n");
+	for (i = 0; i < 3 && s.calls < 5; i++)
+		cw_wait(&s, 5);
+	CU_ASSERT_EQUAL(s.calls, 5);
+	CU_ASSERT_STRING_EQUAL(s.last, "x: 8\n");
+	cw_put("kp.yaml", "x: 9\n");
+	cw_wait(&s, 6);
+	CU_ASSERT_EQUAL(s.calls, 6);
+	CU_ASSERT_STRING_EQUAL(s.last, "x: 9\n");
+
 	confwatch_free(cw);
 	event_base_free(s.base);
 	cw_sh("rm -f kp.yaml other.yaml");
