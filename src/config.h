@@ -21,6 +21,9 @@
 
 #define CONFIG_ERRLEN	512
 
+/* Largest --config file read (at start and at each reload). */
+#define CONFIG_MAXFILE	(4 * 1024 * 1024)
+
 /*
  * Compile-time defaults: configure puts the binary paths in DEFS; these
  * fallbacks serve builds without them.  The state directory is not
@@ -178,6 +181,13 @@ struct kp_config {
 	int		 healthz_port_set;
 	int		 metrics_port_set;
 	int		 eps_set;
+
+	/*
+	 * The command line config_load() was given (borrowed: main's argv),
+	 * so config_reload() can put the same flags over a new file.
+	 */
+	int		 argc;
+	char		**argv;
 };
 
 /* What config_load() asks the caller to do. */
@@ -204,6 +214,19 @@ void		 config_free(struct kp_config *);
  */
 int		 config_load(struct kp_config *, int argc, char **argv,
 		    char *err, size_t errlen);
+/*
+ * Build a config as config_load() built run, but with buf (len bytes,
+ * read by the caller from run->config_file) as the --config file's
+ * content: defaults, buf, then run's command line on top (flags still
+ * override the file), then config_validate().  The one-off flags
+ * (--help, --version, --write-config-to) are not acted on, and the
+ * per-flag warnings of the start are not repeated.  On success the
+ * result is swapped into cfg (a fresh config_new() the caller owns)
+ * and 0 is returned; otherwise -1 with config_load()'s messages in err
+ * ("FILE:LINE: field: reason" for the file) and cfg unchanged.
+ */
+int		 config_reload(struct kp_config *cfg, const struct kp_config *run,
+		    const char *buf, size_t len, char *err, size_t errlen);
 /*
  * Apply a KubeProxyConfiguration YAML/JSON document held in buf to cfg.
  * fname is for messages.  Every v1alpha1 field of Kubernetes 1.20 is
@@ -271,5 +294,61 @@ int		 config_parse_duration_ns(const char *, int64_t *ns, char *err,
 const char	*config_format_duration(uint64_t ms, char *buf, size_t len);
 /* The same for signed nanoseconds ("1.5µs", "-2m0s"); 32 bytes suffice. */
 const char	*config_format_duration_ns(int64_t ns, char *buf, size_t len);
+
+/*
+ * Comparing two configs (config_diff.c), for a live reload.  Every
+ * KubeProxyConfiguration field and every flag-only option that a new
+ * file could change is a key, named by its JSON path
+ * ("iptables.syncPeriod") or flag ("v").  A key is live if the running
+ * process can take the new value without dropping anything (the sync
+ * periods, udpIdleTimeout, portRange for new ports, the health and
+ * metrics addresses by a rebind, conntrack.*, oomScoreAdj, -v, and the
+ * fields that have no effect in userspace mode), else restart-only (the
+ * API server and its credentials, hostnameOverride, bindAddress, mode,
+ * featureGates, ...).
+ */
+#define CONFIG_DIFF_MAX	64	/* more than the keys there are */
+
+struct config_change {
+	int		 id;		/* the key's index, for the calls below */
+	const char	*key;		/* its name (static) */
+	int		 restart;	/* 1: needs a new process */
+};
+
+/*
+ * Compare a and b key by key (both validated) and write each difference
+ * into out (room for max, CONFIG_DIFF_MAX is always enough), in a fixed
+ * order: the file's fields sorted by key, then the flag-only options.
+ * Pure.  Returns the number of differences found (0: same).
+ */
+size_t		 config_diff(const struct kp_config *a,
+		    const struct kp_config *b, struct config_change *out,
+		    size_t max);
+/* Count the changes of n that need a restart. */
+size_t		 config_diff_nrestart(const struct config_change *, size_t n);
+/*
+ * Write the keys of the n changes whose restart flag equals restart into
+ * buf as "udpIdleTimeout, iptables.syncPeriod" ("" if none), cut to
+ * len.  Returns buf.
+ */
+const char	*config_diff_keys(const struct config_change *, size_t n,
+		    int restart, char *buf, size_t len);
+/*
+ * Take the value of change c (a live one) from n into cfg: the field,
+ * the values config_validate() derived from it, and where it came from.
+ * The two values are exchanged, so config_free(n) frees the old one.
+ * A restart-only change is refused with -1 and nothing moved; 0
+ * otherwise.
+ */
+int		 config_diff_take(struct kp_config *cfg, struct kp_config *n,
+		    const struct config_change *c);
+/*
+ * Format the value that cfg holds for the key of change c into buf, as
+ * the file would say it ("30s", "true", "127.0.0.1:10249", a list or
+ * featureGates as "a,b" and "k=true,k2=false"), cut to len.  Returns
+ * buf.
+ */
+const char	*config_diff_value(const struct kp_config *cfg,
+		    const struct config_change *c, char *buf, size_t len);
 
 #endif /* CONFIG_H */

@@ -23,8 +23,6 @@
 #include "xmalloc.h"
 #include "yamljson.h"
 
-#define CONFIG_MAXFILE		(4 * 1024 * 1024)
-
 static int	config_yaml_bool(struct json_object *, int *);
 
 /* The nested objects of v1alpha1; their keys are "map.child" rows. */

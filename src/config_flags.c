@@ -592,16 +592,17 @@ config_scan_has(const struct config_arg *a, size_t na, const char *name)
 	return (last != NULL && last->bval);
 }
 
-/* Apply the scanned flags to cfg in order (pass 2). */
+/* Apply the scanned flags to cfg in order (pass 2); quiet: no warnings. */
 static int
 config_apply_args(struct kp_config *cfg, const struct config_arg *a,
-    size_t na, char *err, size_t errlen)
+    size_t na, int quiet, char *err, size_t errlen)
 {
 	size_t	i;
 
 	for (i = 0; i < na; i++) {
 		if (a[i].flag == NULL) {
-			log_warnx("flag --%.*s has no effect in kuproxy "
+			if (!quiet)
+				log_warnx("flag --%.*s has no effect in kuproxy "
 			    "(userspace mode); ignored", a[i].namelen,
 			    a[i].name);
 			continue;
@@ -609,7 +610,7 @@ config_apply_args(struct kp_config *cfg, const struct config_arg *a,
 		if (a[i].flag->set(cfg, a[i].flag, a[i].val != NULL ?
 		    a[i].val : (a[i].bval ? "1" : "0"), err, errlen) == -1)
 			return (-1);
-		if (a[i].flag->help == NULL)
+		if (a[i].flag->help == NULL && !quiet)
 			log_warnx("flag --%s has no effect in kuproxy "
 			    "(userspace mode); checked and kept",
 			    a[i].flag->name);
@@ -641,6 +642,54 @@ config_write_file(const struct kp_config *cfg, char *err, size_t errlen)
 	return (0);
 }
 
+/* Scan argv into a new array of flags (*args, the caller frees it). */
+static int
+config_args(int argc, char **argv, struct config_arg **args, size_t *na,
+    char *err, size_t errlen)
+{
+	size_t	i, room;
+
+	/* A short cluster like -nh yields one row per letter. */
+	for (i = 1, room = 1; i < (size_t)argc; i++)
+		room += strlen(argv[i]) + 1;
+	*args = xcalloc(room, sizeof(**args));
+	return (config_scan(argc, argv, *args, na, err, errlen));
+}
+
+/*
+ * Build a new config in *np: defaults, the file (its content buf if
+ * not NULL, else read from file; none if file is NULL or ""), the
+ * flags, validation.  Returns 0, or -1 with *np NULL.
+ */
+static int
+config_build(struct kp_config **np, const struct config_arg *args, size_t na,
+    const char *file, const char *buf, size_t len, int quiet, char *err,
+    size_t errlen)
+{
+	struct kp_config	*n;
+	int			 rv = -1;
+
+	n = config_new();
+	log_opts_init(&n->log);
+	if (file != NULL && *file != '\0') {
+		if (buf != NULL)
+			rv = config_parse_yaml(n, buf, len, file, err, errlen);
+		else
+			rv = config_read_file(n, file, err, errlen);
+		if (rv == -1)
+			goto fail;
+	}
+	if (config_apply_args(n, args, na, quiet, err, errlen) == -1 ||
+	    config_validate(n, err, errlen) == -1)
+		goto fail;
+	*np = n;
+	return (0);
+fail:
+	config_free(n);
+	*np = NULL;
+	return (-1);
+}
+
 /* Build, validate and install a config from the command line. */
 int
 config_load(struct kp_config *cfg, int argc, char **argv, char *err,
@@ -649,15 +698,11 @@ config_load(struct kp_config *cfg, int argc, char **argv, char *err,
 	struct config_arg	*args;
 	const struct config_arg	*last;
 	struct kp_config	*n = NULL;
-	size_t			 na, i, room;
+	size_t			 na;
 	const char		*file = NULL;
 	int			 rv = -1;
 
-	/* A short cluster like -nh yields one row per letter. */
-	for (i = 1, room = 1; i < (size_t)argc; i++)
-		room += strlen(argv[i]) + 1;
-	args = xcalloc(room, sizeof(*args));
-	if (config_scan(argc, argv, args, &na, err, errlen) == -1)
+	if (config_args(argc, argv, &args, &na, err, errlen) == -1)
 		goto out;
 	if (config_scan_has(args, na, "help")) {
 		config_usage(stdout);
@@ -671,13 +716,7 @@ config_load(struct kp_config *cfg, int argc, char **argv, char *err,
 	}
 	if ((last = config_scan_last(args, na, "config")) != NULL)
 		file = last->val;
-	n = config_new();
-	log_opts_init(&n->log);
-	if (file != NULL && *file != '\0' &&
-	    config_read_file(n, file, err, errlen) == -1)
-		goto out;
-	if (config_apply_args(n, args, na, err, errlen) == -1 ||
-	    config_validate(n, err, errlen) == -1)
+	if (config_build(&n, args, na, file, NULL, 0, 0, err, errlen) == -1)
 		goto out;
 	rv = CONFIG_RUN;
 	if (n->write_config_to != NULL) {
@@ -687,10 +726,36 @@ config_load(struct kp_config *cfg, int argc, char **argv, char *err,
 		}
 		rv = CONFIG_EXIT;
 	}
+	n->argc = argc;
+	n->argv = argv;
 	config_swap(cfg, n);
 	n = NULL;
 out:
 	config_free(n);
+	free(args);
+	return (rv);
+}
+
+/* Rebuild a config from run's command line over a new file content. */
+int
+config_reload(struct kp_config *cfg, const struct kp_config *run,
+    const char *buf, size_t len, char *err, size_t errlen)
+{
+	struct config_arg	*args;
+	struct kp_config	*n;
+	size_t			 na;
+	int			 rv = -1;
+
+	if (config_args(run->argc, run->argv, &args, &na, err, errlen) == -1)
+		goto out;
+	if (config_build(&n, args, na, run->config_file, buf, len, 1, err,
+	    errlen) == -1)
+		goto out;
+	n->argc = run->argc;
+	n->argv = run->argv;
+	config_swap(cfg, n);
+	rv = 0;
+out:
 	free(args);
 	return (rv);
 }

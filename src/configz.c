@@ -15,7 +15,9 @@
 enum configz_type {
 	CZ_STR = 0,	/* char *, NULL shown as "" */
 	CZ_DUR,		/* uint64_t ms, shown as a Go duration "30s" */
+	CZ_DURNS,	/* int64_t ns, shown as a Go duration */
 	CZ_INT,		/* int */
+	CZ_INT32,	/* int32_t */
 	CZ_BOOL,	/* int, shown as true/false */
 };
 
@@ -43,6 +45,13 @@ static const struct configz_field {
 	K("PortRange", CZ_STR, port_range),
 	K("UDPIdleTimeout", CZ_DUR, udp_idle_timeout_ms),
 	K("ConfigSyncPeriod", CZ_DUR, config_sync_period_ms),
+	K("OOMScoreAdj", CZ_INT32, oom_score_adj),
+	K("Conntrack.MaxPerCore", CZ_INT32, conntrack_max_per_core),
+	K("Conntrack.Min", CZ_INT32, conntrack_min),
+	K("Conntrack.TCPEstablishedTimeout", CZ_DURNS,
+	    conntrack_tcp_established_ns),
+	K("Conntrack.TCPCloseWaitTimeout", CZ_DURNS,
+	    conntrack_tcp_close_wait_ns),
 	O("ServicesFile", CZ_STR, services_file),
 	O("StateDir", CZ_STR, state_dir),
 	O("IptablesPath", CZ_STR, iptables_path),
@@ -67,8 +76,13 @@ configz_value(const struct kp_config *cfg, const struct configz_field *f)
 	case CZ_DUR:
 		return (json_object_new_string(config_format_duration(
 		    *(const uint64_t *)base, d, sizeof(d))));
+	case CZ_DURNS:
+		return (json_object_new_string(config_format_duration_ns(
+		    *(const int64_t *)base, d, sizeof(d))));
 	case CZ_INT:
 		return (json_object_new_int(*(const int *)base));
+	case CZ_INT32:
+		return (json_object_new_int(*(const int32_t *)base));
 	case CZ_BOOL:
 		return (json_object_new_boolean(*(const int *)base != 0));
 	}
@@ -122,4 +136,28 @@ configz_json(const struct kp_config *cfg)
 		json_object_object_add(parent, leaf, configz_value(cfg, f));
 	}
 	return (root);
+}
+
+/* Add what pending would change, restart-only keys, under "pending". */
+void
+configz_add_pending(struct json_object *o, const struct kp_config *running,
+    const struct kp_config *pending)
+{
+	struct config_change	 c[CONFIG_DIFF_MAX];
+	struct json_object	*p, *keys;
+	char			 v[1024];
+	size_t			 n, i;
+
+	n = config_diff(running, pending, c, CONFIG_DIFF_MAX);
+	if (config_diff_nrestart(c, n) == 0)
+		return;
+	p = json_object_new_object();
+	keys = json_object_new_object();
+	for (i = 0; i < n; i++)
+		if (c[i].restart)
+			json_object_object_add(keys, c[i].key,
+			    json_object_new_string(config_diff_value(pending,
+			    &c[i], v, sizeof(v))));
+	json_object_object_add(p, "restartRequired", keys);
+	json_object_object_add(o, "pending", p);
 }

@@ -7,7 +7,9 @@
  * on one libevent loop and run it until SIGTERM or SIGINT, telling systemd
  * how it goes (sdnotify.h): READY=1 once the rules of the first full sync
  * are applied (the proxier's observer), STATUS= lines, RELOADING=1 around
- * a SIGHUP reload, STOPPING=1, and the watchdog.  The source is
+ * a SIGHUP reload (of the --config file and the services file; the
+ * --config file is also reloaded live when it changes, reload.h),
+ * STOPPING=1, and the watchdog.  The source is
  * the services file when --services-file is given, else the API server:
  * from --kubeconfig (its server overridden by --master), --master alone,
  * or in-cluster when neither is given, as kube-proxy does.
@@ -36,6 +38,7 @@
 #include "model.h"
 #include "nodetune.h"
 #include "proxier.h"
+#include "reload.h"
 #include "sdnotify.h"
 #include "svcfile.h"
 #include "svcfile_parse.h"
@@ -47,6 +50,7 @@ struct main_ctx {
 	struct k8s_watch	*watch;
 	struct model		*model;
 	struct proxier		*proxier;
+	struct reload		*reload;	/* NULL: no --config file */
 	char			*source;	/* for STATUS= lines */
 	struct sdnotify		*notify;	/* NULL: not Type=notify */
 	char			 status[SDNOTIFY_MSGLEN]; /* last sent */
@@ -188,7 +192,23 @@ main_sigterm(evutil_socket_t sig, short ev, void *arg)
 	event_base_loopbreak(ctx->base);
 }
 
-/* Re-read the services file on SIGHUP. */
+/*
+ * SIGHUP: re-read the --config file and the services file.  Returns 0,
+ * or -1 if either was rejected (each logged; the previous state kept).
+ */
+static int
+main_reload_files(struct main_ctx *ctx)
+{
+	int	rv = 0;
+
+	if (reload_now(ctx->reload) == -1)
+		rv = -1;
+	if (ctx->svcfile != NULL && svcfile_reload(ctx->svcfile) == -1)
+		rv = -1;
+	return (rv);
+}
+
+/* Re-read the --config file and the services file on SIGHUP. */
 static void
 main_sighup(evutil_socket_t sig, short ev, void *arg)
 {
@@ -197,7 +217,7 @@ main_sighup(evutil_socket_t sig, short ev, void *arg)
 	char		 head[64], buf[SDNOTIFY_MSGLEN];
 	int		 rv;
 
-	if (ctx->svcfile != NULL) {
+	if (ctx->svcfile != NULL || ctx->reload != NULL) {
 		log_info("SIGHUP: reloading");
 		/*
 		 * systemd holds "reloading" from RELOADING=1 to READY=1;
@@ -210,7 +230,7 @@ main_sighup(evutil_socket_t sig, short ev, void *arg)
 		snprintf(buf, sizeof(buf), "reloading %s", ctx->source);
 		if (ctx->ready)
 			main_notify(ctx, head, buf);
-		rv = svcfile_reload(ctx->svcfile);
+		rv = main_reload_files(ctx);
 		if (rv == 0)
 			snprintf(buf, sizeof(buf), "reloaded %s", ctx->source);
 		else
@@ -218,8 +238,8 @@ main_sighup(evutil_socket_t sig, short ev, void *arg)
 			    "previous state kept (see the log)", ctx->source);
 		main_notify(ctx, ctx->ready ? "READY=1\n" : NULL, buf);
 	} else
-		log_info("SIGHUP: nothing to reload (the API server is "
-		    "watched)");
+		log_info("SIGHUP: nothing to reload (no --config file, and "
+		    "the API server is watched)");
 }
 
 /*
@@ -403,6 +423,7 @@ main_run(struct kp_config *cfg)
 		    &ctx.source);
 		metrics_set_watch(metrics, ctx.watch);
 	}
+	ctx.reload = reload_new(ctx.base, cfg, proxier, metrics);
 	main_notify_waiting(&ctx);
 	sigs[0] = evsignal_new(ctx.base, SIGTERM, main_sigterm, &ctx);
 	sigs[1] = evsignal_new(ctx.base, SIGINT, main_sigterm, &ctx);
@@ -417,6 +438,7 @@ main_run(struct kp_config *cfg)
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	svcfile_free(ctx.svcfile);
+	reload_free(ctx.reload);
 	metrics_set_watch(metrics, NULL);
 	k8s_watch_free(ctx.watch);
 	metrics_free(metrics);

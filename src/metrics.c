@@ -49,7 +49,7 @@ struct metrics;
 struct metrics_srv {
 	struct metrics		*m;
 	const char		*what;		/* "metricsBindAddress" */
-	const char		*addr;		/* its value, for logs */
+	char			*addr;		/* its value, for logs */
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;		/* 0: disabled */
 	struct evhttp		*http;		/* NULL: not bound yet */
@@ -62,6 +62,7 @@ struct metrics {
 	struct event_base	*base;
 	struct proxier		*proxier;
 	const struct kp_config	*cfg;
+	const struct kp_config	*pending; /* NULL: nothing pending */
 	const struct k8s_watch	*watch;	/* NULL: no API source */
 	struct metrics_srv	 srv[2];	/* metrics, healthz */
 	uint64_t		 start_ms;	/* monotonic, for Go's m= */
@@ -201,6 +202,8 @@ metrics_configz(struct evhttp_request *req, void *arg)
 	if ((buf = metrics_buffer(req)) == NULL)
 		return;
 	o = configz_json(m->cfg);
+	if (m->pending != NULL)
+		configz_add_pending(o, m->cfg, m->pending);
 	evbuffer_add_printf(buf, "%s", json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
@@ -607,7 +610,7 @@ metrics_srv_init(struct metrics *m, struct metrics_srv *s, const char *what,
 {
 	s->m = m;
 	s->what = what;
-	s->addr = addr;
+	s->addr = xstrdup(addr);
 	s->routes = routes;
 	s->len = len;
 	if (len == 0)
@@ -639,6 +642,111 @@ metrics_new(struct event_base *base, struct proxier *proxier,
 	return (m);
 }
 
+/* Return 1 if ss is on the same port as the address s serves. */
+static int
+metrics_same_port(const struct metrics_srv *s,
+    const struct sockaddr_storage *ss)
+{
+	return (netutil_get_port((const struct sockaddr *)&s->ss) ==
+	    netutil_get_port((const struct sockaddr *)ss));
+}
+
+/*
+ * Bind ss for server s, the old listener still open.  The one case
+ * that cannot bind first is the same port on an overlapping address
+ * (127.0.0.1:P to 0.0.0.0:P: EADDRINUSE, SO_REUSEADDR does not cover
+ * two listeners): then close the old listener and bind at once (a
+ * probe in those microseconds is refused, and retried by any prober),
+ * and if that fails too take the old address back.  Returns the new
+ * server, or NULL with s unchanged (or, in the worst case, retrying its
+ * old address) and the reason in err.
+ */
+static struct evhttp *
+metrics_rebind_listen(struct metrics_srv *s, const struct sockaddr_storage *ss,
+    socklen_t len, char *err, size_t errlen)
+{
+	struct evhttp	*http;
+	char		 e[256];
+	struct timeval	 tv = { METRICS_RETRY_S, 0 };
+
+	http = metrics_listen(s->m->base, (const struct sockaddr *)ss, len,
+	    err, errlen);
+	if (http != NULL || errno != EADDRINUSE || s->http == NULL ||
+	    !metrics_same_port(s, ss))
+		return (http);
+	evhttp_free(s->http);
+	s->http = NULL;
+	http = metrics_listen(s->m->base, (const struct sockaddr *)ss, len,
+	    err, errlen);
+	if (http != NULL)
+		return (http);
+	s->http = metrics_listen(s->m->base, (struct sockaddr *)&s->ss,
+	    s->len, e, sizeof(e));
+	if (s->http != NULL)
+		s->routes(s->m, s->http);
+	else {
+		log_warnx("%s %s: %s; retrying every %d s", s->what, s->addr,
+		    e, METRICS_RETRY_S);
+		s->failing = 1;
+		evtimer_add(s->retry, &tv);
+	}
+	return (NULL);
+}
+
+/* Move a server to a new address: bind the new one, then close the old. */
+int
+metrics_rebind(struct metrics *m, int which, const char *addr,
+    const struct sockaddr_storage *ss, socklen_t len)
+{
+	struct metrics_srv	*s = &m->srv[which];
+	struct evhttp		*http = NULL;
+	struct timeval		 tv = { METRICS_RETRY_S, 0 };
+	char			 e[256];
+
+	if (s->retry == NULL &&
+	    (s->retry = evtimer_new(m->base, metrics_srv_bind, s)) == NULL) {
+		log_warnx("%s: evtimer_new failed; still %s", s->what,
+		    s->addr);
+		return (-1);
+	}
+	if (len != 0 && (http = metrics_rebind_listen(s, ss, len, e,
+	    sizeof(e))) == NULL && s->http != NULL) {
+		log_warnx("%s: cannot move to %s: %s; still serving %s",
+		    s->what, addr, e, s->addr);
+		return (-1);
+	}
+	/* Bound (or the old one was not serving either): switch. */
+	if (s->http != NULL)
+		evhttp_free(s->http);
+	evtimer_del(s->retry);
+	s->http = http;
+	memcpy(&s->ss, ss, sizeof(s->ss));
+	s->len = len;
+	free(s->addr);
+	s->addr = xstrdup(addr);
+	if (len == 0)
+		log_info("%s: server stopped (disabled)", s->what);
+	else if (http != NULL) {
+		s->routes(m, http);
+		s->failing = 0;
+		log_info("%s %s: serving now", s->what, addr);
+	} else {
+		log_warnx("%s %s: %s; retrying every %d s", s->what, addr, e,
+		    METRICS_RETRY_S);
+		s->failing = 1;
+		evtimer_add(s->retry, &tv);
+	}
+	return (0);
+}
+
+/* Show a configuration waiting for a restart in /configz. */
+void
+metrics_set_pending(struct metrics *m, const struct kp_config *pending)
+{
+	if (m != NULL)
+		m->pending = pending;
+}
+
 /* Report the API source's counters too. */
 void
 metrics_set_watch(struct metrics *m, const struct k8s_watch *w)
@@ -660,6 +768,7 @@ metrics_free(struct metrics *m)
 			event_free(m->srv[i].retry);
 		if (m->srv[i].http != NULL)
 			evhttp_free(m->srv[i].http);
+		free(m->srv[i].addr);
 	}
 	free(m);
 }

@@ -47,6 +47,30 @@ struct proxier;
  */
 struct metrics	*metrics_new(struct event_base *, struct proxier *,
 		    const struct kp_config *cfg);
+/* The servers, for metrics_rebind(). */
+#define METRICS_SRV_METRICS	0	/* metricsBindAddress */
+#define METRICS_SRV_HEALTHZ	1	/* healthzBindAddress */
+
+/*
+ * Move server which (METRICS_SRV_*) to addr (for logs; copied) at ss
+ * (len 0: stop it), for a live reload: the new address is bound before
+ * the old listener is closed, so the server never stops answering
+ * (except for an instant when the new address overlaps the old one on
+ * the same port, e.g. 127.0.0.1:P to 0.0.0.0:P, which cannot be bound
+ * beside it).  Returns 0 once the server is on the new address (or
+ * retrying it every 5 s, if the old one was not bound either), or -1
+ * if the new address cannot be bound: logged, and the old one still
+ * serves.  Open requests on the old listener are dropped.
+ */
+int		 metrics_rebind(struct metrics *, int which, const char *addr,
+		    const struct sockaddr_storage *ss, socklen_t len);
+/*
+ * Show pending, a configuration read but waiting for a restart, in
+ * /configz (configz_add_pending); NULL clears it.  Borrowed: it must
+ * outlive m or be cleared first.  m NULL is ignored.
+ */
+void		 metrics_set_pending(struct metrics *,
+		    const struct kp_config *pending);
 /*
  * Report the API source's counters too (kuproxy_api_*): w is borrowed
  * and must outlive m or be unset (NULL) first.  m NULL is ignored.

@@ -188,18 +188,25 @@ nodetune_oom(const char *path, long long v)
 	return (-1);
 }
 
-/* Apply oomScoreAdj and the conntrack settings. */
+/* Apply oomScoreAdj. */
 int
-nodetune_apply(const struct kp_config *cfg, const char *root, int ncpu)
+nodetune_apply_oom(const struct kp_config *cfg, const char *root)
 {
-	char		 path[PATH_MAX];
+	char	path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s" NODETUNE_OOM, root);
+	return (nodetune_oom(path, cfg->oom_score_adj) == -1 ? 1 : 0);
+}
+
+/* Apply the conntrack settings. */
+int
+nodetune_apply_conntrack(const struct kp_config *cfg, const char *root,
+    int ncpu)
+{
 	const int64_t	 sec = 1000000000;
 	int64_t		 max;
 	int		 failed = 0;
 
-	snprintf(path, sizeof(path), "%s" NODETUNE_OOM, root);
-	if (nodetune_oom(path, cfg->oom_score_adj) == -1)
-		failed++;
 	if ((max = nodetune_conntrack_max(cfg, ncpu)) > 0)
 		failed += nodetune_conntrack(root, max);
 	/* Whole seconds, as kube-proxy truncates them; 0 leaves it. */
@@ -212,4 +219,12 @@ nodetune_apply(const struct kp_config *cfg, const char *root, int ncpu)
 	    cfg->conntrack_tcp_close_wait_ns / sec) == -1)
 		failed++;
 	return (failed);
+}
+
+/* Apply oomScoreAdj and the conntrack settings. */
+int
+nodetune_apply(const struct kp_config *cfg, const char *root, int ncpu)
+{
+	return (nodetune_apply_oom(cfg, root) +
+	    nodetune_apply_conntrack(cfg, root, ncpu));
 }

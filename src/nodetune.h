@@ -33,5 +33,13 @@ int	nodetune_ncpu(void);
  * (each logged once as a warning).
  */
 int	nodetune_apply(const struct kp_config *, const char *root, int ncpu);
+/* The oomScoreAdj part of nodetune_apply() alone (a live reload). */
+int	nodetune_apply_oom(const struct kp_config *, const char *root);
+/*
+ * The conntrack part of nodetune_apply() alone (a live reload): each
+ * setting already at its value is left untouched and not logged.
+ */
+int	nodetune_apply_conntrack(const struct kp_config *, const char *root,
+	    int ncpu);
 
 #endif /* NODETUNE_H */

@@ -146,6 +146,21 @@ portalloc_new(uint16_t base, uint32_t size)
 	return (pa);
 }
 
+/* Change the range; nothing is in use afterwards. */
+void
+portalloc_set_range(struct portalloc *pa, uint16_t base, uint32_t size)
+{
+	free(pa->bits);
+	memset(pa, 0, sizeof(*pa));
+	if (base == 0 || size == 0)
+		return;
+	if (size > 65536U - base)
+		size = 65536U - base;
+	pa->base = base;
+	pa->size = size;
+	pa->bits = xcalloc((size + 63) / 64, sizeof(*pa->bits));
+}
+
 /* Free the allocator. */
 void
 portalloc_free(struct portalloc *pa)

@@ -42,6 +42,15 @@ int		 portalloc_get(struct portalloc *, uint16_t *port);
 int		 portalloc_reserve(struct portalloc *, uint16_t port);
 /* Release a port; ports outside the range and 0 are ignored. */
 void		 portalloc_release(struct portalloc *, uint16_t port);
+/*
+ * Change the range to [base, base + size) as portalloc_new() takes it
+ * (a live reload of portRange), with no port in use: the caller then
+ * reserves the ports it still holds that fall in the new range.  Ports
+ * released later outside the new range are ignored.  Allocation
+ * failure is fatal (reload path).
+ */
+void		 portalloc_set_range(struct portalloc *, uint16_t base,
+		    uint32_t size);
 /* Return the number of ports in use (0 in kernel-chosen mode). */
 size_t		 portalloc_used(const struct portalloc *);
 

@@ -94,6 +94,8 @@ struct proxier {
 	struct proxier_rules	*rules;
 	struct event		*sync_ev;	/* rate-limited request */
 	struct event		*period_ev;	/* forced periodic sync */
+	uint64_t		 min_sync_ms;	/* iptables.minSyncPeriod */
+	uint64_t		 udp_idle_ms;	/* udpIdleTimeout */
 	uint64_t		 last_sync_ms;
 	uint64_t		 nsyncs;
 	uint64_t		 nsync_errors;
@@ -280,7 +282,7 @@ proxier_port_start(struct proxier *p, struct proxier_port *pp)
 		return (pp->tcp == NULL ? -1 : 0);
 	}
 	pp->udp = proxy_udp_new(p->loop, fd, pp->name, pp->lb,
-	    p->cfg->udp_idle_timeout_ms);
+	    p->udp_idle_ms);
 	return (pp->udp == NULL ? -1 : 0);
 }
 
@@ -637,7 +639,7 @@ proxier_request_sync(struct proxier *p)
 	if (evtimer_pending(p->sync_ev, NULL))
 		return;
 	now = loop_now_ms(p->loop);
-	next = p->last_sync_ms + p->cfg->min_sync_period_ms;
+	next = p->last_sync_ms + p->min_sync_ms;
 	if (p->last_sync_ms != 0 && next > now)
 		delay = next - now;
 	if (p->retry && delay < 1000)
@@ -834,6 +836,8 @@ proxier_new(struct loop *loop, const struct kp_config *cfg,
 	p->loop = loop;
 	p->cfg = cfg;
 	p->model = model;
+	p->min_sync_ms = cfg->min_sync_period_ms;
+	p->udp_idle_ms = cfg->udp_idle_timeout_ms;
 	p->rules = proxier_rules_new(loop->base, cfg, proxier_rules_replay, p,
 	    err, errlen);
 	if (p->rules == NULL) {
@@ -869,6 +873,64 @@ proxier_new(struct loop *loop, const struct kp_config *cfg,
 	if (model_is_synced(model))
 		proxier_request_sync(p);
 	return (p);
+}
+
+/* Change the sync periods (a live reload). */
+void
+proxier_set_sync_periods(struct proxier *p, uint64_t sync_ms,
+    uint64_t min_sync_ms)
+{
+	struct timeval	tv;
+
+	p->min_sync_ms = min_sync_ms;
+	/* kube-proxy's healthTimeout follows: twice the sync period. */
+	p->health.timeout_ms = 2 * sync_ms;
+	tv.tv_sec = sync_ms / 1000;
+	tv.tv_usec = (sync_ms % 1000) * 1000;
+	evtimer_del(p->period_ev);
+	evtimer_add(p->period_ev, &tv);
+}
+
+/* Change the UDP idle timeout of every relay, now and to come. */
+void
+proxier_set_udp_idle_timeout(struct proxier *p, uint64_t idle_ms)
+{
+	struct htab_iter	 it;
+	struct proxier_port	*pp;
+	void			*v;
+
+	p->udp_idle_ms = idle_ms;
+	htab_iter_init(p->svcs, &it);
+	while (htab_iter_next(&it, NULL, NULL, &v)) {
+		pp = v;
+		if (pp->udp != NULL)
+			proxy_udp_set_idle_timeout(pp->udp, idle_ms);
+	}
+}
+
+/* Allocate new proxy ports from another range; bound ones stay. */
+void
+proxier_set_port_range(struct proxier *p, uint16_t base, uint32_t size)
+{
+	struct htab_iter	 it;
+	struct proxier_port	*pp;
+	void			*v;
+
+	portalloc_set_range(p->ports, base, size);
+	htab_iter_init(p->svcs, &it);
+	while (htab_iter_next(&it, NULL, NULL, &v)) {
+		pp = v;
+		/*
+		 * A port in the new range is claimed, so it is not handed
+		 * out twice; one outside it is simply kept until its
+		 * Service goes (its release is then ignored).
+		 */
+		if (pp->proxy_port != 0 && size > 0 &&
+		    portalloc_reserve(p->ports, pp->proxy_port) == 0)
+			pp->listen_port = pp->proxy_port;
+		else
+			pp->listen_port = 0;
+	}
 }
 
 /* Free the proxier. */

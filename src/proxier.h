@@ -130,6 +130,29 @@ void		 proxier_sync(struct proxier *, int force);
  * neither --bind-address nor a default route gave one.
  */
 void		 proxier_set_node_ip(struct proxier *, const char *ip);
+/*
+ * Live reload setters.  None closes, rebinds or re-writes anything:
+ *
+ * proxier_set_sync_periods: iptables.syncPeriod (the forced periodic
+ * sync, re-armed to fire one new period from now, and the health
+ * timeout, twice it) and iptables.minSyncPeriod (the rate limit of the
+ * next requests).
+ */
+void		 proxier_set_sync_periods(struct proxier *, uint64_t sync_ms,
+		    uint64_t min_sync_ms);
+/*
+ * udpIdleTimeout: for every UDP relay, its open flows included
+ * (proxy_udp_set_idle_timeout), and those created from now on.
+ */
+void		 proxier_set_udp_idle_timeout(struct proxier *,
+		    uint64_t idle_ms);
+/*
+ * portRange: ports allocated from now on come from [base, base + size)
+ * (size 0: kernel-chosen); the bound ones keep their port, those in the
+ * new range are claimed in it.
+ */
+void		 proxier_set_port_range(struct proxier *, uint16_t base,
+		    uint32_t size);
 /* Return 1 once a first sync has completed (listeners and rules up). */
 int		 proxier_is_ready(const struct proxier *);
 /* Monotonic ms of the last completed sync (0: never). */

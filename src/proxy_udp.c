@@ -771,6 +771,16 @@ proxy_udp_close(struct proxy_udp *pu)
 	free(pu);
 }
 
+/* Change the idle timeout of this relay and of its open flows. */
+void
+proxy_udp_set_idle_timeout(struct proxy_udp *pu, uint64_t idle_ms)
+{
+	pu->idle_ms = idle_ms;
+	/* Re-arm at the new tick: a shorter timeout takes effect soon. */
+	evtimer_del(pu->timer);
+	proxy_udp_arm(pu);
+}
+
 /* Return the counters of this service port. */
 const struct svc_counters *
 proxy_udp_counters(const struct proxy_udp *pu)

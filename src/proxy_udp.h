@@ -34,6 +34,14 @@ struct proxy_udp *proxy_udp_new(struct loop *, int fd, const char *name,
 		    struct lb *lb, uint64_t idle_ms);
 /* Close the service socket and every flow, and free the relay. */
 void		 proxy_udp_close(struct proxy_udp *);
+/*
+ * Set the idle timeout (a live reload of udpIdleTimeout): it applies to
+ * the flows already open too, measured from their last activity, and
+ * no flow is closed by the change itself unless it has already been
+ * idle that long.
+ */
+void		 proxy_udp_set_idle_timeout(struct proxy_udp *,
+		    uint64_t idle_ms);
 /* Counters of this service port. */
 const struct svc_counters *proxy_udp_counters(const struct proxy_udp *);
 

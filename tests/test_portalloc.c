@@ -270,6 +270,33 @@ test_portalloc_scan_wraps(void)
 	portalloc_free(pa);
 }
 
+/* A new range: empty, then only its own ports are handed out. */
+static void
+test_portalloc_set_range(void)
+{
+	struct portalloc	*pa = portalloc_new(1000, 10);
+	uint16_t		 port;
+	int			 i;
+
+	for (i = 0; i < 10; i++)
+		CU_ASSERT_EQUAL(portalloc_get(pa, &port), 0);
+	CU_ASSERT_EQUAL(portalloc_get(pa, &port), -1);
+	portalloc_set_range(pa, 2000, 3);
+	CU_ASSERT_EQUAL(portalloc_used(pa), 0);
+	/* A port still held from the old range: released, ignored. */
+	portalloc_release(pa, 1005);
+	CU_ASSERT_EQUAL(portalloc_reserve(pa, 2001), 0);
+	for (i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(portalloc_get(pa, &port), 0);
+		CU_ASSERT(port == 2000 || port == 2002);
+	}
+	CU_ASSERT_EQUAL(portalloc_get(pa, &port), -1);
+	portalloc_set_range(pa, 0, 0);
+	CU_ASSERT_EQUAL(portalloc_get(pa, &port), 0);
+	CU_ASSERT_EQUAL(port, 0);
+	portalloc_free(pa);
+}
+
 static const struct tu_case cases[] = {
 	{ "parse valid ranges", test_portalloc_parse_valid },
 	{ "parse invalid ranges", test_portalloc_parse_invalid },
@@ -280,6 +307,7 @@ static const struct tu_case cases[] = {
 	{ "kernel-chosen mode", test_portalloc_kernel_mode },
 	{ "range cut at 65535", test_portalloc_top_of_range },
 	{ "scan across words and wrap", test_portalloc_scan_wraps },
+	{ "range changed live", test_portalloc_set_range },
 	{ NULL, NULL }
 };
 

@@ -667,6 +667,57 @@ test_proxier_persisted_ports(void)
 	env_free(&e);
 }
 
+/*
+ * Live reload setters: a new port range applies to ports bound from
+ * then on, a bound port stays and is claimed in a range that holds it;
+ * a shorter sync period re-arms the periodic sync.
+ */
+static void
+test_proxier_live_setters(void)
+{
+	struct env	 e;
+	struct seen	 s;
+	uint16_t	 base = 45000 + (uint16_t)(getpid() % 1000) * 10;
+	char		 range[32];
+	int		 n, i;
+
+	snprintf(range, sizeof(range), "%u-%u", base, base);
+	env_init(&e, range);
+	env_start(&e);
+	env_web(&e);
+	env_seen(&e, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 1);
+	CU_ASSERT_EQUAL(s.proxy_port[0], base);
+
+	/* A new range: the next Service's port comes from it. */
+	proxier_set_port_range(e.p, base + 1, 9);
+	model_update_service(e.model, svc_new("api", "10.96.0.11", TCP, 80,
+	    0));
+	env_pump(&e, 300);
+	env_seen(&e, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 2);
+	CU_ASSERT_STRING_EQUAL(s.name[0], "default/api:p");
+	CU_ASSERT(s.proxy_port[0] > base && s.proxy_port[0] <= base + 9);
+	CU_ASSERT_EQUAL(s.proxy_port[1], base);
+	CU_ASSERT(tcp_connects(base));
+
+	/* Back to the one-port range: web holds it, none is left. */
+	proxier_set_port_range(e.p, base, 1);
+	model_update_service(e.model, svc_new("db", "10.96.0.12", TCP, 80,
+	    0));
+	env_pump(&e, 300);
+	env_seen(&e, &s);
+	CU_ASSERT_EQUAL(s.n, 2);
+	for (i = 0; i < (int)s.n; i++)
+		CU_ASSERT_STRING_NOT_EQUAL(s.name[i], "default/db:p");
+
+	/* The periodic sync (1h) re-armed at 200 ms re-asserts the rules. */
+	n = fake_count(&e.f, "iptables.restore");
+	proxier_set_sync_periods(e.p, 200, 0);
+	CU_ASSERT(env_wait_calls(&e, "iptables.restore", n + 2));
+	env_free(&e);
+}
+
 static const struct tu_case cases[] = {
 	{ "service added, changed, endpoints only, removed",
 	    test_proxier_service_lifecycle },
@@ -679,6 +730,7 @@ static const struct tu_case cases[] = {
 	{ "staged file rejected", test_proxier_staged_rejected },
 	{ "staged file taken", test_proxier_staged_taken },
 	{ "persisted ports rebound", test_proxier_persisted_ports },
+	{ "live reload setters", test_proxier_live_setters },
 	{ NULL, NULL }
 };
 

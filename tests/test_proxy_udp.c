@@ -354,6 +354,34 @@ test_proxy_udp_idle_expiry(void)
 	fx_teardown(&fx);
 }
 
+/*
+ * A live change of the idle timeout applies to the open flow: a long
+ * timeout keeps it, a shorter one set later expires it soon after.
+ */
+static void
+test_proxy_udp_set_idle_timeout(void)
+{
+	struct fx		fx;
+	struct sockaddr_in	sin;
+	uint64_t		t0, dt;
+	int			cl;
+
+	CU_ASSERT_FATAL(fx_setup(&fx, 1, LB_AFFINITY_NONE, 200) == 0);
+	cl = udp_socket(&sin);
+	CU_ASSERT_EQUAL(client_ask(&fx, cl, "one", 2000), 0);
+	proxy_udp_set_idle_timeout(fx.pu, 60000);
+	fx_pump(&fx, 700);
+	CU_ASSERT_EQUAL(fx.c->active, 1);
+	t0 = now_ms();
+	proxy_udp_set_idle_timeout(fx.pu, 100);
+	CU_ASSERT(fx_wait_eq(&fx, &fx.c->active, 0, 3000));
+	dt = now_ms() - t0;
+	CU_ASSERT(dt < 1000);
+	CU_ASSERT_EQUAL(fx.c->accepted, 1);
+	close(cl);
+	fx_teardown(&fx);
+}
+
 /* Traffic in either direction keeps a flow past the idle timeout. */
 static void
 test_proxy_udp_keepalive(void)
@@ -669,6 +697,7 @@ static const struct tu_case cases[] = {
 	{ "round robin over backends", test_proxy_udp_round_robin },
 	{ "large datagrams whole", test_proxy_udp_large_datagrams },
 	{ "idle flow expires", test_proxy_udp_idle_expiry },
+	{ "idle timeout changed live", test_proxy_udp_set_idle_timeout },
 	{ "traffic keeps a flow", test_proxy_udp_keepalive },
 	{ "no endpoints drops", test_proxy_udp_no_endpoints },
 	{ "dead backend closes flow", test_proxy_udp_dead_backend },
