@@ -330,7 +330,8 @@ case ${KP_NODE_RELOAD:-auto} in
 	fi
 	;;
 esac
-T_LIVE=skipped
+T_LIVE=skipped T_STEP4B=skipped
+t4b=$(date +%s)
 if [ "$LIVE" = 0 ]; then
 	echo "SKIP: $KP_NAME: step 4b, a live edit of the kube-proxy ConfigMap: $WHY" >&2
 else
@@ -413,6 +414,7 @@ else
 	kp_eq "/configz after the bad edit: the running values kept" "5s 20s" "$(kn_live)"
 	kp_eq "the same kube-proxy pod after the bad edit, not restarted" \
 	    "$LIVE_POD $RC0" "$POD $(kn_restarts "$POD")"
+	T_STEP4B=$(($(date +%s) - t4b))
 fi
 
 # --- 5. delete, then --cleanup from the image ---------------------------
@@ -462,5 +464,5 @@ if [ -z "$escaped" ]; then
 else
 	kp_fail "changed on the host: $(printf '%s\n' "$escaped" | head -n 10 | tr '\n' ';')"
 fi
-kp_log "timings: kube-proxy pod Running and Ready ${T_APPLY:-?} s after apply, rollout restart ${T_RESTART:-?} s, live ConfigMap edit in /configz ${T_LIVE} s"
+kp_log "timings: kube-proxy pod Running and Ready ${T_APPLY:-?} s after apply, rollout restart ${T_RESTART:-?} s, live ConfigMap edit in /configz ${T_LIVE} s (step 4b: ${T_STEP4B} s)"
 kp_finish
