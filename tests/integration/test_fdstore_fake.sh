@@ -38,9 +38,9 @@ def notify(msg, fds=()):
     s.sendmsg([msg.encode()], anc, 0, sock_path)
     s.close()
 
+stopping = []
 def term(_s, _f):
-    notify("STOPPING=1")
-    os._exit(0)
+    stopping.append(1)          # the accept loop ends between connections
 signal.signal(signal.SIGTERM, term)
 
 inherited = os.environ.get("LISTEN_PID") == str(os.getpid())
@@ -85,15 +85,16 @@ with open(out + ".tmp", "w") as f:
     json.dump(report, f)
 os.rename(out + ".tmp", out + "." + str(gen))
 notify("READY=1\nSTATUS=gen %d serving" % gen)
-web.settimeout(1)
+web.settimeout(0.05)
 end = time.monotonic() + 120
-while time.monotonic() < end:
+while time.monotonic() < end and not stopping:
     try:
         c, _ = web.accept()
     except socket.timeout:
         continue
     c.sendall(b"gen %d\n" % gen)
     c.close()
+notify("STOPPING=1")
 EOF
 
 # ev NAME [PY-CONDITION]: how many events.log lines of that kind (and
@@ -150,9 +151,10 @@ fi
 kp_eq "nothing stored from another pid" '["dns", "web"]' "$(st '[e["name"] for e in d["store"]]')"
 
 # Restart with connections every 5 ms throughout.
-"$KP_PY" - "$port" "$KP_TMP/stop-client" >"$KP_TMP/client.json" <<'EOF' &
+"$KP_PY" - "$port" "$KP_TMP/stop-client" "$KP_TMP/client-first" \
+    >"$KP_TMP/client.json" <<'EOF' &
 import json, os, socket, sys, time
-port, stop = int(sys.argv[1]), sys.argv[2]
+port, stop, first = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 res = {"ok": 0, "failed": 0, "gens": {}, "errors": {}}
 end = time.monotonic() + 30
 while time.monotonic() < end and not os.path.exists(stop):
@@ -164,6 +166,8 @@ while time.monotonic() < end and not os.path.exists(stop):
         if g:
             res["ok"] += 1
             res["gens"][g] = res["gens"].get(g, 0) + 1
+            if res["ok"] == 1:
+                open(first, "w").close()
         else:
             res["failed"] += 1
             res["errors"]["EOF"] = res["errors"].get("EOF", 0) + 1
@@ -176,7 +180,8 @@ print(json.dumps(res, sort_keys=True))
 EOF
 client=$!
 KP_PIDS="$KP_PIDS $client"
-sleep 0.3
+kp_wait_file "$KP_TMP/client-first" 100 || kp_fail "the client got no answer from generation 1 in 10 s"
+sleep 0.2
 "$KP_PY" "$FAKE" ctl --dir "$FD" restart --wait ready --timeout 15 >"$KP_TMP/st2" ||
     kp_fail "no READY=1 after restart: $(cat "$KP_TMP/st2")"
 sleep 0.3
