@@ -771,6 +771,20 @@ proxy_udp_close(struct proxy_udp *pu)
 	free(pu);
 }
 
+/* Stop reading the service socket; flows go on. */
+void
+proxy_udp_stop(struct proxy_udp *pu)
+{
+	event_del(pu->ev);
+}
+
+/* Return the service socket. */
+int
+proxy_udp_fd(const struct proxy_udp *pu)
+{
+	return (pu->fd);
+}
+
 /* Return the counters of this service port. */
 const struct svc_counters *
 proxy_udp_counters(const struct proxy_udp *pu)

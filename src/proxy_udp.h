@@ -34,6 +34,14 @@ struct proxy_udp *proxy_udp_new(struct loop *, int fd, const char *name,
 		    struct lb *lb, uint64_t idle_ms);
 /* Close the service socket and every flow, and free the relay. */
 void		 proxy_udp_close(struct proxy_udp *);
+/*
+ * Stop reading new datagrams from the service socket (a successor
+ * process reads them now); the flows go on relaying replies through it
+ * until they expire.  Idempotent.
+ */
+void		 proxy_udp_stop(struct proxy_udp *);
+/* Return the service socket (borrowed). */
+int		 proxy_udp_fd(const struct proxy_udp *);
 /* Counters of this service port. */
 const struct svc_counters *proxy_udp_counters(const struct proxy_udp *);
 
