@@ -20,6 +20,12 @@ streams (opened, ok, broken, bytes_checked, errors), backends (answers by
 backend id), secs, first (the first failures with their time since the
 start).  Every wait is bounded; the run ends at --duration + --timeout at
 the latest.  Exit status 0 whatever the counts (the test judges them).
+
+--events FILE also writes one line per new connection, in start order:
+"I T_START T_END OK KIND", the times in CLOCK_MONOTONIC seconds (the
+clock of time.monotonic(), the same in every process and namespace), OK
+1 or 0, KIND "-" or the failure's kind with spaces as "_": enough to
+place a gap in time against another process's clock readings.
 """
 
 import argparse
@@ -47,6 +53,7 @@ class Stats:
         self.stream_errors = {}
         self.bytes_checked = 0
         self.first = []
+        self.events = []
 
     def fail(self, table, kind, what):
         with self.lock:
@@ -90,7 +97,8 @@ def kind_of(e):
 
 
 def one_new(target, timeout, st, i):
-    deadline = time.monotonic() + timeout
+    t_start = time.monotonic()
+    deadline = t_start + timeout
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         s.settimeout(timeout)
@@ -103,9 +111,12 @@ def one_new(target, timeout, st, i):
         with st.lock:
             st.new_ok += 1
             st.backends[ident] = st.backends.get(ident, 0) + 1
+            st.events.append((i, t_start, time.monotonic(), 1, "-"))
     except Exception as e:  # every failure is counted, by kind
         with st.lock:
             st.new_failed += 1
+            st.events.append((i, t_start, time.monotonic(), 0,
+                              kind_of(e).replace(" ", "_")))
         st.fail(st.new_errors, kind_of(e), "new %d" % i)
     finally:
         s.close()
@@ -178,6 +189,8 @@ def main():
     p.add_argument("--stop-file", default="")
     p.add_argument("--ready-file", default="",
                    help="written once every stream is open")
+    p.add_argument("--events", default="",
+                   help="one line per new connection (see above)")
     a = p.parse_args()
     host, port = a.target.rsplit(":", 1)
     a.target = (host, int(port))
@@ -216,6 +229,10 @@ def main():
         "secs": round(secs, 2),
         "first": st.first,
     }
+    if a.events:
+        with open(a.events, "w") as f:
+            for ev in sorted(st.events):
+                f.write("%d %.6f %.6f %d %s\n" % ev)
     print(json.dumps(out, sort_keys=True))
 
 

@@ -18,13 +18,30 @@
 # 4. `kubectl rollout restart` replaces the pod; the proxy ports (REDIRECT
 #    --to-ports in the node's nat table) stay the same; a Service created
 #    after it works.
+# 4b. A live edit of the kube-proxy ConfigMap (issue 13): `kubectl -n
+#    kube-system apply` of the ConfigMap with udpIdleTimeout 5s and
+#    iptables.syncPeriod 20s; once the kubelet refreshes the volume (its
+#    syncFrequency is 10s in lib.sh) /configz, read on the metrics port
+#    from the node's namespace, shows both, the pod is the same one with
+#    the same restartCount, and tests/integration/steady.py through a
+#    ClusterIP (100 new connections a second and 4 streams checked byte
+#    for byte, against web.c's hello-and-echo second container) sees no
+#    failure from before the apply to after the change.  Then a bad edit
+#    (udpIdleTimeout: ten-seconds): one error line naming config.conf and
+#    its line in `kubectl logs`, /configz still 5s and 20s.  Needs a
+#    kuproxy with live reload of --config: auto-detected ("live reload" in
+#    the binary: its log line when it watches the file), or forced with
+#    KP_NODE_RELOAD=1 (0: off); without it the step prints "SKIP:" and
+#    does not count as passed.
 # 5. The DaemonSet deleted, `kuproxy --cleanup` run from the image (ctr
 #    run in the node's namespaces) leaves no KUBE- rule but kubelet's.
 # 6. Nothing escaped: host sysctls, /var/lib/kubelet, /run, /etc/cni...,
 #    cgroups, netns, mounts and the root namespace's rules (nft and
 #    legacy) are as before.
-# Timings are printed (pod Running after apply, rollout restart).
-# Environment: KP_NODE_CONTRIB (default: contrib/ of this tree), KP_KEEP.
+# Timings are printed (pod Running after apply, rollout restart, the live
+# edit seen in /configz).
+# Environment: KP_NODE_CONTRIB (default: contrib/ of this tree), KP_KEEP,
+# KP_NODE_RELOAD (auto, 1, 0: step 4b).
 # Exit: 0 pass, 1 fail, 77 skip.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 
@@ -35,6 +52,7 @@ CONTRIB=${KP_NODE_CONTRIB:-$KP_SRCDIR/contrib}
 IMAGE=localhost/kuproxy:dev
 SVC_IP=198.19.0.80
 SVC2_IP=198.19.0.81
+SVC3_IP=198.19.0.82		# web-echo: the pods' hello-and-echo port
 NODEPORT=30080
 
 kn_init daemonset
@@ -142,6 +160,11 @@ for p in web-a web-b; do
       readinessProbe:
         tcpSocket: {port: 8080}
         periodSeconds: 1
+    - name: echo
+      image: $KN_WEB
+      imagePullPolicy: Never
+      args: ["9090", "hello"]
+      ports: [{containerPort: 9090}]
 EOF
 done
 cat >>"$KN_DIR/web.yaml" <<EOF
@@ -159,6 +182,13 @@ cat >>"$KN_DIR/web.yaml" <<EOF
     type: NodePort
     selector: {app: kpnode-web}
     ports: [{name: http, port: 8080, targetPort: 8080, nodePort: $NODEPORT}]
+- apiVersion: v1
+  kind: Service
+  metadata: {name: web-echo, namespace: default}
+  spec:
+    clusterIP: $SVC3_IP
+    selector: {app: kpnode-web}
+    ports: [{name: echo, port: 90, targetPort: 9090}]
 EOF
 kn_kubectl apply -f "$KN_DIR/web.yaml" >>"$KN_DIR/logs/apply.log" 2>&1 ||
     kp_die "kubectl apply web.yaml: $(tail -n 5 "$KN_DIR/logs/apply.log")"
@@ -268,6 +298,123 @@ kp_eq "kube-proxy pod $POD never restarted (no crash since the rollout)" 0 \
     "$(kn_kubectl -n kube-system get pod "$POD" -o \
     jsonpath='{.status.containerStatuses[0].restartCount}' 2>&1)"
 
+# --- 4b. a live edit of the kube-proxy ConfigMap ---------------------------
+# kn_live: UDPIdleTimeout and IPTables.SyncPeriod from kuproxy's /configz,
+# read on the metrics port (the ConfigMap's metricsBindAddress "":
+# 127.0.0.1:10249) in the node's network namespace.
+kn_live() {
+	kn_net curl -s -m 2 http://127.0.0.1:10249/configz 2>/dev/null |
+	    "$KP_PY" -c '
+import json, sys
+g = json.load(sys.stdin)["kubeproxy.config.k8s.io"]
+print(g["UDPIdleTimeout"], g["IPTables"]["SyncPeriod"])' 2>/dev/null
+}
+kn_live_is() { [ "$(kn_live)" = "$1" ]; }
+kn_restarts() {
+	kn_kubectl -n kube-system get pod "$1" -o \
+	    jsonpath='{.status.containerStatuses[0].restartCount}' 2>&1
+}
+# kn_cm_edit FROM SED-SCRIPT TO: the ConfigMap FROM, edited (or die).
+kn_cm_edit() {
+	sed -e "$2" "$1" >"$3"
+	! cmp -s "$1" "$3" || kp_die "kn_cm_edit: '$2' changed nothing in $1"
+}
+case ${KP_NODE_RELOAD:-auto} in
+1) LIVE=1 ;;
+0) LIVE=0 WHY="KP_NODE_RELOAD=0" ;;
+*)
+	if grep -aq 'live reload' "$KUPROXY"; then
+		LIVE=1
+	else
+		LIVE=0 WHY="this kuproxy has no live reload of --config (no \"live reload\" in $KUPROXY); KP_NODE_RELOAD=1 forces the step"
+	fi
+	;;
+esac
+T_LIVE=skipped
+if [ "$LIVE" = 0 ]; then
+	echo "SKIP: $KP_NAME: step 4b, a live edit of the kube-proxy ConfigMap: $WHY" >&2
+else
+	LIVE_POD=$POD
+	RC0=$(kn_restarts "$POD")
+	kp_eq "/configz before the edit: udpIdleTimeout, iptables.syncPeriod" \
+	    "250ms 30s" "$(kn_live)"
+	# Load through the web-echo ClusterIP from before the apply to after
+	# the change (at most 150 s whatever happens).
+	rm -f "$KN_DIR/steady.stop" "$KN_DIR/steady.ready"
+	timeout -k 5 150 nsenter --net="/run/netns/$KN_NODE" "$KP_PY" \
+	    "$KP_SRCDIR/tests/integration/steady.py" --target "$SVC3_IP:90" \
+	    --duration 140 --rate 100 --streams 4 --timeout 5 \
+	    --stop-file "$KN_DIR/steady.stop" \
+	    --ready-file "$KN_DIR/steady.ready" \
+	    >"$KN_DIR/steady.json" 2>"$KN_DIR/logs/steady.err" &
+	LOAD=$!
+	KP_PIDS="$KP_PIDS $LOAD"
+	kp_until 100 test -e "$KN_DIR/steady.ready" ||
+	    kp_fail "steady.py not ready within 10 s: $(tail -n 3 "$KN_DIR/logs/steady.err")"
+	sleep 1
+	kn_cm_edit "$KN_DIR/k8s/10-configmap.yaml" \
+	    's/^    udpIdleTimeout: 0s$/    udpIdleTimeout: 5s/
+/^    iptables:$/,/^    ipvs:$/s/^      syncPeriod: 0s$/      syncPeriod: 20s/' \
+	    "$KN_DIR/cm-live.yaml"
+	t0=$(date +%s)
+	kn_kubectl -n kube-system apply -f "$KN_DIR/cm-live.yaml" \
+	    >>"$KN_DIR/logs/apply.log" 2>&1 ||
+	    kp_fail "kubectl apply of the edited ConfigMap"
+	if kn_until 90 kn_live_is "5s 20s"; then
+		T_LIVE=$(($(date +%s) - t0))
+		kp_ok "/configz shows udpIdleTimeout 5s and iptables.syncPeriod 20s ${T_LIVE} s after kubectl apply"
+	else
+		kp_fail "/configz after the edit: '$(kn_live)', not '5s 20s', 90 s after kubectl apply"
+	fi
+	sleep 1
+	touch "$KN_DIR/steady.stop"
+	wait "$LOAD"
+	KP_PIDS=$(echo " $KP_PIDS " | sed "s/ $LOAD / /")
+	res=$(cat "$KN_DIR/steady.json")
+	kp_log "steady.py across the edit: $res"
+	kp_eq "no new connection failed across the edit" 0 \
+	    "$(echo "$res" | kp_json 'd["new"]["failed"]')"
+	kp_ge "new connections answered across the edit" 500 \
+	    "$(echo "$res" | kp_json 'd["new"]["ok"]')"
+	kp_eq "streams opened and none broken across the edit" "4 0" \
+	    "$(echo "$res" | kp_json '"%d %d" % (d["streams"]["opened"], d["streams"]["broken"])')"
+	kn_one_ready || kp_fail "not one kube-proxy pod Ready after the edit: $(kn_pod_state)"
+	kp_eq "the same kube-proxy pod after the edit" "$LIVE_POD" "$POD"
+	kp_eq "its restartCount unchanged by the edit" "$RC0" "$(kn_restarts "$POD")"
+	kn_kubectl -n kube-system logs "$POD" >"$KN_DIR/logs/kuproxy-live.log" 2>&1
+	kp_log "kuproxy on the edit: $(grep -a -m 2 -i 'config.*reload' "$KN_DIR/logs/kuproxy-live.log" | cut -c1-160 | tr '\n' ';')"
+
+	# A bad edit: rejected with config.conf's line, the running values
+	# kept.  The line of udpIdleTimeout in config.conf (the ConfigMap key's
+	# text: its lines after "config.conf: |-", four spaces in).
+	kn_cm_edit "$KN_DIR/cm-live.yaml" \
+	    's/^    udpIdleTimeout: 5s$/    udpIdleTimeout: ten-seconds/' \
+	    "$KN_DIR/cm-bad.yaml"
+	line=$(awk '/^  config\.conf: \|-$/ { f = 1; n = 0; next }
+	    f && /^    / { n++; if ($1 == "udpIdleTimeout:") print n }' \
+	    "$KN_DIR/cm-bad.yaml")
+	t0=$(date +%s)
+	kn_kubectl -n kube-system apply -f "$KN_DIR/cm-bad.yaml" \
+	    >>"$KN_DIR/logs/apply.log" 2>&1 ||
+	    kp_fail "kubectl apply of the bad ConfigMap"
+	kn_bad_logged() {
+		kn_kubectl -n kube-system logs "$POD" >"$KN_DIR/logs/kuproxy-live.log" 2>&1
+		grep -aq "config\.conf:$line\b" "$KN_DIR/logs/kuproxy-live.log"
+	}
+	if kn_until 90 kn_bad_logged; then
+		kp_ok "the bad edit rejected $(($(date +%s) - t0)) s after kubectl apply: $(grep -a -m 1 "config\.conf:$line\b" "$KN_DIR/logs/kuproxy-live.log" | cut -c1-200)"
+	else
+		kp_fail "no log line naming config.conf:$line within 90 s of the bad edit"
+	fi
+	sleep 3
+	kn_bad_logged
+	kp_eq "one error line for the bad edit" 1 \
+	    "$(grep -ac "config\.conf:$line\b" "$KN_DIR/logs/kuproxy-live.log")"
+	kp_eq "/configz after the bad edit: the running values kept" "5s 20s" "$(kn_live)"
+	kp_eq "the same kube-proxy pod after the bad edit, not restarted" \
+	    "$LIVE_POD $RC0" "$POD $(kn_restarts "$POD")"
+fi
+
 # --- 5. delete, then --cleanup from the image ---------------------------
 kn_no_proxy_pod() { [ -z "$(kn_pod_state)" ]; }
 kn_kubectl -n kube-system delete daemonset kube-proxy --wait=true \
@@ -315,5 +462,5 @@ if [ -z "$escaped" ]; then
 else
 	kp_fail "changed on the host: $(printf '%s\n' "$escaped" | head -n 10 | tr '\n' ';')"
 fi
-kp_log "timings: kube-proxy pod Running and Ready ${T_APPLY:-?} s after apply, rollout restart ${T_RESTART:-?} s"
+kp_log "timings: kube-proxy pod Running and Ready ${T_APPLY:-?} s after apply, rollout restart ${T_RESTART:-?} s, live ConfigMap edit in /configz ${T_LIVE} s"
 kp_finish

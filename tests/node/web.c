@@ -3,13 +3,17 @@
  * image FROM scratch.  It answers every connection on the port given as
  * its argument (default 8080) with "HTTP/1.0 200 OK" and its host name
  * (the pod's name), then closes it.  One connection at a time; SIGTERM
- * ends it.
+ * ends it.  With "hello" after the port it is instead the hello-and-echo
+ * backend of tests/integration/steady.py: each connection, in a process
+ * of its own, gets the host name and a newline, then everything it sends
+ * echoed back until it closes.
  *
  *	gcc -Os -static -o web web.c
  */
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,14 +39,43 @@ web_answer(int fd, const char *name)
 	close(fd);
 }
 
+/* Send NAME and a newline on FD, then echo until EOF; exit. */
+static void
+web_hello(int fd, const char *name)
+{
+	char buf[65536];
+	ssize_t n, w, off;
+
+	if (write(fd, name, strlen(name)) < 0 || write(fd, "\n", 1) < 0)
+		_exit(1);
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (off = 0; off < n; off += w) {
+			w = write(fd, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				w = 0;
+			else if (w < 0)
+				_exit(1);
+		}
+	}
+	_exit(0);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct sockaddr_in sin;
 	char name[256];
-	int fd, c, one = 1;
+	int fd, c, one = 1, hello;
 
 	signal(SIGPIPE, SIG_IGN);
+	hello = argc > 2 && strcmp(argv[2], "hello") == 0;
+	if (hello)
+		signal(SIGCHLD, SIG_IGN);	/* children reaped by the kernel */
 	if (gethostname(name, sizeof(name)) != 0)
 		strcpy(name, "unknown");
 	name[sizeof(name) - 1] = '\0';
@@ -57,10 +90,24 @@ main(int argc, char **argv)
 		perror("web: listen");
 		return 1;
 	}
-	fprintf(stderr, "web: %s listening on %d\n", name, ntohs(sin.sin_port));
+	fprintf(stderr, "web: %s listening on %d%s\n", name,
+	    ntohs(sin.sin_port), hello ? " (hello and echo)" : "");
 	for (;;) {
 		if ((c = accept(fd, NULL, NULL)) < 0)
 			continue;
-		web_answer(c, name);
+		if (!hello) {
+			web_answer(c, name);
+			continue;
+		}
+		switch (fork()) {
+		case 0:
+			close(fd);
+			web_hello(c, name);
+			break;
+		case -1:
+			perror("web: fork");
+			break;
+		}
+		close(c);
 	}
 }
