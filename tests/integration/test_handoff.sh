@@ -14,7 +14,13 @@
 #      accepting (zero failed new connections during the drain), the
 #      streams finish, and the process exits right after them; with
 #      --shutdown-grace 2s and streams that do not end, it exits at the
-#      grace bound and the streams are cut.
+#      grace bound and the streams are cut;
+#  (4) a systemd-style restart through fdstore.py (a fake service manager
+#      with a file descriptor store): kuproxy stores its listeners
+#      (FDSTORE=1), the restart stops it (it drains its streams, still
+#      accepting) and starts a new process that gets them back in
+#      LISTEN_FDS; new connections queue in the stored sockets across the
+#      gap: zero failed, zero broken streams, the same ports and rules.
 . "$(dirname "$0")/lib.sh"
 kp_init handoff
 command -v iptables-save >/dev/null 2>&1 || { echo "SKIP: $KP_NAME (needs iptables)"; exit 77; }
@@ -208,4 +214,66 @@ kp_check "(3) the log says the grace is over" grep -q "shutdown grace of 2000 ms
 wait "$STEADY_PID"
 kp_log "grace: $(cat "$KP_TMP/grace.json")"
 kp_eq "(3) streams cut at the grace bound" 8 "$(kp_json 'd["streams"]["broken"]' <"$KP_TMP/grace.json")"
+
+# ---- (4) systemd-style restart through a fake fd store ---------------
+FAKE=$KP_HERE/fdstore.py
+FD=$KP_TMP/fdstore
+mkdir -p "$FD"
+timeout -k 5 120 ip netns exec "$KP_NODE" "$KP_PY" "$FAKE" run --dir "$FD" \
+    --stop-timeout 10 --lifetime 100 -- "$KUPROXY" \
+    --services-file "$KP_SVCFILE" --bind-address 0.0.0.0 \
+    --metrics-bind-address "$KP_METRICS" --healthz-bind-address "$KP_HEALTHZ" \
+    --state-dir "$KP_TMP/state" --shutdown-grace 8s -v 2 \
+    >>"$KP_TMP/fdstore.out" 2>&1 &
+KP_PIDS="$KP_PIDS $!"
+kp_wait_file "$FD/ready" 50 || kp_die "(4) the fake did not start"
+"$KP_PY" "$FAKE" ctl --dir "$FD" wait-ready --timeout 15 >"$KP_TMP/st1" ||
+    kp_die "(4) no READY=1 from kuproxy under the fake"
+st() { kp_json "$1" <"$FD/state.json"; }
+want_store="[\"tcp/$tport/default/web/p\", \"udp/$uport/default/dns/p\"]"
+kp_eq "(4) the listeners in the fd store" "$want_store" "$(st 'sorted(e["name"] for e in d["store"])')"
+pid1=$(st 'd["pid"]')
+# New connections for 8 s; streams for the first 3 s (the old process
+# drains them, accepting meanwhile, then exits: the gap comes after).
+STEADY_SECS=8
+kph_steady fdnew --streams 0
+new_pid=$STEADY_PID
+STEADY_SECS=3
+kph_steady fdstreams --rate 20
+sleep 0.5
+"$KP_PY" "$FAKE" ctl --dir "$FD" restart --wait ready --timeout 30 >"$KP_TMP/st2" ||
+    kp_fail "(4) no READY=1 after the restart"
+wait "$STEADY_PID"
+wait "$new_pid"
+pid2=$(st 'd["pid"]')
+kp_check "(4) a new process ($pid1 -> $pid2)" [ "$pid2" != "$pid1" ]
+kp_eq "(4) the old process's exit" '{"code": 0, "main": true, "pid": '"$pid1"'}' \
+    "$(kp_json 'd["last_exit"]' <"$KP_TMP/st2")"
+kp_log "(4) fake's events: $("$KP_PY" - "$FD/events.log" <<'EOT'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+ex = [e for e in ev if e["ev"] == "exit"]
+st = [e for e in ev if e["ev"] == "start"]
+if ex and len(st) > 1:
+    print("exit->start %.0f ms, LISTEN_FDNAMES %s" %
+          ((st[-1]["t"] - ex[-1]["t"]) * 1000, st[-1].get("names")))
+EOT
+)"
+kp_check "(4) the new process got 2 sockets in LISTEN_FDS" \
+    grep -q "2 listening sockets from the service manager" "$KP_TMP/fdstore.out"
+kp_eq "(4) still 2 listeners in the store (no duplicate)" "$want_store" \
+    "$(st 'sorted(e["name"] for e in d["store"])')"
+res=$(cat "$KP_TMP/fdnew.json")
+kp_log "(4) new connections: $res"
+kp_eq "(4) failed new connections across the restart" 0 "$(echo "$res" | kp_json 'd["new"]["failed"]')"
+kp_ge "(4) new connections per second" 200 "$(echo "$res" | kp_json 'int(d["new"]["rate"])')"
+res=$(cat "$KP_TMP/fdstreams.json")
+kp_log "(4) streams: $res"
+kp_eq "(4) broken streams" 0 "$(echo "$res" | kp_json 'd["streams"]["broken"]')"
+kp_eq "(4) streams that ran to the end" 8 "$(echo "$res" | kp_json 'd["streams"]["ok"]')"
+kp_until 50 kp_node curl -sf -m 1 -o /dev/null "$KP_URL" || kp_fail "(4) /debug/services"
+kp_eq "(4) the proxy ports after the restart" "$tport $uport" "$(kph_ports "$KP_URL")"
+kph_rules_same "(4) after the restart"
+kp_check "(4) UDP answered after the restart" kph_udp
+"$KP_PY" "$FAKE" ctl --dir "$FD" quit >/dev/null 2>&1
 kp_finish
