@@ -20,7 +20,8 @@
 #      (FDSTORE=1), the restart stops it (it drains its streams, still
 #      accepting) and starts a new process that gets them back in
 #      LISTEN_FDS; new connections queue in the stored sockets across the
-#      gap: zero failed, zero broken streams, the same ports and rules.
+#      gap: zero failed, zero broken streams, the same ports and rules;
+#      a Service deleted leaves the store (FDSTOREREMOVE=1).
 . "$(dirname "$0")/lib.sh"
 kp_init handoff
 command -v iptables-save >/dev/null 2>&1 || { echo "SKIP: $KP_NAME (needs iptables)"; exit 77; }
@@ -275,5 +276,15 @@ kp_until 50 kp_node curl -sf -m 1 -o /dev/null "$KP_URL" || kp_fail "(4) /debug/
 kp_eq "(4) the proxy ports after the restart" "$tport $uport" "$(kph_ports "$KP_URL")"
 kph_rules_same "(4) after the restart"
 kp_check "(4) UDP answered after the restart" kph_udp
+# A Service deleted: its listener leaves the store (FDSTOREREMOVE=1).
+{
+	kp_svc web 198.19.0.10 80 TCP 8080
+	kp_eps web 8080 TCP 198.18.1.2 198.18.1.3
+} | kp_replace "$KP_SVCFILE"
+if kp_until 100 eval '[ "$(st "[e[\"name\"] for e in d[\"store\"]]")" = "[\"tcp/$tport/default/web/p\"]" ]'; then
+	kp_ok "(4) the deleted Service's listener removed from the store"
+else
+	kp_fail "(4) the store after deleting dns: $(st '[e["name"] for e in d["store"]]')"
+fi
 "$KP_PY" "$FAKE" ctl --dir "$FD" quit >/dev/null 2>&1
 kp_finish
