@@ -21,7 +21,10 @@
 #      accepting) and starts a new process that gets them back in
 #      LISTEN_FDS; new connections queue in the stored sockets across the
 #      gap: zero failed, zero broken streams, the same ports and rules;
-#      a Service deleted leaves the store (FDSTOREREMOVE=1).
+#      a Service deleted leaves the store (FDSTOREREMOVE=1);
+#  (5) SIGUSR2 after the binary was replaced by one that fails: the new
+#      file is the one started, it exits, and the old process logs it and
+#      goes on serving (healthy, no failed connection).
 . "$(dirname "$0")/lib.sh"
 kp_init handoff
 command -v iptables-save >/dev/null 2>&1 || { echo "SKIP: $KP_NAME (needs iptables)"; exit 77; }
@@ -226,7 +229,8 @@ timeout -k 5 120 ip netns exec "$KP_NODE" "$KP_PY" "$FAKE" run --dir "$FD" \
     --metrics-bind-address "$KP_METRICS" --healthz-bind-address "$KP_HEALTHZ" \
     --state-dir "$KP_TMP/state" --shutdown-grace 8s -v 2 \
     >>"$KP_TMP/fdstore.out" 2>&1 &
-KP_PIDS="$KP_PIDS $!"
+fake=$!
+KP_PIDS="$KP_PIDS $fake"
 kp_wait_file "$FD/ready" 50 || kp_die "(4) the fake did not start"
 "$KP_PY" "$FAKE" ctl --dir "$FD" wait-ready --timeout 15 >"$KP_TMP/st1" ||
     kp_die "(4) no READY=1 from kuproxy under the fake"
@@ -287,4 +291,30 @@ else
 	kp_fail "(4) the store after deleting dns: $(st '[e["name"] for e in d["store"]]')"
 fi
 "$KP_PY" "$FAKE" ctl --dir "$FD" quit >/dev/null 2>&1
+kp_until 100 kp_exited "$fake" || kp_fail "(4) the fake did not quit"
+wait "$fake" 2>/dev/null
+
+# ---- (5) SIGUSR2 with a broken new binary -----------------------------
+cp "$KUPROXY" "$KP_TMP/kuproxy-copy" || kp_die "(5) cannot copy kuproxy"
+saved=$KUPROXY
+KUPROXY=$KP_TMP/kuproxy-copy
+kp_start --shutdown-grace 2s
+KUPROXY=$saved
+kp_wait_svc default/web:p 2 >/dev/null || kp_die "(5) service never appeared"
+kp_until 50 eval '[ "$(kph_healthz "$KP_HEALTHZ")" = 200 ]' ||
+    kp_fail "(5) not serving (its first rules applied)"
+printf '#!/bin/sh\nexit 3\n' >"$KP_TMP/kuproxy-copy.new"
+chmod +x "$KP_TMP/kuproxy-copy.new"
+mv -f "$KP_TMP/kuproxy-copy.new" "$KP_TMP/kuproxy-copy"
+STEADY_SECS=3
+kph_steady broken
+kill -USR2 "$KP_PID"
+kp_until 50 grep -q "before serving; still serving" "$KP_LOG" ||
+    kp_fail "(5) the failed re-exec was not noticed"
+kp_check "(5) the failed child's exit status in the log" \
+    grep -q "exited (status 3) before serving" "$KP_LOG"
+wait "$STEADY_PID"
+kph_verdict broken
+kp_check "(5) the old process still runs" kp_alive
+kp_eq "(5) /healthz" 200 "$(kph_healthz "$KP_HEALTHZ")"
 kp_finish
