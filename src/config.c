@@ -626,6 +626,7 @@ config_defaults(struct kp_config *cfg)
 	cfg->healthz_port = 10256;
 	cfg->metrics_port = 10249;
 	cfg->state_dir = xstrdup(STATEDIR);
+	cfg->shutdown_grace_ms = 30 * 1000;
 	cfg->iptables_path = xstrdup(IPTABLES_PATH);
 	cfg->ip6tables_path = xstrdup(IP6TABLES_PATH);
 	cfg->conntrack_path = xstrdup(CONNTRACK_PATH);

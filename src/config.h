@@ -153,6 +153,7 @@ struct kp_config {
 	char		*ip6tables_path;	/* --ip6tables-path */
 	char		*conntrack_path;	/* --conntrack-path */
 	int		 endpoints_source;	/* --endpoints-source */
+	uint64_t	 shutdown_grace_ms;	/* --shutdown-grace, 30s */
 
 	/* Derived by config_validate(). */
 	int		 proxy_mode;		/* CONFIG_MODE_* asked for */

@@ -76,6 +76,8 @@ static int	config_flag_logvmodule(struct kp_config *,
 		    const struct config_flag *, const char *, char *, size_t);
 static int	config_flag_logflush(struct kp_config *,
 		    const struct config_flag *, const char *, char *, size_t);
+static int	config_flag_grace(struct kp_config *,
+		    const struct config_flag *, const char *, char *, size_t);
 
 #define OFF(m)	offsetof(struct kp_config, m)
 #define FIELD(n, f, a, h)	{ n, 0, FK_VALUE, config_flag_field, f, 0, \
@@ -183,6 +185,9 @@ static const struct config_flag config_flags[] = {
 	{ "endpoints-source", 0, FK_VALUE, config_flag_eps, -1, 0, FG_KUPROXY,
 	    "SOURCE",
 	    "API resource to watch: auto, endpointslices or endpoints" },
+	{ "shutdown-grace", 0, FK_VALUE, config_flag_grace, -1, 0, FG_KUPROXY,
+	    "DURATION", "on SIGTERM, relay established connections for at "
+	    "most DURATION before exiting (default 30s; 0: exit at once)" },
 	/* klog's flags, as kube-proxy 1.20 takes them (log.h). */
 #define LOGBOOL(n, m, h)	{ n, 0, FK_BOOL, config_flag_bool, -1, \
 				    OFF(log.m), FG_KUBE, NULL, h }
@@ -429,6 +434,22 @@ config_flag_logflush(struct kp_config *cfg, const struct config_flag *fl,
 		snprintf(err, errlen, "--%s: %s", fl->name, e);
 		return (-1);
 	}
+	return (0);
+}
+
+/* Set --shutdown-grace (a Go duration). */
+static int
+config_flag_grace(struct kp_config *cfg, const struct config_flag *fl,
+    const char *val, char *err, size_t errlen)
+{
+	uint64_t	ms;
+	char		e[CONFIG_ERRLEN];
+
+	if (config_parse_duration(val, &ms, e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "--%s: %s", fl->name, e);
+		return (-1);
+	}
+	cfg->shutdown_grace_ms = ms;
 	return (0);
 }
 

@@ -9,24 +9,37 @@
  * are applied (the proxier's observer), STATUS= lines, RELOADING=1 around
  * a SIGHUP reload (of the --config file and the services file; the
  * --config file is also reloaded live when it changes, reload.h),
- * STOPPING=1, and the watchdog.  The source is
+ * STOPPING=1, and the watchdog.
+ *
+ * Restart without refusals (the main_life_* functions): listening
+ * sockets come from systemd (LISTEN_FDS) or from a running kuproxy
+ * (handoff.h) into a sockpool the proxier takes them from; once ready,
+ * this process offers its own on the hand-off socket and tells the
+ * predecessor to drain.  SIGTERM drains (drain.h) with the listeners
+ * still accepting; SIGUSR2 starts a new copy of the binary (reexec.h)
+ * that takes over the same way.  The source is
  * the services file when --services-file is given, else the API server:
  * from --kubeconfig (its server overridden by --master), --master alone,
  * or in-cluster when neither is given, as kube-proxy does.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "config.h"
+#include "drain.h"
+#include "handoff.h"
 #include "iptables.h"
 #include "k8s_watch.h"
 #include "kubeconfig.h"
@@ -36,13 +49,19 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "model.h"
+#include "monotime.h"
 #include "nodetune.h"
 #include "proxier.h"
+#include "reexec.h"
 #include "reload.h"
 #include "sdnotify.h"
+#include "sockpool.h"
 #include "svcfile.h"
 #include "svcfile_parse.h"
 #include "xmalloc.h"
+
+/* How long a re-exec child may take to serve (SIGUSR2). */
+#define MAIN_UPGRADE_S	60
 
 struct main_ctx {
 	struct event_base	*base;
@@ -56,7 +75,23 @@ struct main_ctx {
 	char			 status[SDNOTIFY_MSGLEN]; /* last sent */
 	uint64_t		 failures;	/* rule applications failed */
 	int			 ready;		/* READY=1 sent */
+	struct main_life	*life;		/* hand-off, drain, re-exec */
 };
+
+/* Restart and upgrade without refusals; graceful drain. */
+struct main_life {
+	struct sockpool		*pool;		/* inherited listeners */
+	struct handoff		*handoff;	/* offered to a successor */
+	int			 conn;		/* to the predecessor, -1 */
+	struct drain		*drain;
+	struct event		*sigusr2;
+	struct event		*upgrade_ev;	/* watches a re-exec child */
+	pid_t			 upgrade_pid;	/* 0: none */
+	uint64_t		 upgrade_deadline_ms;
+	int			 retired;	/* a successor serves */
+};
+
+static void	main_life_ready(struct main_ctx *);
 
 /* Send head and a STATUS= line, the line only when it changed. */
 static void
@@ -102,6 +137,7 @@ main_rules_applied(void *arg)
 		ctx->ready = 1;
 		log_info("ready: the first rules are applied (%s)", buf);
 		main_notify(ctx, "READY=1\n", buf);
+		main_life_ready(ctx);
 	} else
 		main_notify(ctx, NULL, buf);
 }
@@ -179,17 +215,42 @@ main_rlimit(void)
 	log_info("open files limit: %llu", (unsigned long long)rl.rlim_cur);
 }
 
-/* Leave the loop on SIGTERM or SIGINT; teardown follows in main. */
+/* The drain is over: leave the loop; teardown follows in main. */
+static void
+main_drained(void *arg)
+{
+	struct main_ctx	*ctx = arg;
+
+	event_base_loopbreak(ctx->base);
+}
+
+/*
+ * Drain on SIGTERM or SIGINT (drain.h): the listeners keep accepting
+ * unless a successor took them, since closing them would refuse every
+ * new connection until the next process starts.  A second SIGINT stops
+ * at once; a second SIGTERM changes nothing.
+ */
 static void
 main_sigterm(evutil_socket_t sig, short ev, void *arg)
 {
 	struct main_ctx	*ctx = arg;
-	char		 buf[64];
+	char		 buf[128], why[32];
 
+	if (drain_active(ctx->life->drain)) {
+		if (sig == SIGINT) {
+			log_info("signal %d again: stopping now", (int)sig);
+			event_base_loopbreak(ctx->base);
+		} else
+			log_info("signal %d: already draining", (int)sig);
+		return;
+	}
 	log_info("signal %d: shutting down", (int)sig);
-	snprintf(buf, sizeof(buf), "stopping (signal %d)", (int)sig);
+	snprintf(buf, sizeof(buf), "stopping (signal %d): draining %llu "
+	    "connections and flows", (int)sig,
+	    (unsigned long long)proxier_active(ctx->proxier));
 	main_notify(ctx, "STOPPING=1\n", buf);
-	event_base_loopbreak(ctx->base);
+	snprintf(why, sizeof(why), "signal %d", (int)sig);
+	drain_start(ctx->life->drain, why);
 }
 
 /*
@@ -374,6 +435,245 @@ main_check(const struct kp_config *cfg)
 	return (0);
 }
 
+/* Send one fd-store message for fd (FDSTORE=1) or none (FDSTOREREMOVE). */
+static void
+main_fdstore(struct main_ctx *ctx, const char *name, int fd)
+{
+	char	msg[SOCKPOOL_NAMEMAX + 64];
+
+	if (sdnotify_fdstore_max(ctx->notify) == 0)
+		return;
+	if (fd != -1) {
+		/* FDPOLL=0: a listener never hangs up; no need to watch. */
+		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s\nFDPOLL=0\n",
+		    name);
+		sdnotify_send_fds(ctx->notify, msg, &fd, 1);
+	} else {
+		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s\n",
+		    name);
+		sdnotify_send_fds(ctx->notify, msg, NULL, 0);
+	}
+}
+
+/*
+ * A listener is open (the proxier's observer): into systemd's fd store,
+ * so that `systemctl restart` keeps it open across the gap.  One already
+ * stored (the same socket) is stored once: systemd compares them.
+ */
+static void
+main_listener_opened(void *arg, const char *name, int fd)
+{
+	main_fdstore(arg, name, fd);
+}
+
+/* A listener is closed for good: out of the fd store. */
+static void
+main_listener_closed(void *arg, const char *name)
+{
+	main_fdstore(arg, name, -1);
+}
+
+/* Give the hand-off server the listeners (handoff_ops.listeners). */
+static void
+main_life_listeners(void *arg, void (*add)(void *, const char *, int),
+    void *actx)
+{
+	struct main_ctx	*ctx = arg;
+
+	proxier_foreach_listener(ctx->proxier, add, actx);
+}
+
+/* Stop watching a re-exec child. */
+static void
+main_upgrade_forget(struct main_life *life)
+{
+	life->upgrade_pid = 0;
+	evtimer_del(life->upgrade_ev);
+}
+
+/*
+ * A successor serves every listener (handoff_ops.successor): stop
+ * accepting, make it systemd's main process, and drain.
+ */
+static void
+main_life_successor(void *arg, pid_t pid)
+{
+	struct main_ctx		*ctx = arg;
+	struct main_life	*life = ctx->life;
+	char			 head[64], buf[128];
+
+	if (life->upgrade_pid == pid)
+		main_upgrade_forget(life);
+	proxier_retire(ctx->proxier);
+	life->retired = 1;
+	/* NotifyAccess=all: the old main process names the new one. */
+	snprintf(head, sizeof(head), "MAINPID=%ld\n", (long)pid);
+	snprintf(buf, sizeof(buf), "handed over to process %ld; draining "
+	    "%llu connections and flows", (long)pid,
+	    (unsigned long long)proxier_active(ctx->proxier));
+	main_notify(ctx, head, buf);
+	snprintf(buf, sizeof(buf), "hand-off to process %ld", (long)pid);
+	drain_start(life->drain, buf);
+}
+
+/* Watch a re-exec child: reap it, or stop it when it is late. */
+static void
+main_upgrade_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	struct main_life	*life = arg;
+	struct timeval		 tv = { 0, 500000 };
+	pid_t			 r;
+	int			 st;
+
+	r = waitpid(life->upgrade_pid, &st, WNOHANG);
+	if (r == life->upgrade_pid || (r == -1 && errno == ECHILD)) {
+		log_warnx("SIGUSR2: the new process %ld exited (status %d) "
+		    "before serving; still serving", (long)life->upgrade_pid,
+		    r == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) :
+		    128 + WTERMSIG(st));
+		main_upgrade_forget(life);
+		return;
+	}
+	if (life->upgrade_deadline_ms != 0 &&
+	    monotime_ms() >= life->upgrade_deadline_ms) {
+		log_warnx("SIGUSR2: the new process %ld does not serve after "
+		    "%d s: stopping it; still serving",
+		    (long)life->upgrade_pid, MAIN_UPGRADE_S);
+		kill(life->upgrade_pid, SIGTERM);
+		life->upgrade_deadline_ms = 0;
+	}
+	evtimer_add(life->upgrade_ev, &tv);
+}
+
+/*
+ * SIGUSR2: start the binary again beside this process (reexec.h); it
+ * takes the listeners over through the hand-off socket and this one
+ * drains.  Refused as PID 1 (a container: its exit would end the
+ * container and the new process with it), while draining, before this
+ * process serves (the hand-off socket is not offered yet), or while a
+ * re-exec is under way.
+ */
+static void
+main_sigusr2(evutil_socket_t sig, short ev, void *arg)
+{
+	struct main_ctx		*ctx = arg;
+	struct main_life	*life = ctx->life;
+	struct timeval		 tv = { 0, 500000 };
+	char			*env[4], err[REEXEC_ERRLEN];
+	const char		*no = NULL;
+	size_t			 n, i;
+
+	if (getpid() == 1)
+		no = "running as PID 1 (a container): restart the container "
+		    "instead";
+	else if (life->retired || drain_active(life->drain))
+		no = "draining";
+	else if (life->handoff == NULL || !ctx->ready)
+		no = "not serving yet (no hand-off socket)";
+	else if (life->upgrade_pid != 0)
+		no = "a re-exec is already under way";
+	if (no != NULL) {
+		log_warnx("SIGUSR2: no re-exec: %s", no);
+		return;
+	}
+	n = sdnotify_env(ctx->notify, env, 3);
+	life->upgrade_pid = reexec_spawn(env, n, err, sizeof(err));
+	for (i = 0; i < n; i++)
+		free(env[i]);
+	if (life->upgrade_pid == -1) {
+		life->upgrade_pid = 0;
+		log_warnx("SIGUSR2: no re-exec: %s", err);
+		return;
+	}
+	log_info("SIGUSR2: started process %ld; it takes the listeners over "
+	    "once it serves", (long)life->upgrade_pid);
+	life->upgrade_deadline_ms = monotime_ms() + MAIN_UPGRADE_S * 1000;
+	evtimer_add(life->upgrade_ev, &tv);
+}
+
+/*
+ * Take the listening sockets systemd passes, else those of a running
+ * kuproxy, into the sockpool the proxier binds from; prepare the
+ * hand-off server, the drain and SIGUSR2.
+ */
+static void
+main_life_init(struct main_ctx *ctx, const struct kp_config *cfg)
+{
+	struct main_life	*life;
+	struct handoff_ops	 ops;
+	char			 err[HANDOFF_ERRLEN];
+	int			 n;
+
+	ctx->life = life = xcalloc(1, sizeof(*life));
+	life->conn = -1;
+	life->pool = sockpool_new();
+	if ((n = sockpool_from_env(life->pool, err, sizeof(err))) == -1)
+		log_warnx("%s: ignored", err);
+	else if (n > 0)
+		log_info("%d listening sockets from the service manager", n);
+	if (n <= 0) {
+		n = handoff_receive(cfg->state_dir, life->pool, &life->conn,
+		    err, sizeof(err));
+		if (n == -1)
+			log_warnx("%s: binding afresh", err);
+		else if (life->conn != -1)
+			log_info("hand-off: %d listening sockets from the "
+			    "running kuproxy", n);
+	}
+	proxier_set_sockpool(ctx->proxier, life->pool);
+	memset(&ops, 0, sizeof(ops));
+	ops.listeners = main_life_listeners;
+	ops.successor = main_life_successor;
+	ops.arg = ctx;
+	life->handoff = handoff_new(ctx->base, cfg->state_dir, &ops, err,
+	    sizeof(err));
+	if (life->handoff == NULL)
+		log_warnx("hand-off: %s: no successor can take the listeners "
+		    "over", err);
+	life->drain = drain_new(ctx->base, ctx->proxier,
+	    cfg->shutdown_grace_ms, main_drained, ctx);
+	(void)reexec_init();
+	life->upgrade_ev = evtimer_new(ctx->base, main_upgrade_tick, life);
+	life->sigusr2 = evsignal_new(ctx->base, SIGUSR2, main_sigusr2, ctx);
+	if (life->upgrade_ev == NULL || life->sigusr2 == NULL ||
+	    evsignal_add(life->sigusr2, NULL) == -1)
+		fatalx("cannot install the SIGUSR2 handler");
+}
+
+/*
+ * Serving (the first rules applied): tell the predecessor to drain and
+ * offer the listeners to a successor in turn.
+ */
+static void
+main_life_ready(struct main_ctx *ctx)
+{
+	struct main_life	*life = ctx->life;
+
+	if (life->conn != -1) {
+		handoff_done(life->conn);
+		life->conn = -1;
+		log_info("hand-off: the predecessor stops accepting now");
+	}
+	handoff_publish(life->handoff);
+}
+
+/* Free what main_life_init made. */
+static void
+main_life_free(struct main_ctx *ctx)
+{
+	struct main_life	*life = ctx->life;
+
+	if (life->conn != -1)
+		close(life->conn);
+	handoff_free(life->handoff);
+	event_free(life->sigusr2);
+	event_free(life->upgrade_ev);
+	drain_free(life->drain);
+	sockpool_free(life->pool);
+	free(life);
+	ctx->life = NULL;
+}
+
 /* Run the proxy until a terminating signal. */
 static int
 main_run(struct kp_config *cfg)
@@ -410,8 +710,11 @@ main_run(struct kp_config *cfg)
 	memset(&obs, 0, sizeof(obs));
 	obs.rules_applied = main_rules_applied;
 	obs.rules_failed = main_rules_failed;
+	obs.listener_opened = main_listener_opened;
+	obs.listener_closed = main_listener_closed;
 	obs.arg = &ctx;
 	proxier_set_observer(proxier, &obs);
+	main_life_init(&ctx, cfg);
 	metrics = metrics_new(ctx.base, proxier, cfg);
 	if (cfg->services_file != NULL) {
 		ctx.svcfile = svcfile_new(ctx.base, cfg->services_file, model);
@@ -437,6 +740,7 @@ main_run(struct kp_config *cfg)
 
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
+	main_life_free(&ctx);
 	svcfile_free(ctx.svcfile);
 	reload_free(ctx.reload);
 	metrics_set_watch(metrics, NULL);

@@ -47,6 +47,7 @@
 #include "proxier_rules.h"
 #include "proxy_tcp.h"
 #include "proxy_udp.h"
+#include "sockpool.h"
 #include "strv.h"
 #include "xmalloc.h"
 
@@ -75,6 +76,7 @@ struct proxier_port {
 	unsigned int		 ttl;
 	uint16_t		 proxy_port;	/* bound port */
 	uint16_t		 listen_port;	/* from the allocator */
+	char			*fdname;	/* sockpool name, once bound */
 	int			 fd;		/* listener until a relay has it */
 	struct lb		*lb;
 	struct proxy_tcp	*tcp;
@@ -110,6 +112,9 @@ struct proxier {
 	struct proxier_observer	 obs;		/* upward news (main.c) */
 	int			 retry;		/* a bind failed: sync again */
 	size_t			 nstaged;	/* in svcs, not serving yet */
+	struct sockpool		*pool;		/* inherited listeners */
+	int			 draining;	/* health fails */
+	int			 retired;	/* a successor serves */
 };
 
 static void	proxier_port_free(struct proxier *, struct proxier_port *);
@@ -234,6 +239,49 @@ proxier_port_listen(struct proxier *p, const struct proxier_port *pp,
 	    0, err, errlen));
 }
 
+/*
+ * Take the listener of a service port on port from the sockpool, if it
+ * holds one of that name and of the right type.  Returns the fd or -1.
+ */
+static int
+proxier_port_inherit(struct proxier *p, const struct proxier_port *pp,
+    uint16_t port)
+{
+	char		name[SOCKPOOL_NAMEMAX + 1];
+	socklen_t	len = sizeof(int);
+	int		fd, type;
+
+	if (sockpool_count(p->pool) == 0 || sockpool_name(name, sizeof(name),
+	    pp->proto, port, pp->name) == -1)
+		return (-1);
+	if ((fd = sockpool_take(p->pool, name)) == -1)
+		return (-1);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != (pp->proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) ||
+	    netutil_local_port(fd) != port) {
+		log_warnx("%s: inherited socket %s is not a listener on port "
+		    "%u; binding afresh", pp->name, name, port);
+		close(fd);
+		return (-1);
+	}
+	log_v(2, "%s: listener %s taken over", pp->name, name);
+	return (fd);
+}
+
+/* Name a bound listener and tell the observer (systemd's fd store). */
+static void
+proxier_port_named(struct proxier *p, struct proxier_port *pp, int fd)
+{
+	char	name[SOCKPOOL_NAMEMAX + 1];
+
+	if (sockpool_name(name, sizeof(name), pp->proto, pp->proxy_port,
+	    pp->name) == -1)
+		return;
+	pp->fdname = xstrdup(name);
+	if (p->obs.listener_opened != NULL)
+		p->obs.listener_opened(p->obs.arg, pp->fdname, fd);
+}
+
 /* Bind the listener of a new service port, reusing a persisted port. */
 static int
 proxier_port_bind(struct proxier *p, struct proxier_port *pp)
@@ -244,6 +292,9 @@ proxier_port_bind(struct proxier *p, struct proxier_port *pp)
 
 	port = portstate_lookup(&p->state, pp->name, pp->proto);
 	if (port != 0 && portalloc_reserve(p->ports, port) == 0) {
+		fd = proxier_port_inherit(p, pp, port);
+		if (fd != -1)
+			goto bound;
 		fd = proxier_port_listen(p, pp, port, err, sizeof(err));
 		if (fd != -1)
 			goto bound;
@@ -266,6 +317,7 @@ bound:
 	pp->listen_port = port;
 	pp->proxy_port = netutil_local_port(fd);
 	pp->fd = fd;
+	proxier_port_named(p, pp, fd);
 	return (0);
 }
 
@@ -409,6 +461,7 @@ proxier_port_free(struct proxier *p, struct proxier_port *pp)
 	strv_free(pp->external_ips, pp->n_external_ips);
 	strv_free(pp->lb_ips, pp->n_lb_ips);
 	free(pp->cluster_ip);
+	free(pp->fdname);
 	free(pp->port_name);
 	free(pp->svc);
 	free(pp->ns);
@@ -426,6 +479,8 @@ proxier_port_close(struct proxier *p, struct proxier_port *pp, int forget)
 	htab_del(p->svcs, pp->name, strlen(pp->name));
 	if (forget)
 		proxier_rules_forget(p->rules, pp->proto, pp->cluster_ip);
+	if (pp->fdname != NULL && p->obs.listener_closed != NULL)
+		p->obs.listener_closed(p->obs.arg, pp->fdname);
 	proxier_port_free(p, pp);
 	p->state_dirty = 1;
 }
@@ -574,6 +629,28 @@ proxier_queued(struct proxier *p)
 	p->queued_wall_ms = proxier_wall_ms();
 }
 
+/* Tell the observer a listener nobody took is closed. */
+static void
+proxier_pool_closed(const char *name, void *arg)
+{
+	struct proxier	*p = arg;
+
+	log_info("inherited listener %s: no Service port takes it, closed",
+	    name);
+	if (p->obs.listener_closed != NULL)
+		p->obs.listener_closed(p->obs.arg, name);
+}
+
+/* The first full sync took what it wanted: close the rest. */
+static void
+proxier_pool_done(struct proxier *p)
+{
+	if (p->pool == NULL)
+		return;
+	sockpool_close_rest(p->pool, proxier_pool_closed, p);
+	p->pool = NULL;
+}
+
 /* Reconcile now. */
 void
 proxier_sync(struct proxier *p, int force)
@@ -583,6 +660,8 @@ proxier_sync(struct proxier *p, int force)
 	void			*v;
 	uint64_t		 start = loop_now_ms(p->loop), mid;
 
+	if (p->retired)
+		return;
 	if (!model_is_synced(p->model)) {
 		log_debug("%s: waiting for the first full list of Services "
 		    "and Endpoints", __func__);
@@ -605,6 +684,7 @@ proxier_sync(struct proxier *p, int force)
 	p->last_sync_ms = loop_now_ms(p->loop);
 	p->nsyncs++;
 	p->ready = 1;
+	proxier_pool_done(p);
 	/* A sync summary: kube-proxy's V(2) (Service changes are at 0). */
 	log_v(2, "sync: %zu service ports%s, listeners %llu ms, rules "
 	    "%llu ms", htab_count(p->svcs), w.changed ? " (changed)" :
@@ -1069,5 +1149,95 @@ proxier_get_health(const struct proxier *p, uint64_t now,
 {
 	*updated_wall_ms = p->updated_wall_ms;
 	*updated_ms = p->health.updated_ms;
+	if (p->draining)
+		return (0);
 	return (health_ok(&p->health, now));
+}
+
+/* Take listeners from a sockpool before binding. */
+void
+proxier_set_sockpool(struct proxier *p, struct sockpool *sp)
+{
+	p->pool = sp;
+}
+
+/* Call cb on every service port's listener. */
+void
+proxier_foreach_listener(struct proxier *p,
+    void (*cb)(void *, const char *, int), void *arg)
+{
+	struct htab_iter	 it;
+	struct proxier_port	*pp;
+	void			*v;
+	int			 fd;
+
+	htab_iter_init(p->svcs, &it);
+	while (htab_iter_next(&it, NULL, NULL, &v)) {
+		pp = v;
+		if (pp->tcp != NULL)
+			fd = proxy_tcp_fd(pp->tcp);
+		else if (pp->udp != NULL)
+			fd = proxy_udp_fd(pp->udp);
+		else
+			fd = pp->fd;
+		if (fd != -1 && pp->fdname != NULL)
+			cb(arg, pp->fdname, fd);
+	}
+}
+
+/* Fail the health rule from now on. */
+void
+proxier_set_draining(struct proxier *p)
+{
+	p->draining = 1;
+}
+
+/* Return 1 when draining. */
+int
+proxier_is_draining(const struct proxier *p)
+{
+	return (p->draining);
+}
+
+/* A successor serves: stop accepting, syncing and watching the model. */
+void
+proxier_retire(struct proxier *p)
+{
+	struct htab_iter	 it;
+	struct proxier_port	*pp;
+	void			*v;
+
+	if (p->retired)
+		return;
+	p->retired = 1;
+	p->draining = 1;
+	model_set_observer(p->model, NULL);
+	evtimer_del(p->sync_ev);
+	evtimer_del(p->period_ev);
+	htab_iter_init(p->svcs, &it);
+	while (htab_iter_next(&it, NULL, NULL, &v)) {
+		pp = v;
+		if (pp->tcp != NULL)
+			proxy_tcp_stop(pp->tcp);
+		if (pp->udp != NULL)
+			proxy_udp_stop(pp->udp);
+	}
+}
+
+/* Return the open TCP connections and UDP flows. */
+uint64_t
+proxier_active(const struct proxier *p)
+{
+	struct htab_iter	 it;
+	struct proxier_port	*pp;
+	void			*v;
+	uint64_t		 n = p->loop->conns;
+
+	htab_iter_init(p->svcs, &it);
+	while (htab_iter_next(&it, NULL, NULL, &v)) {
+		pp = v;
+		if (pp->udp != NULL)
+			n += proxy_udp_counters(pp->udp)->active;
+	}
+	return (n);
 }

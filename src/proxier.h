@@ -45,6 +45,7 @@ struct lb;
 struct loop;
 struct model;
 struct proxier;
+struct sockpool;
 struct svc_counters;
 
 /*
@@ -96,6 +97,14 @@ struct proxier_observer {
 	void	(*rules_applied)(void *arg);
 	/* A family's rules could not be applied; they will be retried. */
 	void	(*rules_failed)(void *arg);
+	/*
+	 * A service port's listener is open (bound, or taken from the
+	 * sockpool), under its sockpool name (sockpool.h); fd is borrowed.
+	 * For systemd's fd store.
+	 */
+	void	(*listener_opened)(void *arg, const char *name, int fd);
+	/* A listener is closed for good (its Service port is gone). */
+	void	(*listener_closed)(void *arg, const char *name);
 	void	*arg;
 };
 
@@ -117,6 +126,37 @@ void		 proxier_free(struct proxier *);
 /* Set the observer (copied); NULL clears it.  Either callback may be NULL. */
 void		 proxier_set_observer(struct proxier *,
 		    const struct proxier_observer *);
+/*
+ * Take listeners from sp (borrowed; NULL: none) before binding: a
+ * service port about to bind its persisted proxy port takes the socket
+ * of that name instead.  What is left in sp after the first full sync
+ * is closed (reported through listener_closed).  Call before the first
+ * sync.
+ */
+void		 proxier_set_sockpool(struct proxier *, struct sockpool *sp);
+/*
+ * Call cb with the sockpool name and the listening socket (borrowed) of
+ * every service port, staged ones included: what a successor process
+ * must receive.
+ */
+void		 proxier_foreach_listener(struct proxier *,
+		    void (*cb)(void *arg, const char *name, int fd), void *arg);
+/*
+ * Drain: from now on the health rule fails (/healthz answers 503, so a
+ * load balancer stops sending), everything else goes on.  Idempotent.
+ */
+void		 proxier_set_draining(struct proxier *);
+/* Return 1 once proxier_set_draining() was called. */
+int		 proxier_is_draining(const struct proxier *);
+/*
+ * A successor serves the same sockets: stop accepting and reading on
+ * every listener (which stay open), stop syncing and stop listening to
+ * the model.  Established TCP connections and UDP flows go on until
+ * they end or proxier_free().  Idempotent.
+ */
+void		 proxier_retire(struct proxier *);
+/* Return the relayed TCP connections plus UDP flows now open. */
+uint64_t	 proxier_active(const struct proxier *);
 /* Ask for a sync; runs at once or when minSyncPeriod allows. */
 void		 proxier_request_sync(struct proxier *);
 /*

@@ -114,6 +114,7 @@ struct proxy_tcp {
 	int			 accepting;	/* inside proxy_tcp_accept */
 	int			 killing;	/* inside proxy_tcp_kill */
 	int			 dying;		/* on loop->tcp_dying */
+	int			 stopped;	/* proxy_tcp_stop: no accepts */
 	struct log_ratelimit	 dial_rl;	/* failed dials logged */
 	struct svc_counters	 counters;
 	TAILQ_HEAD(, proxy_conn) conns;
@@ -227,6 +228,25 @@ proxy_tcp_close(struct proxy_tcp *pt, int kill)
 	loop_fd_released(l);
 }
 
+/* Stop accepting; the listener and the connections stay. */
+void
+proxy_tcp_stop(struct proxy_tcp *pt)
+{
+	if (pt->fd == -1 || pt->stopped)
+		return;
+	pt->stopped = 1;
+	loop_fd_cancel(pt->loop, &pt->waiter);
+	pt->paused = 0;
+	event_del(pt->ev);
+}
+
+/* Return the listening socket. */
+int
+proxy_tcp_fd(const struct proxy_tcp *pt)
+{
+	return (pt->fd);
+}
+
 /* Close every connection of every closed service port. */
 void
 proxy_tcp_kill_dying(struct loop *l)
@@ -269,7 +289,7 @@ proxy_tcp_memstat(const struct proxy_tcp *pt, struct proxy_tcp_memstat *ms)
 static void
 proxy_tcp_pause(struct proxy_tcp *pt)
 {
-	if (pt->paused || pt->fd == -1)
+	if (pt->paused || pt->fd == -1 || pt->stopped)
 		return;
 	event_del(pt->ev);
 	pt->paused = 1;
@@ -286,7 +306,7 @@ proxy_tcp_resume(void *arg)
 {
 	struct proxy_tcp	*pt = arg;
 
-	if (!pt->paused || pt->fd == -1)
+	if (!pt->paused || pt->fd == -1 || pt->stopped)
 		return;
 	pt->paused = 0;
 	if (event_add(pt->ev, NULL) == -1) {

@@ -59,6 +59,14 @@ struct proxy_tcp *proxy_tcp_new(struct loop *, int fd, const char *name,
  * after this call.  The object is freed when its last connection ends.
  */
 void		 proxy_tcp_close(struct proxy_tcp *, int kill);
+/*
+ * Stop accepting but keep the listener open (a successor process holds
+ * the same socket and accepts from it now) and every connection
+ * relaying.  Idempotent; proxy_tcp_close() still frees it later.
+ */
+void		 proxy_tcp_stop(struct proxy_tcp *);
+/* Return the listening socket (borrowed), -1 once closed. */
+int		 proxy_tcp_fd(const struct proxy_tcp *);
 /* Close every connection of every closed service on the loop. */
 void		 proxy_tcp_kill_dying(struct loop *);
 /* Counters of this service port. */

@@ -781,6 +781,20 @@ proxy_udp_set_idle_timeout(struct proxy_udp *pu, uint64_t idle_ms)
 	proxy_udp_arm(pu);
 }
 
+/* Stop reading the service socket; flows go on. */
+void
+proxy_udp_stop(struct proxy_udp *pu)
+{
+	event_del(pu->ev);
+}
+
+/* Return the service socket. */
+int
+proxy_udp_fd(const struct proxy_udp *pu)
+{
+	return (pu->fd);
+}
+
 /* Return the counters of this service port. */
 const struct svc_counters *
 proxy_udp_counters(const struct proxy_udp *pu)

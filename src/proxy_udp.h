@@ -42,6 +42,13 @@ void		 proxy_udp_close(struct proxy_udp *);
  */
 void		 proxy_udp_set_idle_timeout(struct proxy_udp *,
 		    uint64_t idle_ms);
+ * Stop reading new datagrams from the service socket (a successor
+ * process reads them now); the flows go on relaying replies through it
+ * until they expire.  Idempotent.
+ */
+void		 proxy_udp_stop(struct proxy_udp *);
+/* Return the service socket (borrowed). */
+int		 proxy_udp_fd(const struct proxy_udp *);
 /* Counters of this service port. */
 const struct svc_counters *proxy_udp_counters(const struct proxy_udp *);
 

@@ -29,6 +29,7 @@ struct sdnotify {
 	char			*addr;		/* as given, for messages */
 	struct event		*wd_ev;
 	uint64_t		 wd_usec;	/* 0: no watchdog */
+	uint64_t		 fdstore;	/* $FDSTORE, 0: none */
 	uint64_t		 errors;	/* failed sends */
 	int			 failing;	/* the last send failed */
 };
@@ -176,8 +177,8 @@ struct sdnotify *
 sdnotify_from_env(struct event_base *base)
 {
 	struct sdnotify	*sn = NULL;
-	char		*addr, *usec, *pid, err[SDNOTIFY_ERRLEN];
-	uint64_t	 iv;
+	char		*addr, *usec, *pid, *store, err[SDNOTIFY_ERRLEN];
+	uint64_t	 iv, max = 0;
 
 	addr = getenv("NOTIFY_SOCKET");
 	usec = getenv("WATCHDOG_USEC");
@@ -186,15 +187,20 @@ sdnotify_from_env(struct event_base *base)
 	addr = addr != NULL ? xstrdup(addr) : NULL;
 	usec = usec != NULL ? xstrdup(usec) : NULL;
 	pid = pid != NULL ? xstrdup(pid) : NULL;
+	store = getenv("FDSTORE");
+	if (store != NULL && sdnotify_parse_u64(store, UINT32_MAX, &max) == -1)
+		max = 0;
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("WATCHDOG_USEC");
 	unsetenv("WATCHDOG_PID");
+	unsetenv("FDSTORE");
 	if (addr == NULL)
 		goto done;
 	if ((sn = sdnotify_open(base, addr, err, sizeof(err))) == NULL) {
 		log_warnx("systemd notification off: %s", err);
 		goto done;
 	}
+	sn->fdstore = max;
 	switch (sdnotify_parse_watchdog(usec, pid, getpid(), &iv, err,
 	    sizeof(err))) {
 	case -1:
@@ -204,8 +210,8 @@ sdnotify_from_env(struct event_base *base)
 		sdnotify_watchdog_start(sn, iv);
 		break;
 	}
-	log_info("systemd notification to %s%s", addr, sn->wd_usec != 0 ?
-	    ", watchdog on" : "");
+	log_info("systemd notification to %s%s%s", addr, sn->wd_usec != 0 ?
+	    ", watchdog on" : "", sn->fdstore != 0 ? ", fd store" : "");
 done:
 	free(addr);
 	free(usec);
@@ -226,16 +232,41 @@ sdnotify_free(struct sdnotify *sn)
 	free(sn);
 }
 
-/* Send one datagram; log the first failure of a run of them. */
+/*
+ * Send one datagram, with nfds descriptors attached; log the first
+ * failure of a run of them.
+ */
 static int
-sdnotify_write(struct sdnotify *sn, const char *msg, size_t len)
+sdnotify_write_fds(struct sdnotify *sn, const char *msg, size_t len,
+    const int *fds, size_t nfds)
 {
-	ssize_t	n;
+	struct msghdr	 mh;
+	struct iovec	 iov;
+	struct cmsghdr	*cm;
+	char		*cbuf = NULL;
+	ssize_t		 n;
 
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = (void *)msg;
+	iov.iov_len = len;
+	mh.msg_name = &sn->sun;
+	mh.msg_namelen = sn->sunlen;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (nfds > 0) {
+		cbuf = xcalloc(1, CMSG_SPACE(nfds * sizeof(int)));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+	}
 	do {
-		n = sendto(sn->fd, msg, len, MSG_NOSIGNAL,
-		    (struct sockaddr *)&sn->sun, sn->sunlen);
+		n = sendmsg(sn->fd, &mh, MSG_NOSIGNAL);
 	} while (n == -1 && errno == EINTR);
+	free(cbuf);
 	if (n == (ssize_t)len) {
 		if (sn->failing)
 			log_info("systemd notification to %s works again",
@@ -251,6 +282,49 @@ sdnotify_write(struct sdnotify *sn, const char *msg, size_t len)
 		    "again until one succeeds)", sn->addr);
 	sn->failing = 1;
 	return (-1);
+}
+
+/* Send one datagram. */
+static int
+sdnotify_write(struct sdnotify *sn, const char *msg, size_t len)
+{
+	return (sdnotify_write_fds(sn, msg, len, NULL, 0));
+}
+
+/* Send assignments with descriptors attached. */
+int
+sdnotify_send_fds(struct sdnotify *sn, const char *msg, const int *fds,
+    size_t nfds)
+{
+	if (sn == NULL)
+		return (0);
+	log_v(4, "%s: %s (%zu fds)", __func__, msg, nfds);
+	return (sdnotify_write_fds(sn, msg, strlen(msg), fds, nfds));
+}
+
+/* Return the fd store's size. */
+uint64_t
+sdnotify_fdstore_max(const struct sdnotify *sn)
+{
+	return (sn != NULL ? sn->fdstore : 0);
+}
+
+/* Write the variables a successor needs. */
+size_t
+sdnotify_env(const struct sdnotify *sn, char **env, size_t max)
+{
+	size_t	n = 0;
+
+	if (sn == NULL || max < 3)
+		return (0);
+	xasprintf(&env[n++], "NOTIFY_SOCKET=%s", sn->addr);
+	if (sn->wd_usec != 0)
+		xasprintf(&env[n++], "WATCHDOG_USEC=%llu",
+		    (unsigned long long)sn->wd_usec);
+	if (sn->fdstore != 0)
+		xasprintf(&env[n++], "FDSTORE=%llu",
+		    (unsigned long long)sn->fdstore);
+	return (n);
 }
 
 /* Send head and a STATUS= line. */

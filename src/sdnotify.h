@@ -106,6 +106,34 @@ int		 sdnotify_sendf(struct sdnotify *sn, const char *head,
  */
 int		 sdnotify_watchdog_start(struct sdnotify *sn,
 		    uint64_t interval_usec);
+/*
+ * Send msg (complete assignments, e.g. "FDSTORE=1\nFDNAME=x\n") with
+ * the nfds descriptors of fds attached (SCM_RIGHTS; nfds may be 0), as
+ * sd_pid_notify_with_fds(3) does: systemd keeps them in the service's
+ * fd store and passes them back on the next start (LISTEN_FDS).
+ * Returns 0 if sent (or sn is NULL), -1 if the send failed (logged once
+ * as sdnotify_send()'s failures are).
+ */
+int		 sdnotify_send_fds(struct sdnotify *sn, const char *msg,
+		    const int *fds, size_t nfds);
+/*
+ * Return the size of systemd's fd store, from $FDSTORE (systemd 254 and
+ * later set it when FileDescriptorStoreMax= is not 0; the unit may set
+ * it for an older systemd): 0 when unset or not a number (or sn NULL),
+ * in which case nothing should be sent with FDSTORE=1.
+ */
+uint64_t	 sdnotify_fdstore_max(const struct sdnotify *sn);
+/*
+ * Write into env (room for max entries) the variables a successor
+ * process started by this one needs to speak to the same manager:
+ * "NOTIFY_SOCKET=...", and "WATCHDOG_USEC=..." and "FDSTORE=..." when
+ * set (sdnotify_from_env() removed them from this process's
+ * environment).  No WATCHDOG_PID: the successor pets too.  The strings
+ * are allocated; the caller frees them.  Returns the number written (0
+ * for a NULL sn).
+ */
+size_t		 sdnotify_env(const struct sdnotify *sn, char **env,
+		    size_t max);
 /* Return the watchdog interval in usec, 0 if none runs (or sn NULL). */
 uint64_t	 sdnotify_watchdog_usec(const struct sdnotify *sn);
 /* Return the number of failed sends so far (0 if sn is NULL). */

@@ -5,6 +5,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -247,6 +248,77 @@ test_sdnotify_send_path(void)
 	rmdir(dir);
 }
 
+/*
+ * FDSTORE=1 with a descriptor attached: the manager receives the text
+ * and a descriptor of the same socket; the environment a successor
+ * needs names the socket and the store's size.
+ */
+static void
+test_sdnotify_send_fds(void)
+{
+	struct sdnotify	*sn;
+	struct msghdr	 mh;
+	struct iovec	 iov;
+	struct cmsghdr	*cm;
+	struct stat	 a, b;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	char		 dir[64], path[128];
+	char		 buf[SDNOTIFY_MSGLEN], *env[3];
+	int		 fd, s, got = -1;
+	ssize_t		 n;
+	size_t		 i, nenv;
+
+	temp_path(dir, sizeof(dir), path, sizeof(path));
+	fd = listener(path);
+	CU_ASSERT_FATAL(fd != -1);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_FATAL(s != -1);
+	setenv("NOTIFY_SOCKET", path, 1);
+	setenv("FDSTORE", "16", 1);
+	sn = sdnotify_from_env(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sn);
+	CU_ASSERT_EQUAL(sdnotify_fdstore_max(sn), 16);
+	CU_ASSERT_PTR_NULL(getenv("FDSTORE"));
+	CU_ASSERT_EQUAL(sdnotify_send_fds(sn, "FDSTORE=1\nFDNAME=tcp/1/a/b\n",
+	    &s, 1), 0);
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = buf;
+	iov.iov_len = sizeof(buf) - 1;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof(cbuf.buf);
+	n = recvmsg(fd, &mh, 0);
+	CU_ASSERT_FATAL(n > 0);
+	buf[n] = '\0';
+	CU_ASSERT_STRING_EQUAL(buf, "FDSTORE=1\nFDNAME=tcp/1/a/b\n");
+	cm = CMSG_FIRSTHDR(&mh);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cm);
+	CU_ASSERT_EQUAL(cm->cmsg_type, SCM_RIGHTS);
+	memcpy(&got, CMSG_DATA(cm), sizeof(got));
+	CU_ASSERT_EQUAL(fstat(s, &a), 0);
+	CU_ASSERT_EQUAL(fstat(got, &b), 0);
+	CU_ASSERT_EQUAL(a.st_ino, b.st_ino);
+	close(got);
+	nenv = sdnotify_env(sn, env, 3);
+	CU_ASSERT_EQUAL(nenv, 2);
+	snprintf(buf, sizeof(buf), "NOTIFY_SOCKET=%s", path);
+	CU_ASSERT_STRING_EQUAL(env[0], buf);
+	CU_ASSERT_STRING_EQUAL(env[1], "FDSTORE=16");
+	for (i = 0; i < nenv; i++)
+		free(env[i]);
+	CU_ASSERT_EQUAL(sdnotify_env(NULL, env, 3), 0);
+	CU_ASSERT_EQUAL(sdnotify_fdstore_max(NULL), 0);
+	sdnotify_free(sn);
+	close(s);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* An abstract name reaches the socket bound to it. */
 static void
 test_sdnotify_send_abstract(void)
@@ -448,6 +520,7 @@ static const struct tu_case cases[] = {
 	{ "watchdog variables", test_sdnotify_watchdog_parse },
 	{ "send to a path", test_sdnotify_send_path },
 	{ "send to an abstract name", test_sdnotify_send_abstract },
+	{ "descriptors for the fd store", test_sdnotify_send_fds },
 	{ "send errors", test_sdnotify_errors },
 	{ "from the environment, watchdog", test_sdnotify_from_env },
 	{ NULL, NULL }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # test_sigterm: SIGTERM (and SIGINT) stop kuproxy with exit status 0 within
-# 2 s, even with relayed connections open.
+# 2 s, even with relayed connections open that never end: the drain
+# (--shutdown-grace 1s here) ends at its bound and closes them.
 . "$(dirname "$0")/lib.sh"
 kp_init sigterm
 kp_topology
@@ -37,7 +38,7 @@ kp_stop_with() {
 }
 
 for sig in TERM INT; do
-	kp_start
+	kp_start --shutdown-grace 1s
 	port=$(kp_wait_svc default/web:p 1) || kp_die "service default/web:p never appeared"
 	mkfifo "$KP_TMP/ctl.$sig"
 	kp_client "$KP_CLI" hold --target "$KP_NODE_IP:$port" --count 5 \

@@ -72,7 +72,7 @@ else
 fi
 
 # The three capabilities, no more, and the notify protocol.
-for kv in 'Type=notify' 'NotifyAccess=main' \
+for kv in 'Type=notify' 'NotifyAccess=all' 'FileDescriptorStoreMax=16384' \
     'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_NET_RAW' \
     'AmbientCapabilities=CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_NET_RAW'; do
 	if grep -qxF "$kv" "$unit"; then

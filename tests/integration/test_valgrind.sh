@@ -35,7 +35,8 @@ ip netns exec "$KP_NODE" valgrind --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
     "$KUPROXY" --services-file "$KP_SVCFILE" \
     --metrics-bind-address "$KP_METRICS" --healthz-bind-address "$KP_HEALTHZ" \
-    --state-dir "$KP_TMP/state" -v 2 >>"$KP_LOG" 2>&1 &
+    --state-dir "$KP_TMP/state" --shutdown-grace 2s -v 2 \
+    >>"$KP_LOG" 2>&1 &
 KP_PID=$!
 KP_PIDS="$KP_PIDS $KP_PID"
 kp_until 300 kp_node curl -sf -m 1 -o /dev/null "$KP_URL" ||
@@ -66,7 +67,8 @@ for u in "$KP_METRICS/metrics" "$KP_METRICS/configz" "$KP_METRICS/healthz" \
 	esac
 done
 
-# A connection left open at shutdown, and a reload that removes the UDP
+# A connection left open at shutdown (closed at the 2 s grace bound of
+# the drain), and a reload that removes the UDP
 # Service (its relay and flows are torn down while the daemon runs).
 mkfifo "$KP_TMP/ctl"
 kp_client "$KP_CLI" hold --target "$KP_NODE_IP:$port" --count 3 \
