@@ -42,6 +42,7 @@ void		 proxy_udp_close(struct proxy_udp *);
  */
 void		 proxy_udp_set_idle_timeout(struct proxy_udp *,
 		    uint64_t idle_ms);
+/*
  * Stop reading new datagrams from the service socket (a successor
  * process reads them now); the flows go on relaying replies through it
  * until they expire.  Idempotent.
