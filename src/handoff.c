@@ -185,31 +185,36 @@ handoff_client_cb(evutil_socket_t fd, short ev, void *arg)
 	handoff_client_free(c);
 }
 
-/* Send every listener to a new client, then wait for its DONE. */
+/*
+ * A new client's HELLO arrived, or HANDOFF_TIMEOUT passed without it:
+ * send it every listener, then wait for its DONE.  The sends have a
+ * deadline each (SO_SNDTIMEO) and the successor reads them at once.
+ */
 static void
-handoff_serve(struct handoff *h, int fd)
+handoff_hello_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	struct handoff_client	*c;
+	struct handoff_client	*c = arg;
+	struct handoff		*h = c->h;
 	struct handoff_batch	*b;
-	struct ucred		 cr;
-	socklen_t		 len = sizeof(cr);
+	struct timeval		 tv = { HANDOFF_TIMEOUT, 0 };
 	char			 buf[64], end[32];
-	ssize_t			 n;
+	ssize_t			 n = -1;
 
-	c = xcalloc(1, sizeof(*c));
-	c->h = h;
-	c->fd = fd;
-	LIST_INSERT_HEAD(&h->clients, c, entry);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
-		c->pid = cr.pid;
-	/* The HELLO comes with the connect: this blocks 5 s at worst. */
-	handoff_timeouts(fd);
-	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	if (ev & EV_READ) {
+		n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			if (event_add(c->ev, &tv) == -1)
+				handoff_client_free(c);
+			return;
+		}
+	}
 	if (n <= 0 || (buf[n] = '\0', strcmp(buf, "HELLO\n") != 0)) {
 		log_warnx("hand-off: process %ld: no HELLO", (long)c->pid);
 		handoff_client_free(c);
 		return;
 	}
+	event_free(c->ev);
+	c->ev = NULL;
 	b = xcalloc(1, sizeof(*b));
 	b->fd = fd;
 	b->len = (size_t)snprintf(b->text, sizeof(b->text), "FDS\n");
@@ -229,6 +234,29 @@ handoff_serve(struct handoff *h, int fd)
 	c->ev = event_new(h->base, fd, EV_READ | EV_PERSIST,
 	    handoff_client_cb, c);
 	if (c->ev == NULL || event_add(c->ev, NULL) == -1) {
+		log_warnx("hand-off: event_add failed");
+		handoff_client_free(c);
+	}
+}
+
+/* A new client: wait for its HELLO on the loop, never blocking it. */
+static void
+handoff_serve(struct handoff *h, int fd)
+{
+	struct handoff_client	*c;
+	struct ucred		 cr;
+	struct timeval		 tv = { HANDOFF_TIMEOUT, 0 };
+	socklen_t		 len = sizeof(cr);
+
+	c = xcalloc(1, sizeof(*c));
+	c->h = h;
+	c->fd = fd;
+	LIST_INSERT_HEAD(&h->clients, c, entry);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
+		c->pid = cr.pid;
+	handoff_timeouts(fd);
+	c->ev = event_new(h->base, fd, EV_READ, handoff_hello_cb, c);
+	if (c->ev == NULL || event_add(c->ev, &tv) == -1) {
 		log_warnx("hand-off: event_add failed");
 		handoff_client_free(c);
 	}

@@ -2,12 +2,14 @@
  * test_handoff.c: the hand-off protocol between two processes: 100
  * listening sockets (two batches and a bit) received with their names by
  * a forked child, DONE heard with the child's pid, a child that goes
- * away without DONE leaving the server serving, a stale socket file
- * removed, and no predecessor at all.
+ * away without DONE leaving the server serving, a client that never
+ * speaks not stalling the server's loop, a stale socket file removed,
+ * and no predecessor at all.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
@@ -155,6 +157,78 @@ test_handoff_two_processes(void)
 	rmdir(dir);
 }
 
+/* A timer of the stall test: note the time it fired, leave the loop. */
+static void
+on_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	struct timeval	*at = arg;
+
+	gettimeofday(at, NULL);
+}
+
+/*
+ * A client that connects and never says HELLO: the server's loop goes
+ * on (a 100 ms timer fires on time) and a real successor still takes
+ * over meanwhile.
+ */
+static void
+test_handoff_silent_client(void)
+{
+	struct event_base	*base;
+	struct handoff		*h;
+	struct handoff_ops	 ops;
+	struct sockaddr_un	 sun;
+	struct event		*tick;
+	struct timeval		 t0, at, tv = { 0, 100000 }, stop = { 0, 400000 };
+	char			 dir[] = "/tmp/kuproxy-test-handoff.XXXXXX";
+	char			 err[HANDOFF_ERRLEN];
+	long			 ms;
+	pid_t			 pid;
+	int			 i, silent;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	for (i = 0; i < NSOCKS; i++)
+		CU_ASSERT_FATAL((socks[i] = socket(AF_INET, SOCK_STREAM, 0))
+		    != -1);
+	base = event_base_new();
+	memset(&ops, 0, sizeof(ops));
+	ops.listeners = listeners;
+	ops.successor = on_successor;
+	ops.arg = base;
+	h = handoff_new(base, dir, &ops, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_EQUAL(handoff_publish(h), 0);
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/handoff.sock", dir);
+	silent = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	CU_ASSERT_EQUAL_FATAL(connect(silent, (struct sockaddr *)&sun,
+	    sizeof(sun)), 0);
+	memset(&at, 0, sizeof(at));
+	tick = evtimer_new(base, on_tick, &at);
+	evtimer_add(tick, &tv);
+	gettimeofday(&t0, NULL);
+	event_base_loopexit(base, &stop);
+	event_base_dispatch(base);
+	CU_ASSERT_FATAL(at.tv_sec != 0);
+	ms = (at.tv_sec - t0.tv_sec) * 1000 + (at.tv_usec - t0.tv_usec) / 1000;
+	CU_ASSERT(ms < 300);
+	/* The silent client still connected: a successor takes over. */
+	pid = run_child(base, dir, 1);
+	CU_ASSERT(pid > 0);
+	CU_ASSERT_EQUAL(nsuccessors, 1);
+	CU_ASSERT_EQUAL(successor, pid);
+
+	close(silent);
+	event_free(tick);
+	handoff_free(h);
+	event_base_free(base);
+	for (i = 0; i < NSOCKS; i++)
+		close(socks[i]);
+	rmdir(dir);
+}
+
 /* No predecessor; a stale socket file (nobody listens) is removed. */
 static void
 test_handoff_no_predecessor(void)
@@ -187,6 +261,8 @@ test_handoff_no_predecessor(void)
 
 static const struct tu_case cases[] = {
 	{ "two processes", test_handoff_two_processes },
+	{ "a silent client does not stall the loop",
+	    test_handoff_silent_client },
 	{ "no predecessor, stale socket", test_handoff_no_predecessor },
 	{ NULL, NULL }
 };
