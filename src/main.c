@@ -70,6 +70,7 @@ struct main_ctx {
 	struct model		*model;
 	struct proxier		*proxier;
 	struct reload		*reload;	/* NULL: no --config file */
+	struct metrics		*metrics;	/* health and metrics servers */
 	char			*source;	/* for STATUS= lines */
 	struct sdnotify		*notify;	/* NULL: not Type=notify */
 	char			 status[SDNOTIFY_MSGLEN]; /* last sent */
@@ -89,6 +90,7 @@ struct main_life {
 	pid_t			 upgrade_pid;	/* 0: none */
 	uint64_t		 upgrade_deadline_ms;
 	int			 retired;	/* a successor serves */
+	int			 idle;		/* drained, waiting for SIGTERM */
 };
 
 static void	main_life_ready(struct main_ctx *);
@@ -215,13 +217,39 @@ main_rlimit(void)
 	log_info("open files limit: %llu", (unsigned long long)rl.rlim_cur);
 }
 
-/* The drain is over: leave the loop; teardown follows in main. */
+/*
+ * The drain is over: leave the loop; teardown follows in main.  But a
+ * container's main process (PID 1) whose listeners a successor took
+ * stays, idle, until SIGTERM: its exit would have the kubelet restart
+ * the container while its pod exists (a DaemonSet rolled with
+ * maxSurge), and the restarted kuproxy would take the sockets back.
+ * Idle, it gives up the health and metrics ports (the successor binds
+ * them), the hand-off socket, the config watch and the API watch.
+ */
 static void
 main_drained(void *arg)
 {
-	struct main_ctx	*ctx = arg;
+	struct main_ctx		*ctx = arg;
+	struct main_life	*life = ctx->life;
 
-	event_base_loopbreak(ctx->base);
+	if (!life->retired || getpid() != 1) {
+		event_base_loopbreak(ctx->base);
+		return;
+	}
+	life->idle = 1;
+	handoff_free(life->handoff);
+	life->handoff = NULL;
+	reload_free(ctx->reload);
+	ctx->reload = NULL;
+	metrics_set_watch(ctx->metrics, NULL);
+	metrics_free(ctx->metrics);
+	ctx->metrics = NULL;
+	k8s_watch_free(ctx->watch);
+	ctx->watch = NULL;
+	svcfile_free(ctx->svcfile);
+	ctx->svcfile = NULL;
+	log_info("drained after the hand-off: idle until SIGTERM (PID 1: an "
+	    "exit would restart this container)");
 }
 
 /*
@@ -236,6 +264,12 @@ main_sigterm(evutil_socket_t sig, short ev, void *arg)
 	struct main_ctx	*ctx = arg;
 	char		 buf[128], why[32];
 
+	if (ctx->life->idle) {
+		log_info("signal %d: stopping (idle since the hand-off)",
+		    (int)sig);
+		event_base_loopbreak(ctx->base);
+		return;
+	}
 	if (drain_active(ctx->life->drain)) {
 		if (sig == SIGINT) {
 			log_info("signal %d again: stopping now", (int)sig);
@@ -683,7 +717,6 @@ main_run(struct kp_config *cfg)
 	struct loop		*loop;
 	struct model		*model;
 	struct proxier		*proxier;
-	struct metrics		*metrics;
 	struct event		*sigs[3];
 	char			 err[CONFIG_ERRLEN];
 	size_t			 i;
@@ -715,7 +748,7 @@ main_run(struct kp_config *cfg)
 	obs.arg = &ctx;
 	proxier_set_observer(proxier, &obs);
 	main_life_init(&ctx, cfg);
-	metrics = metrics_new(ctx.base, proxier, cfg);
+	ctx.metrics = metrics_new(ctx.base, proxier, cfg);
 	if (cfg->services_file != NULL) {
 		ctx.svcfile = svcfile_new(ctx.base, cfg->services_file, model);
 		if (ctx.svcfile == NULL)
@@ -724,9 +757,9 @@ main_run(struct kp_config *cfg)
 	} else {
 		ctx.watch = main_watch(ctx.base, cfg, model, proxier,
 		    &ctx.source);
-		metrics_set_watch(metrics, ctx.watch);
+		metrics_set_watch(ctx.metrics, ctx.watch);
 	}
-	ctx.reload = reload_new(ctx.base, cfg, proxier, metrics);
+	ctx.reload = reload_new(ctx.base, cfg, proxier, ctx.metrics);
 	main_notify_waiting(&ctx);
 	sigs[0] = evsignal_new(ctx.base, SIGTERM, main_sigterm, &ctx);
 	sigs[1] = evsignal_new(ctx.base, SIGINT, main_sigterm, &ctx);
@@ -743,9 +776,9 @@ main_run(struct kp_config *cfg)
 	main_life_free(&ctx);
 	svcfile_free(ctx.svcfile);
 	reload_free(ctx.reload);
-	metrics_set_watch(metrics, NULL);
+	metrics_set_watch(ctx.metrics, NULL);
 	k8s_watch_free(ctx.watch);
-	metrics_free(metrics);
+	metrics_free(ctx.metrics);
 	proxier_set_observer(proxier, NULL);
 	proxier_free(proxier);
 	model_free(model);

@@ -24,7 +24,12 @@
 #      a Service deleted leaves the store (FDSTOREREMOVE=1);
 #  (5) SIGUSR2 after the binary was replaced by one that fails: the new
 #      file is the one started, it exits, and the old process logs it and
-#      goes on serving (healthy, no failed connection).
+#      goes on serving (healthy, no failed connection);
+#  (6) a container's main process (PID 1, in its own PID namespace) whose
+#      listeners a successor took does not exit after its drain (the
+#      kubelet would restart the container and the restarted kuproxy
+#      would take the sockets back): it stays idle, gives up the health
+#      port (the successor binds it) and stops at once on SIGTERM.
 . "$(dirname "$0")/lib.sh"
 kp_init handoff
 command -v iptables-save >/dev/null 2>&1 || { echo "SKIP: $KP_NAME (needs iptables)"; exit 77; }
@@ -317,4 +322,64 @@ wait "$STEADY_PID"
 kph_verdict broken
 kp_check "(5) the old process still runs" kp_alive
 kp_eq "(5) /healthz" 200 "$(kph_healthz "$KP_HEALTHZ")"
+# ---- (6) PID 1: idle after the hand-off, until SIGTERM ----------------
+kp_stop
+command -v unshare >/dev/null 2>&1 || kp_die "(6) needs unshare (util-linux)"
+HA=127.0.0.1:10456
+MA=127.0.0.1:10449
+# kph_start_at LOG [ARGS...]: a kuproxy on health $HA and metrics $MA.
+kph_start_at() {
+	local log=$1
+	shift
+	ip netns exec "$KP_NODE" "$@" \
+	    --services-file "$KP_SVCFILE" --bind-address 0.0.0.0 \
+	    --metrics-bind-address "$MA" --healthz-bind-address "$HA" \
+	    --state-dir "$KP_TMP/state" --shutdown-grace 2s -v 4 \
+	    >>"$log" 2>&1 &
+}
+# kph_tcp4: four connections to web, all answered.
+kph_tcp4() {
+	local r
+	r=$(kp_client "$KP_CLI" dist --target 198.19.0.10:80 --count 4) || return 1
+	[ "$(echo "$r" | kp_json 'd["ok"]')" = 4 ]
+}
+kph_start_at "$KP_TMP/kuproxy-pid1.log" unshare --pid --fork --kill-child \
+    "$KUPROXY"
+ushr=$!
+KP_PIDS="$KP_PIDS $ushr"
+kp_until 50 eval '[ "$(kph_healthz "$HA")" = 200 ]' ||
+    kp_die "(6) the PID 1 kuproxy never served"
+a=$(pgrep -P "$ushr" | head -n 1)
+[ -n "$a" ] || kp_die "(6) no kuproxy under unshare"
+kp_check "(6) the first kuproxy is PID 1 in its namespace" \
+    grep -q '^NSpid:.*[[:space:]]1$' "/proc/$a/status"
+kph_start_at "$KP_TMP/kuproxy-b.log" "$KUPROXY"
+b=$!
+KP_PIDS="$KP_PIDS $b"
+if kp_until 100 grep -q "idle until SIGTERM" "$KP_TMP/kuproxy-pid1.log"; then
+	kp_ok "(6) PID 1 drained after the hand-off and stays idle"
+else
+	kp_fail "(6) PID 1 after the hand-off: $(tail -n 5 "$KP_TMP/kuproxy-pid1.log")"
+fi
+sleep 1
+kp_check "(6) PID 1 still runs a second after its drain" kill -0 "$a"
+# The successor binds the health port the idle one gave up (it retries
+# every 5 s): a 200 there is the successor's.
+kp_until 120 eval '[ "$(kph_healthz "$HA")" = 200 ]' ||
+    kp_fail "(6) the successor never bound the health port"
+kp_check "(6) the successor bound the health port" \
+    grep -q "10456" "$KP_TMP/kuproxy-b.log"
+kp_check "(6) the successor serves TCP" kph_tcp4
+kp_check "(6) the successor serves UDP" kph_udp
+kill -TERM "$a"
+if kp_until 30 kp_exited "$a"; then
+	kp_ok "(6) the idle PID 1 stopped at once on SIGTERM"
+else
+	kp_fail "(6) the idle PID 1 did not stop within 3 s of SIGTERM"
+fi
+wait "$ushr" 2>/dev/null
+kp_check "(6) the successor still serves after that" kph_tcp4
+kill -TERM "$b"
+kp_until 50 kp_exited "$b" || kill -KILL "$b" 2>/dev/null
+wait "$b" 2>/dev/null
 kp_finish
