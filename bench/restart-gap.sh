@@ -7,7 +7,7 @@
 # the EXIT trap deletes; every wait is bounded.  Run by hand:
 #
 #   bench/restart-gap.sh [-r ROUNDS] [-p "PEERS"] [-d SECONDS] [-b SECONDS]
-#                        [-R RATE] [-s STREAMS] [-o CSV]
+#                        [-R RATE] [-s STREAMS] [-g GRACE] [-o CSV]
 #
 #   -r  rounds per proxy (3)
 #   -p  proxies (kuproxy kube-proxy); kube-proxy needs the binary of
@@ -15,6 +15,9 @@
 #   -d  seconds of load per round (10); the restart comes -b seconds (2)
 #       after the load has started
 #   -R  new connections per second (250); -s long streams (8)
+#   -g  kuproxy's --shutdown-grace (5s): after SIGTERM it drains, still
+#       accepting, for up to this long before it exits (the DaemonSet's
+#       default is 30s; the gap after the exit does not depend on it)
 #   -o  CSV of every round (default /tmp/kpm-restart-gap-PID.csv, kept)
 #
 # Topology (tests/e2e/lib.sh's, with this script's own names, ID = PID):
@@ -47,8 +50,9 @@ DUR=10
 BEFORE=2
 RATE=250
 STREAMS=8
+GRACE=5s
 CSV=/tmp/kpm-restart-gap-$$.csv
-while getopts r:p:d:b:R:s:o:h o; do
+while getopts r:p:d:b:R:s:g:o:h o; do
 	case $o in
 	r) ROUNDS=$OPTARG ;;
 	p) PEERS=$OPTARG ;;
@@ -56,6 +60,7 @@ while getopts r:p:d:b:R:s:o:h o; do
 	b) BEFORE=$OPTARG ;;
 	R) RATE=$OPTARG ;;
 	s) STREAMS=$OPTARG ;;
+	g) GRACE=$OPTARG ;;
 	o) CSV=$OPTARG ;;
 	*) sed -n 2,20p "$0"; exit 2 ;;
 	esac
@@ -110,7 +115,7 @@ rg_args() {
 		    --metrics-bind-address 127.0.0.1:10249
 		    --healthz-bind-address 127.0.0.1:10256
 		    --hostname-override "$KE_NODE_NAME"
-		    --state-dir "$KP_TMP/state" -v 2)
+		    --state-dir "$KP_TMP/state" --shutdown-grace "$GRACE" -v 2)
 		;;
 	kube-proxy)
 		PEER_ARGS=("$KUBE_PROXY" --proxy-mode=userspace
@@ -124,10 +129,10 @@ rg_args() {
 	esac
 }
 
-# rg_stop: SIGTERM the proxy, wait (15 s, then SIGKILL) and reap it.
+# rg_stop: SIGTERM the proxy, wait (60 s, then SIGKILL) and reap it.
 rg_stop() {
 	[ -n "$PID" ] || return 0
-	"$KP_PY" "$GAP" term "$PID" 15 >/dev/null || kill -KILL "$PID" 2>/dev/null
+	"$KP_PY" "$GAP" term "$PID" 60 >/dev/null || kill -KILL "$PID" 2>/dev/null
 	wait "$PID" 2>/dev/null
 	KP_PIDS=$(echo " $KP_PIDS " | sed "s/ $PID / /")
 	PID=
@@ -146,9 +151,9 @@ rg_round() {
 	kp_until 100 test -e "$base.ready" || kp_die "steady.py not ready (see $base.err)"
 	sleep "$BEFORE"
 	old=$PID
-	times=$("$KP_PY" "$GAP" term "$old" 15) || {
+	times=$("$KP_PY" "$GAP" term "$old" 60) || {
 		kill -KILL "$old" 2>/dev/null
-		kp_die "$peer (pid $old) still running 15 s after SIGTERM"
+		kp_die "$peer (pid $old) still running 60 s after SIGTERM"
 	}
 	rg_spawn "$peer"
 	wait "$old" 2>/dev/null
