@@ -197,14 +197,52 @@ env_wait_ended(struct env *e, const char *prefix, int n)
 	return (env_wait_for(e, fake_ended, "ended calls", prefix, n));
 }
 
-/* Return restore input n of IPv4 (caller frees), "" if none. */
+/*
+ * Return restore input n of IPv4 (caller frees) once that restore has
+ * exited, "" if it has not within 10 s.  The loop runs meanwhile: it
+ * feeds the restore's stdin (a loaded machine is slow).
+ */
 static char *
 env_restore_in(struct env *e, int n)
 {
-	char	name[64], *s;
+	char	name[64], end[64], *s;
+	int	i;
 
 	snprintf(name, sizeof(name), "iptables.restore.%d.in", n);
-	s = fake_read(&e->f, name);
+	snprintf(end, sizeof(end), "iptables.restore.%d.end", n);
+	for (i = 0; i < 2000; i++) {
+		if ((s = fake_read(&e->f, end)) != NULL) {
+			free(s);
+			s = fake_read(&e->f, name);
+			return (s != NULL ? s : xstrdup(""));
+		}
+		event_base_loop(e->base, EVLOOP_NONBLOCK);
+		usleep(5000);
+	}
+	fprintf(stderr, "timed out waiting for the end of %s\n", name);
+	return (xstrdup(""));
+}
+
+/*
+ * Return what a streaming restore n (kept open) has read so far, once
+ * it holds want, or after 10 s (caller frees; "" if nothing).
+ */
+static char *
+env_stream_in(struct env *e, int n, const char *want)
+{
+	char	name[64], *s = NULL;
+	int	i;
+
+	snprintf(name, sizeof(name), "iptables.restore.%d.in", n);
+	for (i = 0; i < 2000; i++) {
+		free(s);
+		if ((s = fake_read(&e->f, name)) != NULL &&
+		    strstr(s, want) != NULL)
+			return (s);
+		event_base_loop(e->base, EVLOOP_NONBLOCK);
+		usleep(5000);
+	}
+	fprintf(stderr, "timed out waiting for %s in %s\n", want, name);
 	return (s != NULL ? s : xstrdup(""));
 }
 
@@ -274,6 +312,47 @@ env_seen(struct env *e, struct seen *s)
 {
 	memset(s, 0, sizeof(*s));
 	proxier_foreach_port(e->p, seen_cb, s);
+}
+
+/* Return 1 if a TCP socket can bind 0.0.0.0:port now. */
+static int
+tcp_bindable(uint16_t port)
+{
+	struct sockaddr_in	sin;
+	int			fd, one = 1, rv;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return (0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	rv = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+	close(fd);
+	return (rv);
+}
+
+/*
+ * Return the first of n consecutive free TCP ports, looking from a
+ * start picked by the pid within [lo, lo + 10 * slots); a busy machine
+ * may hold any one of them as a client's local port.
+ */
+static uint16_t
+free_ports(uint16_t lo, int slots, int n)
+{
+	int		i, j, k;
+	uint16_t	base;
+
+	for (i = 0; i < slots; i++) {
+		k = (int)((getpid() + i) % slots);
+		base = (uint16_t)(lo + k * 10);
+		for (j = 0; j < n && tcp_bindable((uint16_t)(base + j)); j++)
+			;
+		if (j == n)
+			return (base);
+	}
+	CU_FAIL_FATAL("no free port range");
+	return (0);
 }
 
 /* Return 1 if a TCP connect to 127.0.0.1:port is accepted. */
@@ -560,7 +639,7 @@ env_stage(struct env *e, int nrestores)
 	env_seen(e, &s);
 	CU_ASSERT_EQUAL(s.n, 1);
 	CU_ASSERT_FATAL(env_wait_calls(e, "iptables.restore", nrestores + 1));
-	return (env_restore_in(e, nrestores + 1));
+	return (env_stream_in(e, nrestores + 1, "\"default/b:p\" -p udp"));
 }
 
 /* A staged file rejected: its ports closed, its streamed rules deleted. */
@@ -640,7 +719,7 @@ test_proxier_persisted_ports(void)
 {
 	struct env	 e;
 	struct seen	 s;
-	uint16_t	 base = 41000 + (uint16_t)(getpid() % 2000) * 10;
+	uint16_t	 base = free_ports(41000, 1000, 10);
 	char		 range[32], line[64];
 
 	snprintf(range, sizeof(range), "%u-%u", base, base + 9);
@@ -677,7 +756,7 @@ test_proxier_live_setters(void)
 {
 	struct env	 e;
 	struct seen	 s;
-	uint16_t	 base = 45000 + (uint16_t)(getpid() % 1000) * 10;
+	uint16_t	 base = free_ports(51000, 900, 10);
 	char		 range[32];
 	int		 n, i;
 

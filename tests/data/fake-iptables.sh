@@ -23,7 +23,8 @@
 #   delay-S, delay-restore, delay-conntrack
 #                         seconds that "-S", a restore, conntrack sleep
 # Every call, of any kind, also appends "NAME ARGS..." when it starts and
-# "NAME end" when it exits to the file calls, so their order shows.
+# "NAME end" when it exits to the file calls, so their order shows, and
+# makes FAM.KIND.N.end then.
 dir=${FAKE_IPT_DIR:?FAKE_IPT_DIR not set}
 cmd=${0##*/}
 case $cmd in
@@ -43,7 +44,7 @@ echo "$cmd $*" >> "$dir/calls"
 # The count last: a test that sees it may read the args and calls.
 echo "$n" > "$dir/$fam.$kind.count.tmp"
 mv "$dir/$fam.$kind.count.tmp" "$dir/$fam.$kind.count"
-trap 'echo "$cmd end" >> "$dir/calls"' EXIT
+trap 'echo "$cmd end" >> "$dir/calls"; : > "$dir/$fam.$kind.$n.end"' EXIT
 case $kind in
 restore|conntrack)
 	d=$(cat "$dir/delay-$kind" 2>/dev/null) ;;
