@@ -10,8 +10,8 @@
 CASES="clusterip host_clusterip named_ports unnamed_port no_endpoints
 no_endpoints_udp notready_only affinity affinity_timeout udp_small
 udp_1472 udp_8k udp_64k nodeport nodeport_host externalip lb_ingress
-headless externalname no_selector endpoint_churn service_delete
-halfclose dead_endpoints multiproto ports100 stale_rule kubernetes
+headless externalname no_selector endpoint_churn endpoint_replaced
+service_update service_delete halfclose dead_endpoints multiproto ports100 stale_rule health_endpoints kubernetes
 restart"
 
 # --- probes taking SIDE first (for cf_same / cf_differ / cf_await) ----
@@ -308,11 +308,16 @@ case_endpoint_churn() {
 }
 
 # A held connection through a Service that is deleted, then new ones.
+# p_hold_start SIDE TARGET [--udp]: a held connection (or UDP flow) in
+# the background; p_hold_result SIDE lets it send again, prints how it
+# went.
 p_hold_start() {
-	rm -f "$KP_TMP/hold-$1.ready" "$KP_TMP/hold-$1.go"
-	cf_probe "$1" hold --target 198.19.1.22:80 --timeout 5 \
+	rm -f "$KP_TMP/hold-$1.ready" "$KP_TMP/hold-$1.go" "$KP_TMP/hold-$1.out"
+	cf_probe "$1" hold --target "$2" --timeout 5 "${@:3}" \
 	    --ready "$KP_TMP/hold-$1.ready" --go "$KP_TMP/hold-$1.go" \
 	    >"$KP_TMP/hold-$1.out" &
+	kp_wait_file "$KP_TMP/hold-$1.ready" 100 ||
+	    cf_fail "$1: the held connection did not start: $(cat "$KP_TMP/hold-$1.out")"
 }
 p_hold_result() {
 	touch "$KP_TMP/hold-$1.go"
@@ -327,9 +332,7 @@ case_service_delete() {
 	cf_await 20 2 p_nrules default/del:p
 	sleep 1
 	for s in $CF_SIDES; do
-		p_hold_start "$s"
-		kp_wait_file "$KP_TMP/hold-$s.ready" 100 ||
-		    cf_fail "$s: the held connection did not start: $(cat "$KP_TMP/hold-$s.out")"
+		p_hold_start "$s" 198.19.1.22:80
 	done
 	cf_del del
 	cf_await 20 0 p_nrules default/del:p
@@ -337,6 +340,62 @@ case_service_delete() {
 	cf_same "new connections after the delete" "!timeout" \
 	    p_seq 198.19.1.22:80 1 --timeout 1
 	cf_same "a connection made before the delete" "held" p_hold_result
+}
+
+# Endpoints replaced: a connection made before goes on (neither closes
+# connections to an endpoint that is gone), new ones go to the new one.
+case_endpoint_replaced() {
+	local s
+
+	cf_svc repl --cip 198.19.1.30 --port p/80/TCP
+	cf_eps repl p/8083/TCP=198.18.1.2
+	cf_await 20 2 p_nrules default/repl:p
+	sleep 1
+	for s in $CF_SIDES; do
+		p_hold_start "$s" 198.19.1.30:80
+	done
+	cf_eps repl p/8080/TCP=198.18.1.3
+	cf_await 20 "b3=1" p_count 198.19.1.30:80 1
+	cf_same "new connections" "b3=2" p_count 198.19.1.30:80 2
+	cf_same "the connection to the endpoint that left" "held" p_hold_result
+	cf_del repl
+}
+
+# A Service changed (an externalIP added): kube-proxy closes the port's
+# listener and opens a new proxy port (any change, "sameConfig"), and
+# does not flush conntrack, so a UDP flow's next datagram still goes to
+# the old port and is lost; kuproxy keeps the proxy port (only a
+# protocol change replaces it) and the flow goes on.
+p_svc_udp() {
+	ke_must GET "$(cf_coll services)/upd" >/dev/null
+	ke_must PUT "$(cf_coll services)/upd" "$(printf '%s' "$KE_LAST" |
+	    "$KP_PY" -c 'import json, sys
+d = json.load(sys.stdin)
+d["spec"]["externalIPs"] = ["198.18.30.12"]
+print(json.dumps(d))')" >/dev/null
+}
+case_service_update() {
+	local s before_kp before_ku
+
+	cf_svc upd --cip 198.19.1.31 --port p/53/UDP
+	cf_eps upd p/8080/UDP=198.18.1.2
+	cf_await 20 "b2:ok" p_udp 198.19.1.31:53 16 1
+	before_kp=$(cf_pport kp default/upd:p)
+	before_ku=$(cf_pport ku default/upd:p)
+	for s in $CF_SIDES; do
+		p_hold_start "$s" 198.19.1.31:53 --udp
+	done
+	p_svc_udp
+	cf_await 20 5 p_nrules default/upd:p
+	cf_same "rules with the externalIP" 5 p_nrules default/upd:p
+	cf_same "a new UDP flow" "b2:ok" p_udp 198.19.1.31:53 16 1
+	cf_expect "the proxy port after the change (kube-proxy 1.20's behaviour)" \
+	    kp "new port" "$(p_port_kept kp "$before_kp" default/upd:p)"
+	cf_expect "the proxy port after the change (kuproxy's improvement)" \
+	    ku "same port" "$(p_port_kept ku "$before_ku" default/upd:p)"
+	cf_differ "the UDP flow from before the change" "second:timeout" "held" \
+	    p_hold_result
+	cf_del upd
 }
 
 # shutdown(SHUT_WR) by the client: kube-proxy closes both ways at the
@@ -411,7 +470,9 @@ case_ports100() {
 
 # A rule in KUBE-PORTALS-CONTAINER that no Service asks for (left by a
 # crash, a hand edit or an older version): kube-proxy only ever adds
-# rules (ensurePortals), kuproxy rewrites its chains at each sync.
+# rules (ensurePortals, every sync period), kuproxy's periodic sync
+# compares its chains with iptables-save and removes it (both run with
+# --iptables-sync-period 10s here).
 CF_STALE="-m comment --comment default/stale:p -p tcp -m tcp --dport 80 -d 198.19.9.9/32 -j REDIRECT --to-ports 1"
 p_stale() { cf_nrules "$1" default/stale:p; }
 case_stale_rule() {
@@ -422,16 +483,28 @@ case_stale_rule() {
 		cf_in "$s" iptables -w 5 -t nat -A KUBE-PORTALS-CONTAINER $CF_STALE
 	done
 	cf_same "the stray rule, added by hand" 1 p_stale
-	cf_svc trig --cip 198.19.1.28 --port p/80/TCP
-	cf_eps trig p/8080/TCP=198.18.1.2
-	cf_await 20 2 p_nrules default/trig:p
-	ke_wait 20 eval '[ "$(p_stale ku)" = 0 ]'
-	sleep 2
-	cf_differ "the stray rule after a sync" 1 0 p_stale
+	ke_wait 25 eval '[ "$(p_stale ku)" = 0 ]'
+	cf_await 20 2 p_nrules default/kubernetes:https
+	sleep 11
+	cf_differ "the stray rule after a periodic sync (10 s)" 1 0 p_stale
 	# shellcheck disable=SC2086
 	cf_in kp iptables -w 5 -t nat -D KUBE-PORTALS-CONTAINER $CF_STALE 2>/dev/null
-	cf_del trig
 }
+
+# What a DaemonSet's probes and a monitoring agent read: /proxyMode on
+# the metrics address, /healthz on the healthz address once synced.
+p_http() {
+	cf_in "$1" curl -s -m 5 -o "$KP_TMP/http-$1.body" -w '%{http_code} ' \
+	    "http://$2" 2>/dev/null
+	head -c 40 "$KP_TMP/http-$1.body" | tr -d '\n'
+}
+case_health_endpoints() {
+	cf_same "GET /proxyMode (metrics address)" "200 userspace" \
+	    p_http 127.0.0.1:10249/proxyMode
+	cf_same "GET /healthz (healthz address), status" "200" p_http_code \
+	    127.0.0.1:10256/healthz
+}
+p_http_code() { p_http "$@" | cut -d" " -f1; }
 
 # The apiserver's own Service, 198.19.0.1:443 -> 198.18.1.100:6443.
 p_kubernetes() {
@@ -453,7 +526,7 @@ case_kubernetes() {
 p_port_kept() {
 	local before=$2 after
 
-	after=$(cf_pport "$1" default/rst:p)
+	after=$(cf_pport "$1" "${3:-default/rst:p}")
 	[ -n "$after" ] || { echo "no rule"; return; }
 	[ "$after" = "$before" ] && echo "same port" || echo "new port"
 }
@@ -483,3 +556,4 @@ case_restart() {
 	    "same port" "$(p_port_kept ku "$before_ku")"
 	cf_del rst
 }
+

@@ -244,7 +244,8 @@ cf_start() {
 		    --bind-address 0.0.0.0 \
 		    --healthz-bind-address 127.0.0.1:10256 \
 		    --metrics-bind-address 127.0.0.1:10249 \
-		    --conntrack-max-per-core 0 -v 2 >>"$log" 2>&1 &
+		    --conntrack-max-per-core 0 --iptables-sync-period 10s \
+		    -v 2 >>"$log" 2>&1 &
 		pid=$!
 		;;
 	ku)
@@ -254,7 +255,7 @@ cf_start() {
 		    --bind-address 0.0.0.0 \
 		    --healthz-bind-address 127.0.0.1:10256 \
 		    --metrics-bind-address 127.0.0.1:10249 \
-		    --conntrack-max-per-core 0 \
+		    --conntrack-max-per-core 0 --iptables-sync-period 10s \
 		    --state-dir "$KP_TMP/state" -v 2 >>"$log" 2>&1 &
 		pid=$!
 		;;

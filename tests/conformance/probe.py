@@ -22,10 +22,11 @@ so that what kube-proxy and kuproxy did can be compared as strings.
   probe.py conc --target IP:PORT [--bind IP] [--count N]
       N connections started at once, each read to its first line;
       prints the outcomes counted, sorted, like count.
-  probe.py hold --target IP:PORT [--bind IP] --ready FILE --go FILE
+  probe.py hold --target IP:PORT [--bind IP] [--udp] --ready FILE --go FILE
       connect to an echo backend, check one echo, write FILE --ready,
       wait (60 s at most) until FILE --go exists, check a second echo;
-      prints "held" or what broke (first:..., second:...).
+      prints "held" or what broke (first:..., second:...).  With --udp,
+      one UDP socket (one flow) and the backend's "ID:" echo.
 """
 
 import argparse
@@ -189,12 +190,30 @@ def echo_ok(s, word):
         return err_kind(e)
 
 
-def cmd_hold(a):
+def udp_echo_ok(s, target, word):
     try:
-        s = connect(a)
+        s.sendto(word, hostport(target))
+        reply, _ = s.recvfrom(70000)
     except OSError as e:
-        return ["first:" + err_kind(e)]
-    r = echo_ok(s, b"first")
+        return err_kind(e)
+    return "ok" if reply.partition(b":")[2] == word else "garbled"
+
+
+def cmd_hold(a):
+    if a.udp:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(a.timeout)
+        s.bind((a.bind or "0.0.0.0", 0))
+        def echo(word):
+            return udp_echo_ok(s, a.target, word)
+    else:
+        try:
+            s = connect(a)
+        except OSError as e:
+            return ["first:" + err_kind(e)]
+        def echo(word):
+            return echo_ok(s, word)
+    r = echo(b"first")
     if r != "ok":
         return ["first:" + r]
     with open(a.ready, "w") as f:
@@ -202,7 +221,7 @@ def cmd_hold(a):
     end = time.monotonic() + 60
     while not os.path.exists(a.go) and time.monotonic() < end:
         time.sleep(0.05)
-    r = echo_ok(s, b"second")
+    r = echo(b"second")
     s.close()
     return ["held" if r == "ok" else "second:" + r]
 
@@ -220,6 +239,7 @@ def main():
     ap.add_argument("--bytes", type=int, default=1000)
     ap.add_argument("--ready")
     ap.add_argument("--go")
+    ap.add_argument("--udp", action="store_true")
     a = ap.parse_args()
     if a.cmd in ("tcp", "count"):
         words = cmd_tcp(a)
