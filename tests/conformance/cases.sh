@@ -163,7 +163,7 @@ p_aff_timeout() {
 }
 case_affinity_timeout() {
 	cf_eps afft p/8080/TCP=198.18.1.2,198.18.1.3
-	sleep 1
+	sleep 2
 	cf_svc afft --cip 198.19.1.9 --port p/80/TCP --affinity 2
 	cf_await 20 2 p_nrules default/afft:p
 	sleep 1
@@ -417,7 +417,7 @@ p_conc_timed() {
 	local t0 r
 
 	t0=$(date +%s%N)
-	r=$(cf_probe "$1" conc --target 198.19.1.24:80 --count 30 --timeout 15)
+	r=$(cf_probe "$1" conc --target 198.19.1.24:80 --count 30 --timeout 30)
 	cf_log "  ($1: 30 connections at once in $(kp_ms_since "$t0") ms)"
 	echo "$r"
 }

@@ -10,7 +10,8 @@
 # "N passed, N failed, N skipped"; exits 1 when a case failed, 0
 # otherwise.  Without root, or without the kube-proxy binary (the cache
 # of bench/build-kube-proxy.sh, or $KUBE_PROXY), kube-apiserver or etcd,
-# every case is skipped, saying why.  KP_KEEP=1 keeps the temp dir.
+# every case is skipped, saying why.  KP_KEEP=1 keeps the temp dir,
+# CF_VERBOSE=1 shows every check of every case.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +32,7 @@ t0=$(date +%s)
 skip_all() {
 	local c
 
+	echo "SKIP: conformance ($1)"
 	for c in $CASES; do
 		printf 'SKIP  %s\n' "$c"
 	done
