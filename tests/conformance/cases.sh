@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # (variables read through eval or by run.sh)
 # cases.sh: the conformance cases.  Each case_NAME makes its own
 # Services (ClusterIPs 198.19.1.N), runs the same probe against
 # kube-proxy 1.20 (kp) and kuproxy (ku), and asserts either the same
@@ -451,7 +451,7 @@ p_manyrules() {
 
 # One Service with 100 ports q0..q99 (80..179 -> 9000..9099).
 case_ports100() {
-	local args=() eps= targets= want= i
+	local args=() eps='' targets='' want='' i
 
 	for i in $(seq 0 99); do
 		args+=(--port "q$i/$((80 + i))/TCP")

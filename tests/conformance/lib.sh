@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # (variables read through eval or by run.sh)
 # lib.sh: the conformance suite's world (root only): one etcd and
 # kube-apiserver 1.20 (tests/e2e/lib.sh), the real kube-proxy 1.20 in
 # --proxy-mode=userspace and kuproxy, each in its own node namespace
