@@ -8,7 +8,8 @@
 # run.sh after lib.sh.
 
 CASES="clusterip host_clusterip named_ports unnamed_port no_endpoints
-no_endpoints_udp notready_only affinity affinity_timeout udp_small
+no_endpoints_udp notready_only affinity affinity_timeout affinity_svc_first
+udp_small
 udp_1472 udp_8k udp_64k nodeport nodeport_host externalip lb_ingress
 headless externalname no_selector endpoint_churn endpoint_replaced
 service_update service_delete halfclose dead_endpoints multiproto ports100 stale_rule health_endpoints kubernetes
@@ -153,9 +154,9 @@ case_affinity() {
 p_aff_timeout() {
 	local a b
 
-	a=$(p_seq "$1" 198.19.1.9:80 1)
+	a=$(p_seq "$1" "$2" 1)
 	sleep 3.5
-	b=$(p_seq "$1" 198.19.1.9:80 1)
+	b=$(p_seq "$1" "$2" 1)
 	case $a/$b in
 	b[23]/b[23]) [ "$a" = "$b" ] && echo "still pinned" || echo "moved" ;;
 	*) echo "$a / $b" ;;
@@ -168,8 +169,21 @@ case_affinity_timeout() {
 	cf_await 20 2 p_nrules default/afft:p
 	sleep 1
 	cf_differ "3.5 s after the last connection, ClientIP timeoutSeconds 2" \
-	    "still pinned" "moved" p_aff_timeout
+	    "still pinned" "moved" p_aff_timeout 198.19.1.9:80
 	cf_del afft
+}
+
+# The same with the Service written first: kube-proxy 1.20 honours the
+# timeout too (the bug above is the order only).
+case_affinity_svc_first() {
+	cf_svc afts --cip 198.19.1.32 --port p/80/TCP --affinity 2
+	cf_await 20 2 p_nrules default/afts:p
+	sleep 1
+	cf_eps afts p/8080/TCP=198.18.1.2,198.18.1.3
+	sleep 2
+	cf_same "Service first: 3.5 s after the last connection, timeoutSeconds 2" \
+	    "moved" p_aff_timeout 198.19.1.32:80
+	cf_del afts
 }
 
 udp_case() {
