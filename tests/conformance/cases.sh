@@ -431,7 +431,7 @@ p_conc_timed() {
 	local t0 r
 
 	t0=$(date +%s%N)
-	r=$(cf_probe "$1" conc --target 198.19.1.24:80 --count 30 --timeout 30)
+	r=$(cf_probe "$1" conc --target 198.19.1.24:80 --count 30 --timeout 60)
 	cf_log "  ($1: 30 connections at once in $(kp_ms_since "$t0") ms)"
 	echo "$r"
 }

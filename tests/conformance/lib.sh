@@ -168,7 +168,7 @@ cf_lb() {
 # no longer there are deleted.  kube-proxy 1.20 (EndpointSliceProxying
 # off, as userspace needs) reads the Endpoints, kuproxy the slices.
 cf_eps() {
-	local name=$1 args=() s i=0 line
+	local name=$1 args=() s i=0 n line
 
 	shift
 	for s; do
@@ -182,7 +182,10 @@ cf_eps() {
 		    kp_die "endpointslice $name-cf$i: HTTP $KE_CODE: $(printf '%s' "$KE_LAST" | head -c 300)"
 		i=$((i + 1))
 	done < <("$KP_PY" "$CF_OBJ" slices "$name" "${args[@]}")
-	while [ "$i" -lt 4 ]; do
+	# The slices of subsets no longer there (as many as last time).
+	n=$(cat "$KP_TMP/slices-$name" 2>/dev/null || echo 0)
+	echo "$i" >"$KP_TMP/slices-$name"
+	while [ "$i" -lt "$n" ]; do
 		ke_api DELETE "$(cf_coll endpointslices)/$name-cf$i" >/dev/null
 		i=$((i + 1))
 	done
@@ -191,13 +194,11 @@ cf_eps() {
 # cf_del NAME: delete Service NAME, its Endpoints and slices (whichever
 # exist).
 cf_del() {
-	local i
-
 	ke_api DELETE "$(cf_coll services)/$1" >/dev/null
 	ke_api DELETE "$(cf_coll endpoints)/$1" >/dev/null
-	for i in 0 1 2 3; do
-		ke_api DELETE "$(cf_coll endpointslices)/$1-cf$i" >/dev/null
-	done
+	ke_api DELETE "$(cf_coll endpointslices)?labelSelector=kubernetes.io/service-name=$1" \
+	    >/dev/null
+	rm -f "$KP_TMP/slices-$1"
 }
 
 # --- rules and ports --------------------------------------------------
@@ -408,14 +409,29 @@ cf_expect() {
 	fi
 }
 
+# cf_both CMD ARGS...: run CMD kp ARGS and CMD ku ARGS at once (the
+# two worlds share only the backends); their outputs go to
+# $KP_TMP/both-kp and both-ku.
+cf_both() {
+	local s pids=''
+
+	for s in $CF_SIDES; do
+		"$1" "$s" "${@:2}" >"$KP_TMP/both-$s" &
+		pids="$pids $!"
+	done
+	# shellcheck disable=SC2086
+	wait $pids
+}
+
 # cf_same WHAT WANT CMD...: CMD (a function taking SIDE as its first
 # argument) gives WANT for kube-proxy and for kuproxy.
 cf_same() {
 	local what=$1 want=$2 s
 	shift 2
 
+	cf_both "$@"
 	for s in $CF_SIDES; do
-		cf_expect "$what" "$s" "$want" "$("$1" "$s" "${@:2}")"
+		cf_expect "$what" "$s" "$want" "$(cat "$KP_TMP/both-$s")"
 	done
 }
 
@@ -425,8 +441,11 @@ cf_differ() {
 	local what=$1 old=$2 new=$3
 	shift 3
 
-	cf_expect "$what (kube-proxy 1.20's behaviour)" kp "$old" "$("$1" kp "${@:2}")"
-	cf_expect "$what (kuproxy's improvement)" ku "$new" "$("$1" ku "${@:2}")"
+	cf_both "$@"
+	cf_expect "$what (kube-proxy 1.20's behaviour)" kp "$old" \
+	    "$(cat "$KP_TMP/both-kp")"
+	cf_expect "$what (kuproxy's improvement)" ku "$new" \
+	    "$(cat "$KP_TMP/both-ku")"
 }
 
 # cf_await SECONDS WANT CMD...: for each side, wait until CMD SIDE ARGS

@@ -94,6 +94,12 @@ for c in $CASES; do
 		fi
 	done
 done
+# What the cases left at the apiserver (a failed case may leave its own).
+left=$(for k in services endpoints endpointslices; do
+	ke_api GET "$(cf_coll "$k")" >/dev/null &&
+	    ke_json '" ".join(i["metadata"]["name"] for i in d["items"])'
+done | tr '\n' ' ')
+echo "conformance: objects left in default: ${left:-none}"
 echo "conformance: $(($(date +%s) - t0)) s; logs in $KP_TMP${KP_KEEP:+ (kept)}"
 [ -n "$failed" ] && echo "failed:$failed"
 echo "$pass passed, $fail failed, $skip skipped"
