@@ -8,12 +8,12 @@
 # run.sh after lib.sh.
 
 CASES="clusterip host_clusterip named_ports unnamed_port no_endpoints
-no_endpoints_udp notready_only affinity affinity_timeout affinity_svc_first
-udp_small
-udp_1472 udp_8k udp_64k nodeport nodeport_host externalip lb_ingress
-headless externalname no_selector endpoint_churn endpoint_replaced
-service_update service_delete halfclose dead_endpoints multiproto ports100 stale_rule health_endpoints kubernetes
-restart"
+no_endpoints_udp notready_only affinity affinity_timeout
+affinity_svc_first udp_small udp_1472 udp_8k udp_64k nodeport
+nodeport_host externalip lb_ingress headless externalname
+no_selector endpoint_churn endpoint_replaced service_update
+service_delete halfclose dead_endpoints multiproto ports100
+stale_rule health_endpoints kubernetes restart"
 
 # --- probes taking SIDE first (for cf_same / cf_differ / cf_await) ----
 
@@ -321,7 +321,6 @@ case_endpoint_churn() {
 	cf_del churn
 }
 
-# A held connection through a Service that is deleted, then new ones.
 # p_hold_start SIDE TARGET [--udp]: a held connection (or UDP flow) in
 # the background; p_hold_result SIDE lets it send again, prints how it
 # went.
@@ -338,6 +337,7 @@ p_hold_result() {
 	kp_until 100 test -s "$KP_TMP/hold-$1.out"
 	cat "$KP_TMP/hold-$1.out"
 }
+# A held connection through a Service that is deleted, then new ones.
 case_service_delete() {
 	local s
 

@@ -62,8 +62,14 @@ for c in $CASES; do
 		[ "$rc" -eq 77 ] && exit 77
 		[ "$CF_CASE_FAILS" -eq 0 ] && [ "$KP_FAILS" -eq 0 ] && exit 0
 		exit 1
-	) >"$log" 2>&1
+	) >"$log" 2>&1 &
+	# In the background: a SIGTERM (run-all's timeout) runs the cleanup
+	# at once, which stops the case too.
+	cpid=$!
+	KP_PIDS="$KP_PIDS $cpid"
+	wait "$cpid"
 	rc=$?
+	KP_PIDS=$(echo " $KP_PIDS " | sed "s/ $cpid / /")
 	secs=$(($(date +%s) - c0))
 	case $rc in
 	0)
