@@ -71,6 +71,15 @@ make -s check-integration
 echo "== e2e tests (root, real kube-apiserver 1.20 + etcd)"
 KUPROXY="$top/kuproxy" tests/e2e/run.sh
 
+echo "== conformance vs kube-proxy 1.20"
+# tests/conformance/: one apiserver, kuproxy and the real kube-proxy 1.20
+# userspace each in its own node namespace, the same objects and probes
+# to both; each case asserts "same" or kuproxy's documented improvement
+# (README, "Differences from kube-proxy 1.20, tested").  Skips, saying
+# so, without the kube-proxy binary.
+KUPROXY="$top/kuproxy" KUBE_PROXY="${KUBE_PROXY:-}" \
+    timeout -k 30 900 tests/conformance/run.sh
+
 echo "== node test (real kubelet + containerd)"
 # kuproxy's image as the kube-proxy DaemonSet on a real single-node
 # cluster in the test's own namespaces (tests/node/); 77 is a SKIP.
