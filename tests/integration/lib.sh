@@ -363,7 +363,7 @@ kp_start() {
 	local i
 
 	KP_LOG=$KP_TMP/kuproxy.log
-	mkdir -p "$KP_TMP/state"
+	mkdir -p -m 0700 "$KP_TMP/state"
 	ip netns exec "$KP_NODE" "${KP_CAPWRAP[@]}" "$KUPROXY" \
 	    --services-file "$KP_SVCFILE" --bind-address 0.0.0.0 \
 	    --metrics-bind-address "$KP_METRICS" \
