@@ -230,27 +230,31 @@ kd_dns_label(const char *s, int dns1035)
 	return (!dns1035 || (s[0] >= 'a' && s[0] <= 'z'));
 }
 
-/* Is s a DNS-1123 subdomain: labels joined by dots, 253 at most? */
+/*
+ * Is s a DNS-1123 subdomain: at most 253 characters, labels of a-z, 0-9
+ * and '-' joined by dots?  As the API server's IsDNS1123Subdomain, the
+ * labels of a subdomain are not held to 63 (an EndpointSlice of a
+ * 63-character Service is named "<service>-<suffix>").
+ */
 static int
 kd_dns_subdomain(const char *s)
 {
-	char	label[KD_LABEL_MAX + 1];
-	size_t	n;
+	size_t	i, len = strlen(s);
 
-	if (strlen(s) > KD_SUBDOMAIN_MAX)
+	if (len == 0 || len > KD_SUBDOMAIN_MAX)
 		return (0);
-	for (;;) {
-		n = strcspn(s, ".");
-		if (n == 0 || n > KD_LABEL_MAX)
+	for (i = 0; i < len; i++) {
+		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9'))
+			continue;
+		if (s[i] != '-' && s[i] != '.')
 			return (0);
-		memcpy(label, s, n);
-		label[n] = '\0';
-		if (!kd_dns_label(label, 0))
+		/* '-' and '.' only between alphanumerics, '-' beside '-'. */
+		if (i == 0 || i == len - 1 || s[i - 1] == '.' ||
+		    (s[i] == '.' && s[i - 1] == '-') ||
+		    (s[i + 1] == '.'))
 			return (0);
-		if (s[n] == '\0')
-			return (1);
-		s += n + 1;
 	}
+	return (1);
 }
 
 /*
@@ -286,6 +290,13 @@ kd_quote(const char *s, char *buf, size_t len)
 			break;
 	}
 	buf[o] = '\0';
+}
+
+/* Quote s for a message, as kd_quote. */
+void
+k8s_decode_quote(const char *s, char *buf, size_t len)
+{
+	kd_quote(s, buf, len);
 }
 
 /* Check an optional port name (path ends in "."): a DNS-1123 label. */

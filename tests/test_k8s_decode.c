@@ -278,7 +278,8 @@ repeat(const char *prefix, int c, size_t n)
 /*
  * Names at Kubernetes' limits are taken (a 63-character namespace,
  * Service name and port name; a 253-character Endpoints name); one
- * character more, an upper-case letter, a Service name starting with a
+ * character more (but for a subdomain's labels, which the API server
+ * lets pass 63), an upper-case letter, a Service name starting with a
  * digit, or a quote or newline (which would end an iptables comment
  * and start a rule of its own in the restore input) is an error naming
  * the field, the bad value quoted so it cannot forge a log line.
@@ -366,6 +367,14 @@ test_k8s_decode_names(void)
 	CU_ASSERT(strlen(err) < 200 && strstr(err, "...\"") != NULL);
 	CU_ASSERT_EQUAL(eps("{\"metadata\": {\"name\": \"e..x\"}}", &me, err,
 	    sizeof(err)), K8S_DECODE_ERR);
+	CU_ASSERT_EQUAL(eps("{\"metadata\": {\"name\": \"e.-x\"}}", &me, err,
+	    sizeof(err)), K8S_DECODE_ERR);
+	/* A subdomain's labels may pass 63, as the API server allows. */
+	snprintf(buf, sizeof(buf), "{\"metadata\": {\"name\": \"%s-x.y\"}}",
+	    n64);
+	CU_ASSERT_EQUAL(eps(buf, &me, err, sizeof(err)), K8S_DECODE_OK);
+	if (me != NULL)
+		model_endpoints_free(me);
 	CU_ASSERT_EQUAL(eps("{\"metadata\": {\"name\": \"e\"}, \"subsets\": "
 	    "[{\"ports\": [{\"name\": \"A\", \"port\": 1}]}]}", &me, err,
 	    sizeof(err)), K8S_DECODE_ERR);
