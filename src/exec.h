@@ -37,7 +37,8 @@
 #define EXEC_TRUNC_MARK	"\n[output truncated]\n"
 
 /* The children's PATH, whatever the daemon's is. */
-#define EXEC_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define EXEC_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:" \
+			"/sbin:/bin"
 /* Most variables in the children's environment. */
 #define EXEC_ENV_MAX	8
 

@@ -348,7 +348,7 @@ k8s_client_token(struct k8s_client *c)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		errno = EINVAL;		/* "Invalid argument": not a file */
+		errno = EINVAL;		/* not a regular file */
 		goto fail;
 	}
 	while (len < K8S_TOKEN_MAX && (n = read(fd, buf + len,

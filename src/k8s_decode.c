@@ -244,7 +244,8 @@ kd_dns_subdomain(const char *s)
 	if (len == 0 || len > KD_SUBDOMAIN_MAX)
 		return (0);
 	for (i = 0; i < len; i++) {
-		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9'))
+		if ((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9'))
 			continue;
 		if (s[i] != '-' && s[i] != '.')
 			return (0);

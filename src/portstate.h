@@ -47,7 +47,8 @@ void	 portstate_add(struct portstate *, const char *name, int proto,
 void	 portstate_clear(struct portstate *);
 /*
  * Read path into ps (empty, as for portstate_parse); a missing file is an
- * empty state, a symbolic link is refused (O_NOFOLLOW).  Returns 0, or -1 with "path: line N: reason" or the
+ * empty state, a symbolic link or a FIFO is refused (O_NOFOLLOW,
+ * O_NONBLOCK).  Returns 0, or -1 with "path: line N: reason" or the
  * failing system call in err, ps left empty.
  */
 int	 portstate_load(const char *path, struct portstate *, char *err,

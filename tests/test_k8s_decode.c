@@ -291,7 +291,8 @@ test_k8s_decode_names(void)
 	struct model_endpoints	*me;
 	struct json_object	*o;
 	char			 err[512], buf[1024];
-	char			*ns63, *ns64, *n63, *n64, *p63, *e253, *e254;
+	char			*ns63, *ns64, *n63, *n64, *p63;
+	char			*e253, *e254;
 
 	ns63 = repeat("n", 'a', 62);
 	ns64 = repeat("n", 'a', 63);
@@ -382,7 +383,8 @@ test_k8s_decode_names(void)
 	    "a DNS-1123 label (at most 63 of a-z, 0-9 and '-'): \"A\"");
 	/* Values in other messages are quoted the same way. */
 	o = json_tokener_parse("{\"metadata\": {\"name\": \"s\"}, \"spec\": "
-	    "{\"clusterIP\": \"10.0.0.1\\n-A X\", \"ports\": [{\"port\": 1}]}}");
+	    "{\"clusterIP\": \"10.0.0.1\\n-A X\", "
+	    "\"ports\": [{\"port\": 1}]}}");
 	CU_ASSERT_FATAL(o != NULL);
 	CU_ASSERT_EQUAL(k8s_decode_service(o, &ms, err, sizeof(err)),
 	    K8S_DECODE_ERR);
