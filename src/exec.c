@@ -89,6 +89,18 @@ struct exec_job {
 
 static char	exec_empty[1];
 
+/*
+ * The children's whole environment: a fixed PATH, the variables of
+ * exec_env_keep the daemon itself was given, and what exec_env_set()
+ * added.  Nothing else of the daemon's environment (a token in a
+ * variable, LD_PRELOAD, IFS...) reaches iptables or conntrack.  Built
+ * in the parent, never in the vfork()ed child.
+ */
+static char	*exec_envv[EXEC_ENV_MAX + 1];
+static int	 exec_env_ready;
+/* Honoured by iptables 1.8: where its xtables lock is. */
+static const char *const exec_env_keep[] = { "XTABLES_LOCKFILE", NULL };
+
 /* Put a result in its initial state: nothing ran, no output. */
 static void
 exec_result_init(struct exec_result *res)
@@ -106,6 +118,82 @@ exec_result_free(struct exec_result *res)
 		free(res->out);
 	res->out = exec_empty;
 	res->outlen = res->outcap = 0;
+}
+
+/* Return the index of name's entry in exec_envv, or of the free end. */
+static int
+exec_env_find(const char *name)
+{
+	size_t	len = strlen(name);
+	int	i;
+
+	for (i = 0; exec_envv[i] != NULL; i++)
+		if (strncmp(exec_envv[i], name, len) == 0 &&
+		    exec_envv[i][len] == '=')
+			break;
+	return (i);
+}
+
+/* Set, replace or (value NULL) remove one variable; 0 or -1. */
+static int
+exec_env_put(const char *name, const char *value)
+{
+	char	*e = NULL;
+	int	 i = exec_env_find(name);
+
+	if (value != NULL && asprintf(&e, "%s=%s", name, value) == -1)
+		return (-1);
+	if (exec_envv[i] != NULL) {
+		free(exec_envv[i]);
+		if (e == NULL) {	/* removed: close the gap */
+			for (; exec_envv[i] != NULL; i++)
+				exec_envv[i] = exec_envv[i + 1];
+			return (0);
+		}
+	} else if (e != NULL && i == EXEC_ENV_MAX) {
+		free(e);
+		errno = ENOSPC;
+		return (-1);
+	}
+	if (e != NULL)
+		exec_envv[i] = e;
+	return (0);
+}
+
+/* Build the children's environment the first time it is needed. */
+static void
+exec_env_init(void)
+{
+	const char	*v;
+	int		 i;
+
+	if (exec_env_ready)
+		return;
+	exec_env_ready = 1;
+	(void)exec_env_put("PATH", EXEC_PATH);
+	for (i = 0; exec_env_keep[i] != NULL; i++)
+		if ((v = getenv(exec_env_keep[i])) != NULL)
+			(void)exec_env_put(exec_env_keep[i], v);
+}
+
+/* Set or remove a variable of the children's environment. */
+int
+exec_env_set(const char *name, const char *value)
+{
+	if (name == NULL || *name == '\0' || strchr(name, '=') != NULL) {
+		errno = EINVAL;
+		return (-1);
+	}
+	exec_env_init();
+	return (exec_env_put(name, value));
+}
+
+/* Return the children's environment. */
+const char *const *
+exec_env(void)
+{
+	exec_env_init();
+	return ((const char *const *)exec_envv);
 }
 
 /* Move fd to a descriptor >= 4, close-on-exec; -1 on failure. */
@@ -137,11 +225,12 @@ exec_child_closefrom(void)
 
 /*
  * Become the command, in the child after vfork(): only async-signal-safe
- * calls from here on.  errfd is close-on-exec; a failed execv writes its
- * errno there for the parent.
+ * calls from here on.  errfd is close-on-exec; a failed execve writes its
+ * errno there for the parent.  envp is the whole environment.
  */
 static void __attribute__((__noreturn__))
-exec_child(const char *const argv[], int in, int out, int errfd)
+exec_child(const char *const argv[], char *const envp[], int in, int out,
+    int errfd)
 {
 	struct sigaction	sa;
 	sigset_t		none;
@@ -170,7 +259,8 @@ exec_child(const char *const argv[], int in, int out, int errfd)
 	exec_child_closefrom();
 	(void)setpgid(0, 0);
 
-	execv(argv[0], (char *const *)argv);
+	/* No shell, no PATH search: argv[0] is a path. */
+	execve(argv[0], (char *const *)argv, envp);
 	e = errno;
 	(void)write(3, &e, sizeof(e));
 	_exit(127);
@@ -492,10 +582,11 @@ exec_spawn(const char *const argv[], enum exec_stdin how, const char *input,
 	 * iptables-restore at 10k services).  The child only makes
 	 * system calls on its own stack frame, then execs or _exits.
 	 */
+	exec_env_init();
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	if ((*pid = vfork()) == 0)
-		exec_child(argv, sv[1], op[1], ep[1]);
+		exec_child(argv, exec_envv, sv[1], op[1], ep[1]);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (*pid == -1)
 		goto fail_err;

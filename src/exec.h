@@ -5,8 +5,10 @@
  * The child gets SIG_DFL for every signal (a proxy ignores SIGPIPE and
  * that disposition would survive execv), an empty signal mask, stdin
  * from the caller's input or /dev/null, stdout and stderr into one pipe,
- * no descriptor above 2, and its own process group, so that a timeout
- * can kill it together with anything it started.
+ * no descriptor above 2, its own process group, so that a timeout
+ * can kill it together with anything it started, and an environment of
+ * its own (exec_env()): PATH=EXEC_PATH and XTABLES_LOCKFILE if the daemon
+ * was given one, nothing else of the daemon's.
  *
  * exec_run() is synchronous: it blocks the caller until the command has
  * exited or the timeout has killed it.  That is right for start-up and
@@ -33,6 +35,12 @@
 #define EXEC_ERRLEN	256
 /* Appended to the captured output when it was cut at the bound. */
 #define EXEC_TRUNC_MARK	"\n[output truncated]\n"
+
+/* The children's PATH, whatever the daemon's is. */
+#define EXEC_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:" \
+			"/sbin:/bin"
+/* Most variables in the children's environment. */
+#define EXEC_ENV_MAX	8
 
 struct exec_result {
 	int	 status;	/* exit status 0-255, -1 if it did not exit */
@@ -77,6 +85,20 @@ int	 exec_run_max(const char *const argv[], const char *input,
 	    struct exec_result *res);
 /* Release the output of a result; res may be reused afterwards. */
 void	 exec_result_free(struct exec_result *res);
+
+/*
+ * Set name to value in the environment of every command started from
+ * now on; value NULL removes it.  For test fakes that need a variable
+ * (the daemon itself sets none).  name must be non-empty without '='.
+ * Returns 0, or -1 with errno EINVAL (bad name), ENOSPC (already
+ * EXEC_ENV_MAX variables) or ENOMEM.
+ */
+int	 exec_env_set(const char *name, const char *value);
+/*
+ * The environment commands get, NULL-terminated "NAME=value" strings
+ * owned by this module, valid until the next exec_env_set().
+ */
+const char *const *exec_env(void);
 
 struct event_base;
 struct exec_job;

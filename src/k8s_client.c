@@ -15,6 +15,7 @@
  * no header ever reaches a log.
  */
 #include <sys/queue.h>
+#include <sys/stat.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -328,16 +329,28 @@ k8s_client_server(const struct k8s_client *c)
 static char *
 k8s_client_token(struct k8s_client *c)
 {
-	char	*buf;
-	ssize_t	 n;
-	size_t	 len = 0;
-	int	 fd;
+	struct stat	 st;
+	char		*buf;
+	ssize_t		 n;
+	size_t		 len = 0;
+	int		 fd;
 
 	if (c->token_file == NULL)
 		return (c->token ? xstrdup(c->token) : NULL);
 	buf = xmalloc(K8S_TOKEN_MAX + 1);
-	if ((fd = open(c->token_file, O_RDONLY | O_CLOEXEC)) == -1)
+	/* As yamljson_read_file(): a link is fine, a FIFO is not. */
+	if ((fd = open(c->token_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) ==
+	    -1)
 		goto fail;
+	if (fstat(fd, &st) == -1) {
+		close(fd);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;		/* not a regular file */
+		goto fail;
+	}
 	while (len < K8S_TOKEN_MAX && (n = read(fd, buf + len,
 	    K8S_TOKEN_MAX - len)) != 0) {
 		if (n == -1 && errno == EINTR)

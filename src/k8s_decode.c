@@ -118,7 +118,7 @@ int
 kd_ip(struct kd_ctx *c, struct json_object *v, const char *path,
     char **out)
 {
-	char	buf[INET6_ADDRSTRLEN];
+	char	buf[INET6_ADDRSTRLEN], q[256];
 
 	*out = NULL;
 	if (v == NULL)
@@ -126,9 +126,10 @@ kd_ip(struct kd_ctx *c, struct json_object *v, const char *path,
 	if (!json_object_is_type(v, json_type_string))
 		return (kd_err(c, "%s: must be a string", path));
 	if (netutil_canon_ip(json_object_get_string(v), buf, sizeof(buf)) ==
-	    -1)
-		return (kd_err(c, "%s: not an IP address: \"%s\"", path,
-		    json_object_get_string(v)));
+	    -1) {
+		kd_quote(json_object_get_string(v), q, sizeof(q));
+		return (kd_err(c, "%s: not an IP address: \"%s\"", path, q));
+	}
 	*out = xstrdup(buf);
 	return (0);
 }
@@ -139,6 +140,7 @@ kd_proto(struct kd_ctx *c, struct json_object *o, const char *path,
     int *proto)
 {
 	const char	*s;
+	char		 q[256];
 
 	if (kd_string(c, o, "protocol", path, "TCP", &s) == -1)
 		return (-1);
@@ -148,9 +150,11 @@ kd_proto(struct kd_ctx *c, struct json_object *o, const char *path,
 		*proto = IPPROTO_UDP;
 	else if (strcmp(s, "SCTP") == 0)
 		*proto = IPPROTO_SCTP;
-	else
+	else {
+		kd_quote(s, q, sizeof(q));
 		return (kd_err(c, "%sprotocol: unsupported protocol \"%s\"",
-		    path, s));
+		    path, q));
+	}
 	return (0);
 }
 
@@ -208,6 +212,142 @@ k8s_decode_meta(struct json_object *o, const char **ns, const char **name)
 	return (0);
 }
 
+/* Is s a DNS-1123 label (or with dns1035, one starting with a letter)? */
+int
+kd_dns_label(const char *s, int dns1035)
+{
+	size_t	i, len = strlen(s);
+
+	if (len == 0 || len > KD_LABEL_MAX)
+		return (0);
+	/* Not islower(): the locale must not widen what passes. */
+	for (i = 0; i < len; i++)
+		if ((s[i] < 'a' || s[i] > 'z') && (s[i] < '0' || s[i] > '9') &&
+		    s[i] != '-')
+			return (0);
+	if (s[0] == '-' || s[len - 1] == '-')
+		return (0);
+	return (!dns1035 || (s[0] >= 'a' && s[0] <= 'z'));
+}
+
+/*
+ * Is s a DNS-1123 subdomain: at most 253 characters, labels of a-z, 0-9
+ * and '-' joined by dots?  As the API server's IsDNS1123Subdomain, the
+ * labels of a subdomain are not held to 63 (an EndpointSlice of a
+ * 63-character Service is named "<service>-<suffix>").
+ */
+static int
+kd_dns_subdomain(const char *s)
+{
+	size_t	i, len = strlen(s);
+
+	if (len == 0 || len > KD_SUBDOMAIN_MAX)
+		return (0);
+	for (i = 0; i < len; i++) {
+		if ((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9'))
+			continue;
+		if (s[i] != '-' && s[i] != '.')
+			return (0);
+		/* '-' and '.' only between alphanumerics, '-' beside '-'. */
+		if (i == 0 || i == len - 1 || s[i - 1] == '.' ||
+		    (s[i] == '.' && s[i - 1] == '-') ||
+		    (s[i + 1] == '.'))
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * Quote s for a message: printable ASCII as it is, '"' and '\\' escaped,
+ * anything else as \xNN, cut after 70 characters ("...").  A name that
+ * failed validation may hold a newline or a quote: it must not forge a
+ * log line or break out of a message.
+ */
+void
+kd_quote(const char *s, char *buf, size_t len)
+{
+	size_t	o = 0, i;
+	char	tmp[8];
+
+	if (len == 0)
+		return;
+	for (i = 0; s[i] != '\0' && o + 1 < len; i++) {
+		if (i == 70) {
+			snprintf(tmp, sizeof(tmp), "...");
+		} else if (s[i] == '"' || s[i] == '\\')
+			snprintf(tmp, sizeof(tmp), "\\%c", s[i]);
+		else if ((unsigned char)s[i] < 0x20 ||
+		    (unsigned char)s[i] >= 0x7f)
+			snprintf(tmp, sizeof(tmp), "\\x%02x",
+			    (unsigned char)s[i]);
+		else
+			snprintf(tmp, sizeof(tmp), "%c", s[i]);
+		if (o + strlen(tmp) + 1 > len)
+			break;
+		memcpy(buf + o, tmp, strlen(tmp));
+		o += strlen(tmp);
+		if (i == 70)
+			break;
+	}
+	buf[o] = '\0';
+}
+
+/* Quote s for a message, as kd_quote. */
+void
+k8s_decode_quote(const char *s, char *buf, size_t len)
+{
+	kd_quote(s, buf, len);
+}
+
+/* Check an optional port name (path ends in "."): a DNS-1123 label. */
+int
+kd_port_name(struct kd_ctx *c, const char *path, const char *name)
+{
+	char	q[256];
+
+	if (*name == '\0' || kd_dns_label(name, 0))
+		return (0);
+	kd_quote(name, q, sizeof(q));
+	return (kd_err(c, "%sname: not a DNS-1123 label (at most 63 of "
+	    "a-z, 0-9 and '-'): \"%s\"", path, q));
+}
+
+/*
+ * Check the names an object is known by.  They end up in iptables
+ * comments ("ns/name:port", fed to iptables-restore), metric labels and
+ * the port state file, so they are held to what the API server itself
+ * enforces: the namespace a DNS-1123 label, a Service's name a DNS-1035
+ * label (so the comment stays under iptables' 256 bytes), any other
+ * name a DNS-1123 subdomain.  A services file is not validated by an
+ * API server: without this, a quote or a newline in a name would write
+ * rules of its own into the restore input.
+ */
+static int
+kd_names_check(struct kd_ctx *c, const char *kind)
+{
+	char	q[256];
+
+	if (!kd_dns_label(c->ns, 0)) {
+		kd_quote(c->ns, q, sizeof(q));
+		snprintf(c->err, c->errlen, "%s: metadata.namespace: not a "
+		    "DNS-1123 label (at most 63 of a-z, 0-9 and '-'): \"%s\"",
+		    kind, q);
+		return (-1);
+	}
+	if (strcmp(kind, "Service") == 0 ? !kd_dns_label(c->name, 1) :
+	    !kd_dns_subdomain(c->name)) {
+		kd_quote(c->name, q, sizeof(q));
+		snprintf(c->err, c->errlen, "%s: metadata.name: not a %s: "
+		    "\"%s\"", kind, strcmp(kind, "Service") == 0 ?
+		    "DNS-1035 label (at most 63 of a-z, 0-9 and '-', a letter "
+		    "first)" : "DNS-1123 subdomain (at most 253 of a-z, 0-9, "
+		    "'-' and '.')", q);
+		return (-1);
+	}
+	return (0);
+}
+
 /* Set up the context for o; fails if o has no usable metadata. */
 int
 kd_ctx_init(struct kd_ctx *c, struct json_object *o, const char *kind,
@@ -225,7 +365,7 @@ kd_ctx_init(struct kd_ctx *c, struct json_object *o, const char *kind,
 		snprintf(err, errlen, "%s: metadata.name: required", kind);
 		return (-1);
 	}
-	return (0);
+	return (kd_names_check(c, kind));
 }
 
 /* Decide whether kube-proxy would skip this Service; reason in err. */
@@ -234,6 +374,7 @@ kd_svc_skip(struct kd_ctx *c, struct json_object *o, const char **cip)
 {
 	struct json_object	*labels, *spec;
 	const char		*type;
+	char			 q[256];
 
 	/* Presence is what counts, as in the informers' label selector. */
 	labels = yamljson_get(yamljson_get(o, "metadata"), "labels");
@@ -259,8 +400,10 @@ kd_svc_skip(struct kd_ctx *c, struct json_object *o, const char **cip)
 		return (K8S_DECODE_SKIP);
 	}
 	if (strcmp(type, "ClusterIP") != 0 && strcmp(type, "NodePort") != 0 &&
-	    strcmp(type, "LoadBalancer") != 0)
-		return (kd_err(c, "spec.type: unknown type \"%s\"", type));
+	    strcmp(type, "LoadBalancer") != 0) {
+		kd_quote(type, q, sizeof(q));
+		return (kd_err(c, "spec.type: unknown type \"%s\"", q));
+	}
 	if (kd_string(c, spec, "clusterIP", "spec.", "", cip) == -1)
 		return (K8S_DECODE_ERR);
 	if (**cip == '\0' || strcmp(*cip, "None") == 0) {
@@ -270,20 +413,46 @@ kd_svc_skip(struct kd_ctx *c, struct json_object *o, const char **cip)
 	return (K8S_DECODE_OK);
 }
 
-/* Check one port name against the ones before it. */
+/* The protocol string of an already checked port ("TCP" if unset). */
+static const char *
+kd_port_proto(struct json_object *p)
+{
+	const char	*s = json_object_get_string(yamljson_get(p,
+			    "protocol"));
+
+	return (s != NULL ? s : "TCP");
+}
+
+/*
+ * Check spec.ports[i] against the ones before it, as the API server
+ * does: no port name, no port/protocol and no nodePort/protocol twice.
+ * Two ports on one port and protocol would race for one iptables match.
+ */
 static int
 kd_port_dup(struct kd_ctx *c, struct json_object *ports, size_t i,
-    const char *name)
+    const char *name, int64_t port, int64_t node_port)
 {
-	const char	*other;
-	size_t		 j;
+	struct json_object	*p = json_object_array_get_idx(ports, i), *q;
+	const char		*other, *proto = kd_port_proto(p);
+	size_t			 j;
 
 	for (j = 0; j < i; j++) {
-		other = json_object_get_string(yamljson_get(
-		    json_object_array_get_idx(ports, j), "name"));
+		q = json_object_array_get_idx(ports, j);
+		other = json_object_get_string(yamljson_get(q, "name"));
 		if (strcmp(other != NULL ? other : "", name) == 0)
 			return (kd_err(c, "spec.ports[%zu].name: duplicate "
 			    "port name \"%s\"", i, name));
+		if (strcmp(kd_port_proto(q), proto) != 0)
+			continue;
+		if (json_object_get_int64(yamljson_get(q, "port")) == port)
+			return (kd_err(c, "spec.ports[%zu].port: duplicate "
+			    "port %lld/%s (spec.ports[%zu])", i,
+			    (long long)port, proto, j));
+		if (node_port != 0 && json_object_get_int64(yamljson_get(q,
+		    "nodePort")) == node_port)
+			return (kd_err(c, "spec.ports[%zu].nodePort: "
+			    "duplicate nodePort %lld/%s (spec.ports[%zu])", i,
+			    (long long)node_port, proto, j));
 	}
 	return (0);
 }
@@ -325,11 +494,12 @@ kd_svc_ports(struct kd_ctx *c, struct json_object *spec,
 			return (-1);
 		strncat(path, ".", sizeof(path) - strlen(path) - 1);
 		if (kd_string(c, p, "name", path, "", &name) == -1 ||
+		    kd_port_name(c, path, name) == -1 ||
 		    kd_int(c, p, "port", path, 1, 65535, -1, &port) == -1 ||
 		    kd_int(c, p, "nodePort", path, 0, 65535, 0,
 		    &node_port) == -1 ||
 		    kd_proto(c, p, path, &proto) == -1 ||
-		    kd_port_dup(c, ports, i, name) == -1)
+		    kd_port_dup(c, ports, i, name, port, node_port) == -1)
 			return (-1);
 		if (proto == IPPROTO_SCTP) {
 			snprintf(note, sizeof(note), "spec.ports[%zu]: SCTP "
@@ -407,6 +577,7 @@ kd_svc_affinity(struct kd_ctx *c, struct json_object *spec,
 {
 	struct json_object	*cfg;
 	const char		*s;
+	char			 q[256];
 	int64_t			 ttl;
 
 	if (kd_string(c, spec, "sessionAffinity", "spec.", "None", &s) == -1)
@@ -415,9 +586,11 @@ kd_svc_affinity(struct kd_ctx *c, struct json_object *spec,
 		ms->affinity = MODEL_AFFINITY_NONE;
 	else if (strcmp(s, "ClientIP") == 0)
 		ms->affinity = MODEL_AFFINITY_CLIENTIP;
-	else
+	else {
+		kd_quote(s, q, sizeof(q));
 		return (kd_err(c, "spec.sessionAffinity: must be None or "
-		    "ClientIP, got \"%s\"", s));
+		    "ClientIP, got \"%s\"", q));
+	}
 	cfg = yamljson_get(yamljson_get(spec, "sessionAffinityConfig"),
 	    "clientIP");
 	if (kd_int(c, cfg, "timeoutSeconds",
@@ -547,6 +720,7 @@ kd_ep_ports(struct kd_ctx *c, struct json_object *sub, size_t si,
 			return (-1);
 		strncat(path, ".", sizeof(path) - strlen(path) - 1);
 		if (kd_string(c, p, "name", path, "", &name) == -1 ||
+		    kd_port_name(c, path, name) == -1 ||
 		    kd_int(c, p, "port", path, 1, 65535, -1, &port) == -1 ||
 		    kd_proto(c, p, path, &proto) == -1)
 			return (-1);

@@ -45,6 +45,13 @@ int	k8s_decode_endpoints(struct json_object *,
  */
 uint64_t k8s_decode_trigger(struct json_object *);
 /*
+ * Write s into buf (len bytes, NUL-terminated) fit for a log line:
+ * printable ASCII kept, '"' and '\\' escaped, any other byte as \xNN,
+ * cut after 70 characters with "...".  For names and values that
+ * failed validation, which may hold a newline.
+ */
+void	k8s_decode_quote(const char *s, char *buf, size_t len);
+/*
  * Read metadata.namespace (default "default") and metadata.name.
  * Returns 0, or -1 if the name is missing.  Pointers are borrowed.
  */

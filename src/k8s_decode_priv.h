@@ -31,13 +31,36 @@ struct kd_ctx {
 	const char	*name;
 };
 
+/* Longest DNS-1123 label and subdomain, as Kubernetes validates them. */
+#define KD_LABEL_MAX		63
+#define KD_SUBDOMAIN_MAX	253
+
 /*
- * Set up c for object o of kind ("Service"), writing errors into err.
- * Clears err.  Returns 0, or -1 with "kind: reason" in err if o is no
- * mapping or has no metadata.name.
+ * Set up c for object o of kind ("Service", "Endpoints",
+ * "EndpointSlice"), writing errors into err.  Clears err.  Returns 0, or
+ * -1 with "kind: reason" in err if o is no mapping, has no
+ * metadata.name, or a namespace that is no DNS-1123 label or a name that
+ * is not what Kubernetes allows (a Service: a DNS-1035 label; the
+ * others: a DNS-1123 subdomain); the bad value is quoted (kd_quote).
  */
 int	kd_ctx_init(struct kd_ctx *c, struct json_object *o, const char *kind,
 	    char *err, size_t errlen);
+/*
+ * Return 1 if s is a DNS-1123 label (1-63 of a-z, 0-9, '-', no '-' at
+ * either end), with dns1035 also starting with a letter; else 0.
+ */
+int	kd_dns_label(const char *s, int dns1035);
+/*
+ * Write s into buf (len bytes, NUL-terminated) fit for a message:
+ * printable ASCII kept, '"' and '\\' escaped, other bytes as \xNN, cut
+ * after 70 characters with "...".
+ */
+void	kd_quote(const char *s, char *buf, size_t len);
+/*
+ * Check port name name of field path (ending in "."): empty or a
+ * DNS-1123 label.  Returns 0, or -1 with "ns/name: PATHname: ..." in c.
+ */
+int	kd_port_name(struct kd_ctx *c, const char *path, const char *name);
 /* Write "ns/name: <fmt>" into c's buffer; returns K8S_DECODE_ERR. */
 int	kd_err(struct kd_ctx *c, const char *fmt, ...)
 	    __attribute__((__format__(printf, 2, 3)));

@@ -69,6 +69,7 @@ ks_skip(struct kd_ctx *c, struct json_object *o, const char **svc,
 {
 	struct json_object	*labels, *v;
 	const char		*type;
+	char			 q[256];
 
 	labels = yamljson_get(yamljson_get(o, "metadata"), "labels");
 	v = yamljson_get(labels, K8S_LABEL_SVC_NAME);
@@ -78,6 +79,11 @@ ks_skip(struct kd_ctx *c, struct json_object *o, const char **svc,
 		return (K8S_DECODE_SKIP);
 	}
 	*svc = json_object_get_string(v);
+	if (!kd_dns_label(*svc, 0)) {
+		kd_quote(*svc, q, sizeof(q));
+		return (kd_err(c, "label %s: not a DNS-1123 label: \"%s\"",
+		    K8S_LABEL_SVC_NAME, q));
+	}
 	/* The same selector as for Services: presence is what counts. */
 	if (json_object_object_get_ex(labels, K8S_LABEL_PROXY_NAME, NULL)) {
 		kd_err(c, "label %s set", K8S_LABEL_PROXY_NAME);
@@ -95,9 +101,11 @@ ks_skip(struct kd_ctx *c, struct json_object *o, const char **svc,
 		kd_err(c, "addressType FQDN");
 		return (K8S_DECODE_SKIP);
 	}
-	if (strcmp(type, "IPv4") != 0 && strcmp(type, "IPv6") != 0)
+	if (strcmp(type, "IPv4") != 0 && strcmp(type, "IPv6") != 0) {
+		kd_quote(type, q, sizeof(q));
 		return (kd_err(c, "addressType: unknown address type \"%s\"",
-		    type));
+		    q));
+	}
 	*v6 = strcmp(type, "IPv6") == 0;
 	return (K8S_DECODE_OK);
 }
@@ -193,6 +201,7 @@ ks_ports(struct kd_ctx *c, struct json_object *o, char **ips,
 			return (-1);
 		strncat(path, ".", sizeof(path) - strlen(path) - 1);
 		if (kd_string(c, p, "name", path, "", &name) == -1 ||
+		    kd_port_name(c, path, name) == -1 ||
 		    kd_proto(c, p, path, &proto) == -1)
 			return (-1);
 		/* A null port means "all ports": nothing we can relay to. */

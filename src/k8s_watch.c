@@ -154,17 +154,25 @@ static void
 kw_bad_note(struct kw_res *r, struct htab *tab, const char *ns,
     const char *name, const char *err)
 {
-	char	*k = kw_key(ns, name), *old;
+	char	*k = kw_key(ns, name), *old, q[256];
 	void	*prev = NULL;
-	size_t	 klen = strlen(k);
+	size_t	 klen = strlen(k), i;
 
 	r->w->stats.bad_objects++;
 	/* The decoder's message starts with "ns/name: " already. */
 	if (strncmp(err, k, klen) == 0 && strncmp(err + klen, ": ", 2) == 0)
 		err += klen + 2;
 	old = htab_get(r->bad, k, klen);
-	if (old == NULL || strcmp(old, err) != 0)
-		log_warnx("%s: skipping %s: %s", r->what, k, err);
+	if (old == NULL || strcmp(old, err) != 0) {
+		/* A name that failed validation may hold a newline. */
+		for (i = 0; k[i] > 0x20 && k[i] < 0x7f && k[i] != '"'; i++)
+			;
+		if (k[i] != '\0') {
+			k8s_decode_quote(k, q, sizeof(q));
+			log_warnx("%s: skipping \"%s\": %s", r->what, q, err);
+		} else
+			log_warnx("%s: skipping %s: %s", r->what, k, err);
+	}
 	if (htab_put(tab, k, strlen(k), xstrdup(err), &prev) == -1)
 		fatalx("k8s_watch: out of memory");
 	free(prev);

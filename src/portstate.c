@@ -297,10 +297,21 @@ portstate_load(const char *path, struct portstate *ps, char *err,
 	ssize_t		 r;
 	int		 fd, rv = -1;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/*
+	 * Not through a symbolic link, and without blocking on a FIFO:
+	 * whatever sits in the state directory is read as a file of ours
+	 * or refused.
+	 */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd == -1) {
 		if (errno == ENOENT)
 			return (0);
-		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		if (errno == ELOOP)
+			snprintf(err, errlen, "open %s: a symbolic link, "
+			    "refused", path);
+		else
+			snprintf(err, errlen, "open %s: %s", path,
+			    strerror(errno));
 		return (-1);
 	}
 	if (fstat(fd, &st) == -1) {
@@ -403,7 +414,13 @@ portstate_save(const char *path, const struct portstate *ps, char *err,
 		snprintf(err, errlen, "%s: path too long", path);
 		return (-1);
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* A fresh 0600 file: never an old one, a link or someone's FIFO. */
+	if (unlink(tmp) == -1 && errno != ENOENT) {
+		snprintf(err, errlen, "unlink %s: %s", tmp, strerror(errno));
+		return (-1);
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
 	if (fd == -1) {
 		snprintf(err, errlen, "open %s: %s", tmp, strerror(errno));
 		return (-1);
@@ -440,7 +457,12 @@ fail:
 	return (-1);
 }
 
-/* Check that dir is a directory we can write in. */
+/*
+ * Check that dir is a directory we can write in and nobody else can: a
+ * directory that another user owns or may write in would let them
+ * replace the port file or the hand-off socket.  Ours with group or
+ * other bits (made by hand, or by an older kuproxy) is made 0700.
+ */
 static int
 portstate_dir_usable(const char *dir, char *err, size_t errlen)
 {
@@ -455,6 +477,22 @@ portstate_dir_usable(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "state directory %s: not a directory",
 		    dir);
 		return (-1);
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		snprintf(err, errlen, "state directory %s: owned by uid %lu, "
+		    "not by root or us: another user could replace its files",
+		    dir, (unsigned long)st.st_uid);
+		return (-1);
+	}
+	if ((st.st_mode & 077) != 0) {
+		if (st.st_uid != geteuid() || chmod(dir, 0700) == -1) {
+			snprintf(err, errlen, "state directory %s: mode %04o "
+			    "lets other users in, and it cannot be made 0700",
+			    dir, (unsigned)(st.st_mode & 07777));
+			return (-1);
+		}
+		log_warnx("state directory %s was mode %04o: made 0700", dir,
+		    (unsigned)(st.st_mode & 07777));
 	}
 	if (access(dir, W_OK | X_OK) == -1) {
 		snprintf(err, errlen, "state directory %s: cannot write in "

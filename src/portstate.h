@@ -47,14 +47,16 @@ void	 portstate_add(struct portstate *, const char *name, int proto,
 void	 portstate_clear(struct portstate *);
 /*
  * Read path into ps (empty, as for portstate_parse); a missing file is an
- * empty state.  Returns 0, or -1 with "path: line N: reason" or the
+ * empty state, a symbolic link or a FIFO is refused (O_NOFOLLOW,
+ * O_NONBLOCK).  Returns 0, or -1 with "path: line N: reason" or the
  * failing system call in err, ps left empty.
  */
 int	 portstate_load(const char *path, struct portstate *, char *err,
 	    size_t errlen);
 /*
- * Write ps to path atomically: path.tmp is written, fsynced and renamed
- * over path.  Entries the parser would reject (bad protocol, port 0, bad
+ * Write ps to path atomically: path.tmp is created afresh (mode 0600,
+ * O_EXCL, so never through a link), written, fsynced and renamed over
+ * path.  Entries the parser would reject (bad protocol, port 0, bad
  * name, duplicates) fail the save.  Returns 0, or -1 with a reason
  * naming the file in err; path is then unchanged.
  */
@@ -63,10 +65,12 @@ int	 portstate_save(const char *path, const struct portstate *, char *err,
 
 /*
  * Make the state directory usable: create it (0700) and any missing
- * parent (0755), as mkdir -p -m 0700 does; an existing directory is
- * left as it is.  Returns 0, or -1 with "state directory DIR: reason"
- * in err if it cannot be created, is not a directory or cannot be
- * written in.
+ * parent (0755), as mkdir -p -m 0700 does; an existing directory of
+ * ours with group or other bits is made 0700 (with a warning).
+ * Returns 0, or -1 with "state directory DIR: reason" in err if it
+ * cannot be created, is not a directory, cannot be written in, is
+ * owned by a user other than root and us, or lets others in and cannot
+ * be made 0700.
  */
 int	 portstate_dir_prepare(const char *dir, char *err, size_t errlen);
 

@@ -606,7 +606,13 @@ yamljson_read_file(const char *path, size_t max, char **buf, size_t *len,
 
 	*buf = NULL;
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/*
+	 * O_NONBLOCK: a FIFO (or a device) put at the path is refused
+	 * below instead of blocking the daemon in open().  Symbolic links
+	 * are followed: the kubelet's ConfigMap and Secret volumes are
+	 * made of them (..data).
+	 */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return (-1);
 	}

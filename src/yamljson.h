@@ -53,7 +53,9 @@ int	yamljson_parse_at(const char *buf, size_t len, const char *fname,
  * counted in *len) and, if st is not NULL, the file's fstat() there.
  * Returns -1 with *buf NULL and "PATH: reason" in err if the file
  * cannot be opened or read, is not a regular file, or holds more than
- * max bytes ("PATH: larger than MAX bytes").  max must be below
+ * max bytes ("PATH: larger than MAX bytes").  A symbolic link is
+ * followed (ConfigMap volumes); a FIFO is refused without blocking.
+ * max must be below
  * SIZE_MAX / 2.  Buffers are wiped before they are freed, as the file
  * may hold secrets.  Allocation failure is fatal (start-up and reload
  * path only).

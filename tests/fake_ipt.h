@@ -131,7 +131,9 @@ fake_setup(struct fake *f)
 	snprintf(f->ipt6, sizeof(f->ipt6), "%s/ip6tables", f->dir);
 	snprintf(f->ct, sizeof(f->ct), "%s/conntrack", f->dir);
 	snprintf(f->ipset, sizeof(f->ipset), "%s/ipset", f->dir);
+	/* Commands get a fixed environment: FAKE_IPT_DIR must be added. */
 	setenv("FAKE_IPT_DIR", f->dir, 1);
+	CU_ASSERT_FATAL(exec_env_set("FAKE_IPT_DIR", f->dir) == 0);
 }
 
 /* Remove a file of the fake directory (a switch); absent is fine. */
@@ -172,6 +174,7 @@ fake_teardown(struct fake *f)
 	closedir(d);
 	rmdir(f->dir);
 	unsetenv("FAKE_IPT_DIR");
+	(void)exec_env_set("FAKE_IPT_DIR", NULL);
 }
 
 /* Return the argv lines of a recorded call joined with spaces. */

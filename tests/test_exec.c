@@ -401,6 +401,91 @@ run_until_done(struct event_base *base, struct job_seen *s)
 		event_base_loop(base, EVLOOP_ONCE);
 }
 
+/* The sorted "NAME=value" lines /usr/bin/env printed, joined by '|'. */
+static void
+env_lines(const char *out, char *buf, size_t len)
+{
+	char	*copy, *lines[64], *p, *save = NULL;
+	int	 n = 0, i, j;
+
+	buf[0] = '\0';
+	CU_ASSERT_PTR_NOT_NULL_FATAL(copy = strdup(out));
+	for (p = strtok_r(copy, "\n", &save); p != NULL && n < 64;
+	    p = strtok_r(NULL, "\n", &save))
+		lines[n++] = p;
+	for (i = 1; i < n; i++)		/* insertion sort: a few lines */
+		for (j = i; j > 0 && strcmp(lines[j - 1], lines[j]) > 0; j--) {
+			p = lines[j];
+			lines[j] = lines[j - 1];
+			lines[j - 1] = p;
+		}
+	for (i = 0; i < n; i++)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
+		    i ? "|" : "", lines[i]);
+	free(copy);
+}
+
+/*
+ * A command's environment is the fixed one, whatever the daemon's:
+ * PATH, XTABLES_LOCKFILE if the daemon had it, what exec_env_set()
+ * added, nothing else (no token, no LD_*, no IFS), the same for
+ * exec_run() and exec_start().  First in the table: the environment is
+ * taken from the daemon's at the first command.
+ */
+static void
+test_exec_env_cleared(void)
+{
+	const char		*argv[] = { "/usr/bin/env", NULL };
+	struct event_base	*base;
+	struct exec_result	 res;
+	struct exec_job		*job;
+	struct job_seen		 s;
+	char			 got[1024], err[EXEC_ERRLEN], *path;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(path = strdup(getenv("PATH") ?
+	    getenv("PATH") : "/usr/bin:/bin"));
+	setenv("XTABLES_LOCKFILE", "/run/kuproxy-test.lock", 1);
+	setenv("KUBE_TOKEN", "secret-token-kplp", 1);
+	setenv("LD_LIBRARY_PATH", "/nonexistent/kuproxy", 1);
+	setenv("IFS", "x", 1);
+	setenv("PATH", "/nonexistent/kuproxy:/bin", 1);
+	CU_ASSERT_EQUAL_FATAL(exec_run(argv, NULL, 0, 5000, &res), 0);
+	env_lines(res.out, got, sizeof(got));
+	CU_ASSERT_STRING_EQUAL(got, "PATH=" EXEC_PATH
+	    "|XTABLES_LOCKFILE=/run/kuproxy-test.lock");
+	exec_result_free(&res);
+
+	/* Set after the first command: the daemon's change does not count. */
+	setenv("XTABLES_LOCKFILE", "/tmp/other.lock", 1);
+	CU_ASSERT_EQUAL(exec_env_set("FAKE_DIR", "/tmp/x y"), 0);
+	CU_ASSERT_EQUAL(exec_env_set("FAKE_DIR", "/tmp/z"), 0);
+	CU_ASSERT_EQUAL(exec_env_set("BAD=NAME", "1"), -1);
+	CU_ASSERT_EQUAL(exec_env_set("", "1"), -1);
+	base = event_base_new();
+	memset(&s, 0, sizeof(s));
+	job = exec_start(base, argv, NULL, 0, 5000, EXEC_OUTMAX, job_done,
+	    &s, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+	run_until_done(base, &s);
+	CU_ASSERT_EQUAL(s.rv, 0);
+	env_lines(s.out, got, sizeof(got));
+	CU_ASSERT_STRING_EQUAL(got, "FAKE_DIR=/tmp/z|PATH=" EXEC_PATH
+	    "|XTABLES_LOCKFILE=/run/kuproxy-test.lock");
+	event_base_free(base);
+
+	CU_ASSERT_EQUAL(exec_env_set("FAKE_DIR", NULL), 0);
+	CU_ASSERT_EQUAL(exec_env_set("XTABLES_LOCKFILE", NULL), 0);
+	CU_ASSERT_EQUAL(exec_run(argv, NULL, 0, 5000, &res), 0);
+	CU_ASSERT_STRING_EQUAL(res.out, "PATH=" EXEC_PATH "\n");
+	exec_result_free(&res);
+	unsetenv("KUBE_TOKEN");
+	unsetenv("LD_LIBRARY_PATH");
+	unsetenv("IFS");
+	unsetenv("XTABLES_LOCKFILE");
+	setenv("PATH", path, 1);
+	free(path);
+}
+
 /* An asynchronous job delivers input, output and status via the loop. */
 static void
 test_exec_async_basic(void)
@@ -889,6 +974,7 @@ test_exec_stream_cancel(void)
 }
 
 static const struct tu_case cases[] = {
+	{ "environment cleared", test_exec_env_cleared },
 	{ "argv verbatim", test_exec_argv_verbatim },
 	{ "stdin delivered", test_exec_stdin_delivered },
 	{ "stdin /dev/null", test_exec_stdin_devnull },

@@ -233,6 +233,224 @@ expect_err(const char *spec, const char *msg)
 
 #define CIP	"\"clusterIP\": \"10.0.0.1\", "
 
+/* Decode a Service named ns/name (any bytes) with one port; rc. */
+static int
+svc_named(const char *ns, const char *name, const char *port_name,
+    struct model_service **ms, char *err, size_t errlen)
+{
+	struct json_object	*o, *meta, *spec, *ports, *p;
+	int			 rc;
+
+	o = json_object_new_object();
+	meta = json_object_new_object();
+	spec = json_object_new_object();
+	ports = json_object_new_array();
+	p = json_object_new_object();
+	json_object_object_add(meta, "namespace", json_object_new_string(ns));
+	json_object_object_add(meta, "name", json_object_new_string(name));
+	json_object_object_add(p, "name", json_object_new_string(port_name));
+	json_object_object_add(p, "port", json_object_new_int(80));
+	json_object_array_add(ports, p);
+	json_object_object_add(spec, "clusterIP",
+	    json_object_new_string("10.0.0.1"));
+	json_object_object_add(spec, "ports", ports);
+	json_object_object_add(o, "metadata", meta);
+	json_object_object_add(o, "spec", spec);
+	rc = k8s_decode_service(o, ms, err, errlen);
+	json_object_put(o);
+	return (rc);
+}
+
+/* A string of n copies of c after prefix. */
+static char *
+repeat(const char *prefix, int c, size_t n)
+{
+	size_t	 plen = strlen(prefix);
+	char	*s = malloc(plen + n + 1);
+
+	CU_ASSERT_FATAL(s != NULL);
+	memcpy(s, prefix, plen);
+	memset(s + plen, c, n);
+	s[plen + n] = '\0';
+	return (s);
+}
+
+/*
+ * Names at Kubernetes' limits are taken (a 63-character namespace,
+ * Service name and port name; a 253-character Endpoints name); one
+ * character more (but for a subdomain's labels, which the API server
+ * lets pass 63), an upper-case letter, a Service name starting with a
+ * digit, or a quote or newline (which would end an iptables comment
+ * and start a rule of its own in the restore input) is an error naming
+ * the field, the bad value quoted so it cannot forge a log line.
+ */
+static void
+test_k8s_decode_names(void)
+{
+	struct model_service	*ms;
+	struct model_endpoints	*me;
+	struct json_object	*o;
+	char			 err[512], buf[1024];
+	char			*ns63, *ns64, *n63, *n64, *p63;
+	char			*e253, *e254;
+
+	ns63 = repeat("n", 'a', 62);
+	ns64 = repeat("n", 'a', 63);
+	n63 = repeat("s", 'b', 62);
+	n64 = repeat("s", 'b', 63);
+	p63 = repeat("p", 'c', 62);
+	CU_ASSERT_EQUAL_FATAL(svc_named(ns63, n63, p63, &ms, err,
+	    sizeof(err)), K8S_DECODE_OK);
+	CU_ASSERT_STRING_EQUAL(ms->ns, ns63);
+	CU_ASSERT_STRING_EQUAL(ms->name, n63);
+	CU_ASSERT_STRING_EQUAL(ms->ports[0].name, p63);
+	model_service_free(ms);
+
+	CU_ASSERT_EQUAL(svc_named(ns64, "s", "", &ms, err, sizeof(err)),
+	    K8S_DECODE_ERR);
+	snprintf(buf, sizeof(buf), "Service: metadata.namespace: not a "
+	    "DNS-1123 label (at most 63 of a-z, 0-9 and '-'): \"%s\"", ns64);
+	CU_ASSERT_STRING_EQUAL(err, buf);
+	CU_ASSERT_EQUAL(svc_named("ns", n64, "", &ms, err, sizeof(err)),
+	    K8S_DECODE_ERR);
+	CU_ASSERT(strncmp(err, "Service: metadata.name: not a DNS-1035 "
+	    "label (at most 63 of a-z, 0-9 and '-', a letter first): ",
+	    95) == 0);
+	CU_ASSERT_EQUAL(svc_named("ns", "1abc", "", &ms, err, sizeof(err)),
+	    K8S_DECODE_ERR);
+	CU_ASSERT(strstr(err, "metadata.name: not a DNS-1035") != NULL);
+	CU_ASSERT_EQUAL(svc_named("ns", "Web", "", &ms, err, sizeof(err)),
+	    K8S_DECODE_ERR);
+	CU_ASSERT_EQUAL(svc_named("ns", "web-", "", &ms, err, sizeof(err)),
+	    K8S_DECODE_ERR);
+	CU_ASSERT_EQUAL(svc_named("kube_system", "web", "", &ms, err,
+	    sizeof(err)), K8S_DECODE_ERR);
+	/* An injection attempt: refused, quoted, on one line. */
+	CU_ASSERT_EQUAL(svc_named("ns", "a\" -j ACCEPT\n-A INPUT -j DROP\n#",
+	    "", &ms, err, sizeof(err)), K8S_DECODE_ERR);
+	CU_ASSERT(strstr(err, "\"a\\\" -j ACCEPT\\x0a-A INPUT -j DROP\\x0a#\"")
+	    != NULL);
+	CU_ASSERT(strchr(err, '\n') == NULL);
+	CU_ASSERT_EQUAL(svc_named("ns", "web", "h\"ttp", &ms, err,
+	    sizeof(err)), K8S_DECODE_ERR);
+	CU_ASSERT_STRING_EQUAL(err, "ns/web: spec.ports[0].name: not a "
+	    "DNS-1123 label (at most 63 of a-z, 0-9 and '-'): \"h\\\"ttp\"");
+	CU_ASSERT_EQUAL(svc_named("ns", "web", "http x", &ms, err,
+	    sizeof(err)), K8S_DECODE_ERR);
+	CU_ASSERT_EQUAL(svc_named("ns", "web", p63, &ms, err, sizeof(err)),
+	    K8S_DECODE_OK);
+	model_service_free(ms);
+	free(p63);
+	p63 = repeat("p", 'c', 63);
+	CU_ASSERT_EQUAL(svc_named("ns", "web", p63, &ms, err, sizeof(err)),
+	    K8S_DECODE_ERR);
+
+	/* Endpoints: a DNS-1123 subdomain, 253 at most. */
+	e253 = repeat("", 'e', 253);
+	e253[63] = e253[127] = e253[191] = '.';
+	e254 = repeat("x", 'e', 253);
+	e254[64] = e254[128] = e254[192] = '.';
+	snprintf(buf, sizeof(buf), "{\"metadata\": {\"name\": \"%s\", "
+	    "\"namespace\": \"%s\"}, \"subsets\": [{\"addresses\": [{\"ip\": "
+	    "\"10.0.0.1\"}], \"ports\": [{\"name\": \"%s\", \"port\": 80}]}]}",
+	    e253, ns63, "http");
+	CU_ASSERT_EQUAL(eps(buf, &me, err, sizeof(err)), K8S_DECODE_OK);
+	if (me != NULL) {
+		CU_ASSERT_STRING_EQUAL(me->name, e253);
+		model_endpoints_free(me);
+	}
+	snprintf(buf, sizeof(buf), "{\"metadata\": {\"name\": \"%s\"}, "
+	    "\"subsets\": []}", e254);
+	CU_ASSERT_EQUAL(eps(buf, &me, err, sizeof(err)), K8S_DECODE_ERR);
+	CU_ASSERT(strncmp(err, "Endpoints: metadata.name: not a DNS-1123 "
+	    "subdomain (at most 253", 63) == 0);
+	/* Cut at 70 characters in the message. */
+	CU_ASSERT(strlen(err) < 200 && strstr(err, "...\"") != NULL);
+	CU_ASSERT_EQUAL(eps("{\"metadata\": {\"name\": \"e..x\"}}", &me, err,
+	    sizeof(err)), K8S_DECODE_ERR);
+	CU_ASSERT_EQUAL(eps("{\"metadata\": {\"name\": \"e.-x\"}}", &me, err,
+	    sizeof(err)), K8S_DECODE_ERR);
+	/* A subdomain's labels may pass 63, as the API server allows. */
+	snprintf(buf, sizeof(buf), "{\"metadata\": {\"name\": \"%s-x.y\"}}",
+	    n64);
+	CU_ASSERT_EQUAL(eps(buf, &me, err, sizeof(err)), K8S_DECODE_OK);
+	if (me != NULL)
+		model_endpoints_free(me);
+	CU_ASSERT_EQUAL(eps("{\"metadata\": {\"name\": \"e\"}, \"subsets\": "
+	    "[{\"ports\": [{\"name\": \"A\", \"port\": 1}]}]}", &me, err,
+	    sizeof(err)), K8S_DECODE_ERR);
+	CU_ASSERT_STRING_EQUAL(err, "default/e: subsets[0].ports[0].name: not "
+	    "a DNS-1123 label (at most 63 of a-z, 0-9 and '-'): \"A\"");
+	/* Values in other messages are quoted the same way. */
+	o = json_tokener_parse("{\"metadata\": {\"name\": \"s\"}, \"spec\": "
+	    "{\"clusterIP\": \"10.0.0.1\\n-A X\", "
+	    "\"ports\": [{\"port\": 1}]}}");
+	CU_ASSERT_FATAL(o != NULL);
+	CU_ASSERT_EQUAL(k8s_decode_service(o, &ms, err, sizeof(err)),
+	    K8S_DECODE_ERR);
+	CU_ASSERT_STRING_EQUAL(err, "default/s: spec.clusterIP: not an IP "
+	    "address: \"10.0.0.1\\x0a-A X\"");
+	json_object_put(o);
+	free(ns63);
+	free(ns64);
+	free(n63);
+	free(n64);
+	free(p63);
+	free(e253);
+	free(e254);
+}
+
+/*
+ * 10,000 endpoints in one Endpoints object (and 10,000 ports' worth of
+ * addresses in one subset) decode whole, sorted, none lost.
+ */
+static void
+test_k8s_decode_10k_endpoints(void)
+{
+	struct model_endpoints	*me;
+	struct json_object	*o, *meta, *subsets, *sub, *addrs, *ports, *p;
+	char			 ip[32], err[256];
+	size_t			 i;
+	int			 sorted = 1;
+
+	o = json_object_new_object();
+	meta = json_object_new_object();
+	json_object_object_add(meta, "name", json_object_new_string("big"));
+	json_object_object_add(o, "metadata", meta);
+	subsets = json_object_new_array();
+	sub = json_object_new_object();
+	addrs = json_object_new_array();
+	/* In reverse order: the decoder sorts. */
+	for (i = 10000; i-- > 0;) {
+		snprintf(ip, sizeof(ip), "10.%zu.%zu.%zu", i >> 16,
+		    (i >> 8) & 255, i & 255);
+		p = json_object_new_object();
+		json_object_object_add(p, "ip", json_object_new_string(ip));
+		json_object_array_add(addrs, p);
+	}
+	json_object_object_add(sub, "addresses", addrs);
+	ports = json_object_new_array();
+	p = json_object_new_object();
+	json_object_object_add(p, "name", json_object_new_string("p"));
+	json_object_object_add(p, "port", json_object_new_int(8080));
+	json_object_array_add(ports, p);
+	json_object_object_add(sub, "ports", ports);
+	json_object_array_add(subsets, sub);
+	json_object_object_add(o, "subsets", subsets);
+
+	CU_ASSERT_EQUAL_FATAL(k8s_decode_endpoints(o, &me, err, sizeof(err)),
+	    K8S_DECODE_OK);
+	CU_ASSERT_FATAL(me->nsets == 1);
+	CU_ASSERT_EQUAL(me->sets[0].n, 10000);
+	for (i = 1; i < me->sets[0].n; i++)
+		if (strcmp(me->sets[0].eps[i - 1].ip, me->sets[0].eps[i].ip) >=
+		    0)
+			sorted = 0;
+	CU_ASSERT(sorted);
+	model_endpoints_free(me);
+	json_object_put(o);
+}
+
 /* Every invalid field is named in the error. */
 static void
 test_k8s_decode_errors(void)
@@ -280,6 +498,15 @@ test_k8s_decode_errors(void)
 	    "be between 1 and 86400, got 0");
 	expect_err(CIP "\"type\": \"Magic\"",
 	    "ns/s: spec.type: unknown type \"Magic\"");
+	/* The same port or nodePort twice, as the API server refuses. */
+	expect_err(CIP "\"ports\": [{\"name\": \"a\", \"port\": 80}, "
+	    "{\"name\": \"b\", \"port\": 80, \"protocol\": \"TCP\"}]",
+	    "ns/s: spec.ports[1].port: duplicate port 80/TCP (spec.ports[0])");
+	expect_err(CIP "\"type\": \"NodePort\", \"ports\": [{\"name\": "
+	    "\"a\", \"port\": 80, \"nodePort\": 30080}, {\"name\": \"b\", "
+	    "\"port\": 81, \"nodePort\": 30080}]",
+	    "ns/s: spec.ports[1].nodePort: duplicate nodePort 30080/TCP "
+	    "(spec.ports[0])");
 }
 
 /* Errors outside spec: metadata and status. */
@@ -485,6 +712,8 @@ static const struct tu_case cases[] = {
 	{ "no ports", test_k8s_decode_no_ports },
 	{ "skipped services", test_k8s_decode_skips },
 	{ "service field errors", test_k8s_decode_errors },
+	{ "names at the limits, injection", test_k8s_decode_names },
+	{ "10,000 endpoints", test_k8s_decode_10k_endpoints },
 	{ "metadata and status errors", test_k8s_decode_errors_meta },
 	{ "endpoints", test_k8s_decode_endpoints },
 	{ "endpoints order", test_k8s_decode_endpoints_order },

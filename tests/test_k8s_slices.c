@@ -294,6 +294,21 @@ test_k8s_slices_errors(void)
 	    "{\"kubernetes.io/service-name\": \"svc\"}}}", &sl, err,
 	    sizeof(err)) == K8S_DECODE_ERR);
 	CU_ASSERT_STRING_EQUAL(err, "EndpointSlice: metadata.name: required");
+	/* Names: the Service label a DNS-1123 label, port names too. */
+	CU_ASSERT(slice("{\"metadata\": {\"name\": \"sl\", \"namespace\": "
+	    "\"ns\", \"labels\": {\"kubernetes.io/service-name\": "
+	    "\"a\\\"b\"}}, " V4 "\"endpoints\": []}", &sl, err,
+	    sizeof(err)) == K8S_DECODE_ERR);
+	CU_ASSERT_STRING_EQUAL(err, "ns/sl: label kubernetes.io/service-name: "
+	    "not a DNS-1123 label: \"a\\\"b\"");
+	expect_slice_err(V4 "\"ports\": [{\"name\": \"a b\", \"port\": 80}]",
+	    "ns/sl: ports[0].name: not a DNS-1123 label (at most 63 of a-z, "
+	    "0-9 and '-'): \"a b\"");
+	CU_ASSERT(slice("{\"metadata\": {\"name\": \"SL\", \"labels\": "
+	    "{\"kubernetes.io/service-name\": \"svc\"}}}", &sl, err,
+	    sizeof(err)) == K8S_DECODE_ERR);
+	CU_ASSERT(strncmp(err, "EndpointSlice: metadata.name: not a DNS-1123 "
+	    "subdomain", 54) == 0);
 }
 
 /* What k8s_slices_put reported, in order. */

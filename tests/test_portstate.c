@@ -334,9 +334,58 @@ test_portstate_save_invalid(void)
 }
 
 /*
+ * The port file is 0600 whatever the umask, its temporary file is
+ * created afresh (a link planted there is replaced, never followed),
+ * and a port file that is a symbolic link or a FIFO is refused, not
+ * followed or waited on.
+ */
+static void
+test_portstate_file_safety(void)
+{
+	struct portstate	 ps = { NULL, 0, NULL };
+	char			 dir[64], path[128], tmp[160], target[160];
+	char			 err[256];
+	struct stat		 st;
+	mode_t			 old = umask(0);
+
+	mktempdir(dir);
+	snprintf(path, sizeof(path), "%s/ports", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	snprintf(target, sizeof(target), "%s/target", dir);
+	write_file(target, "precious\n", 9);
+	CU_ASSERT_EQUAL_FATAL(symlink(target, tmp), 0);
+	portstate_add(&ps, "a/b:c", IPPROTO_TCP, 1234);
+	CU_ASSERT_EQUAL_FATAL(portstate_save(path, &ps, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(lstat(path, &st), 0);
+	CU_ASSERT(S_ISREG(st.st_mode));
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0600);
+	CU_ASSERT_EQUAL(stat(target, &st), 0);
+	CU_ASSERT_EQUAL(st.st_size, 9);		/* not written through */
+	portstate_clear(&ps);
+
+	/* The port file itself a link: refused, naming it. */
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	CU_ASSERT_EQUAL_FATAL(symlink(target, path), 0);
+	CU_ASSERT_EQUAL(portstate_load(path, &ps, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "a symbolic link, refused"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, path));
+	CU_ASSERT_EQUAL(ps.n, 0);
+
+	/* A FIFO: refused at once (O_NONBLOCK), not waited on. */
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+	CU_ASSERT_EQUAL(portstate_load(path, &ps, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not a regular file"));
+	unlink(path);
+	unlink(target);
+	umask(old);
+	rmtempdir(dir);
+}
+
+/*
  * The state directory is created with its parents (mkdir -p -m 0700),
- * an existing one is kept as it is, and a path that cannot be a
- * directory is refused with a message naming it.
+ * an existing one is kept but made 0700, one another user owns and a
+ * path that cannot be a directory are refused with a message naming it.
  */
 static void
 test_portstate_dir_prepare(void)
@@ -357,12 +406,20 @@ test_portstate_dir_prepare(void)
 	CU_ASSERT_EQUAL(stat(file, &st), 0);
 	CU_ASSERT_EQUAL(st.st_mode & 07777, 0755);
 
-	/* Existing: left alone, mode included; a trailing slash is fine. */
+	/* Existing: kept, but made 0700; a trailing slash is fine. */
 	CU_ASSERT_EQUAL(chmod(dir, 0750), 0);
 	strcat(dir, "/");
 	CU_ASSERT_EQUAL(portstate_dir_prepare(dir, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(stat(dir, &st), 0);
-	CU_ASSERT_EQUAL(st.st_mode & 07777, 0750);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0700);
+	/* Owned by another user (only root can chown): refused. */
+	if (geteuid() == 0) {
+		CU_ASSERT_EQUAL(chown(dir, 65534, 65534), 0);
+		CU_ASSERT_EQUAL(portstate_dir_prepare(dir, err, sizeof(err)),
+		    -1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "owned by uid 65534"));
+		CU_ASSERT_EQUAL(chown(dir, 0, 0), 0);
+	}
 
 	/* A file where the directory should be. */
 	snprintf(file, sizeof(file), "%s/file", tmp);
@@ -394,6 +451,7 @@ static const struct tu_case cases[] = {
 	{ "save to an unwritable place", test_portstate_save_unwritable },
 	{ "save refuses bad entries", test_portstate_save_invalid },
 	{ "state directory", test_portstate_dir_prepare },
+	{ "file modes, links and FIFOs", test_portstate_file_safety },
 	{ NULL, NULL }
 };
 

@@ -2,9 +2,13 @@
  * test_yamljson.c: YAML to json-c conversion, scalar typing, anchors,
  * line numbers and error reporting.
  */
+#include <sys/stat.h>
+
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -384,7 +388,54 @@ test_yamljson_file_errors(void)
 	yamljson_free(d, n);
 }
 
+/*
+ * yamljson_read_file (the config, kubeconfig and services files) follows
+ * a symbolic link (the kubelet's ConfigMap volumes are made of them),
+ * refuses a FIFO or a directory at once instead of blocking, and a file
+ * over the bound, each with the path in the message.
+ */
+static void
+test_yamljson_read_file_kinds(void)
+{
+	char	 dir[] = "/tmp/test_yamljson.XXXXXX", path[256], link[128];
+	char	 err[256], *buf;
+	size_t	 len;
+	int	 fd;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/..data", dir);
+	CU_ASSERT_FATAL((fd = open(path, O_CREAT | O_WRONLY, 0600)) != -1);
+	CU_ASSERT_EQUAL(write(fd, "a: 1\n", 5), 5);
+	close(fd);
+	snprintf(link, sizeof(link), "%s/config.conf", dir);
+	CU_ASSERT_FATAL(symlink("..data", link) == 0);
+	CU_ASSERT_EQUAL(yamljson_read_file(link, 100, &buf, &len, NULL, err,
+	    sizeof(err)), 0);
+	CU_ASSERT(len == 5 && buf != NULL && strcmp(buf, "a: 1\n") == 0);
+	free(buf);
+	/* Over the bound. */
+	CU_ASSERT_EQUAL(yamljson_read_file(link, 4, &buf, &len, NULL, err,
+	    sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, link));
+	unlink(link);
+	unlink(path);
+	/* A FIFO nobody writes to: refused, not waited on. */
+	CU_ASSERT_FATAL(mkfifo(link, 0600) == 0);
+	CU_ASSERT_EQUAL(yamljson_read_file(link, 100, &buf, &len, NULL, err,
+	    sizeof(err)), -1);
+	snprintf(path, sizeof(path), "%s: not a regular file", link);
+	CU_ASSERT_STRING_EQUAL(err, path);
+	CU_ASSERT_PTR_NULL(buf);
+	unlink(link);
+	/* A directory. */
+	CU_ASSERT_EQUAL(yamljson_read_file(dir, 100, &buf, &len, NULL, err,
+	    sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not a regular file"));
+	rmdir(dir);
+}
+
 static const struct tu_case cases[] = {
+	{ "read_file: links, FIFOs, bound", test_yamljson_read_file_kinds },
 	{ "scalar types", test_yamljson_types },
 	{ "nested", test_yamljson_nested },
 	{ "multiple documents", test_yamljson_multidoc },

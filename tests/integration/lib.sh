@@ -40,6 +40,21 @@ KP_LOG=			# kuproxy's stderr
 KP_SVCFILE=
 KP_FAILS=0
 
+# KP_MINCAPS=1 (the default): kuproxy runs with only the capabilities it
+# needs, CAP_NET_ADMIN, CAP_NET_RAW and CAP_NET_BIND_SERVICE, in its
+# effective, permitted, inheritable, ambient and bounding sets (still uid
+# 0, as a DaemonSet container is), so every test that starts it through
+# kp_start or "${KP_CAPWRAP[@]}" also proves it needs no more; its
+# iptables and conntrack children inherit the same three.  KP_MINCAPS=0
+# runs it with all of root's.
+: "${KP_MINCAPS:=1}"
+KP_CAPS=+net_admin,+net_raw,+net_bind_service
+KP_CAPWRAP=()
+if [ "$KP_MINCAPS" = 1 ]; then
+	KP_CAPWRAP=(setpriv "--inh-caps=-all,$KP_CAPS"
+	    "--ambient-caps=-all,$KP_CAPS" "--bounding-set=-all,$KP_CAPS" --)
+fi
+
 # Python without the pyenv shim's start-up cost on every call.
 KP_PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)
 
@@ -135,6 +150,10 @@ kp_init() {
 	fi
 	if [ ! -x "$KUPROXY" ]; then
 		echo "FAIL: $KP_NAME: kuproxy binary '$KUPROXY' not found"
+		exit 1
+	fi
+	if [ "$KP_MINCAPS" = 1 ] && ! command -v setpriv >/dev/null 2>&1; then
+		echo "FAIL: $KP_NAME: KP_MINCAPS=1 needs setpriv (util-linux)"
 		exit 1
 	fi
 	for tool in ip "$KP_PY" curl timeout; do
@@ -336,15 +355,16 @@ kp_replace() {
 }
 
 # kp_start [ARGS...]: start kuproxy in the node namespace with the services
-# file $KP_SVCFILE; wait until /debug/services answers.  At -v 4, so that
+# file $KP_SVCFILE (and only KP_CAPS if KP_MINCAPS=1, the default); wait
+# until /debug/services answers.  At -v 4, so that
 # the log has a line per connection and per failed connect for the test's
 # own diagnostics (kp_close_reasons); ARGS may lower it (-v 0).
 kp_start() {
 	local i
 
 	KP_LOG=$KP_TMP/kuproxy.log
-	mkdir -p "$KP_TMP/state"
-	ip netns exec "$KP_NODE" "$KUPROXY" \
+	mkdir -p -m 0700 "$KP_TMP/state"
+	ip netns exec "$KP_NODE" "${KP_CAPWRAP[@]}" "$KUPROXY" \
 	    --services-file "$KP_SVCFILE" --bind-address 0.0.0.0 \
 	    --metrics-bind-address "$KP_METRICS" \
 	    --healthz-bind-address "$KP_HEALTHZ" \

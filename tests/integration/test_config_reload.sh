@@ -87,7 +87,7 @@ ln -s ..data/config.conf "$CONF"
 # kuproxy with the addresses from the file (kp_start's flags would
 # override them), at -v 2 (a line per connection would be 200/s).
 KP_LOG=$KP_TMP/kuproxy.log
-ip netns exec "$KP_NODE" "$KUPROXY" --config "$CONF" \
+ip netns exec "$KP_NODE" "${KP_CAPWRAP[@]}" "$KUPROXY" --config "$CONF" \
     --services-file "$KP_SVCFILE" --bind-address 0.0.0.0 \
     --state-dir "$KP_TMP/state" -v 2 >>"$KP_LOG" 2>&1 &
 KP_PID=$!

@@ -60,7 +60,7 @@ fa_ctl '{"op":"fault","verb":"list","kind":"services","count":2,
 
 KP_LOG=$KP_TMP/kuproxy.log
 mkdir -p "$KP_TMP/state"
-kp_node "$KUPROXY" --master "http://127.0.0.1:$FA_PORT" \
+kp_node "${KP_CAPWRAP[@]}" "$KUPROXY" --master "http://127.0.0.1:$FA_PORT" \
     --hostname-override node-1 --bind-address 0.0.0.0 \
     --metrics-bind-address "$KP_METRICS" \
     --healthz-bind-address "$KP_HEALTHZ" \

@@ -82,7 +82,7 @@ H2=127.0.0.1:10356
 
 # kph_start2: start the second kuproxy beside the first; sets K2_PID.
 kph_start2() {
-	ip netns exec "$KP_NODE" "$KUPROXY" \
+	ip netns exec "$KP_NODE" "${KP_CAPWRAP[@]}" "$KUPROXY" \
 	    --services-file "$KP_SVCFILE" --bind-address 0.0.0.0 \
 	    --metrics-bind-address "$M2" --healthz-bind-address "$H2" \
 	    --state-dir "$KP_TMP/state" --shutdown-grace "$GRACE" -v 4 \
@@ -229,7 +229,7 @@ FAKE=$KP_HERE/fdstore.py
 FD=$KP_TMP/fdstore
 mkdir -p "$FD"
 timeout -k 5 120 ip netns exec "$KP_NODE" "$KP_PY" "$FAKE" run --dir "$FD" \
-    --stop-timeout 10 --lifetime 100 -- "$KUPROXY" \
+    --stop-timeout 10 --lifetime 100 -- "${KP_CAPWRAP[@]}" "$KUPROXY" \
     --services-file "$KP_SVCFILE" --bind-address 0.0.0.0 \
     --metrics-bind-address "$KP_METRICS" --healthz-bind-address "$KP_HEALTHZ" \
     --state-dir "$KP_TMP/state" --shutdown-grace 8s -v 2 \
@@ -344,7 +344,7 @@ kph_tcp4() {
 	[ "$(echo "$r" | kp_json 'd["ok"]')" = 4 ]
 }
 kph_start_at "$KP_TMP/kuproxy-pid1.log" unshare --pid --fork --kill-child \
-    "$KUPROXY"
+    "${KP_CAPWRAP[@]}" "$KUPROXY"
 ushr=$!
 KP_PIDS="$KP_PIDS $ushr"
 kp_until 50 eval '[ "$(kph_healthz "$HA")" = 200 ]' ||
@@ -353,7 +353,7 @@ a=$(pgrep -P "$ushr" | head -n 1)
 [ -n "$a" ] || kp_die "(6) no kuproxy under unshare"
 kp_check "(6) the first kuproxy is PID 1 in its namespace" \
     grep -q '^NSpid:.*[[:space:]]1$' "/proc/$a/status"
-kph_start_at "$KP_TMP/kuproxy-b.log" "$KUPROXY"
+kph_start_at "$KP_TMP/kuproxy-b.log" "${KP_CAPWRAP[@]}" "$KUPROXY"
 b=$!
 KP_PIDS="$KP_PIDS $b"
 if kp_until 100 grep -q "idle until SIGTERM" "$KP_TMP/kuproxy-pid1.log"; then

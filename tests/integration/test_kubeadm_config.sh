@@ -90,7 +90,7 @@ kp_node sh -c "echo 432000 >$NF/nf_conntrack_tcp_timeout_established;
 
 KP_LOG=$KP_TMP/kuproxy.log
 state=$KP_TMP/state/var/lib/kuproxy
-ip netns exec "$KP_NODE" "$KUPROXY" --config "$CONF" --kubeconfig= \
+ip netns exec "$KP_NODE" "${KP_CAPWRAP[@]}" "$KUPROXY" --config "$CONF" --kubeconfig= \
     --services-file "$KP_SVCFILE" --metrics-bind-address "$KP_METRICS" \
     --healthz-bind-address "$KP_HEALTHZ" --state-dir "$state" -v 2 \
     >>"$KP_LOG" 2>&1 &
@@ -119,7 +119,7 @@ else
 	ns=kp-oom-$KP_ID
 	kp_netns_add "$ns" || kp_die "cannot add namespace $ns"
 	: >"$KP_TMP/empty.yaml"
-	ip netns exec "$ns" "$KUPROXY" --config "$CONF" --kubeconfig= \
+	ip netns exec "$ns" "${KP_CAPWRAP[@]}" "$KUPROXY" --config "$CONF" --kubeconfig= \
 	    --services-file "$KP_TMP/empty.yaml" --metrics-bind-address= \
 	    --healthz-bind-address= --state-dir "$KP_TMP/state2" \
 	    --bind-address 192.0.2.1 \
@@ -160,7 +160,7 @@ kp_eq "state directory created with its parents, 0700" 700 \
 
 # --- A state directory that cannot be used stops kuproxy. --------------
 : >"$KP_TMP/notadir"
-out=$(ip netns exec "$KP_NODE" timeout 10 "$KUPROXY" --config "$CONF" \
+out=$(ip netns exec "$KP_NODE" timeout 10 "${KP_CAPWRAP[@]}" "$KUPROXY" --config "$CONF" \
     --kubeconfig= --services-file "$KP_SVCFILE" --metrics-bind-address= \
     --healthz-bind-address= --state-dir "$KP_TMP/notadir" 2>&1)
 rc=$?

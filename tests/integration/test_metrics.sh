@@ -50,7 +50,7 @@ kp_wait_file "$KP_TMP/blocker.ready" 50 || kp_die "port blocker did not start"
 KP_LOG=$KP_TMP/kuproxy.log
 mkdir -p "$KP_TMP/state"
 t_start=$(date +%s)
-ip netns exec "$KP_NODE" "$KUPROXY" \
+ip netns exec "$KP_NODE" "${KP_CAPWRAP[@]}" "$KUPROXY" \
     --services-file "$KP_SVCFILE" --bind-address 0.0.0.0 \
     --metrics-bind-address "$KP_METRICS" \
     --healthz-bind-address "$KP_HEALTHZ" \
