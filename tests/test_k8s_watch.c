@@ -204,7 +204,7 @@ fa_start(struct fa *fa, const char *const *extra)
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	for (t0 = tw_now(); tw_now() - t0 < 10000; usleep(20000)) {
+	for (t0 = tw_now(); tw_now() - t0 < 30000; usleep(20000)) {
 		if ((fd = open(portfile, O_RDONLY)) == -1)
 			continue;
 		n = read(fd, buf, sizeof(buf) - 1);
