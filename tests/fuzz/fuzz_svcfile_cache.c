@@ -44,21 +44,40 @@ fsc_iter(struct svcfile_cache *c, const char *buf, size_t len,
 	return (-1);
 }
 
+/* A file and what svcfile_parse makes of it. */
+struct fsc_file {
+	const char		*buf;
+	size_t			 len;
+	struct svcfile_objs	 ref;
+	int			 rc;
+	char			 err[1024];
+};
+
+/* Parse f alone, for reference. */
+static void
+fsc_ref(struct fsc_file *f, const uint8_t *buf, size_t len)
+{
+	f->buf = (const char *)buf;
+	f->len = len;
+	memset(&f->ref, 0, sizeof(f->ref));
+	f->rc = svcfile_parse(f->buf, len, "fuzz.yaml", &f->ref, f->err,
+	    sizeof(f->err));
+}
+
 /* Parse one file through the cache and compare with svcfile_parse. */
 static void
-fsc_pass(struct svcfile_cache *c, struct model *m, const char *buf,
-    size_t len, int iter)
+fsc_pass(struct svcfile_cache *c, struct model *m, struct fsc_file *f,
+    int iter)
 {
-	struct svcfile_objs	 ref;
+	const struct svcfile_objs *ref = &f->ref;
 	struct svcfile_diff	 d;
 	const struct model_service *s;
 	const struct model_endpoints *e;
-	char			 err[1024], rerr[1024];
-	int			 rc, rrc;
-	size_t			 i;
+	const char		*buf = f->buf;
+	size_t			 len = f->len, i;
+	char			 err[1024];
+	int			 rc, rrc = f->rc;
 
-	memset(&ref, 0, sizeof(ref));
-	rrc = svcfile_parse(buf, len, "fuzz.yaml", &ref, rerr, sizeof(rerr));
 	err[0] = '\0';
 	if (iter)
 		rc = fsc_iter(c, buf, len, &d, err, sizeof(err));
@@ -67,49 +86,54 @@ fsc_pass(struct svcfile_cache *c, struct model *m, const char *buf,
 		    sizeof(err));
 	if (rc != rrc) {
 		fprintf(stderr, "cache %d (%s), parser %d (%s)\n", rc,
-		    rc ? err : "", rrc, rrc ? rerr : "");
+		    rc ? err : "", rrc, rrc ? f->err : "");
 		abort();
 	}
 	if (rc == -1) {
 		if (err[0] == '\0')
 			abort();
-		svcfile_objs_free(&ref);
 		return;
 	}
-	if (d.total_svcs != ref.nsvcs || d.total_eps != ref.neps)
+	if (d.total_svcs != ref->nsvcs || d.total_eps != ref->neps)
 		abort();
 	svcfile_diff_apply(&d, m);
-	if (model_nservices(m) != ref.nsvcs)
+	if (model_nservices(m) != ref->nsvcs)
 		abort();
-	for (i = 0; i < ref.nsvcs; i++) {
-		s = model_get_service(m, ref.svcs[i]->ns, ref.svcs[i]->name);
-		if (s == NULL || !model_service_equal(s, ref.svcs[i]))
+	for (i = 0; i < ref->nsvcs; i++) {
+		s = model_get_service(m, ref->svcs[i]->ns,
+		    ref->svcs[i]->name);
+		if (s == NULL || !model_service_equal(s, ref->svcs[i]))
 			abort();
 	}
-	for (i = 0; i < ref.neps; i++) {
-		e = model_get_endpoints(m, ref.eps[i]->ns, ref.eps[i]->name);
-		if (e == NULL || !model_endpoints_equal(e, ref.eps[i]))
+	for (i = 0; i < ref->neps; i++) {
+		e = model_get_endpoints(m, ref->eps[i]->ns,
+		    ref->eps[i]->name);
+		if (e == NULL || !model_endpoints_equal(e, ref->eps[i]))
 			abort();
 	}
-	svcfile_objs_free(&ref);
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
+	static struct fsc_file	 before, after;
 	struct svcfile_cache	*c;
 	struct model		*m;
-	const uint8_t		*after;
+	const uint8_t		*a;
 	size_t			 blen, alen;
 
 	fuzz_quiet_log();
-	blen = fuzz_split(data, len, "\n=====\n", &after, &alen);
+	blen = fuzz_split(data, len, "\n=====\n", &a, &alen);
+	fsc_ref(&before, data, blen);
+	fsc_ref(&after, a, alen);
 	c = svcfile_cache_new();
 	m = model_new();
-	fsc_pass(c, m, (const char *)data, blen, 1);
-	fsc_pass(c, m, (const char *)after, alen, 0);
-	fsc_pass(c, m, (const char *)data, blen, 0);
+	fsc_pass(c, m, &before, 1);
+	fsc_pass(c, m, &after, 0);
+	fsc_pass(c, m, &before, 0);
 	model_free(m);
 	svcfile_cache_free(c);
+	svcfile_objs_free(&before.ref);
+	svcfile_objs_free(&after.ref);
 	return (0);
 }

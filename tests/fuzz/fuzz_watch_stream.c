@@ -9,7 +9,9 @@
  *	byte 0	bits 0-1: the kind watched (0 Services, 1 Endpoints,
  *		2 and 3 EndpointSlices); bits 2-3: the largest value
  *		accepted (64 B, 1 KiB, 64 KiB, 1 MiB)
- *	bytes 1-3	chunk sizes (1 + byte), used in turn
+ *	bytes 1-3	chunk sizes, used in turn: 1 + b * b / 8 for byte b
+ *		(0-2 give single bytes, 255 gives 8129: a value split
+ *		everywhere, or many values in one chunk)
  * A stream stopped by an error or by the callback is reset and the rest
  * fed as a new stream, as the watcher does when it resumes.
  */
@@ -132,7 +134,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	st.store = k8s_slices_new();
 	js = k8s_jstream_new(maxvals[(data[0] >> 2) & 3]);
 	for (i = 4; i < len; i += chunk) {
-		chunk = 1 + (size_t)data[1 + k++ % 3];
+		chunk = 1 + (size_t)data[1 + k % 3] * data[1 + k % 3] / 8;
+		k++;
 		if (chunk > len - i)
 			chunk = len - i;
 		err[0] = '\0';
