@@ -262,8 +262,12 @@ sf_iter_step(struct svcfile_diff_iter *it, char *err, size_t errlen)
 	else
 		d = htab_get(c->docs, pc->p, pc->len);
 	if (d != NULL) {
-		/* The same document twice can only be a duplicate. */
-		if (d->gen == c->gen) {
+		/*
+		 * The same document twice is a duplicate if it defines
+		 * anything; one that defines nothing (a comment, an empty
+		 * "---", a skipped kind) may repeat, as in svcfile_parse.
+		 */
+		if (d->gen == c->gen && d->nkeys > 0) {
 			sf_iter_dup(it, err, errlen);
 			return (-1);
 		}

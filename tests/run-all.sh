@@ -34,6 +34,13 @@ make -s distclean >/dev/null 2>&1 || true
 	exit 1
 }
 
+echo "== fuzz smoke (libFuzzer)"
+# Every parser's libFuzzer target (tests/fuzz/), built by clang with
+# ASan+UBSan in the VPATH build above: its seed corpus, then on to 20,000
+# executions; any crash, leak or timeout fails.
+make -s -C "$asan" fuzz >/dev/null
+bash tests/fuzz/smoke.sh "$asan/tests/fuzz/bin"
+
 echo "== make distcheck"
 # The tarball builds, passes make check out of tree, installs and uninstalls.
 dc_log=$(mktemp)

@@ -586,7 +586,56 @@ test_svcfile_cache_diff(void)
 	model_free(m);
 	svcfile_cache_free(c);
 }
+/*
+ * A document that defines nothing may repeat (found by fuzzing: two
+ * empty "---" lines, or the same comment, were refused as a duplicate
+ * object that svcfile_parse accepts); one that defines something may
+ * not.
+ */
+static void
+test_svcfile_cache_repeat_empty(void)
+{
+	static const char *const good[] = {
+		"---\n---\n---\napiVersion: v1\nkind: Service\n"
+		    "metadata: {name: a}\nspec: {clusterIP: 10.0.0.1, "
+		    "ports: [{port: 80}]}\n",
+		"---\n# same\n---\n# same\n",
+		"---\napiVersion: example.com/v1\nkind: Service\n"
+		    "metadata: {name: x}\n---\napiVersion: example.com/v1\n"
+		    "kind: Service\nmetadata: {name: x}\n",
+		"---\napiVersion: v1\nkind: Service\nmetadata: {name: h}\n"
+		    "spec: {clusterIP: None}\n---\napiVersion: v1\n"
+		    "kind: Service\nmetadata: {name: h}\n"
+		    "spec: {clusterIP: None}\n",
+	};
+	struct svcfile_cache	*c;
+	struct svcfile_objs	 ref;
+	struct svcfile_diff	 d;
+	char			 err[1024];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		c = svcfile_cache_new();
+		CU_ASSERT_FATAL(svcfile_parse(good[i], strlen(good[i]), "f",
+		    &ref, err, sizeof(err)) == 0);
+		err[0] = '\0';
+		CU_ASSERT(svcfile_parse_diff(good[i], strlen(good[i]), "f", c,
+		    &d, err, sizeof(err)) == 0);
+		CU_ASSERT_STRING_EQUAL(err, "");
+		CU_ASSERT_EQUAL(d.total_svcs, ref.nsvcs);
+		svcfile_diff_free(&d);
+		/* Again, now from the cache. */
+		CU_ASSERT(svcfile_parse_diff(good[i], strlen(good[i]), "f", c,
+		    &d, err, sizeof(err)) == 0);
+		CU_ASSERT_EQUAL(d.total_svcs, ref.nsvcs);
+		svcfile_diff_free(&d);
+		svcfile_objs_free(&ref);
+		svcfile_cache_free(c);
+	}
+}
+
 static const struct tu_case cases[] = {
+	{ "repeated empty documents", test_svcfile_cache_repeat_empty },
 	{ "document cache", test_svcfile_cache_diff },
 	{ "staging", test_svcfile_cache_stage },
 	{ "iterator batches", test_svcfile_cache_iter_batches },
