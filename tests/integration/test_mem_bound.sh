@@ -12,7 +12,13 @@
 . "$(dirname "$0")/lib.sh"
 kp_init mem_bound
 N=${KP_MEM_N:-500}		# per kind: 2 x N connections
-BOUND=${KP_MEM_BOUND:-49152}	# bytes per connection, RSS + pipes
+# The bound, from src/proxy_tcp.c: 2 KiB of connection state (struct
+# proxy_conn, four events, allocator overhead) plus, for the one
+# direction that stalls, one read: a copy buffer of at most 64 KiB
+# (PROXY_SCRATCH) or a pipe holding what the peer had room for, 16 KiB
+# (PROXY_ROOM_MIN) once it is full.  Before issue 14 a stalled direction
+# could hold a whole 1 MiB pipe: 167 kB per connection were measured.
+BOUND=${KP_MEM_BOUND:-67584}	# bytes per connection, RSS + pipes
 kp_topology
 STALL=$KP_HERE/stall.py
 
