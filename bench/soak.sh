@@ -500,12 +500,14 @@ for p in r["phases"]:
     made = p.get("new_ok", 0) + p.get("held_opened", 0) + p.get("streams_opened", 0)
     print("  %-4s %4d s: connections made %d (new %d, held %d, streams %d),"
           " failed %d (+%d on a killed backend, %d in the fd window);"
-          " bytes checked %d; UDP %d/%d answered" % (
+          " bytes checked %d; UDP %d/%d answered (%d late, longest wait"
+          " %d ms)" % (
               p["phase"], p["secs"], made, p.get("new_ok", 0),
               p.get("held_opened", 0), p.get("streams_opened", 0),
               p["failed_hard"], p["failed_on_killed_backend"],
               p["failed_in_fd_window"], p.get("stream_bytes_checked", 0),
-              p.get("udp_answered", 0), p.get("udp_sent", 0)))
+              p.get("udp_answered", 0), p.get("udp_sent", 0),
+              p.get("udp_late", 0), p.get("udp_max_wait_ms", 0)))
     print("       faults: %d endpoint changes, %d b4 kills/drains, %d API"
           " restarts, %d flushes (repair ms %s), %d fd pauses"
           " (recovered in %s ms)" % (p["churns"], p["b4_cycles"],

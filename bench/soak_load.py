@@ -16,7 +16,10 @@ echo) and a UDP Service served by its UDP echo ("<id>:" + payload):
            checking every byte that comes back, in order.
   udp      --udp-flows sockets (one source port each) to --udp IP:PORT,
            a numbered datagram from each every --udp-interval s; one not
-           answered within 2 s is lost.
+           answered by the end of the run (2 s after the last sent) is
+           lost, one answered after more than 2 s is late (counted, and
+           the longest wait reported: a loaded machine may starve a
+           process that runs under nice for that long).
 
 Every failure is recorded with its wall-clock time (time.time(), the
 clock of "date +%s.%N") and, when known, the backend id that served the
@@ -251,13 +254,21 @@ def run_udp(a, rec, stop):
                     except ValueError:
                         rec.add("udp_garbage")
                         continue
-                    if pending.pop((si, sq), None) is not None:
+                    t = pending.pop((si, sq), None)
+                    if t is not None:
                         rec.add("udp_answered")
+                        w = time.time() - t
+                        if w > 2.0:
+                            rec.add("udp_late")
+                        with rec.lock:
+                            rec.c["udp_max_wait_ms"] = max(
+                                rec.c.get("udp_max_wait_ms", 0),
+                                int(w * 1000))
             time.sleep(0.01)
-        for k, t in list(pending.items()):
-            if time.time() - t > 2.0 or last:
+        if last:
+            for k, t in list(pending.items()):
                 del pending[k]
-                rec.fail("udp", "lost", None, t)
+                rec.fail("udp", "lost", None, t, t + 2.0)
     for s in socks:
         s.close()
 
