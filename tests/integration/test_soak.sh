@@ -27,8 +27,8 @@ kp_ge "API phase: accepts paused in the fd window" 1 \
     "$(kp_json 'd["phases"][0]["fd_pauses"]' <"$out")"
 kp_ge "API phase: the API server restarted" 1 \
     "$(kp_json 'd["phases"][0]["api_restarts"]' <"$out")"
-kp_ge "flushes repaired, both phases" 2 \
-    "$(kp_json 'min(len(p["repair_ms"]) for p in d["phases"]) * 2' <"$out")"
+kp_ge "flushes repaired, in each phase" 1 \
+    "$(kp_json 'min(len(p["repair_ms"]) for p in d["phases"])' <"$out")"
 kp_ge "connections to the killed backend broke (the kill was real)" 1 \
     "$(kp_json 'sum(p["failed_on_killed_backend"] for p in d["phases"])' <"$out")"
 kp_finish
