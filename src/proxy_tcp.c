@@ -15,10 +15,23 @@
  * allocated for them and freed when written; a pipe goes back to the
  * loop's pool as soon as it is empty.  An idle connection holds its two
  * sockets, nothing else.
+ *
+ * What a stalled connection holds (a peer that does not read) is
+ * bounded per direction: a splice() reads at most what the peer's send
+ * buffer has room for (SIOCOUTQ against SO_SNDBUF, PROXY_ROOM_MIN at
+ * least), and once a direction has found its peer full it reads at most
+ * PROXY_ROOM_MIN at a time until a read goes out whole again.  So a
+ * stalled direction keeps one buffer of at most PROXY_SCRATCH (the read
+ * that found the peer full) or a pipe holding about PROXY_ROOM_MIN,
+ * instead of up to a whole 1 MiB pipe (issue 14: 1,000 stalled
+ * connections once pinned 166 MB of pipe pages).
  */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+
+#include <linux/sockios.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -45,6 +58,7 @@
 #define PROXY_SMALL		(16 * 1024)	/* splice() this small... */
 #define PROXY_SMALL_RUN		4		/* ...so many times: copy */
 #define PROXY_BUDGET		(2 * 1024 * 1024) /* bytes per wakeup */
+#define PROXY_ROOM_MIN		(16 * 1024)	/* read at least, if full */
 #define PROXY_KEEPALIVE		15		/* seconds, as Go's net.Dial */
 
 static const int proxy_timeouts_ms[PROXY_ATTEMPTS] = { 250, 500, 1000, 2000 };
@@ -82,6 +96,7 @@ struct conn_half {
 	struct proxy_conn	*conn;
 	int			 bulk;		/* read with splice() */
 	int			 small;		/* small splices in a row */
+	int			 slow;		/* peer was full: read little */
 	int			 pipe[2];
 	char			*buf;		/* owned copy of unsent bytes */
 	char			*data;		/* proxy_scratch or buf */
@@ -751,6 +766,33 @@ proxy_half_want_write(struct conn_half *dst)
 }
 
 /*
+ * Return how many bytes to splice from src->fd: what the peer's send
+ * buffer has room for (half of SO_SNDBUF, which the kernel doubles for
+ * its overhead, less what is queued), PROXY_ROOM_MIN at least and
+ * PROXY_SPLICE_MAX at most.  Reading more than the peer takes would
+ * only park the excess in the pipe.
+ */
+static size_t
+proxy_peer_room(const struct conn_half *src)
+{
+	socklen_t	len = sizeof(int);
+	int		sndbuf, queued;
+	long		room;
+
+	if (src->slow)
+		return (PROXY_ROOM_MIN);
+	if (getsockopt(src->peer->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+	    &len) == -1 || ioctl(src->peer->fd, SIOCOUTQ, &queued) == -1)
+		return (PROXY_SPLICE_MAX);
+	room = (long)sndbuf / 2 - queued;
+	if (room < PROXY_ROOM_MIN)
+		return (PROXY_ROOM_MIN);
+	if (room > PROXY_SPLICE_MAX)
+		return (PROXY_SPLICE_MAX);
+	return ((size_t)room);
+}
+
+/*
  * Read from src->fd, which has nothing pending: into a pipe in bulk
  * mode, else into proxy_scratch.  Returns the byte count, 0 at EOF, -1
  * with errno set.
@@ -772,8 +814,8 @@ proxy_half_fill(struct conn_half *src)
 		 * The pipe is empty, so EAGAIN means the socket is drained,
 		 * not that the pipe is full.
 		 */
-		n = splice(src->fd, NULL, src->pipe[1], NULL, PROXY_SPLICE_MAX,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		n = splice(src->fd, NULL, src->pipe[1], NULL,
+		    proxy_peer_room(src), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		/*
 		 * One short read in a bulk transfer only means the reader
 		 * caught up with the sender; copy again only after a run of
@@ -787,7 +829,8 @@ proxy_half_fill(struct conn_half *src)
 			src->small = 0;
 		}
 	} else {
-		n = recv(src->fd, proxy_scratch, sizeof(proxy_scratch), 0);
+		n = recv(src->fd, proxy_scratch, src->slow ? PROXY_ROOM_MIN :
+		    sizeof(proxy_scratch), 0);
 		src->data = proxy_scratch;
 		src->off = 0;
 		if (n == (ssize_t)sizeof(proxy_scratch))
@@ -838,8 +881,10 @@ proxy_half_flush(struct conn_half *src)
 			    MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1 && errno == EAGAIN)
+		if (n == -1 && errno == EAGAIN) {
+			src->slow = 1;
 			return (proxy_half_stash(src));
+		}
 		if (n == -1)
 			return (-1);
 		if (n == 0) {
@@ -906,6 +951,9 @@ proxy_move(struct conn_half *src)
 			case 0:
 				return (proxy_half_want_write(dst));
 			}
+			/* Read in this wakeup and gone out whole: not slow. */
+			if (moved > 0)
+				src->slow = 0;
 		}
 		if (dst->wev_added) {
 			event_del(dst->wev);
@@ -941,6 +989,15 @@ proxy_half_read_cb(evutil_socket_t fd, short ev, void *arg)
 	socklen_t		 len = sizeof(int);
 	int			 err = 0;
 
+	/*
+	 * While its peer is full this side is not read, so a reset of its
+	 * socket would go unseen for as long as the peer stalls: look.
+	 */
+	if (h->state == HALF_OPEN && h->len > 0 && getsockopt(fd, SOL_SOCKET,
+	    SO_ERROR, &err, &len) == 0 && err != 0) {
+		(void)proxy_conn_fail(h->conn, "socket", err);
+		return;
+	}
 	if (h->state == HALF_OPEN) {
 		(void)proxy_move(h);
 		return;

@@ -670,6 +670,47 @@ test_proxy_udp_two_services(void)
 	fx_teardown(&fx);
 }
 
+/*
+ * A flood to one service does not starve another on the same loop: one
+ * wakeup reads at most UDP_BATCH x UDP_ROUNDS (128) datagrams from a
+ * service socket, then the loop serves the other ready sockets.
+ */
+static void
+test_proxy_udp_fair_budget(void)
+{
+	struct fx		 fx;
+	struct sockaddr_in	 sin, svc1, svc2;
+	struct proxy_udp	*pu2;
+	const struct svc_counters *c2;
+	int			 cl, fd, i, rcvbuf = 1024 * 1024;
+	const int		 flood = 200;
+
+	CU_ASSERT_FATAL(fx_setup(&fx, 2, LB_AFFINITY_NONE, 5000) == 0);
+	fx.be[0].sink = fx.be[1].sink = 1;
+	(void)setsockopt(proxy_udp_fd(fx.pu), SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+	    sizeof(rcvbuf));
+	fd = udp_socket(&svc2);
+	pu2 = proxy_udp_new(fx.loop, fd, "test/udp:other", fx.lb, 5000);
+	CU_ASSERT_FATAL(pu2 != NULL);
+	c2 = proxy_udp_counters(pu2);
+	cl = udp_socket(&sin);
+	svc1 = fx.svc;
+	for (i = 0; i < flood; i++)
+		client_send(&fx, cl, "flood", 5);
+	fx.svc = svc2;
+	client_send(&fx, cl, "other", 5);
+	/* Loopback delivers at once; one pass of the loop serves both. */
+	event_base_loop(fx.base, EVLOOP_ONCE);
+	CU_ASSERT_EQUAL(c2->dgrams_in, 1);
+	CU_ASSERT(fx.c->dgrams_in >= 1 && fx.c->dgrams_in <= 128);
+	/* The rest of the flood follows in later wakeups. */
+	CU_ASSERT(fx_wait_eq(&fx, &fx.c->dgrams_in, flood, 2000));
+	fx.svc = svc1;
+	proxy_udp_close(pu2);
+	close(cl);
+	fx_teardown(&fx);
+}
+
 /* Closing with live flows releases every descriptor. */
 static void
 test_proxy_udp_close_live(void)
@@ -709,6 +750,8 @@ static const struct tu_case cases[] = {
 	{ "out of descriptors", test_proxy_udp_emfile },
 	{ "two services one loop", test_proxy_udp_two_services },
 	{ "close with live flows", test_proxy_udp_close_live },
+	{ "a flood does not starve another service",
+	    test_proxy_udp_fair_budget },
 	{ NULL, NULL }
 };
 
