@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "confwatch.h"
+#include "fswatch.h"
 #include "log.h"
 #include "monotime.h"
 #include "xmalloc.h"
@@ -182,11 +183,12 @@ confwatch_schedule(struct confwatch *cw)
 	evtimer_add(cw->debounce, &tv);
 }
 
-/* Return 1 if event ev concerns the file. */
+/* Return 1 if event ev concerns the file (fswatch_drain's hit). */
 static int
-confwatch_hit(struct confwatch *cw, const struct inotify_event *ev)
+confwatch_hit(const struct inotify_event *ev, void *arg)
 {
-	const char	*name = ev->len > 0 ? ev->name : NULL;
+	struct confwatch	*cw = arg;
+	const char		*name = ev->len > 0 ? ev->name : NULL;
 
 	if (ev->mask & IN_Q_OVERFLOW)
 		return (1);
@@ -203,27 +205,9 @@ confwatch_hit(struct confwatch *cw, const struct inotify_event *ev)
 static void
 confwatch_inotify_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct confwatch		*cw = arg;
-	char				 buf[4096]
-	    __attribute__((__aligned__(__alignof__(struct inotify_event))));
-	const struct inotify_event	*ev;
-	ssize_t				 n;
-	char				*p;
-	int				 hit = 0, i;
+	struct confwatch	*cw = arg;
 
-	/* Bounded: a busy directory cannot keep us here forever. */
-	for (i = 0; i < 64; i++) {
-		if ((n = read(fd, buf, sizeof(buf))) == -1) {
-			if (errno != EAGAIN && errno != EINTR)
-				log_warn("%s: inotify read", cw->dir);
-			break;
-		}
-		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)p;
-			hit |= confwatch_hit(cw, ev);
-		}
-	}
-	if (hit)
+	if (fswatch_drain(fd, cw->dir, confwatch_hit, cw))
 		confwatch_schedule(cw);
 }
 

@@ -33,6 +33,7 @@
 
 #include <event2/event.h>
 
+#include "fswatch.h"
 #include "log.h"
 #include "model.h"
 #include "monotime.h"
@@ -196,36 +197,30 @@ sf_schedule(struct svcfile *sf)
 		evtimer_add(sf->debounce, &tv);
 }
 
+/*
+ * fswatch_drain's hit: 2 for our file closed after writing or renamed
+ * into place, 1 for another event of it or a queue overflow.
+ */
+static int
+sf_hit(const struct inotify_event *ev, void *arg)
+{
+	struct svcfile	*sf = arg;
+
+	if (ev->mask & IN_Q_OVERFLOW)
+		return (1);
+	if (ev->len > 0 && strcmp(ev->name, sf->file) == 0)
+		return ((ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) ? 2 : 1);
+	return (0);
+}
+
 /* Drain inotify; schedule a reload if our file was touched. */
 static void
 sf_inotify_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct svcfile			*sf = arg;
-	char				 buf[4096]
-	    __attribute__((__aligned__(__alignof__(struct inotify_event))));
-	const struct inotify_event	*ev;
-	ssize_t				 n;
-	char				*p;
-	int				 hit = 0, i;
+	struct svcfile	*sf = arg;
+	int		 hit;
 
-	/* Bounded: a busy directory cannot keep us here forever. */
-	for (i = 0; i < 64; i++) {
-		if ((n = read(fd, buf, sizeof(buf))) == -1) {
-			if (errno != EAGAIN && errno != EINTR)
-				log_warn("%s: inotify read", sf->dir);
-			break;
-		}
-		for (p = buf; p < buf + n;
-		    p += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)p;
-			if (ev->mask & IN_Q_OVERFLOW)
-				hit = 1;
-			else if (ev->len > 0 &&
-			    strcmp(ev->name, sf->file) == 0)
-				hit |= (ev->mask & (IN_CLOSE_WRITE |
-				    IN_MOVED_TO)) ? 2 : 1;
-		}
-	}
+	hit = fswatch_drain(fd, sf->dir, sf_hit, sf);
 	/*
 	 * A closed writer or a rename into place means the file is
 	 * complete: load it now.  Other events (create, attributes,
