@@ -27,6 +27,7 @@ install_packages() {
 		libevent-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev \
 		libcunit1-dev iptables iproute2 conntrack ipset python3 python3-yaml curl systemd \
 		containerd runc containernetworking-plugins podman \
+		clang libclang-rt-14-dev \
 		valgrind procps openssl python3-prometheus-client >/dev/null
 	[ "$own_policy" -eq 0 ] || rm -f /usr/sbin/policy-rc.d
 }
