@@ -154,6 +154,7 @@ struct kp_config {
 	char		*conntrack_path;	/* --conntrack-path */
 	int		 endpoints_source;	/* --endpoints-source */
 	uint64_t	 shutdown_grace_ms;	/* --shutdown-grace, 30s */
+	unsigned int	 workers;		/* --workers; 0: the CPUs */
 
 	/* Derived by config_validate(). */
 	int		 proxy_mode;		/* CONFIG_MODE_* asked for */
@@ -190,6 +191,9 @@ struct kp_config {
 	int		 argc;
 	char		**argv;
 };
+
+/* The most --workers (workers.h: WORKERS_MAX). */
+#define CONFIG_WORKERS_MAX	256
 
 /* What config_load() asks the caller to do. */
 #define CONFIG_RUN	0	/* run (or act on cleanup/check_only) */

@@ -76,6 +76,8 @@ static int	config_flag_logvmodule(struct kp_config *,
 		    const struct config_flag *, const char *, char *, size_t);
 static int	config_flag_logflush(struct kp_config *,
 		    const struct config_flag *, const char *, char *, size_t);
+static int	config_flag_workers(struct kp_config *,
+		    const struct config_flag *, const char *, char *, size_t);
 static int	config_flag_grace(struct kp_config *,
 		    const struct config_flag *, const char *, char *, size_t);
 
@@ -185,6 +187,9 @@ static const struct config_flag config_flags[] = {
 	{ "endpoints-source", 0, FK_VALUE, config_flag_eps, -1, 0, FG_KUPROXY,
 	    "SOURCE",
 	    "API resource to watch: auto, endpointslices or endpoints" },
+	{ "workers", 0, FK_VALUE, config_flag_workers, -1, 0, FG_KUPROXY, "N",
+	    "relay loops, one thread each (default: the CPUs kuproxy may "
+	    "run on; 1: relay on the main loop, no thread)" },
 	{ "shutdown-grace", 0, FK_VALUE, config_flag_grace, -1, 0, FG_KUPROXY,
 	    "DURATION", "on SIGTERM, relay established connections for at "
 	    "most DURATION before exiting (default 30s; 0: exit at once)" },
@@ -434,6 +439,26 @@ config_flag_logflush(struct kp_config *cfg, const struct config_flag *fl,
 		snprintf(err, errlen, "--%s: %s", fl->name, e);
 		return (-1);
 	}
+	return (0);
+}
+
+/* Set --workers (1 to CONFIG_WORKERS_MAX). */
+static int
+config_flag_workers(struct kp_config *cfg, const struct config_flag *fl,
+    const char *val, char *err, size_t errlen)
+{
+	char		*end;
+	unsigned long	 n;
+
+	errno = 0;
+	n = strtoul(val, &end, 10);
+	if (*val < '0' || *val > '9' || *end != '\0' || errno != 0 ||
+	    n < 1 || n > CONFIG_WORKERS_MAX) {
+		snprintf(err, errlen, "--%s: \"%s\" is not a number of "
+		    "workers from 1 to %d", fl->name, val, CONFIG_WORKERS_MAX);
+		return (-1);
+	}
+	cfg->workers = (unsigned int)n;
 	return (0);
 }
 

@@ -19,6 +19,8 @@
  */
 #include <sys/socket.h>
 
+#include <pthread.h>
+
 #include <netinet/in.h>
 
 #include <stdlib.h>
@@ -59,7 +61,17 @@ struct lb {
 	struct htab		*pins;		/* client key -> lb_pin */
 	uint64_t		 ejections;
 	uint64_t		 returns;
+	/*
+	 * Worker loops pick and report under this lock (once per
+	 * connection or flow, never per byte); the main loop takes it to
+	 * change the list or read the state.  Only the main loop writes
+	 * eps and n, so it reads them without the lock.
+	 */
+	pthread_mutex_t		 mtx;
 };
+
+#define LB_LOCK(lb)	pthread_mutex_lock(&((struct lb *)(lb))->mtx)
+#define LB_UNLOCK(lb)	pthread_mutex_unlock(&((struct lb *)(lb))->mtx)
 
 /* Keep affinity to the two known values and ttl 0 to the default. */
 static void
@@ -81,6 +93,8 @@ lb_new(int affinity, unsigned int ttl)
 	lb_normalise(&affinity, &ttl);
 	lb->affinity = affinity;
 	lb->ttl = ttl;
+	if (pthread_mutex_init(&lb->mtx, NULL) != 0)
+		fatalx("%s: cannot make a mutex", __func__);
 	return (lb);
 }
 
@@ -99,6 +113,7 @@ lb_free(struct lb *lb)
 	if (lb == NULL)
 		return;
 	lb_drop_pins(lb);
+	pthread_mutex_destroy(&lb->mtx);
 	free(lb->eps);
 	free(lb->name);
 	free(lb);
@@ -117,10 +132,12 @@ void
 lb_set_affinity(struct lb *lb, int affinity, unsigned int ttl)
 {
 	lb_normalise(&affinity, &ttl);
+	LB_LOCK(lb);
 	if (affinity != lb->affinity || affinity == LB_AFFINITY_NONE)
 		lb_drop_pins(lb);
 	lb->affinity = affinity;
 	lb->ttl = ttl;
+	LB_UNLOCK(lb);
 }
 
 /* Order endpoints by family, address, port (and scope for IPv6). */
@@ -336,6 +353,7 @@ lb_set_endpoints(struct lb *lb, const struct lb_endpoint *eps, size_t n)
 
 	if (n == lb->n && lb_same_members(lb->eps, eps, n))
 		return (0);
+	LB_LOCK(lb);
 	if (n > 0) {
 		neweps = xreallocarray(NULL, n, sizeof(*neweps));
 		memset(neweps, 0, n * sizeof(*neweps));
@@ -352,6 +370,7 @@ lb_set_endpoints(struct lb *lb, const struct lb_endpoint *eps, size_t n)
 	lb->n = n;
 	lb->next = 0;
 	lb_count_ejected(lb);
+	LB_UNLOCK(lb);
 	return (1);
 }
 
@@ -519,8 +538,11 @@ lb_pick(struct lb *lb, const struct sockaddr *client, struct lb_attempt *a,
 	struct lb_pin	*pin = NULL;
 	size_t		 keylen = 0, idx;
 
-	if (lb->n == 0)
+	LB_LOCK(lb);
+	if (lb->n == 0) {
+		LB_UNLOCK(lb);
 		return (-1);
+	}
 	lb_sweep(lb, now_ms);
 	if (lb->affinity == LB_AFFINITY_CLIENTIP && client != NULL)
 		keylen = lb_client_key(client, key);
@@ -539,6 +561,7 @@ lb_pick(struct lb *lb, const struct sockaddr *client, struct lb_attempt *a,
 	}
 	lb_record(lb, a, idx);
 	*out = lb->eps[idx].ep;
+	LB_UNLOCK(lb);
 	return (0);
 }
 
@@ -561,9 +584,9 @@ lb_find(struct lb *lb, const struct lb_attempt *a)
 	return (NULL);
 }
 
-/* Report how a's last pick went. */
-void
-lb_report(struct lb *lb, const struct lb_attempt *a, int err,
+/* lb_report, with the lock held. */
+static void
+lb_report_locked(struct lb *lb, const struct lb_attempt *a, int err,
     uint64_t now_ms)
 {
 	struct lb_slot	*slot;
@@ -595,6 +618,16 @@ lb_report(struct lb *lb, const struct lb_attempt *a, int err,
 	lb_log(lb, slot, "ejected", ms, strerror(err));
 }
 
+/* Report how a's last pick went. */
+void
+lb_report(struct lb *lb, const struct lb_attempt *a, int err,
+    uint64_t now_ms)
+{
+	LB_LOCK(lb);
+	lb_report_locked(lb, a, err, now_ms);
+	LB_UNLOCK(lb);
+}
+
 /* Drop pins idle for ttl or longer; return endpoints due back. */
 void
 lb_expire(struct lb *lb, uint64_t now_ms)
@@ -604,14 +637,16 @@ lb_expire(struct lb *lb, uint64_t now_ms)
 	size_t			 keylen;
 	void			*val;
 
+	LB_LOCK(lb);
 	lb_sweep(lb, now_ms);
-	if (lb->pins == NULL)
-		return;
-	htab_iter_init(lb->pins, &it);
-	while (htab_iter_next(&it, &key, &keylen, &val)) {
-		if (lb_pin_expired(lb, val, now_ms))
-			free(htab_del(lb->pins, key, keylen));
+	if (lb->pins != NULL) {
+		htab_iter_init(lb->pins, &it);
+		while (htab_iter_next(&it, &key, &keylen, &val)) {
+			if (lb_pin_expired(lb, val, now_ms))
+				free(htab_del(lb->pins, key, keylen));
+		}
 	}
+	LB_UNLOCK(lb);
 }
 
 /* Return the number of endpoints. */
@@ -632,21 +667,33 @@ lb_endpoint_at(const struct lb *lb, size_t i)
 uint64_t
 lb_ejected_until(const struct lb *lb, size_t i)
 {
-	return (i < lb->n ? lb->eps[i].until : 0);
+	uint64_t	until;
+
+	LB_LOCK(lb);
+	until = i < lb->n ? lb->eps[i].until : 0;
+	LB_UNLOCK(lb);
+	return (until);
 }
 
 /* Return the number of pinned clients. */
 size_t
 lb_pinned(const struct lb *lb)
 {
-	return (lb->pins != NULL ? htab_count(lb->pins) : 0);
+	size_t	n;
+
+	LB_LOCK(lb);
+	n = lb->pins != NULL ? htab_count(lb->pins) : 0;
+	LB_UNLOCK(lb);
+	return (n);
 }
 
 /* Fill *st with the ejection totals. */
 void
 lb_get_stats(const struct lb *lb, struct lb_stats *st)
 {
+	LB_LOCK(lb);
 	st->ejections = lb->ejections;
 	st->returns = lb->returns;
 	st->ejected = lb->nejected;
+	LB_UNLOCK(lb);
 }

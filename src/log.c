@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
@@ -36,6 +37,12 @@ struct log_vmod {
 	int	 level;
 };
 
+/*
+ * Worker threads log too: log_mtx guards the outputs and the options
+ * (a reload changes them on the main loop); log_vmax, read before every
+ * log_v(), is read and written atomically instead.
+ */
+static pthread_mutex_t	log_mtx = PTHREAD_MUTEX_INITIALIZER;
 static int		log_verbose;	/* -v */
 static int		log_vmax;	/* max(-v, --vmodule levels) */
 static long		log_pid;
@@ -72,27 +79,30 @@ log_init(int verbosity)
 static void
 log_vmax_update(void)
 {
-	int	i;
+	int	i, m;
 
-	log_vmax = log_verbose;
+	m = log_verbose;
 	for (i = 0; i < log_nvmods; i++)
-		if (log_vmods[i].level > log_vmax)
-			log_vmax = log_vmods[i].level;
+		if (log_vmods[i].level > m)
+			m = log_vmods[i].level;
+	__atomic_store_n(&log_vmax, m, __ATOMIC_RELAXED);
 }
 
 /* Change the verbosity. */
 void
 log_setverbose(int verbosity)
 {
+	pthread_mutex_lock(&log_mtx);
 	log_verbose = verbosity;
 	log_vmax_update();
+	pthread_mutex_unlock(&log_mtx);
 }
 
 /* Return the highest verbosity of any file. */
 int
 log_getverbose(void)
 {
-	return (log_vmax);
+	return (__atomic_load_n(&log_vmax, __ATOMIC_RELAXED));
 }
 
 /* Fill o with klog's defaults (klog.go init()). */
@@ -285,6 +295,7 @@ log_configure(const struct log_opts *o, char *err, size_t errlen)
 			return (-1);
 		}
 	}
+	pthread_mutex_lock(&log_mtx);
 	if (log_fd != -1)
 		close(log_fd);
 	log_fd = fd;
@@ -292,6 +303,7 @@ log_configure(const struct log_opts *o, char *err, size_t errlen)
 	memcpy(log_vmods, vm, sizeof(vm));
 	log_nvmods = n;
 	log_vmax_update();
+	pthread_mutex_unlock(&log_mtx);
 	errno = saved;
 	return (0);
 }
@@ -372,24 +384,27 @@ log_v_enabled(const char *file, int level)
 	char		 base[128];
 	const char	*b;
 	size_t		 n;
-	int		 i;
+	int		 i, rv = 0;
 
-	if (log_verbose >= level)
-		return (1);
-	if (log_nvmods == 0)
-		return (0);
 	b = log_file_part(file, 0);
 	n = strlen(b);
 	if (n > 2 && strcmp(b + n - 2, ".c") == 0)
 		n -= 2;
 	if (n >= sizeof(base))
-		return (0);
+		n = sizeof(base) - 1;
 	memcpy(base, b, n);
 	base[n] = '\0';
-	for (i = 0; i < log_nvmods; i++)
-		if (fnmatch(log_vmods[i].pattern, base, 0) == 0)
-			return (log_vmods[i].level >= level);
-	return (0);
+	pthread_mutex_lock(&log_mtx);
+	if (log_verbose >= level)
+		rv = 1;
+	else
+		for (i = 0; i < log_nvmods; i++)
+			if (fnmatch(log_vmods[i].pattern, base, 0) == 0) {
+				rv = log_vmods[i].level >= level;
+				break;
+			}
+	pthread_mutex_unlock(&log_mtx);
+	return (rv);
 }
 
 /* Write one formatted line to the outputs klog's output() picks. */
@@ -429,6 +444,7 @@ log_vemit(enum log_severity sev, const char *file, int line, int err,
 	struct timespec	 ts;
 	struct iovec	 iov[5];
 	char		 hdr[256], msg[1024], *big = NULL, *m = msg;
+	char		 ebuf[128];
 	va_list		 ap2;
 	int		 len, n = 0, saved = errno;
 
@@ -446,6 +462,7 @@ log_vemit(enum log_severity sev, const char *file, int line, int err,
 			len = sizeof(msg) - 1;
 	}
 	va_end(ap2);
+	pthread_mutex_lock(&log_mtx);
 	if (!log_o.skip_headers) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		iov[n].iov_base = hdr;
@@ -457,7 +474,7 @@ log_vemit(enum log_severity sev, const char *file, int line, int err,
 	if (err != -1) {
 		iov[n].iov_base = (char *)": ";
 		iov[n++].iov_len = 2;
-		iov[n].iov_base = strerror(err);
+		iov[n].iov_base = strerror_r(err, ebuf, sizeof(ebuf));
 		iov[n].iov_len = strlen(iov[n].iov_base);
 		n++;
 	}
@@ -467,6 +484,7 @@ log_vemit(enum log_severity sev, const char *file, int line, int err,
 		iov[n++].iov_len = 1;
 	}
 	log_output(sev, iov, n);
+	pthread_mutex_unlock(&log_mtx);
 	free(big);
 	errno = saved;
 }

@@ -113,7 +113,7 @@ loop_fd_wait(struct loop *l, struct loop_waiter *w)
 		log_warnx("out of file descriptors (%llu relayed connections):"
 		    " pausing accepts", (unsigned long long)l->conns);
 		l->fd_warned = 1;
-		l->fd_pauses++;
+		CTR_ADD(&l->fd_pauses, 1);
 	}
 	if (!w->queued) {
 		TAILQ_INSERT_TAIL(&l->waiters, w, entry);

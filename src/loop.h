@@ -16,6 +16,17 @@ struct event;
 struct proxy_tcp;
 struct udp_batch;
 
+/*
+ * Counters are written by the one loop that owns them and read by the
+ * main loop for reporting: the owner adds with a relaxed atomic store
+ * (a plain store on x86 and arm64: no lock, no fence), readers load
+ * with a relaxed atomic load.  Only the owner may use CTR_ADD on a
+ * counter.
+ */
+#define CTR_ADD(p, n)	__atomic_store_n((p), *(p) + (n), __ATOMIC_RELAXED)
+#define CTR_SUB(p, n)	__atomic_store_n((p), *(p) - (n), __ATOMIC_RELAXED)
+#define CTR_GET(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
+
 /* Counters of one service port on one loop; summed for reporting. */
 struct svc_counters {
 	uint64_t	accepted;	/* TCP connections / UDP flows opened */

@@ -58,6 +58,7 @@
 #include "sockpool.h"
 #include "svcfile.h"
 #include "svcfile_parse.h"
+#include "workers.h"
 #include "xmalloc.h"
 
 /* How long a re-exec child may take to serve (SIGUSR2). */
@@ -715,6 +716,9 @@ main_run(struct kp_config *cfg)
 	struct main_ctx		 ctx;
 	struct proxier_observer	 obs;
 	struct loop		*loop;
+	struct workers		*ws;
+	const char		*shared;
+	unsigned int		 nworkers;
 	struct model		*model;
 	struct proxier		*proxier;
 	struct event		*sigs[3];
@@ -735,10 +739,17 @@ main_run(struct kp_config *cfg)
 	    "the API server");
 	main_notify(&ctx, NULL, "starting");
 	loop = loop_new(ctx.base);
+	nworkers = cfg->workers != 0 ? cfg->workers : workers_default();
+	if ((ws = workers_new(loop, nworkers, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
 	ctx.model = model = model_new();
 	if ((proxier = proxier_new(loop, cfg, model, err, sizeof(err))) ==
 	    NULL)
 		fatalx("%s", err);
+	/* For measurement: one listener per port, shared by the workers. */
+	shared = getenv("KUPROXY_SHARED_LISTENER");
+	proxier_set_workers(proxier, ws, shared != NULL &&
+	    strcmp(shared, "1") == 0);
 	ctx.proxier = proxier;
 	memset(&obs, 0, sizeof(obs));
 	obs.rules_applied = main_rules_applied;
@@ -767,8 +778,9 @@ main_run(struct kp_config *cfg)
 	for (i = 0; i < 3; i++)
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
 			fatalx("cannot install signal handlers");
-	log_info("kuproxy %s started: userspace mode, services from %s",
-	    PACKAGE_VERSION, ctx.source);
+	log_info("kuproxy %s started: userspace mode, services from %s, "
+	    "%u relay loop%s", PACKAGE_VERSION, ctx.source, nworkers,
+	    nworkers == 1 ? "" : "s");
 	event_base_dispatch(ctx.base);
 
 	for (i = 0; i < 3; i++)
@@ -781,6 +793,7 @@ main_run(struct kp_config *cfg)
 	metrics_free(ctx.metrics);
 	proxier_set_observer(proxier, NULL);
 	proxier_free(proxier);
+	workers_free(ws);
 	model_free(model);
 	loop_free(loop);
 	sdnotify_free(ctx.notify);

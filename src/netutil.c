@@ -224,7 +224,13 @@ netutil_listen(int proto, const struct sockaddr *sa, socklen_t len,
 	if (type == SOCK_STREAM && netutil_get_port(sa) != 0 &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail;
-	if ((flags & NETUTIL_F_REUSEPORT) &&
+	/*
+	 * SO_REUSEPORT before bind() only on a given port: the siblings
+	 * of a worker group.  With port 0 it is set after bind() (and
+	 * before listen(), where TCP forms the group), so the kernel's
+	 * choice can never be a port another process shares this way.
+	 */
+	if ((flags & NETUTIL_F_REUSEPORT) && netutil_get_port(sa) != 0 &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
 		goto fail;
 	if ((flags & NETUTIL_F_FREEBIND) && sa->sa_family == AF_INET &&
@@ -243,6 +249,9 @@ netutil_listen(int proto, const struct sockaddr *sa, socklen_t len,
 	}
 	if (type == SOCK_STREAM && netutil_get_port(sa) == 0 &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail;
+	if ((flags & NETUTIL_F_REUSEPORT) && netutil_get_port(sa) == 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
 		goto fail;
 	if (type == SOCK_STREAM && listen(fd, 4096) == -1)
 		goto fail;

@@ -45,10 +45,10 @@
 #include "portstate.h"
 #include "proxier.h"
 #include "proxier_rules.h"
-#include "proxy_tcp.h"
-#include "proxy_udp.h"
+#include "relay.h"
 #include "sockpool.h"
 #include "strv.h"
+#include "workers.h"
 #include "xmalloc.h"
 
 /* Where a service port is in its life (see proxier.h). */
@@ -76,16 +76,19 @@ struct proxier_port {
 	unsigned int		 ttl;
 	uint16_t		 proxy_port;	/* bound port */
 	uint16_t		 listen_port;	/* from the allocator */
-	char			*fdname;	/* sockpool name, once bound */
-	int			 fd;		/* listener until a relay has it */
-	struct lb		*lb;
-	struct proxy_tcp	*tcp;
-	struct proxy_udp	*udp;
+	char			**fdnames;	/* sockpool names, once bound */
+	int			*fds;		/* listeners (one per worker) */
+	size_t			 nfds;
+	struct lb		*lb;		/* the relay's, once it runs */
+	struct relay		*relay;
 	uint64_t		 walk;		/* last sync walk that saw it */
 };
 
 struct proxier {
 	struct loop		*loop;
+	struct workers		*ws;		/* the relay loops */
+	int			 own_ws;	/* ws made by proxier_new */
+	int			 shared;	/* one listener per port */
 	const struct kp_config	*cfg;
 	struct model		*model;
 	struct portalloc	*ports;
@@ -117,7 +120,8 @@ struct proxier {
 	int			 retired;	/* a successor serves */
 };
 
-static void	proxier_port_free(struct proxier *, struct proxier_port *);
+static void	proxier_port_free(struct proxier *, struct proxier_port *,
+		    int);
 
 /*
  * Write the display and key name of a service port, as kube-proxy:
@@ -222,64 +226,149 @@ proxier_port_set_endpoints(struct proxier *p, struct proxier_port *pp)
 	free(eps);
 }
 
-/* Open the listener of a service port on port (0: kernel-chosen). */
+/*
+ * Open a listener of a service port on port (0: kernel-chosen), with
+ * SO_REUSEPORT when the port is served by a listener per worker.
+ */
 static int
 proxier_port_listen(struct proxier *p, const struct proxier_port *pp,
     uint16_t port, char *err, size_t errlen)
 {
 	struct sockaddr_storage	ss;
+	int			flags = 0;
 
+	if (workers_count(p->ws) > 1 && !p->shared)
+		flags |= NETUTIL_F_REUSEPORT;
 	/* A wildcard bind takes IPv4 and IPv6 alike, as Go's listen. */
 	if (p->cfg->bind_ss.ss_family == AF_INET && netutil_is_unspecified(
 	    (const struct sockaddr *)&p->cfg->bind_ss))
-		return (netutil_listen_any(pp->proto, port, 0, err, errlen));
+		return (netutil_listen_any(pp->proto, port, flags, err,
+		    errlen));
 	memcpy(&ss, &p->cfg->bind_ss, sizeof(ss));
 	netutil_set_port((struct sockaddr *)&ss, port);
 	return (netutil_listen(pp->proto, (struct sockaddr *)&ss, sizeof(ss),
-	    0, err, errlen));
+	    flags, err, errlen));
+}
+
+/* Add a listener to a service port. */
+static void
+proxier_port_add_fd(struct proxier_port *pp, int fd)
+{
+	pp->fds = xreallocarray(pp->fds, pp->nfds + 1, sizeof(*pp->fds));
+	pp->fds[pp->nfds++] = fd;
 }
 
 /*
- * Take the listener of a service port on port from the sockpool, if it
- * holds one of that name and of the right type.  Returns the fd or -1.
+ * Write the sockpool name of listener k of a service port on port:
+ * the plain name for the first, "<name>#<k>" for the others.  Returns
+ * 0, or -1 if it does not fit.
  */
 static int
-proxier_port_inherit(struct proxier *p, const struct proxier_port *pp,
+proxier_port_fdname(const struct proxier_port *pp, uint16_t port, size_t k,
+    char *buf, size_t len)
+{
+	size_t	n;
+	int	w;
+
+	if (sockpool_name(buf, len, pp->proto, port, pp->name) == -1)
+		return (-1);
+	if (k == 0)
+		return (0);
+	n = strlen(buf);
+	w = snprintf(buf + n, len - n, "#%zu", k);
+	if (w < 0 || (size_t)w >= len - n || n + (size_t)w > SOCKPOOL_NAMEMAX)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Take the listeners of a service port on port from the sockpool: the
+ * one of its plain name, then "#1", "#2"... while the pool holds them
+ * (a predecessor with more workers handed over more), each checked to
+ * be of the right type on the right port.  Returns how many were added
+ * to pp (0: none, bind afresh).
+ */
+static size_t
+proxier_port_inherit(struct proxier *p, struct proxier_port *pp,
     uint16_t port)
 {
 	char		name[SOCKPOOL_NAMEMAX + 1];
-	socklen_t	len = sizeof(int);
+	socklen_t	len;
+	size_t		k;
 	int		fd, type;
 
-	if (sockpool_count(p->pool) == 0 || sockpool_name(name, sizeof(name),
-	    pp->proto, port, pp->name) == -1)
-		return (-1);
-	if ((fd = sockpool_take(p->pool, name)) == -1)
-		return (-1);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
-	    type != (pp->proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) ||
-	    netutil_local_port(fd) != port) {
-		log_warnx("%s: inherited socket %s is not a listener on port "
-		    "%u; binding afresh", pp->name, name, port);
-		close(fd);
-		return (-1);
+	for (k = 0; k < WORKERS_MAX && sockpool_count(p->pool) > 0; k++) {
+		if (proxier_port_fdname(pp, port, k, name, sizeof(name)) == -1 ||
+		    (fd = sockpool_take(p->pool, name)) == -1)
+			break;
+		len = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+		    type != (pp->proto == IPPROTO_UDP ? SOCK_DGRAM :
+		    SOCK_STREAM) || netutil_local_port(fd) != port) {
+			log_warnx("%s: inherited socket %s is not a listener "
+			    "on port %u; %s", pp->name, name, port,
+			    k == 0 ? "binding afresh" : "left out");
+			close(fd);
+			break;
+		}
+		log_v(2, "%s: listener %s taken over", pp->name, name);
+		proxier_port_add_fd(pp, fd);
 	}
-	log_v(2, "%s: listener %s taken over", pp->name, name);
-	return (fd);
+	return (pp->nfds);
 }
 
-/* Name a bound listener and tell the observer (systemd's fd store). */
+/*
+ * Give a bound service port one listener per worker: siblings on the
+ * same port in the first one's SO_REUSEPORT group.  Without the option
+ * on the first (inherited from a kuproxy without it, or a shared
+ * listener wanted) nothing is added: the relay shares that one.
+ */
 static void
-proxier_port_named(struct proxier *p, struct proxier_port *pp, int fd)
+proxier_port_siblings(struct proxier *p, struct proxier_port *pp)
+{
+	char		err[CONFIG_ERRLEN];
+	socklen_t	len = sizeof(int);
+	int		fd, on = 0;
+
+	if (workers_count(p->ws) <= 1 || p->shared ||
+	    pp->nfds >= workers_count(p->ws))
+		return;
+	if (getsockopt(pp->fds[0], SOL_SOCKET, SO_REUSEPORT, &on,
+	    &len) == -1 || !on) {
+		log_v(2, "%s: listener without SO_REUSEPORT: %u workers "
+		    "share it", pp->name, workers_count(p->ws));
+		return;
+	}
+	while (pp->nfds < workers_count(p->ws)) {
+		fd = proxier_port_listen(p, pp, pp->proxy_port, err,
+		    sizeof(err));
+		if (fd == -1) {
+			log_warnx("%s: listener for worker %zu: %s; the "
+			    "workers share the others", pp->name, pp->nfds,
+			    err);
+			return;
+		}
+		proxier_port_add_fd(pp, fd);
+	}
+}
+
+/* Name the bound listeners and tell the observer (systemd's fd store). */
+static void
+proxier_port_named(struct proxier *p, struct proxier_port *pp)
 {
 	char	name[SOCKPOOL_NAMEMAX + 1];
+	size_t	k;
 
-	if (sockpool_name(name, sizeof(name), pp->proto, pp->proxy_port,
-	    pp->name) == -1)
-		return;
-	pp->fdname = xstrdup(name);
-	if (p->obs.listener_opened != NULL)
-		p->obs.listener_opened(p->obs.arg, pp->fdname, fd);
+	pp->fdnames = xcalloc(pp->nfds, sizeof(*pp->fdnames));
+	for (k = 0; k < pp->nfds; k++) {
+		if (proxier_port_fdname(pp, pp->proxy_port, k, name,
+		    sizeof(name)) == -1)
+			continue;
+		pp->fdnames[k] = xstrdup(name);
+		if (p->obs.listener_opened != NULL)
+			p->obs.listener_opened(p->obs.arg, pp->fdnames[k],
+			    pp->fds[k]);
+	}
 }
 
 /* Bind the listener of a new service port, reusing a persisted port. */
@@ -292,12 +381,13 @@ proxier_port_bind(struct proxier *p, struct proxier_port *pp)
 
 	port = portstate_lookup(&p->state, pp->name, pp->proto);
 	if (port != 0 && portalloc_reserve(p->ports, port) == 0) {
-		fd = proxier_port_inherit(p, pp, port);
-		if (fd != -1)
+		if (proxier_port_inherit(p, pp, port) > 0)
 			goto bound;
 		fd = proxier_port_listen(p, pp, port, err, sizeof(err));
-		if (fd != -1)
+		if (fd != -1) {
+			proxier_port_add_fd(pp, fd);
 			goto bound;
+		}
 		log_warnx("%s: persisted proxy port %u: %s; choosing another",
 		    pp->name, port, err);
 		portalloc_release(p->ports, port);
@@ -313,29 +403,26 @@ proxier_port_bind(struct proxier *p, struct proxier_port *pp)
 		portalloc_release(p->ports, port);
 		return (-1);
 	}
+	proxier_port_add_fd(pp, fd);
 bound:
 	pp->listen_port = port;
-	pp->proxy_port = netutil_local_port(fd);
-	pp->fd = fd;
-	proxier_port_named(p, pp, fd);
+	pp->proxy_port = netutil_local_port(pp->fds[0]);
+	proxier_port_siblings(p, pp);
+	proxier_port_named(p, pp);
 	return (0);
 }
 
-/* Hand a bound listener to a new relay. */
+/*
+ * Hand the bound listeners and the balancer to a new relay on every
+ * worker; from here on the relay owns them (pp->lb stays usable until
+ * relay_close()).
+ */
 static int
 proxier_port_start(struct proxier *p, struct proxier_port *pp)
 {
-	int	fd = pp->fd;
-
-	/* The relay owns fd from here on, even when it fails. */
-	pp->fd = -1;
-	if (pp->proto == IPPROTO_TCP) {
-		pp->tcp = proxy_tcp_new(p->loop, fd, pp->name, pp->lb);
-		return (pp->tcp == NULL ? -1 : 0);
-	}
-	pp->udp = proxy_udp_new(p->loop, fd, pp->name, pp->lb,
-	    p->udp_idle_ms);
-	return (pp->udp == NULL ? -1 : 0);
+	pp->relay = relay_new(p->ws, pp->proto, pp->name, pp->fds, pp->nfds,
+	    pp->lb, p->udp_idle_ms);
+	return (0);
 }
 
 /*
@@ -423,7 +510,6 @@ proxier_port_open(struct proxier *p, char *name, const struct model_service *ms,
 	pp->svc = xstrdup(ms->name);
 	pp->port_name = xstrdup(mp->name);
 	pp->proto = mp->proto;
-	pp->fd = -1;
 	pp->affinity = ms->affinity;
 	pp->ttl = ms->affinity_ttl;
 	pp->lb = lb_new(ms->affinity == MODEL_AFFINITY_CLIENTIP ?
@@ -434,7 +520,7 @@ proxier_port_open(struct proxier *p, char *name, const struct model_service *ms,
 	proxier_port_update(pp, ms, mp);
 	if (proxier_port_bind(p, pp) == -1 ||
 	    (want == PORT_LIVE && proxier_port_serve(p, pp) == -1)) {
-		proxier_port_free(p, pp);
+		proxier_port_free(p, pp, 0);
 		return (NULL);
 	}
 	if (htab_put(p->svcs, pp->name, strlen(pp->name), pp, NULL) == -1)
@@ -445,23 +531,28 @@ proxier_port_open(struct proxier *p, char *name, const struct model_service *ms,
 
 /* Free a service port: relay, listener, port, balancer. */
 static void
-proxier_port_free(struct proxier *p, struct proxier_port *pp)
+proxier_port_free(struct proxier *p, struct proxier_port *pp, int kill)
 {
+	size_t	i;
+
 	if (pp->state == PORT_STAGED)
 		p->nstaged--;
-	if (pp->tcp != NULL)
-		proxy_tcp_close(pp->tcp, 0);
-	if (pp->udp != NULL)
-		proxy_udp_close(pp->udp);
-	if (pp->fd != -1)
-		close(pp->fd);
+	if (pp->relay != NULL)
+		relay_close(pp->relay, kill);	/* with the lb */
+	else {
+		for (i = 0; i < pp->nfds; i++)
+			close(pp->fds[i]);
+		lb_free(pp->lb);
+	}
+	for (i = 0; i < pp->nfds; i++)
+		free(pp->fdnames != NULL ? pp->fdnames[i] : NULL);
+	free(pp->fdnames);
+	free(pp->fds);
 	if (pp->listen_port != 0)
 		portalloc_release(p->ports, pp->listen_port);
-	lb_free(pp->lb);
 	strv_free(pp->external_ips, pp->n_external_ips);
 	strv_free(pp->lb_ips, pp->n_lb_ips);
 	free(pp->cluster_ip);
-	free(pp->fdname);
 	free(pp->port_name);
 	free(pp->svc);
 	free(pp->ns);
@@ -476,12 +567,15 @@ proxier_port_free(struct proxier *p, struct proxier_port *pp)
 static void
 proxier_port_close(struct proxier *p, struct proxier_port *pp, int forget)
 {
+	size_t	i;
+
 	htab_del(p->svcs, pp->name, strlen(pp->name));
 	if (forget)
 		proxier_rules_forget(p->rules, pp->proto, pp->cluster_ip);
-	if (pp->fdname != NULL && p->obs.listener_closed != NULL)
-		p->obs.listener_closed(p->obs.arg, pp->fdname);
-	proxier_port_free(p, pp);
+	for (i = 0; i < pp->nfds && p->obs.listener_closed != NULL; i++)
+		if (pp->fdnames[i] != NULL)
+			p->obs.listener_closed(p->obs.arg, pp->fdnames[i]);
+	proxier_port_free(p, pp, 0);
 	p->state_dirty = 1;
 }
 
@@ -914,6 +1008,10 @@ proxier_new(struct loop *loop, const struct kp_config *cfg,
 		return (NULL);
 	p = xcalloc(1, sizeof(*p));
 	p->loop = loop;
+	/* One worker, the main loop, until proxier_set_workers(). */
+	if ((p->ws = workers_new(loop, 1, err, errlen)) == NULL)
+		fatalx("%s", err);
+	p->own_ws = 1;
 	p->cfg = cfg;
 	p->model = model;
 	p->min_sync_ms = cfg->min_sync_period_ms;
@@ -983,8 +1081,8 @@ proxier_set_udp_idle_timeout(struct proxier *p, uint64_t idle_ms)
 	htab_iter_init(p->svcs, &it);
 	while (htab_iter_next(&it, NULL, NULL, &v)) {
 		pp = v;
-		if (pp->udp != NULL)
-			proxy_udp_set_idle_timeout(pp->udp, idle_ms);
+		if (pp->relay != NULL)
+			relay_set_idle_timeout(pp->relay, idle_ms);
 	}
 }
 
@@ -1030,13 +1128,11 @@ proxier_free(struct proxier *p)
 	while (htab_iter_next(&it, NULL, NULL, &v)) {
 		pp = v;
 		htab_del(p->svcs, pp->name, strlen(pp->name));
-		if (pp->tcp != NULL) {
-			proxy_tcp_close(pp->tcp, 1);
-			pp->tcp = NULL;
-		}
-		proxier_port_free(p, pp);
+		proxier_port_free(p, pp, 1);
 	}
-	proxy_tcp_kill_dying(p->loop);
+	relay_kill_dying(p->ws);
+	if (p->own_ws)
+		workers_free(p->ws);
 	htab_free(p->svcs, NULL);
 	proxier_rules_free(p->rules);
 	portalloc_free(p->ports);
@@ -1080,17 +1176,14 @@ proxier_port_cmp(const void *a, const void *b)
 	return (x->proto - y->proto);
 }
 
-/* Return the counters of a service port (zero if it has no relay). */
-static const struct svc_counters *
-proxier_port_counters(const struct proxier_port *pp)
+/* Fill c with the counters of a service port (zero if no relay). */
+static void
+proxier_port_counters(const struct proxier_port *pp, struct svc_counters *c)
 {
-	static const struct svc_counters	zero;
-
-	if (pp->tcp != NULL)
-		return (proxy_tcp_counters(pp->tcp));
-	if (pp->udp != NULL)
-		return (proxy_udp_counters(pp->udp));
-	return (&zero);
+	if (pp->relay != NULL)
+		relay_counters(pp->relay, c);
+	else
+		memset(c, 0, sizeof(*c));
 }
 
 /* Call cb on every live service port, sorted by name and protocol. */
@@ -1099,6 +1192,7 @@ proxier_foreach_port(struct proxier *p,
     void (*cb)(const struct proxier_portinfo *, void *), void *arg)
 {
 	struct proxier_portinfo	  pi;
+	struct svc_counters	  c;
 	struct proxier_port	**v, *pp;
 	struct htab_iter	  it;
 	void			 *e;
@@ -1119,7 +1213,8 @@ proxier_foreach_port(struct proxier *p,
 		pi.port = pp->port;
 		pi.node_port = pp->node_port;
 		pi.lb = pp->lb;
-		pi.counters = proxier_port_counters(pp);
+		proxier_port_counters(pp, &c);
+		pi.counters = &c;
 		cb(&pi, arg);
 	}
 	free(v);
@@ -1133,8 +1228,7 @@ proxier_get_stats(const struct proxier *p, struct proxier_stats *st)
 	st->sync_errors = p->nsync_errors + proxier_rules_errors(p->rules);
 	st->migrating = proxier_rules_migrating(p->rules);
 	st->ports = htab_count(p->svcs) - p->nstaged;
-	st->fd_pauses = p->loop->fd_pauses;
-	st->conns = p->loop->conns;
+	workers_sum(p->ws, &st->conns, &st->fd_pauses);
 	st->sync_duration = &p->sync_hist;
 	st->netprog_duration = &p->netprog_hist;
 	st->applied_wall_ms = p->applied_wall_ms;
@@ -1169,19 +1263,15 @@ proxier_foreach_listener(struct proxier *p,
 	struct htab_iter	 it;
 	struct proxier_port	*pp;
 	void			*v;
-	int			 fd;
+	size_t			 i;
 
+	/* The relay closes its listeners only at relay_close(). */
 	htab_iter_init(p->svcs, &it);
 	while (htab_iter_next(&it, NULL, NULL, &v)) {
 		pp = v;
-		if (pp->tcp != NULL)
-			fd = proxy_tcp_fd(pp->tcp);
-		else if (pp->udp != NULL)
-			fd = proxy_udp_fd(pp->udp);
-		else
-			fd = pp->fd;
-		if (fd != -1 && pp->fdname != NULL)
-			cb(arg, pp->fdname, fd);
+		for (i = 0; i < pp->nfds; i++)
+			if (pp->fdnames[i] != NULL)
+				cb(arg, pp->fdnames[i], pp->fds[i]);
 	}
 }
 
@@ -1217,10 +1307,8 @@ proxier_retire(struct proxier *p)
 	htab_iter_init(p->svcs, &it);
 	while (htab_iter_next(&it, NULL, NULL, &v)) {
 		pp = v;
-		if (pp->tcp != NULL)
-			proxy_tcp_stop(pp->tcp);
-		if (pp->udp != NULL)
-			proxy_udp_stop(pp->udp);
+		if (pp->relay != NULL)
+			relay_stop(pp->relay);
 	}
 }
 
@@ -1230,14 +1318,29 @@ proxier_active(const struct proxier *p)
 {
 	struct htab_iter	 it;
 	struct proxier_port	*pp;
+	struct svc_counters	 c;
 	void			*v;
-	uint64_t		 n = p->loop->conns;
+	uint64_t		 n, pauses;
 
+	workers_sum(p->ws, &n, &pauses);
 	htab_iter_init(p->svcs, &it);
 	while (htab_iter_next(&it, NULL, NULL, &v)) {
 		pp = v;
-		if (pp->udp != NULL)
-			n += proxy_udp_counters(pp->udp)->active;
+		if (pp->relay != NULL && pp->proto == IPPROTO_UDP) {
+			relay_counters(pp->relay, &c);
+			n += c.active;
+		}
 	}
 	return (n);
+}
+
+/* Relay on the given workers from now on. */
+void
+proxier_set_workers(struct proxier *p, struct workers *ws, int shared)
+{
+	if (p->own_ws)
+		workers_free(p->ws);
+	p->ws = ws;
+	p->own_ws = 0;
+	p->shared = shared;
 }

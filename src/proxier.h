@@ -47,6 +47,7 @@ struct model;
 struct proxier;
 struct sockpool;
 struct svc_counters;
+struct workers;
 
 /*
  * What reporting may see of one live service port (metrics.c).  Every
@@ -123,6 +124,15 @@ struct proxier	*proxier_new(struct loop *, const struct kp_config *,
  * successor started soon after finds them valid.  NULL is ignored.
  */
 void		 proxier_free(struct proxier *);
+/*
+ * Relay on ws (borrowed; it must outlive the proxier, which closes its
+ * relays on it in proxier_free) instead of the main loop alone; shared
+ * set: one listener per service port that every worker accepts from,
+ * instead of one SO_REUSEPORT listener per worker (for measurement).
+ * Call before the first sync.
+ */
+void		 proxier_set_workers(struct proxier *, struct workers *ws,
+		    int shared);
 /* Set the observer (copied); NULL clears it.  Either callback may be NULL. */
 void		 proxier_set_observer(struct proxier *,
 		    const struct proxier_observer *);

@@ -131,7 +131,8 @@ struct proxy_tcp {
 	int			 dying;		/* on loop->tcp_dying */
 	int			 stopped;	/* proxy_tcp_stop: no accepts */
 	struct log_ratelimit	 dial_rl;	/* failed dials logged */
-	struct svc_counters	 counters;
+	struct svc_counters	*c;		/* counters: own, or a slot */
+	struct svc_counters	 own;
 	TAILQ_HEAD(, proxy_conn) conns;
 	LIST_ENTRY(proxy_tcp)	 entry;
 };
@@ -159,7 +160,8 @@ proxy_sockopts(int fd)
 
 /* Start relaying for one service port. */
 struct proxy_tcp *
-proxy_tcp_new(struct loop *l, int fd, const char *name, struct lb *lb)
+proxy_tcp_new(struct loop *l, int fd, const char *name, struct lb *lb,
+    struct svc_counters *c)
 {
 	struct proxy_tcp	*pt;
 
@@ -175,6 +177,7 @@ proxy_tcp_new(struct loop *l, int fd, const char *name, struct lb *lb)
 		goto fail_ev;
 	pt->loop = l;
 	pt->lb = lb;
+	pt->c = c != NULL ? c : &pt->own;
 	pt->fd = fd;
 	pt->waiter.resume = proxy_tcp_resume;
 	pt->waiter.arg = pt;
@@ -234,6 +237,11 @@ proxy_tcp_close(struct proxy_tcp *pt, int kill)
 	pt->fd = -1;
 	/* Connections still connecting see this and do not retry. */
 	pt->lb = NULL;
+	/* The slot belongs to the service port, which is gone. */
+	if (pt->c != &pt->own) {
+		memcpy(&pt->own, pt->c, sizeof(pt->own));
+		pt->c = &pt->own;
+	}
 	if (kill || TAILQ_EMPTY(&pt->conns))
 		proxy_tcp_kill(pt);
 	else {
@@ -277,7 +285,7 @@ proxy_tcp_kill_dying(struct loop *l)
 const struct svc_counters *
 proxy_tcp_counters(const struct proxy_tcp *pt)
 {
-	return (&pt->counters);
+	return (pt->c);
 }
 
 /* Add up what the connections hold. */
@@ -363,8 +371,8 @@ proxy_tcp_accept_error(struct proxy_tcp *pt, int err)
 		 * hang; those arriving during the pause wait at most a
 		 * second for a descriptor or the same answer.
 		 */
-		pt->counters.failed += loop_fd_shed(pt->loop, pt->fd,
-		    PROXY_MAXACCEPT);
+		CTR_ADD(&pt->c->failed, loop_fd_shed(pt->loop, pt->fd,
+		    PROXY_MAXACCEPT));
 		proxy_tcp_pause(pt);
 		return (-1);
 	case ENOBUFS:
@@ -384,11 +392,11 @@ proxy_conn_start(struct proxy_tcp *pt, int fd, struct sockaddr_storage *ss,
 {
 	struct proxy_conn	*conn;
 
-	pt->counters.accepted++;
+	CTR_ADD(&pt->c->accepted, 1);
 	if ((conn = calloc(1, sizeof(*conn))) == NULL) {
 		log_v(3, "%s: %s: out of memory, connection dropped",
 		    __func__, pt->name);
-		pt->counters.failed++;
+		CTR_ADD(&pt->c->failed, 1);
 		close(fd);
 		return;
 	}
@@ -402,8 +410,8 @@ proxy_conn_start(struct proxy_tcp *pt, int fd, struct sockaddr_storage *ss,
 	conn->in.conn = conn->out.conn = conn;
 	memcpy(&conn->client, ss, len);
 	TAILQ_INSERT_TAIL(&pt->conns, conn, entry);
-	pt->counters.active++;
-	pt->loop->conns++;
+	CTR_ADD(&pt->c->active, 1);
+	CTR_ADD(&pt->loop->conns, 1);
 	(void)proxy_conn_connect(conn);
 }
 
@@ -496,8 +504,8 @@ proxy_conn_close(struct proxy_conn *conn, const char *reason, int is_error)
 		proxy_conn_log(conn, reason);
 	proxy_half_free(l, &conn->in, is_error);
 	proxy_half_free(l, &conn->out, is_error);
-	pt->counters.active--;
-	l->conns--;
+	CTR_SUB(&pt->c->active, 1);
+	CTR_SUB(&l->conns, 1);
 	free(conn);
 	conn = NULL;
 	loop_fd_released(l);
@@ -572,7 +580,7 @@ proxy_conn_attempt_failed(struct proxy_conn *conn, int err)
 	char			 backend[NETUTIL_ADDRSTRLEN], more[64];
 	unsigned long		 held;
 
-	pt->counters.connect_errors++;
+	CTR_ADD(&pt->c->connect_errors, 1);
 	if (log_ratelimit_allow(&pt->dial_rl, loop_now_ms(pt->loop), &held))
 		log_errorx("%s: connect to %s (attempt %d): %s%s", pt->name,
 		    netutil_ntop((struct sockaddr *)&conn->ep.addr, backend,
@@ -651,7 +659,7 @@ proxy_conn_connect(struct proxy_conn *conn)
 
 	for (;;) {
 		if (conn->att.n == PROXY_ATTEMPTS) {
-			pt->counters.failed++;
+			CTR_ADD(&pt->c->failed, 1);
 			proxy_conn_close(conn, "every connect attempt failed",
 			    1);
 			return (-1);
@@ -662,7 +670,7 @@ proxy_conn_connect(struct proxy_conn *conn)
 		}
 		if (lb_pick(pt->lb, (struct sockaddr *)&conn->client,
 		    &conn->att, loop_now_ms(pt->loop), &conn->ep) == -1) {
-			pt->counters.no_endpoints++;
+			CTR_ADD(&pt->c->no_endpoints, 1);
 			proxy_conn_close(conn, "no endpoints", 0);
 			return (-1);
 		}
@@ -681,7 +689,7 @@ proxy_conn_connect(struct proxy_conn *conn)
 			 * would resume the listener at once.  pt is open,
 			 * so the close does not free it.
 			 */
-			pt->counters.failed++;
+			CTR_ADD(&pt->c->failed, 1);
 			(void)proxy_conn_fail(conn, "socket", errno);
 			proxy_tcp_pause(pt);
 			return (-1);
@@ -869,7 +877,7 @@ proxy_half_stash(struct conn_half *src)
 static int
 proxy_half_flush(struct conn_half *src)
 {
-	struct svc_counters	*c = &src->conn->pt->counters;
+	struct svc_counters	*c = src->conn->pt->c;
 	ssize_t			 n;
 
 	while (src->len > 0) {
@@ -896,9 +904,9 @@ proxy_half_flush(struct conn_half *src)
 		src->len -= n;
 		src->bytes += n;
 		if (src == &src->conn->in)
-			c->bytes_in += n;
+			CTR_ADD(&c->bytes_in, n);
 		else
-			c->bytes_out += n;
+			CTR_ADD(&c->bytes_out, n);
 	}
 	free(src->buf);
 	src->buf = src->data = NULL;

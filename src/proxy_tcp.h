@@ -48,10 +48,13 @@ struct proxy_tcp;
  * Start relaying for one service port.  fd is a bound, listening,
  * non-blocking socket and is owned from now on; name ("ns/name:port")
  * is copied; lb is borrowed and must stay valid until
- * proxy_tcp_close().  Returns NULL if out of memory (fd is then closed).
+ * proxy_tcp_close().  c (NULL: the relay's own) is where the counters
+ * are kept, written only by this loop (CTR_ADD) until
+ * proxy_tcp_close(), when the relay takes a copy and leaves c alone.
+ * Returns NULL if out of memory (fd is then closed).
  */
 struct proxy_tcp *proxy_tcp_new(struct loop *, int fd, const char *name,
-		    struct lb *lb);
+		    struct lb *lb, struct svc_counters *c);
 /*
  * Stop accepting and close the listener.  Established connections go on
  * (as in kube-proxy) unless kill is set; connections still connecting

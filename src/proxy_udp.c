@@ -115,7 +115,8 @@ struct proxy_udp {
 	int			 trunc_warned;
 	int			 read_warned;
 	struct log_ratelimit	 dial_rl;	/* backend errors logged */
-	struct svc_counters	 counters;
+	struct svc_counters	*c;		/* counters: own, or a slot */
+	struct svc_counters	 own;
 };
 
 static void	proxy_udp_readcb(evutil_socket_t, short, void *);
@@ -379,7 +380,7 @@ udp_flow_socket(struct proxy_udp *pu, const struct lb_endpoint *ep)
 		saved = errno;
 		udp_log_backend_error(pu, "connect", &ep->addr, saved);
 		close(fd);
-		pu->counters.connect_errors++;
+		CTR_ADD(&pu->c->connect_errors, 1);
 		errno = saved;
 		return (-1);
 	}
@@ -398,7 +399,7 @@ udp_flow_open(struct proxy_udp *pu, const struct msghdr *h,
 
 	udp_mark_take(pu, key, &att);
 	if (lb_pick(pu->lb, h->msg_name, &att, now, &ep) == -1) {
-		pu->counters.no_endpoints++;
+		CTR_ADD(&pu->c->no_endpoints, 1);
 		return (NULL);
 	}
 	if ((fd = udp_flow_socket(pu, &ep)) == -1) {
@@ -427,8 +428,8 @@ udp_flow_open(struct proxy_udp *pu, const struct msghdr *h,
 	if (htab_put(pu->flows, key, sizeof(*key), flow, NULL) == -1)
 		goto fail_flow;
 	TAILQ_INSERT_TAIL(&pu->flows_lru, flow, entry);
-	pu->counters.accepted++;
-	pu->counters.active++;
+	CTR_ADD(&pu->c->accepted, 1);
+	CTR_ADD(&pu->c->active, 1);
 	proxy_udp_arm(pu);
 	return (flow);
 
@@ -474,7 +475,7 @@ udp_flow_close(struct udp_flow *flow, const char *reason, int err)
 	flow->ev = NULL;
 	close(flow->fd);
 	flow->fd = -1;
-	pu->counters.active--;
+	CTR_SUB(&pu->c->active, 1);
 	free(flow);
 	loop_fd_released(pu->loop);
 }
@@ -497,16 +498,16 @@ udp_send_batch(struct proxy_udp *pu, int fd, struct mmsghdr *m,
 			if (errno == EINTR)
 				continue;
 			if (errno == EMSGSIZE) {
-				pu->counters.dgrams_dropped++;
+				CTR_ADD(&pu->c->dgrams_dropped, 1);
 				i++;
 				continue;
 			}
-			pu->counters.dgrams_dropped += k - i;
+			CTR_ADD(&pu->c->dgrams_dropped, k - i);
 			return (errno);
 		}
 		for (; r > 0; r--, i++) {
-			(*dgrams)++;
-			*bytes += m[i].msg_len;
+			CTR_ADD(dgrams, 1);
+			CTR_ADD(bytes, m[i].msg_len);
 		}
 	}
 	return (0);
@@ -516,7 +517,7 @@ udp_send_batch(struct proxy_udp *pu, int fd, struct mmsghdr *m,
 static void
 proxy_udp_truncated(struct proxy_udp *pu)
 {
-	pu->counters.dgrams_dropped++;
+	CTR_ADD(&pu->c->dgrams_dropped, 1);
 	if (!pu->trunc_warned)
 		log_warnx("%s: datagram larger than %d bytes dropped",
 		    pu->name, UDP_BUFSZ);
@@ -529,7 +530,7 @@ udp_flow_forward(struct udp_flow *flow, int i, int j, uint64_t now)
 {
 	struct proxy_udp	*pu = flow->pu;
 	struct udp_batch	*b = pu->batch;
-	uint64_t		 before = pu->counters.dgrams_in;
+	uint64_t		 before = pu->c->dgrams_in;
 	unsigned int		 k = 0;
 	int			 err;
 
@@ -541,12 +542,12 @@ udp_flow_forward(struct udp_flow *flow, int i, int j, uint64_t now)
 			udp_batch_queue(b, i, k++, NULL, 0);
 	}
 	err = udp_send_batch(pu, flow->fd, b->out, k,
-	    &pu->counters.dgrams_in, &pu->counters.bytes_in);
-	flow->dgrams_in += pu->counters.dgrams_in - before;
+	    &pu->c->dgrams_in, &pu->c->bytes_in);
+	flow->dgrams_in += pu->c->dgrams_in - before;
 	if (err == 0 || udp_err_transient(err))
 		return;
 	/* A pending ICMP error of the connected socket surfaces here. */
-	pu->counters.connect_errors++;
+	CTR_ADD(&pu->c->connect_errors, 1);
 	udp_flow_close(flow, err == ECONNREFUSED ? "backend refused" :
 	    "backend send error", err);
 }
@@ -588,7 +589,7 @@ proxy_udp_dispatch(struct proxy_udp *pu, int n, uint64_t now)
 		for (j = i + 1; j < n && udp_same_peer(pu->batch, i, j); j++)
 			;
 		if ((flow = proxy_udp_flow(pu, i, now)) == NULL)
-			pu->counters.dgrams_dropped += j - i;
+			CTR_ADD(&pu->c->dgrams_dropped, j - i);
 		else
 			udp_flow_forward(flow, i, j, now);
 	}
@@ -627,7 +628,7 @@ udp_flow_reply(struct udp_flow *flow, int n)
 {
 	struct proxy_udp	*pu = flow->pu;
 	struct udp_batch	*b = pu->batch;
-	uint64_t		 before = pu->counters.dgrams_out;
+	uint64_t		 before = pu->c->dgrams_out;
 	unsigned int		 k = 0;
 	int			 i, err;
 
@@ -639,9 +640,9 @@ udp_flow_reply(struct udp_flow *flow, int n)
 			    flow->clientlen);
 	}
 	/* From the service socket, so conntrack un-REDIRECTs the source. */
-	err = udp_send_batch(pu, pu->fd, b->out, k, &pu->counters.dgrams_out,
-	    &pu->counters.bytes_out);
-	flow->dgrams_out += pu->counters.dgrams_out - before;
+	err = udp_send_batch(pu, pu->fd, b->out, k, &pu->c->dgrams_out,
+	    &pu->c->bytes_out);
+	flow->dgrams_out += pu->c->dgrams_out - before;
 	if (err != 0 && !udp_err_transient(err))
 		log_v(4, "%s: %s: reply: %s", __func__, pu->name,
 		    strerror(err));
@@ -663,7 +664,7 @@ udp_flow_readcb(evutil_socket_t fd, short ev, void *arg)
 			if (udp_err_transient(errno))
 				break;
 			/* ICMP port unreachable: the backend is gone. */
-			pu->counters.connect_errors++;
+			CTR_ADD(&pu->c->connect_errors, 1);
 			udp_flow_close(flow, errno == ECONNREFUSED ?
 			    "backend refused" : "backend receive error",
 			    errno);
@@ -703,7 +704,7 @@ proxy_udp_timercb(evutil_socket_t fd, short ev, void *arg)
 /* Start relaying for one service port. */
 struct proxy_udp *
 proxy_udp_new(struct loop *l, int fd, const char *name, struct lb *lb,
-    uint64_t idle_ms)
+    uint64_t idle_ms, struct svc_counters *c)
 {
 	struct proxy_udp	*pu;
 
@@ -711,6 +712,7 @@ proxy_udp_new(struct loop *l, int fd, const char *name, struct lb *lb,
 		goto fail_fd;
 	pu->loop = l;
 	pu->lb = lb;
+	pu->c = c != NULL ? c : &pu->own;
 	pu->fd = fd;
 	pu->idle_ms = idle_ms;
 	TAILQ_INIT(&pu->flows_lru);
@@ -799,5 +801,5 @@ proxy_udp_fd(const struct proxy_udp *pu)
 const struct svc_counters *
 proxy_udp_counters(const struct proxy_udp *pu)
 {
-	return (&pu->counters);
+	return (pu->c);
 }

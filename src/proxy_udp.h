@@ -27,11 +27,13 @@ struct proxy_udp;
 /*
  * Start relaying for one service port.  fd is a bound, non-blocking UDP
  * socket and is owned from now on; name is copied; lb is borrowed until
- * proxy_udp_close().  idle_ms is --udp-timeout.  Returns NULL if out of
- * memory (fd is then closed).
+ * proxy_udp_close().  idle_ms is --udp-timeout.  c (NULL: the relay's
+ * own) is where the counters are kept, written only by this loop
+ * (CTR_ADD) until proxy_udp_close().  Returns NULL if out of memory
+ * (fd is then closed).
  */
 struct proxy_udp *proxy_udp_new(struct loop *, int fd, const char *name,
-		    struct lb *lb, uint64_t idle_ms);
+		    struct lb *lb, uint64_t idle_ms, struct svc_counters *c);
 /* Close the service socket and every flow, and free the relay. */
 void		 proxy_udp_close(struct proxy_udp *);
 /*

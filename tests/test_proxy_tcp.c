@@ -472,7 +472,7 @@ env_setup(struct env *e)
 	if (fd == -1)
 		return (-1);
 	e->port = netutil_local_port(fd);
-	e->pt = proxy_tcp_new(e->loop, fd, "test/svc:tcp", e->lb);
+	e->pt = proxy_tcp_new(e->loop, fd, "test/svc:tcp", e->lb, NULL);
 	return (e->pt == NULL ? -1 : 0);
 }
 
@@ -1628,7 +1628,7 @@ test_proxy_tcp_fair_accept(void)
 		goto out;
 	}
 	port2 = netutil_local_port(fd);
-	if ((pt2 = proxy_tcp_new(e.loop, fd, "test/svc:other", lb2)) == NULL) {
+	if ((pt2 = proxy_tcp_new(e.loop, fd, "test/svc:other", lb2, NULL)) == NULL) {
 		CU_FAIL("proxy_tcp_new");
 		goto out;
 	}

@@ -143,7 +143,7 @@ fx_setup(struct fx *fx, int nbe, int affinity, uint64_t idle_ms)
 	lb_set_endpoints(fx->lb, eps, nbe);
 	if ((fd = udp_socket(&fx->svc)) == -1)
 		return (-1);
-	fx->pu = proxy_udp_new(fx->loop, fd, "test/udp:dns", fx->lb, idle_ms);
+	fx->pu = proxy_udp_new(fx->loop, fd, "test/udp:dns", fx->lb, idle_ms, NULL);
 	if (fx->pu == NULL)
 		return (-1);
 	fx->c = proxy_udp_counters(fx->pu);
@@ -652,7 +652,7 @@ test_proxy_udp_two_services(void)
 
 	CU_ASSERT_FATAL(fx_setup(&fx, 2, LB_AFFINITY_NONE, 5000) == 0);
 	fd = udp_socket(&svc2);
-	pu2 = proxy_udp_new(fx.loop, fd, "test/udp:two", fx.lb, 5000);
+	pu2 = proxy_udp_new(fx.loop, fd, "test/udp:two", fx.lb, 5000, NULL);
 	CU_ASSERT_FATAL(pu2 != NULL);
 	cl = udp_socket(&sin);
 	CU_ASSERT(client_ask(&fx, cl, "one", 2000) >= 0);
@@ -690,7 +690,7 @@ test_proxy_udp_fair_budget(void)
 	(void)setsockopt(proxy_udp_fd(fx.pu), SOL_SOCKET, SO_RCVBUF, &rcvbuf,
 	    sizeof(rcvbuf));
 	fd = udp_socket(&svc2);
-	pu2 = proxy_udp_new(fx.loop, fd, "test/udp:other", fx.lb, 5000);
+	pu2 = proxy_udp_new(fx.loop, fd, "test/udp:other", fx.lb, 5000, NULL);
 	CU_ASSERT_FATAL(pu2 != NULL);
 	c2 = proxy_udp_counters(pu2);
 	cl = udp_socket(&sin);
