@@ -241,27 +241,50 @@ relay_set_idle_timeout(struct relay *r, uint64_t idle_ms)
 			relay_send(r, j, relay_idle_cb, 0, idle_ms);
 }
 
+/* Add the counters of instance j to sum. */
+static void
+relay_add(const struct relay *r, size_t j, struct svc_counters *sum)
+{
+	const struct svc_counters	*c = &r->slots[j].c;
+
+	sum->accepted += CTR_GET(&c->accepted);
+	sum->active += CTR_GET(&c->active);
+	sum->no_endpoints += CTR_GET(&c->no_endpoints);
+	sum->connect_errors += CTR_GET(&c->connect_errors);
+	sum->failed += CTR_GET(&c->failed);
+	sum->bytes_in += CTR_GET(&c->bytes_in);
+	sum->bytes_out += CTR_GET(&c->bytes_out);
+	sum->dgrams_in += CTR_GET(&c->dgrams_in);
+	sum->dgrams_out += CTR_GET(&c->dgrams_out);
+	sum->dgrams_dropped += CTR_GET(&c->dgrams_dropped);
+}
+
 /* Add up the counters of every instance. */
 void
 relay_counters(const struct relay *r, struct svc_counters *sum)
 {
-	const struct svc_counters	*c;
-	size_t				 j;
+	size_t	j;
 
 	memset(sum, 0, sizeof(*sum));
-	for (j = 0; j < r->n; j++) {
-		c = &r->slots[j].c;
-		sum->accepted += CTR_GET(&c->accepted);
-		sum->active += CTR_GET(&c->active);
-		sum->no_endpoints += CTR_GET(&c->no_endpoints);
-		sum->connect_errors += CTR_GET(&c->connect_errors);
-		sum->failed += CTR_GET(&c->failed);
-		sum->bytes_in += CTR_GET(&c->bytes_in);
-		sum->bytes_out += CTR_GET(&c->bytes_out);
-		sum->dgrams_in += CTR_GET(&c->dgrams_in);
-		sum->dgrams_out += CTR_GET(&c->dgrams_out);
-		sum->dgrams_dropped += CTR_GET(&c->dgrams_dropped);
-	}
+	for (j = 0; j < r->n; j++)
+		relay_add(r, j, sum);
+}
+
+/* Return the number of instances. */
+size_t
+relay_instances(const struct relay *r)
+{
+	return (r->n);
+}
+
+/* Fill c with the counters of instance j. */
+void
+relay_instance_counters(const struct relay *r, size_t j,
+    struct svc_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (j < r->n)
+		relay_add(r, j, c);
 }
 
 /* Return the listeners given to relay_new. */

@@ -62,6 +62,14 @@ void		 relay_set_idle_timeout(struct relay *, uint64_t idle_ms);
 /* Fill *sum with the counters of every worker, added (no lock). */
 void		 relay_counters(const struct relay *, struct svc_counters *sum);
 /*
+ * Return the relay instances (one per worker, or per listener if more)
+ * and fill *c with those of instance j (j < relay_instances()), served
+ * by worker j mod N: how evenly the kernel spreads clients.
+ */
+size_t		 relay_instances(const struct relay *);
+void		 relay_instance_counters(const struct relay *, size_t j,
+		    struct svc_counters *c);
+/*
  * Return the listeners handed to relay_new (borrowed; open until
  * relay_close()) and their count in *n: what a successor must receive.
  */
