@@ -41,6 +41,22 @@ echo "== fuzz smoke (libFuzzer)"
 make -s -C "$asan" fuzz >/dev/null
 bash tests/fuzz/smoke.sh "$asan/tests/fuzz/bin"
 
+echo "== worker loops under ThreadSanitizer"
+# The relay layer's threads (test_relay: 2 worker loops with real
+# sockets, a balancer they share) and the relays and balancer alone,
+# built with -fsanitize=thread; any data race fails.
+tsan="$top/build-tsan"
+rm -rf "$tsan"
+mkdir -p "$tsan"
+(cd "$tsan" && "$top/configure" --enable-werror --enable-tsan --quiet &&
+	make -s -j"$jobs" tests/test_relay tests/test_lb tests/test_proxy_tcp \
+	    tests/test_proxy_udp &&
+	for t in test_relay test_lb test_proxy_tcp test_proxy_udp; do
+		TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./tests/$t \
+		    >"tests/$t.log" 2>&1 || { tail -80 "tests/$t.log"; exit 1; }
+		echo "PASS: $t (TSan)"
+	done)
+
 echo "== make distcheck"
 # The tarball builds, passes make check out of tree, installs and uninstalls.
 dc_log=$(mktemp)
