@@ -34,6 +34,7 @@
 #include "netutil.h"
 #include "procstat.h"
 #include "proxier.h"
+#include "relay.h"
 #include "xmalloc.h"
 
 #ifndef PACKAGE_VERSION
@@ -310,7 +311,10 @@ metrics_format_totals(const struct proxier_stats *st, struct evbuffer *buf)
 	    (double)st->conns) == -1 ||
 	    metrics_text_scalar(buf, "kuproxy_accept_pauses_total", "counter",
 	    "Times accepts were paused because file descriptors ran out "
-	    "(EMFILE/ENFILE).", (double)st->fd_pauses) == -1)
+	    "(EMFILE/ENFILE).", (double)st->fd_pauses) == -1 ||
+	    metrics_text_scalar(buf, "kuproxy_workers", "gauge",
+	    "Relay loops (--workers), one thread each when more than one.",
+	    (double)st->workers) == -1)
 		return (-1);
 	return (0);
 }
@@ -451,7 +455,8 @@ static void
 metrics_port_json(const struct proxier_portinfo *pi, void *arg)
 {
 	const struct svc_counters	*c = pi->counters;
-	struct json_object		*o, *eps, *ejected;
+	struct svc_counters		 ic;
+	struct json_object		*o, *eps, *ejected, *per;
 	struct lb_stats			 st;
 	char				 buf[NETUTIL_ADDRSTRLEN];
 	uint64_t			 now, until;
@@ -499,6 +504,15 @@ metrics_port_json(const struct proxier_portinfo *pi, void *arg)
 	    json_object_new_int64((int64_t)st.ejections));
 	json_object_object_add(o, "returns",
 	    json_object_new_int64((int64_t)st.returns));
+	/* How the kernel spread the clients over the workers' listeners. */
+	per = json_object_new_array();
+	for (i = 0; pi->relay != NULL && i < relay_instances(pi->relay);
+	    i++) {
+		relay_instance_counters(pi->relay, i, &ic);
+		json_object_array_add(per,
+		    json_object_new_int64((int64_t)ic.accepted));
+	}
+	json_object_object_add(o, "acceptedPerWorker", per);
 	json_object_array_add(arg, o);
 }
 

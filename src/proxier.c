@@ -1215,6 +1215,7 @@ proxier_foreach_port(struct proxier *p,
 		pi.lb = pp->lb;
 		proxier_port_counters(pp, &c);
 		pi.counters = &c;
+		pi.relay = pp->relay;
 		cb(&pi, arg);
 	}
 	free(v);
@@ -1229,6 +1230,7 @@ proxier_get_stats(const struct proxier *p, struct proxier_stats *st)
 	st->migrating = proxier_rules_migrating(p->rules);
 	st->ports = htab_count(p->svcs) - p->nstaged;
 	workers_sum(p->ws, &st->conns, &st->fd_pauses);
+	st->workers = workers_count(p->ws);
 	st->sync_duration = &p->sync_hist;
 	st->netprog_duration = &p->netprog_hist;
 	st->applied_wall_ms = p->applied_wall_ms;

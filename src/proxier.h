@@ -45,6 +45,7 @@ struct lb;
 struct loop;
 struct model;
 struct proxier;
+struct relay;
 struct sockpool;
 struct svc_counters;
 struct workers;
@@ -61,7 +62,8 @@ struct proxier_portinfo {
 	uint16_t			 port;
 	uint16_t			 node_port;	/* 0: none */
 	const struct lb			*lb;
-	const struct svc_counters	*counters;
+	const struct svc_counters	*counters;	/* all workers */
+	const struct relay		*relay;	/* per worker; may be NULL */
 };
 
 /* Totals of the reconciler, for /metrics. */
@@ -71,6 +73,7 @@ struct proxier_stats {
 	size_t		ports;		/* live service ports */
 	uint64_t	fd_pauses;	/* EMFILE/ENFILE accept pauses */
 	uint64_t	conns;		/* relayed connections now */
+	unsigned int	workers;	/* relay loops */
 	int		migrating;	/* 1: other modes' leftovers are
 					   being removed (start-up) */
 	/* Sync to rules applied, per family and sync; borrowed. */
