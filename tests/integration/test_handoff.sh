@@ -232,7 +232,7 @@ timeout -k 5 120 ip netns exec "$KP_NODE" "$KP_PY" "$FAKE" run --dir "$FD" \
     --stop-timeout 10 --lifetime 100 -- "${KP_CAPWRAP[@]}" "$KUPROXY" \
     --services-file "$KP_SVCFILE" --bind-address 0.0.0.0 \
     --metrics-bind-address "$KP_METRICS" --healthz-bind-address "$KP_HEALTHZ" \
-    --state-dir "$KP_TMP/state" --shutdown-grace 8s -v 2 \
+    --state-dir "$KP_TMP/state" --shutdown-grace 8s -v 2 --workers 2 \
     >>"$KP_TMP/fdstore.out" 2>&1 &
 fake=$!
 KP_PIDS="$KP_PIDS $fake"
@@ -240,7 +240,8 @@ kp_wait_file "$FD/ready" 50 || kp_die "(4) the fake did not start"
 "$KP_PY" "$FAKE" ctl --dir "$FD" wait-ready --timeout 15 >"$KP_TMP/st1" ||
     kp_die "(4) no READY=1 from kuproxy under the fake"
 st() { kp_json "$1" <"$FD/state.json"; }
-want_store="[\"tcp/$tport/default/web/p\", \"udp/$uport/default/dns/p\"]"
+# Two workers: a listener each, the second named "#1" (its own entry).
+want_store="[\"tcp/$tport/default/web/p\", \"tcp/$tport/default/web/p#1\", \"udp/$uport/default/dns/p\", \"udp/$uport/default/dns/p#1\"]"
 kp_eq "(4) the listeners in the fd store" "$want_store" "$(st 'sorted(e["name"] for e in d["store"])')"
 pid1=$(st 'd["pid"]')
 # New connections for 8 s; streams for the first 3 s (the old process
@@ -269,9 +270,9 @@ if ex and len(st) > 1:
           ((st[-1]["t"] - ex[-1]["t"]) * 1000, st[-1].get("names")))
 EOT
 )"
-kp_check "(4) the new process got 2 sockets in LISTEN_FDS" \
-    grep -q "2 listening sockets from the service manager" "$KP_TMP/fdstore.out"
-kp_eq "(4) still 2 listeners in the store (no duplicate)" "$want_store" \
+kp_check "(4) the new process got 4 sockets in LISTEN_FDS" \
+    grep -q "4 listening sockets from the service manager" "$KP_TMP/fdstore.out"
+kp_eq "(4) still 4 listeners in the store (no duplicate)" "$want_store" \
     "$(st 'sorted(e["name"] for e in d["store"])')"
 res=$(cat "$KP_TMP/fdnew.json")
 kp_log "(4) new connections: $res"
@@ -290,7 +291,7 @@ kp_check "(4) UDP answered after the restart" kph_udp
 	kp_svc web 198.19.0.10 80 TCP 8080
 	kp_eps web 8080 TCP 198.18.1.2 198.18.1.3
 } | kp_replace "$KP_SVCFILE"
-if kp_until 100 eval '[ "$(st "[e[\"name\"] for e in d[\"store\"]]")" = "[\"tcp/$tport/default/web/p\"]" ]'; then
+if kp_until 100 eval '[ "$(st "sorted(e[\"name\"] for e in d[\"store\"])")" = "[\"tcp/$tport/default/web/p\", \"tcp/$tport/default/web/p#1\"]" ]'; then
 	kp_ok "(4) the deleted Service's listener removed from the store"
 else
 	kp_fail "(4) the store after deleting dns: $(st '[e["name"] for e in d["store"]]')"
