@@ -60,9 +60,11 @@ workers_default(void)
 	int		n;
 
 	CPU_ZERO(&set);
+	/* Refused (a seccomp filter): the CPUs online instead. */
 	if (sched_getaffinity(0, sizeof(set), &set) == -1)
-		return (1);
-	n = CPU_COUNT(&set);
+		n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	else
+		n = CPU_COUNT(&set);
 	if (n < 1)
 		return (1);
 	return (n > WORKERS_MAX ? WORKERS_MAX : (unsigned int)n);
@@ -188,6 +190,7 @@ workers_new(struct loop *main, unsigned int n, char *err, size_t errlen)
 {
 	struct workers	*ws;
 	sigset_t	 all, old;
+	char		 name[16];
 	unsigned int	 i;
 	int		 rv;
 
@@ -220,6 +223,9 @@ workers_new(struct loop *main, unsigned int n, char *err, size_t errlen)
 			break;
 		}
 		ws->w[i].started = 1;
+		/* For top -H and ps -L; a failure only loses the name. */
+		snprintf(name, sizeof(name), "kuproxy-w%u", i);
+		(void)pthread_setname_np(ws->w[i].thread, name);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (i < n)
