@@ -68,6 +68,7 @@ struct lb {
 	 * eps and n, so it reads them without the lock.
 	 */
 	pthread_mutex_t		 mtx;
+	struct log_ratelimit	 rl;		/* backend error lines */
 };
 
 #define LB_LOCK(lb)	pthread_mutex_lock(&((struct lb *)(lb))->mtx)
@@ -696,4 +697,16 @@ lb_get_stats(const struct lb *lb, struct lb_stats *st)
 	st->returns = lb->returns;
 	st->ejected = lb->nejected;
 	LB_UNLOCK(lb);
+}
+
+/* Rate-limit a backend error line of this service port. */
+int
+lb_log_allow(struct lb *lb, uint64_t now_ms, unsigned long *suppressed)
+{
+	int	ok;
+
+	LB_LOCK(lb);
+	ok = log_ratelimit_allow(&lb->rl, now_ms, suppressed);
+	LB_UNLOCK(lb);
+	return (ok);
 }

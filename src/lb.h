@@ -141,6 +141,12 @@ const struct lb_endpoint *lb_endpoint_at(const struct lb *, size_t i);
 uint64_t	 lb_ejected_until(const struct lb *, size_t i);
 /* Return the number of pinned clients. */
 size_t		 lb_pinned(const struct lb *);
+/*
+ * Rate-limit the error lines about this service port's backends
+ * (log_ratelimit_allow), one budget for every worker relaying it.
+ */
+int		 lb_log_allow(struct lb *, uint64_t now_ms,
+		    unsigned long *suppressed);
 /* Fill *st with the ejection totals. */
 void		 lb_get_stats(const struct lb *, struct lb_stats *st);
 

@@ -581,7 +581,10 @@ proxy_conn_attempt_failed(struct proxy_conn *conn, int err)
 	unsigned long		 held;
 
 	CTR_ADD(&pt->c->connect_errors, 1);
-	if (log_ratelimit_allow(&pt->dial_rl, loop_now_ms(pt->loop), &held))
+	/* One budget per service port, whichever worker (lb.h). */
+	if (pt->lb != NULL ? lb_log_allow(pt->lb, loop_now_ms(pt->loop),
+	    &held) : log_ratelimit_allow(&pt->dial_rl, loop_now_ms(pt->loop),
+	    &held))
 		log_errorx("%s: connect to %s (attempt %d): %s%s", pt->name,
 		    netutil_ntop((struct sockaddr *)&conn->ep.addr, backend,
 		    sizeof(backend)), conn->att.n, strerror(err),

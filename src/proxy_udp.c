@@ -114,7 +114,6 @@ struct proxy_udp {
 	int			 fd_warned;	/* EMFILE logged */
 	int			 trunc_warned;
 	int			 read_warned;
-	struct log_ratelimit	 dial_rl;	/* backend errors logged */
 	struct svc_counters	*c;		/* counters: own, or a slot */
 	struct svc_counters	 own;
 };
@@ -339,7 +338,8 @@ udp_log_backend_error(struct proxy_udp *pu, const char *what,
 	char		addr[NETUTIL_ADDRSTRLEN], more[64];
 	unsigned long	held;
 
-	if (log_ratelimit_allow(&pu->dial_rl, loop_now_ms(pu->loop), &held))
+	/* One budget per service port, whichever worker (lb.h). */
+	if (lb_log_allow(pu->lb, loop_now_ms(pu->loop), &held))
 		log_errorx("%s: backend %s: %s: %s%s", pu->name,
 		    netutil_ntop((const struct sockaddr *)ss, addr,
 		    sizeof(addr)), what, strerror(err),
