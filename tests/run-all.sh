@@ -56,6 +56,17 @@ mkdir -p "$tsan"
 		    >"tests/$t.log" 2>&1 || { tail -80 "tests/$t.log"; exit 1; }
 		echo "PASS: $t (TSan)"
 	done)
+# The whole daemon with 2 workers under TSan, through test_workers (its
+# listeners, balancing, hand-offs 2 -> 3 -> 1 workers and /metrics read
+# while the workers count): any race report fails.
+make -s -C "$tsan" -j"$jobs" kuproxy
+rm -rf "$tsan/races" && mkdir -p "$tsan/races"
+TSAN_OPTIONS="log_path=$tsan/races/race" KP_MINCAPS=0 \
+    KUPROXY="$tsan/kuproxy" bash tests/integration/run.sh test_workers
+if ls "$tsan/races"/race* >/dev/null 2>&1; then
+	cat "$tsan/races"/race* | head -100
+	exit 1
+fi
 
 echo "== make distcheck"
 # The tarball builds, passes make check out of tree, installs and uninstalls.
