@@ -165,6 +165,12 @@ loop_fd_released(struct loop *l)
 	struct loop_waiters	 run;
 	struct loop_waiter	*w;
 
+	/*
+	 * Another worker thread may have taken the descriptor a shed freed
+	 * for an instant: get the spare back once there is one.
+	 */
+	if (l->spare_fd == -1)
+		l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (TAILQ_EMPTY(&l->waiters))
 		return;
 	TAILQ_INIT(&run);
