@@ -15,6 +15,7 @@
  * those the model then holds, starting their relays, and closes the
  * others (the file was rejected).  See the lifecycle in proxier.h.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -51,6 +52,9 @@
 #include "workers.h"
 #include "xmalloc.h"
 
+/* The most listener sockets, whatever the open files limit. */
+#define PROXIER_MAX_LISTENERS	16384
+
 /* Where a service port is in its life (see proxier.h). */
 enum proxier_port_state {
 	PORT_STAGED = 0,	/* bound ahead of its file, not served */
@@ -79,6 +83,7 @@ struct proxier_port {
 	char			**fdnames;	/* sockpool names, once bound */
 	int			*fds;		/* listeners (one per worker) */
 	size_t			 nfds;
+	int			 spread;	/* every worker serves it */
 	struct lb		*lb;		/* the relay's, once it runs */
 	struct relay		*relay;
 	uint64_t		 walk;		/* last sync walk that saw it */
@@ -89,6 +94,10 @@ struct proxier {
 	struct workers		*ws;		/* the relay loops */
 	int			 own_ws;	/* ws made by proxier_new */
 	int			 shared;	/* one listener per port */
+	size_t			 nlisteners;	/* listener fds, all ports */
+	size_t			 budget;	/* most listener fds */
+	int			 budget_warned;
+	unsigned int		 next_worker;	/* for single-listener ports */
 	const struct kp_config	*cfg;
 	struct model		*model;
 	struct portalloc	*ports;
@@ -252,10 +261,11 @@ proxier_port_listen(struct proxier *p, const struct proxier_port *pp,
 
 /* Add a listener to a service port. */
 static void
-proxier_port_add_fd(struct proxier_port *pp, int fd)
+proxier_port_add_fd(struct proxier *p, struct proxier_port *pp, int fd)
 {
 	pp->fds = xreallocarray(pp->fds, pp->nfds + 1, sizeof(*pp->fds));
 	pp->fds[pp->nfds++] = fd;
+	p->nlisteners++;
 }
 
 /*
@@ -312,7 +322,7 @@ proxier_port_inherit(struct proxier *p, struct proxier_port *pp,
 			break;
 		}
 		log_v(2, "%s: listener %s taken over", pp->name, name);
-		proxier_port_add_fd(pp, fd);
+		proxier_port_add_fd(p, pp, fd);
 	}
 	return (pp->nfds);
 }
@@ -321,7 +331,11 @@ proxier_port_inherit(struct proxier *p, struct proxier_port *pp,
  * Give a bound service port one listener per worker: siblings on the
  * same port in the first one's SO_REUSEPORT group.  Without the option
  * on the first (inherited from a kuproxy without it, or a shared
- * listener wanted) nothing is added: the relay shares that one.
+ * listener wanted) nothing is added: the relay shares that one.  Past
+ * the listener budget nothing is added either, and the port's one
+ * listener is served by one worker (the next in turn): a node with
+ * many Services and many cores spends one descriptor per service port,
+ * as kube-proxy does, beyond the first ports.
  */
 static void
 proxier_port_siblings(struct proxier *p, struct proxier_port *pp)
@@ -330,6 +344,7 @@ proxier_port_siblings(struct proxier *p, struct proxier_port *pp)
 	socklen_t	len = sizeof(int);
 	int		fd, on = 0;
 
+	pp->spread = 1;
 	if (workers_count(p->ws) <= 1 || p->shared ||
 	    pp->nfds >= workers_count(p->ws))
 		return;
@@ -337,6 +352,16 @@ proxier_port_siblings(struct proxier *p, struct proxier_port *pp)
 	    &len) == -1 || !on) {
 		log_v(2, "%s: listener without SO_REUSEPORT: %u workers "
 		    "share it", pp->name, workers_count(p->ws));
+		return;
+	}
+	if (p->nlisteners + workers_count(p->ws) - pp->nfds > p->budget) {
+		if (pp->nfds == 1)
+			pp->spread = 0;
+		if (!p->budget_warned)
+			log_info("%zu listeners: the budget is spent; service "
+			    "ports from now on get one listener, on one "
+			    "worker", p->nlisteners);
+		p->budget_warned = 1;
 		return;
 	}
 	while (pp->nfds < workers_count(p->ws)) {
@@ -348,7 +373,7 @@ proxier_port_siblings(struct proxier *p, struct proxier_port *pp)
 			    err);
 			return;
 		}
-		proxier_port_add_fd(pp, fd);
+		proxier_port_add_fd(p, pp, fd);
 	}
 }
 
@@ -385,7 +410,7 @@ proxier_port_bind(struct proxier *p, struct proxier_port *pp)
 			goto bound;
 		fd = proxier_port_listen(p, pp, port, err, sizeof(err));
 		if (fd != -1) {
-			proxier_port_add_fd(pp, fd);
+			proxier_port_add_fd(p, pp, fd);
 			goto bound;
 		}
 		log_warnx("%s: persisted proxy port %u: %s; choosing another",
@@ -403,7 +428,7 @@ proxier_port_bind(struct proxier *p, struct proxier_port *pp)
 		portalloc_release(p->ports, port);
 		return (-1);
 	}
-	proxier_port_add_fd(pp, fd);
+	proxier_port_add_fd(p, pp, fd);
 bound:
 	pp->listen_port = port;
 	pp->proxy_port = netutil_local_port(pp->fds[0]);
@@ -420,8 +445,13 @@ bound:
 static int
 proxier_port_start(struct proxier *p, struct proxier_port *pp)
 {
+	unsigned int	first = 0;
+
+	/* Single-listener ports take the workers in turn. */
+	if (pp->nfds == 1 && (!pp->spread || pp->proto == IPPROTO_UDP))
+		first = p->next_worker++ % workers_count(p->ws);
 	pp->relay = relay_new(p->ws, pp->proto, pp->name, pp->fds, pp->nfds,
-	    pp->lb, p->udp_idle_ms);
+	    pp->lb, p->udp_idle_ms, pp->spread, first);
 	return (0);
 }
 
@@ -546,6 +576,7 @@ proxier_port_free(struct proxier *p, struct proxier_port *pp, int kill)
 	}
 	for (i = 0; i < pp->nfds; i++)
 		free(pp->fdnames != NULL ? pp->fdnames[i] : NULL);
+	p->nlisteners -= pp->nfds;
 	free(pp->fdnames);
 	free(pp->fds);
 	if (pp->listen_port != 0)
@@ -1342,7 +1373,19 @@ proxier_set_workers(struct proxier *p, struct workers *ws, int shared)
 {
 	if (p->own_ws)
 		workers_free(p->ws);
+	struct rlimit	rl;
+
 	p->ws = ws;
 	p->own_ws = 0;
 	p->shared = shared;
+	/*
+	 * A listener per worker per service port while a quarter of the
+	 * open files limit allows (the rest is for connections, two each)
+	 * and at most PROXIER_MAX_LISTENERS (each costs the kernel about
+	 * 2 KB).
+	 */
+	p->budget = PROXIER_MAX_LISTENERS;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < p->budget)
+		p->budget = rl.rlim_cur / 4;
 }

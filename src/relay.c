@@ -2,7 +2,7 @@
  * relay.c: one service port's relays on the worker loops (relay.h).
  *
  * Each relay instance j (a listener, or a dup of one) lives on worker
- * j mod N in a slot of its own, a cache line apart from the others, so
+ * (first + j) mod N in a slot of its own, a cache line apart from the others, so
  * the counters one worker writes never share a line with another's.
  * Only the worker touches its slot's relay pointers; the main loop only
  * reads the counters (CTR_GET).  The relay is reference-counted: one
@@ -40,6 +40,7 @@ struct relay_slot {
 
 struct relay {
 	struct workers		*ws;
+	unsigned int		 first;		/* worker of instance 0 */
 	int			 proto;
 	char			*name;
 	struct lb		*lb;
@@ -83,7 +84,8 @@ relay_send(struct relay *r, size_t j, void (*fn)(struct loop *, void *),
 	m->j = j;
 	m->kill = kill;
 	m->idle_ms = idle_ms;
-	workers_call(r->ws, (unsigned int)(j % workers_count(r->ws)), fn, m);
+	workers_call(r->ws, (unsigned int)((r->first + j) %
+	    workers_count(r->ws)), fn, m);
 }
 
 /* Worker: start instance j. */
@@ -103,7 +105,8 @@ relay_start_cb(struct loop *l, void *arg)
 		    &s->c);
 	if (s->tcp == NULL && s->udp == NULL)
 		log_warnx("%s: worker %zu cannot start its relay (out of "
-		    "memory)", r->name, m->j % workers_count(r->ws));
+		    "memory)", r->name, (r->first + m->j) %
+		    workers_count(r->ws));
 	free(m);
 }
 
@@ -164,17 +167,19 @@ relay_kill_dying_cb(struct loop *l, void *arg)
 /* Start relaying a service port on every worker. */
 struct relay *
 relay_new(struct workers *ws, int proto, const char *name, const int *fds,
-    size_t nfds, struct lb *lb, uint64_t idle_ms)
+    size_t nfds, struct lb *lb, uint64_t idle_ms, int spread,
+    unsigned int first)
 {
 	struct relay	*r;
 	size_t		 j, n = nfds;
 	void		*mem;
 	int		 fd;
 
-	if (proto == IPPROTO_TCP && n < workers_count(ws))
+	if (spread && proto == IPPROTO_TCP && n < workers_count(ws))
 		n = workers_count(ws);
 	r = xcalloc(1, sizeof(*r));
 	r->ws = ws;
+	r->first = first;
 	r->proto = proto;
 	r->name = xstrdup(name);
 	r->lb = lb;

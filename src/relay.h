@@ -6,12 +6,14 @@
  * SO_REUSEPORT so the kernel spreads new connections and UDP flows over
  * the workers (a UDP flow, hashed on its addresses, always reaches the
  * same worker), or a single one.  Listener k is served by worker
- * k mod N, so more listeners than workers (a predecessor that ran more
- * workers) are all served.  With fewer TCP listeners than workers the
- * missing workers accept from a dup() of one of them (one shared accept
- * queue: a listener inherited without SO_REUSEPORT, or the measured
- * alternative, KUPROXY_SHARED_LISTENER=1); a UDP listener is never
- * shared, since two loops reading one socket would split a flow.
+ * (first + k) mod N, so more listeners than workers (a predecessor that
+ * ran more workers) are all served.  With fewer TCP listeners than
+ * workers and spread set, the missing workers accept from a dup() of
+ * one of them (one shared accept queue: a listener inherited without
+ * SO_REUSEPORT, or the measured alternative, KUPROXY_SHARED_LISTENER=1);
+ * without spread a single listener is served by worker first alone (the
+ * proxier's listener budget is spent).  A UDP listener is never shared,
+ * since two loops reading one socket would split a flow.
  *
  * The balancer (lb.h) is one per service port, shared by the workers
  * under its own lock, taken once per new connection or flow and never
@@ -41,12 +43,14 @@ struct workers;
  * proto (IPPROTO_TCP, IPPROTO_UDP) on the bound listeners fds[0..nfds)
  * (nfds >= 1), owned from now on, with balancer lb, owned from now on
  * (still usable by the main loop until relay_close()).  idle_ms is the
- * UDP idle timeout.  Never NULL (allocation failure is fatal); a worker
+ * UDP idle timeout.  spread: give every worker a TCP instance, sharing
+ * (dup) a listener if there are fewer than workers.  first: the worker
+ * of listener 0.  Never NULL (allocation failure is fatal); a worker
  * that cannot start its relay logs it and serves nothing of this port.
  */
 struct relay	*relay_new(struct workers *, int proto, const char *name,
 		    const int *fds, size_t nfds, struct lb *lb,
-		    uint64_t idle_ms);
+		    uint64_t idle_ms, int spread, unsigned int first);
 /*
  * Stop accepting and reading on every listener, which stay open (a
  * successor serves them now); connections and flows go on.

@@ -228,7 +228,7 @@ fx_setup(struct fx *f, int proto, int affinity, int nfds)
 	if (fx_listeners(f, proto, nfds) == -1)
 		return (-1);
 	f->relay = relay_new(f->ws, proto, "test/relay:p", f->fds,
-	    (size_t)nfds, f->lb, 5000);
+	    (size_t)nfds, f->lb, 5000, 1, 0);
 	return (0);
 }
 

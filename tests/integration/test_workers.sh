@@ -17,7 +17,10 @@
 #      with --workers 1: it takes all 3 (one loop serves them) with zero
 #      failures, and every worker of the old one is gone with it;
 #  (6) KUPROXY_SHARED_LISTENER=1 (the measured alternative): one listener
-#      per port, served by both workers: 300 connections, no error.
+#      per port, served by both workers: 300 connections, no error;
+#  (7) the listener budget: with an open files limit of 64 (a budget of
+#      16 listeners), the first 8 of 12 service ports get a listener per
+#      worker and the other 4 one listener each, all 12 serving.
 . "$(dirname "$0")/lib.sh"
 kp_init workers
 # This test's own namespace names.
@@ -187,5 +190,33 @@ kp_eq "(6) shared: 300 connections, no errors" 300 "$(echo "$res" | kp_json 'd["
 per=$(kpw_per default/web:p)
 kp_log "(6) shared listener, acceptedPerWorker: $per"
 kp_eq "(6) shared: both workers serve it" 2 "$(echo "$per" | kp_json 'len(d)')"
+kp_stop
+
+# (7) the listener budget.
+{
+	for i in $(seq 1 12); do
+		kp_svc "s$i" "198.19.1.$i" 80 TCP 8080
+		kp_eps "s$i" 8080 TCP 198.18.1.2
+	done
+} >"$KP_TMP/many.yaml"
+KP_SVCFILE=$KP_TMP/many.yaml
+KP_LOG=$KP_TMP/kuproxy-budget.log
+rm -rf "$KP_TMP/state"
+saved_wrap=("${KP_CAPWRAP[@]}")
+KP_CAPWRAP=(prlimit --nofile=64:64 "${saved_wrap[@]}")
+kp_start --workers 2 -v 2
+KP_CAPWRAP=("${saved_wrap[@]}")
+kp_until 100 eval '[ "$(kp_debug | kp_json "len(d[\"services\"])")" = 12 ]' ||
+    kp_die "(7) not all 12 services are live"
+lens=$(kp_debug | kp_json 'sorted(len(s["acceptedPerWorker"]) for s in d["services"])')
+kp_eq "(7) listeners per service port under a budget of 16" \
+    "[1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]" "$lens"
+kp_check "(7) the budget is logged" grep -q "the budget is spent" "$KP_LOG"
+ok=0
+for i in $(seq 1 12); do
+	res=$(kp_client "$KP_CLI" dist --target "198.19.1.$i:80" --count 2)
+	[ "$(echo "$res" | kp_json 'd["ok"]')" = 2 ] && ok=$((ok + 1))
+done
+kp_eq "(7) service ports serving" 12 "$ok"
 kp_check "kuproxy still running" kp_alive
 kp_finish
