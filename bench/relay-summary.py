@@ -156,6 +156,11 @@ def table(rows, peers):
                 ex = udp_extra(st["rows"]) or extra
             if key == "MEM":
                 ex = "%s (%s connections held)" % (extra, st["work"][3])
+            if key in LATENCY_ONLY:
+                _, _, _, late = med_range([num(r.get("x2"))
+                                           for r in st["rows"]])
+                ex = "%s; sends over 1 ms late: %s of %s" % (
+                    extra, late, st["work"][3])
             runs = "%d" % st["runs"] + (" (+%d failed)" % st["failed"]
                                         if st["failed"] else "")
             print("| %s | %s | %s | %s %s | %s | %s | %s | %s | %s %s |" % (
