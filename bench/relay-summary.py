@@ -5,7 +5,8 @@ usage: relay-summary.py [--tsv DIR] RESULTS.csv
 
 Columns: workload,peer,round,rate,work,cpu_s,wall_s,cpu1_pct,extra,x2,x3
 [,p50_ms,p99_ms] (x2, x3: W5 and W5L drops at the proxy's and the
-backend's socket, %; W2L/W3L: x2 is the probe's late sends).  Per
+backend's socket, %; W2L/W3L: the probe's late sends and its maximum
+latency, ms).  Per
 workload and peer: median rate (min-max), median proxy CPU per unit of
 work (min-max), median proxy core use (100% = one core), median p50 and
 p99 latency (min-max) and the workload's extra column.  Then each
@@ -157,10 +158,10 @@ def table(rows, peers):
             if key == "MEM":
                 ex = "%s (%s connections held)" % (extra, st["work"][3])
             if key in LATENCY_ONLY:
-                _, _, _, late = med_range([num(r.get("x2"))
-                                           for r in st["rows"]])
-                ex = "%s; sends over 1 ms late: %s of %s" % (
-                    extra, late, st["work"][3])
+                late = med_range([num(r.get("x2")) for r in st["rows"]])
+                mx = med_range([num(r.get("x3")) for r in st["rows"]])
+                ex = "%s; sends over 1 ms late: %s of %s; max %s ms" % (
+                    extra, fmt(late[0]), fmt(st["work"][0]), mx[3])
             runs = "%d" % st["runs"] + (" (+%d failed)" % st["failed"]
                                         if st["failed"] else "")
             print("| %s | %s | %s | %s %s | %s | %s | %s | %s | %s %s |" % (

@@ -16,10 +16,8 @@
 #       kuproxy-w2; a binary without --workers runs as the one peer
 #       "kuproxy", with a warning); -H 9900, peers "direct dnat
 #       kuproxy-w1 kuproxy-w2 kube-proxy haproxy haproxy-splice",
-#       workloads "W1 W2 W2L W3L W3 W5 W5L MEM" (the light
-#       probes before W3: right after W3 the direct and dnat W3L probes
-#       stalled, 223 and 424 of 500 connections/s in one run; likely
-#       W3's TIME_WAITs at the backend, which last a minute)
+#       workloads "W1 W2 W2L W3L W3 W5 W5L MEM" (the light probes
+#       before W3, away from its connection churn)
 #   --shared  also kuproxy-w2-shared: --workers 2 with the environment
 #       KUPROXY_SHARED_LISTENER=1 (one listener shared by the workers)
 #   --quick  a smoke run: 2 rounds of 1 s cells, -H 1000
@@ -664,7 +662,7 @@ rb_wrk() {
 # rb_probe PEER ROUND WORKLOAD: W2L (keep-alive) or W3L (a new
 # connection per request) at a light fixed rate, T_LAT seconds, with
 # relay-probe.py; rows: achieved rate, answered, errors, late sends,
-# p50, p99.  WORKLOAD may be MEM-W2L or MEM-W3L (the same while MEM's
+# the maximum, p50, p99 (ms).  WORKLOAD may be MEM-W2L or MEM-W3L (the same while MEM's
 # connections are held).
 rb_probe() {
 	local peer=$1 r=$2 w=$3 o=$KP_TMP/probe.json mode=keepalive rate=$W2L_RATE v
@@ -676,9 +674,9 @@ rb_probe() {
 	    "${RB_LOADSET[@]}" "$KP_PY" "$RB_HERE/relay-probe.py" "$mode" \
 	    "$(rb_ip "$peer")" 8080 "$rate" "$T_LAT"
 	mapfile -t v < <(rb_json "$o" 'd["rate"]' 'd["n"]' 'd["errors"]' \
-	    'd["late"]' 'd["p50_ms"]' 'd["p99_ms"]')
-	rb_row "$w" "$peer" "$r" "${v[0]}" "${v[1]}" "${v[2]}" "${v[3]}" "" \
-	    "${v[4]}" "${v[5]}"
+	    'd["late"]' 'd["max_ms"]' 'd["p50_ms"]' 'd["p99_ms"]')
+	rb_row "$w" "$peer" "$r" "${v[0]}" "${v[1]}" "${v[2]}" "${v[3]}" \
+	    "${v[4]}" "${v[5]}" "${v[6]}"
 }
 
 rb_rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
