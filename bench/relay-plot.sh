@@ -34,7 +34,7 @@ SUB=""
 if [ -r "$CSV.info" ]; then
 	SUB=$(sed -n 's/^# mode \([^;]*\);.*/\1/p' "$CSV.info" | head -n 1)
 	SUB="$SUB, $(sed -n 's/^# relay.sh \([0-9T:-]*\)Z.*/\1 UTC/p' "$CSV.info" | head -n 1)"
-	SUB="$SUB, $(sed -n 's/^# rounds \([0-9]*\);.*/\1 rounds/p' "$CSV.info" | head -n 1)"
+	SUB="$SUB, $(sed -n 's/^# rounds \([0-9]*\);.*/\1 rounds/p' "$CSV.info" | sed 's/^1 rounds/1 round/' | head -n 1)"
 fi
 
 # TSV columns: 1 idx, 2 peer, 3 kuproxy, 4-6 rate, 7-9 CPU per unit,
