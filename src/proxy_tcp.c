@@ -97,6 +97,8 @@ struct conn_half {
 	int			 bulk;		/* read with splice() */
 	int			 small;		/* small splices in a row */
 	int			 slow;		/* peer was full: read little */
+	int			 rdhup;		/* EV_CLOSED seen: FIN queued */
+	int			 drained;	/* a short recv() emptied fd */
 	int			 pipe[2];
 	char			*buf;		/* owned copy of unsent bytes */
 	char			*data;		/* proxy_scratch or buf */
@@ -130,6 +132,7 @@ struct proxy_tcp {
 	int			 killing;	/* inside proxy_tcp_kill */
 	int			 dying;		/* on loop->tcp_dying */
 	int			 stopped;	/* proxy_tcp_stop: no accepts */
+	short			 rev_flags;	/* of a read event */
 	struct log_ratelimit	 dial_rl;	/* failed dials logged */
 	struct svc_counters	 counters;
 	TAILQ_HEAD(, proxy_conn) conns;
@@ -176,6 +179,14 @@ proxy_tcp_new(struct loop *l, int fd, const char *name, struct lb *lb)
 	pt->loop = l;
 	pt->lb = lb;
 	pt->fd = fd;
+	/*
+	 * With EV_CLOSED (EPOLLRDHUP) a short recv() means the socket is
+	 * drained unless a FIN is queued too, which saves the recv() that
+	 * would return EAGAIN: two syscalls per keep-alive request.
+	 */
+	pt->rev_flags = EV_READ | EV_ET | EV_PERSIST;
+	if (event_base_get_features(l->base) & EV_FEATURE_EARLY_CLOSE)
+		pt->rev_flags |= EV_CLOSED;
 	pt->waiter.resume = proxy_tcp_resume;
 	pt->waiter.arg = pt;
 	TAILQ_INIT(&pt->conns);
@@ -536,7 +547,7 @@ proxy_conn_dial(struct proxy_conn *conn, int timeout_ms)
 		connected = 1;
 	else if (errno != EINPROGRESS)
 		goto fail;
-	h->rev = event_new(base, h->fd, EV_READ | EV_ET | EV_PERSIST,
+	h->rev = event_new(base, h->fd, conn->pt->rev_flags,
 	    proxy_half_read_cb, h);
 	h->wev = event_new(base, h->fd, EV_WRITE | EV_ET | EV_PERSIST,
 	    proxy_half_write_cb, h);
@@ -626,7 +637,7 @@ proxy_conn_relay(struct proxy_conn *conn)
 	    proxy_half_write_cb, out);
 	out->wev_added = 0;
 	conn->state = CONN_RELAY;
-	in->rev = event_new(base, in->fd, EV_READ | EV_ET | EV_PERSIST,
+	in->rev = event_new(base, in->fd, conn->pt->rev_flags,
 	    proxy_half_read_cb, in);
 	in->wev = event_new(base, in->fd, EV_WRITE | EV_ET | EV_PERSIST,
 	    proxy_half_write_cb, in);
@@ -800,6 +811,7 @@ proxy_peer_room(const struct conn_half *src)
 static ssize_t
 proxy_half_fill(struct conn_half *src)
 {
+	size_t	want;
 	ssize_t	n;
 
 	/*
@@ -829,12 +841,19 @@ proxy_half_fill(struct conn_half *src)
 			src->small = 0;
 		}
 	} else {
-		n = recv(src->fd, proxy_scratch, src->slow ? PROXY_ROOM_MIN :
-		    sizeof(proxy_scratch), 0);
+		want = src->slow ? PROXY_ROOM_MIN : sizeof(proxy_scratch);
+		n = recv(src->fd, proxy_scratch, want, 0);
 		src->data = proxy_scratch;
 		src->off = 0;
 		if (n == (ssize_t)sizeof(proxy_scratch))
 			src->bulk = 1;
+		/*
+		 * TCP hands over all it has queued, so a short read left
+		 * fd empty; what comes later brings a new edge.  Only a FIN
+		 * already queued would bring none: EV_CLOSED tells.
+		 */
+		src->drained = n > 0 && (size_t)n < want && !src->rdhup &&
+		    (src->conn->pt->rev_flags & EV_CLOSED);
 	}
 	if (n > 0)
 		src->len = n;
@@ -959,6 +978,11 @@ proxy_move(struct conn_half *src)
 			event_del(dst->wev);
 			dst->wev_added = 0;
 		}
+		if (src->drained) {
+			src->drained = 0;
+			loop_pipe_put(l, src->pipe, 0);
+			return (0);
+		}
 		if (moved >= PROXY_BUDGET) {
 			/* No new edge will come for what is left: requeue. */
 			loop_pipe_put(l, src->pipe, 0);
@@ -989,6 +1013,10 @@ proxy_half_read_cb(evutil_socket_t fd, short ev, void *arg)
 	socklen_t		 len = sizeof(int);
 	int			 err = 0;
 
+	/* A new edge: fd may hold bytes a short read did not see. */
+	h->drained = 0;
+	if (ev & EV_CLOSED)
+		h->rdhup = 1;
 	/*
 	 * While its peer is full this side is not read, so a reset of its
 	 * socket would go unseen for as long as the peer stalls: look.
