@@ -14,7 +14,8 @@
 #       strace: strace -c -f attached for the load only
 #       perf: perf record -g attached for the load only
 #   -w  close: wrk -H 'Connection: close' (new connections);
-#       keep: keep-alive requests (wrk's default)
+#       keep: keep-alive requests (wrk's default);
+#       bulk: keep-alive GETs of a 64 MiB file (-c 1 unless -c)
 #   -t  seconds of load (5; 20 under callgrind)
 #   -c  wrk connections (16)
 #   -o  a new folder for the outputs (/tmp/kppt-PID, kept)
@@ -85,7 +86,8 @@ ip -n "$NS" route add default via 198.18.0.2 dev kppa
 cp_in sysctl -qw net.ipv4.tcp_tw_reuse=1 \
     net.ipv4.ip_local_port_range="1024 65535"
 
-mkdir -p "$OUT/nginx"
+mkdir -p "$OUT/nginx" "$OUT/www"
+truncate -s 64M "$OUT/www/big"
 cat >"$OUT/nginx/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -105,6 +107,7 @@ http {
 	server {
 		listen 198.18.1.2:8080 backlog=4096;
 		location / { return 200 "ok\n"; }
+		location /big { root $OUT/www; }
 	}
 }
 EOF
@@ -163,10 +166,15 @@ done
 [ -n "$PORT" ] || { cp_in curl -sv -m 2 "http://127.0.0.1:$(sed -n "s/.*: proxy port \([0-9]*\),.*/\1/p" "$OUT/kuproxy.log" | tail -1)/"; cp_in cat /proc/net/tcp /proc/net/tcp6 | head; cp_in sysctl net.ipv6.bindv6only net.ipv6.conf.all.disable_ipv6; cp_die "no answer through kuproxy (log: $OUT/kuproxy.log)"; }
 
 HDR=()
+URLPATH=/
 [ "$WL" = close ] && HDR=(-H 'Connection: close')
+if [ "$WL" = bulk ]; then
+	URLPATH=/big
+	[ "$CONNS" = 16 ] && CONNS=1
+fi
 # Warm up (pipes pooled, pages touched) before anything is counted.
 cp_in taskset -c 0 wrk -t1 -c"$CONNS" -d1 "${HDR[@]}" \
-    "http://127.0.0.1:$PORT/" >/dev/null 2>&1
+    "http://127.0.0.1:$PORT$URLPATH" >/dev/null 2>&1
 
 ctx() { awk '/^voluntary_ctxt_switches/ { v = $2 }
     /^nonvoluntary_ctxt_switches/ { n = $2 } END { print v + n }' \
@@ -191,7 +199,7 @@ esac
 C0=$(ctx)
 T0=$(ticks)
 cp_in taskset -c 0 wrk -t1 -c"$CONNS" -d"$SECS" "${HDR[@]}" \
-    "http://127.0.0.1:$PORT/" >"$OUT/wrk.txt" 2>&1
+    "http://127.0.0.1:$PORT$URLPATH" >"$OUT/wrk.txt" 2>&1
 C1=$(ctx)
 T1=$(ticks)
 REQS=$(awk '/requests in/ { print $1 }' "$OUT/wrk.txt")

@@ -61,6 +61,7 @@
 #define PROXY_ROOM_MIN		(16 * 1024)	/* read at least, if full */
 #define PROXY_KEEPALIVE		15		/* seconds, as Go's net.Dial */
 #define PROXY_POOL		256		/* free connections kept */
+#define PROXY_SNDBUF_AGE	16		/* splices per SO_SNDBUF read */
 
 static const int proxy_timeouts_ms[PROXY_ATTEMPTS] = { 250, 500, 1000, 2000 };
 
@@ -106,6 +107,8 @@ struct conn_half {
 	int			 slow;		/* peer was full: read little */
 	int			 rdhup;		/* EV_CLOSED seen: FIN queued */
 	int			 drained;	/* a short recv() emptied fd */
+	int			 peer_sndbuf;	/* peer's SO_SNDBUF, cached */
+	int			 sndbuf_age;	/* splices left until re-read */
 	int			 pipe[2];
 	char			*buf;		/* owned copy of unsent bytes */
 	char			*data;		/* proxy_scratch or buf */
@@ -823,10 +826,13 @@ proxy_conn_timeout_cb(evutil_socket_t fd, short ev, void *arg)
  * buffer has room for (half of SO_SNDBUF, which the kernel doubles for
  * its overhead, less what is queued), PROXY_ROOM_MIN at least and
  * PROXY_SPLICE_MAX at most.  Reading more than the peer takes would
- * only park the excess in the pipe.
+ * only park the excess in the pipe.  SO_SNDBUF is read once every
+ * PROXY_SNDBUF_AGE splices (a quarter of the syscalls of a splice
+ * round): autotuning only grows it, so a stale value reads less, never
+ * more, except under TCP memory pressure, for those few splices.
  */
 static size_t
-proxy_peer_room(const struct conn_half *src)
+proxy_peer_room(struct conn_half *src)
 {
 	socklen_t	len = sizeof(int);
 	int		sndbuf, queued;
@@ -834,10 +840,16 @@ proxy_peer_room(const struct conn_half *src)
 
 	if (src->slow)
 		return (PROXY_ROOM_MIN);
-	if (getsockopt(src->peer->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
-	    &len) == -1 || ioctl(src->peer->fd, SIOCOUTQ, &queued) == -1)
+	if (src->sndbuf_age-- <= 0) {
+		if (getsockopt(src->peer->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+		    &len) == -1)
+			return (PROXY_SPLICE_MAX);
+		src->peer_sndbuf = sndbuf;
+		src->sndbuf_age = PROXY_SNDBUF_AGE - 1;
+	}
+	if (ioctl(src->peer->fd, SIOCOUTQ, &queued) == -1)
 		return (PROXY_SPLICE_MAX);
-	room = (long)sndbuf / 2 - queued;
+	room = (long)src->peer_sndbuf / 2 - queued;
 	if (room < PROXY_ROOM_MIN)
 		return (PROXY_ROOM_MIN);
 	if (room > PROXY_SPLICE_MAX)
