@@ -47,7 +47,8 @@ loop_new(struct event_base *base)
 void
 loop_free(struct loop *l)
 {
-	size_t	i;
+	void	*p;
+	size_t	 i;
 
 	if (l == NULL)
 		return;
@@ -56,6 +57,10 @@ loop_free(struct loop *l)
 		close(l->pipes[i][1]);
 	}
 	free(l->pipes);
+	while ((p = l->conn_pool) != NULL) {
+		l->conn_pool = *(void **)p;
+		free(p);
+	}
 	if (l->spare_fd != -1)
 		close(l->spare_fd);
 	event_free(l->fd_timer);

@@ -67,6 +67,13 @@ struct loop {
 	int			 fd_warned;	/* logged once per episode */
 	/* Closed TCP services whose connections are still relaying. */
 	LIST_HEAD(, proxy_tcp)	 tcp_dying;
+	/*
+	 * Closed TCP connections kept for the next ones (proxy_tcp.c).
+	 * Each begins with the pointer to the next, so loop_free() frees
+	 * them without knowing their type.
+	 */
+	void			*conn_pool;
+	size_t			 nconn_pool;
 	/* UDP receive buffers shared by the loop's UDP relays. */
 	struct udp_batch	*udp_batch;
 	/* Loop-wide counters. */

@@ -39,6 +39,7 @@
 
 #include "config.h"
 #include "drain.h"
+#include "evrun.h"
 #include "handoff.h"
 #include "iptables.h"
 #include "k8s_watch.h"
@@ -63,6 +64,7 @@
 
 /* How long a re-exec child may take to serve (SIGUSR2). */
 #define MAIN_UPGRADE_S	60
+#define MAIN_BUSY_POLL_US 0	/* evrun window unless KUPROXY_BUSY_POLL_US */
 
 struct main_ctx {
 	struct event_base	*base;
@@ -195,6 +197,29 @@ main_mode_note(const struct kp_config *cfg)
 		log_warnx("%s", note);
 	else
 		log_info("%s", note);
+}
+
+/*
+ * Return the busy-poll window of the main loop in microseconds (see
+ * evrun.h): KUPROXY_BUSY_POLL_US if set to 0-1000, else the default.
+ */
+static unsigned int
+main_busy_poll_us(void)
+{
+	const char	*s = getenv("KUPROXY_BUSY_POLL_US");
+	char		*end;
+	unsigned long	 us;
+
+	if (s == NULL || *s == '\0')
+		return (MAIN_BUSY_POLL_US);
+	errno = 0;
+	us = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || us > 1000) {
+		log_warnx("KUPROXY_BUSY_POLL_US=%s: not 0-1000 microseconds; "
+		    "using %u", s, MAIN_BUSY_POLL_US);
+		return (MAIN_BUSY_POLL_US);
+	}
+	return ((unsigned int)us);
 }
 
 /* Raise the soft descriptor limit to the hard one; never fatal. */
@@ -715,6 +740,7 @@ main_run(struct kp_config *cfg)
 {
 	struct main_ctx		 ctx;
 	struct proxier_observer	 obs;
+	struct evrun_opts	 evo;
 	struct loop		*loop;
 	struct workers		*ws;
 	const char		*shared;
@@ -781,7 +807,10 @@ main_run(struct kp_config *cfg)
 	log_info("kuproxy %s started: userspace mode, services from %s, "
 	    "%u relay loop%s", PACKAGE_VERSION, ctx.source, nworkers,
 	    nworkers == 1 ? "" : "s");
-	event_base_dispatch(ctx.base);
+	evo.spin_us = main_busy_poll_us();
+	evo.stats = NULL;
+	if (evrun_loop(ctx.base, &evo) == -1)
+		log_warnx("the event loop failed");
 
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);

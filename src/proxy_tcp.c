@@ -60,6 +60,8 @@
 #define PROXY_BUDGET		(2 * 1024 * 1024) /* bytes per wakeup */
 #define PROXY_ROOM_MIN		(16 * 1024)	/* read at least, if full */
 #define PROXY_KEEPALIVE		15		/* seconds, as Go's net.Dial */
+#define PROXY_POOL		256		/* free connections kept */
+#define PROXY_SNDBUF_AGE	16		/* splices per SO_SNDBUF read */
 
 static const int proxy_timeouts_ms[PROXY_ATTEMPTS] = { 250, 500, 1000, 2000 };
 
@@ -68,6 +70,8 @@ static const int proxy_timeouts_ms[PROXY_ATTEMPTS] = { 250, 500, 1000, 2000 };
  * stay here only between a recv() and the send() right after it.
  */
 static _Thread_local char proxy_scratch[PROXY_SCRATCH];
+
+/* Closed connections kept for reuse, per thread as the loops are. */
 
 enum conn_state {
 	CONN_CONNECTING = 0,	/* backend connect() in progress */
@@ -83,20 +87,26 @@ enum half_state {
 /*
  * One side of a connection.  Its pending bytes were read from fd and go
  * to peer->fd; they sit in pipe (splice) or at data (proxy_scratch or
- * buf).  wev serves the opposite direction: it is added when a write to
- * fd returned EAGAIN and deleted once that direction has caught up.
+ * buf).  One edge-triggered event serves both directions of fd for the
+ * whole relay (one epoll_ctl to add, one to delete): its EV_WRITE
+ * matters only while want_write (a write to fd returned EAGAIN), as
+ * epoll reports writable with every wakeup.
  */
 struct conn_half {
 	int			 fd;
-	struct event		*rev;		/* EV_READ|EV_ET, whole relay */
-	struct event		*wev;		/* EV_WRITE|EV_ET, on EAGAIN */
-	int			 wev_added;
+	struct event		*ev;		/* evmem once assigned */
+	struct event		*evmem;		/* in the connection's block */
+	int			 want_write;
 	enum half_state		 state;
 	struct conn_half	*peer;
 	struct proxy_conn	*conn;
 	int			 bulk;		/* read with splice() */
 	int			 small;		/* small splices in a row */
 	int			 slow;		/* peer was full: read little */
+	int			 rdhup;		/* EV_CLOSED seen: FIN queued */
+	int			 drained;	/* a short recv() emptied fd */
+	int			 peer_sndbuf;	/* peer's SO_SNDBUF, cached */
+	int			 sndbuf_age;	/* splices left until re-read */
 	int			 pipe[2];
 	char			*buf;		/* owned copy of unsent bytes */
 	char			*data;		/* proxy_scratch or buf */
@@ -105,12 +115,19 @@ struct conn_half {
 	uint64_t		 bytes;		/* relayed from fd to peer */
 };
 
+/*
+ * A connection and its three events are one allocation, kept in a
+ * per-thread pool once closed: no malloc() per connection in a steady
+ * load.
+ */
 struct proxy_conn {
+	/* First: loop_free() walks the pool by it (loop.h). */
+	struct proxy_conn	*next_free;	/* in the loop's pool */
 	TAILQ_ENTRY(proxy_conn)	 entry;
 	struct proxy_tcp	*pt;
 	enum conn_state		 state;
 	struct lb_attempt	 att;		/* endpoints tried */
-	uint64_t		 deadline_ms;	/* of the connect attempt */
+	struct event		*timer;		/* connect attempt's timeout */
 	int			 err;		/* errno for the close log */
 	struct conn_half	 in;		/* client side */
 	struct conn_half	 out;		/* backend side */
@@ -130,6 +147,7 @@ struct proxy_tcp {
 	int			 killing;	/* inside proxy_tcp_kill */
 	int			 dying;		/* on loop->tcp_dying */
 	int			 stopped;	/* proxy_tcp_stop: no accepts */
+	short			 ev_flags;	/* of a connection's events */
 	struct log_ratelimit	 dial_rl;	/* failed dials logged */
 	struct svc_counters	*c;		/* counters: own, or a slot */
 	struct svc_counters	 own;
@@ -139,10 +157,11 @@ struct proxy_tcp {
 
 static void	proxy_tcp_accept_cb(evutil_socket_t, short, void *);
 static void	proxy_tcp_resume(void *);
-static void	proxy_half_read_cb(evutil_socket_t, short, void *);
-static void	proxy_half_write_cb(evutil_socket_t, short, void *);
+static void	proxy_half_cb(evutil_socket_t, short, void *);
+static void	proxy_conn_timeout_cb(evutil_socket_t, short, void *);
 static int	proxy_conn_connect(struct proxy_conn *);
 static int	proxy_move(struct conn_half *);
+static int	proxy_half_readable(struct conn_half *, short);
 static void	proxy_conn_close(struct proxy_conn *, const char *, int);
 
 /* Set TCP_NODELAY and keep-alive (15 s idle and interval, as Go does). */
@@ -179,6 +198,14 @@ proxy_tcp_new(struct loop *l, int fd, const char *name, struct lb *lb,
 	pt->lb = lb;
 	pt->c = c != NULL ? c : &pt->own;
 	pt->fd = fd;
+	/*
+	 * With EV_CLOSED (EPOLLRDHUP) a short recv() means the socket is
+	 * drained unless a FIN is queued too, which saves the recv() that
+	 * would return EAGAIN: two syscalls per keep-alive request.
+	 */
+	pt->ev_flags = EV_READ | EV_WRITE | EV_ET | EV_PERSIST;
+	if (event_base_get_features(l->base) & EV_FEATURE_EARLY_CLOSE)
+		pt->ev_flags |= EV_CLOSED;
 	pt->waiter.resume = proxy_tcp_resume;
 	pt->waiter.arg = pt;
 	TAILQ_INIT(&pt->conns);
@@ -385,6 +412,58 @@ proxy_tcp_accept_error(struct proxy_tcp *pt, int err)
 	}
 }
 
+/* Round n up to 16, enough alignment for a struct event. */
+#define PROXY_ALIGN(n)	(((n) + 15) & ~(size_t)15)
+
+/*
+ * Return a zeroed connection with room for its three events, from the
+ * pool or newly allocated, or NULL if out of memory.
+ */
+static struct proxy_conn *
+proxy_conn_alloc(struct loop *l)
+{
+	struct proxy_conn	*conn;
+	struct event		*mem[3];
+	size_t			 evsz;
+	char			*p;
+
+	if ((conn = l->conn_pool) != NULL) {
+		l->conn_pool = conn->next_free;
+		l->nconn_pool--;
+		mem[0] = conn->timer;
+		mem[1] = conn->in.evmem;
+		mem[2] = conn->out.evmem;
+		memset(conn, 0, sizeof(*conn));
+	} else {
+		evsz = PROXY_ALIGN(event_get_struct_event_size());
+		p = calloc(1, PROXY_ALIGN(sizeof(*conn)) + 3 * evsz);
+		if (p == NULL)
+			return (NULL);
+		conn = (struct proxy_conn *)p;
+		p += PROXY_ALIGN(sizeof(*conn));
+		mem[0] = (struct event *)p;
+		mem[1] = (struct event *)(p + evsz);
+		mem[2] = (struct event *)(p + 2 * evsz);
+	}
+	conn->timer = mem[0];
+	conn->in.evmem = mem[1];
+	conn->out.evmem = mem[2];
+	return (conn);
+}
+
+/* Keep a closed connection, its events deleted, for the next client. */
+static void
+proxy_conn_release(struct loop *l, struct proxy_conn *conn)
+{
+	if (l->nconn_pool >= PROXY_POOL) {
+		free(conn);
+		return;
+	}
+	conn->next_free = l->conn_pool;
+	l->conn_pool = conn;
+	l->nconn_pool++;
+}
+
 /* Take a new client: pick an endpoint and connect. */
 static void
 proxy_conn_start(struct proxy_tcp *pt, int fd, struct sockaddr_storage *ss,
@@ -393,7 +472,7 @@ proxy_conn_start(struct proxy_tcp *pt, int fd, struct sockaddr_storage *ss,
 	struct proxy_conn	*conn;
 
 	CTR_ADD(&pt->c->accepted, 1);
-	if ((conn = calloc(1, sizeof(*conn))) == NULL) {
+	if ((conn = proxy_conn_alloc(pt->loop)) == NULL) {
 		log_v(3, "%s: %s: out of memory, connection dropped",
 		    __func__, pt->name);
 		CTR_ADD(&pt->c->failed, 1);
@@ -408,6 +487,8 @@ proxy_conn_start(struct proxy_tcp *pt, int fd, struct sockaddr_storage *ss,
 	conn->in.peer = &conn->out;
 	conn->out.peer = &conn->in;
 	conn->in.conn = conn->out.conn = conn;
+	evtimer_assign(conn->timer, pt->loop->base, proxy_conn_timeout_cb,
+	    conn);
 	memcpy(&conn->client, ss, len);
 	TAILQ_INSERT_TAIL(&pt->conns, conn, entry);
 	CTR_ADD(&pt->c->active, 1);
@@ -445,15 +526,11 @@ proxy_half_free(struct loop *l, struct conn_half *h, int abort)
 {
 	struct linger	lin = { 1, 0 };
 
-	if (h->rev != NULL) {
-		event_free(h->rev);
-		h->rev = NULL;
+	if (h->ev != NULL) {
+		event_del(h->ev);
+		h->ev = NULL;
 	}
-	if (h->wev != NULL) {
-		event_free(h->wev);
-		h->wev = NULL;
-	}
-	h->wev_added = 0;
+	h->want_write = 0;
 	loop_pipe_put(l, h->pipe, h->len > 0);
 	free(h->buf);
 	h->buf = h->data = NULL;
@@ -502,11 +579,12 @@ proxy_conn_close(struct proxy_conn *conn, const char *reason, int is_error)
 	TAILQ_REMOVE(&pt->conns, conn, entry);
 	if (log_getverbose() >= 3)
 		proxy_conn_log(conn, reason);
+	evtimer_del(conn->timer);
 	proxy_half_free(l, &conn->in, is_error);
 	proxy_half_free(l, &conn->out, is_error);
 	CTR_SUB(&pt->c->active, 1);
 	CTR_SUB(&l->conns, 1);
-	free(conn);
+	proxy_conn_release(l, conn);
 	conn = NULL;
 	loop_fd_released(l);
 	if (pt->fd == -1 && !pt->killing && TAILQ_EMPTY(&pt->conns))
@@ -544,21 +622,18 @@ proxy_conn_dial(struct proxy_conn *conn, int timeout_ms)
 		connected = 1;
 	else if (errno != EINPROGRESS)
 		goto fail;
-	h->rev = event_new(base, h->fd, EV_READ | EV_ET | EV_PERSIST,
-	    proxy_half_read_cb, h);
-	h->wev = event_new(base, h->fd, EV_WRITE | EV_ET | EV_PERSIST,
-	    proxy_half_write_cb, h);
+	/* Its EV_WRITE is the connect's end, then room to write. */
+	h->ev = h->evmem;
 	errno = ENOMEM;
-	if (h->rev == NULL || h->wev == NULL)
+	if (event_assign(h->ev, base, h->fd, conn->pt->ev_flags,
+	    proxy_half_cb, h) == -1 || event_add(h->ev, NULL) == -1)
 		goto fail;
 	if (connected)
 		return (1);
-	conn->deadline_ms = loop_now_ms(conn->pt->loop) + timeout_ms;
 	tv.tv_sec = timeout_ms / 1000;
 	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	if (event_add(h->wev, &tv) == -1)
+	if (evtimer_add(conn->timer, &tv) == -1)
 		goto fail;
-	h->wev_added = 1;
 	return (0);
 
 fail:
@@ -618,34 +693,29 @@ proxy_conn_report(struct proxy_conn *conn, int err)
 }
 
 /*
- * Start relaying: both sides get their read events and the client's
- * early bytes go out at once.  Returns -1 if conn was closed.
+ * Start relaying: the client side gets its event and its early bytes go
+ * out at once.  ev is the backend wakeup that finished the connect (0 if
+ * none): an edge of bytes the backend sent first came with it, and no
+ * other will.  Returns -1 if conn was closed.
  */
 static int
-proxy_conn_relay(struct proxy_conn *conn)
+proxy_conn_relay(struct proxy_conn *conn, short ev)
 {
 	struct event_base	*base = conn->pt->loop->base;
-	struct conn_half	*in = &conn->in, *out = &conn->out;
+	struct conn_half	*in = &conn->in;
 
-	/*
-	 * Drops the connect timeout; added again on EAGAIN only.  Assigned
-	 * afresh, or the persistent event would bring the connect's timeout
-	 * back at its next wakeup.
-	 */
-	event_del(out->wev);
-	event_assign(out->wev, base, out->fd, EV_WRITE | EV_ET | EV_PERSIST,
-	    proxy_half_write_cb, out);
-	out->wev_added = 0;
+	evtimer_del(conn->timer);
 	conn->state = CONN_RELAY;
-	in->rev = event_new(base, in->fd, EV_READ | EV_ET | EV_PERSIST,
-	    proxy_half_read_cb, in);
-	in->wev = event_new(base, in->fd, EV_WRITE | EV_ET | EV_PERSIST,
-	    proxy_half_write_cb, in);
-	if (in->rev == NULL || in->wev == NULL)
-		return (proxy_conn_fail(conn, "event_new", ENOMEM));
-	if (event_add(in->rev, NULL) == -1 || event_add(out->rev, NULL) == -1)
-		return (proxy_conn_fail(conn, "event_add", errno));
-	return (proxy_move(in));
+	in->ev = in->evmem;
+	if (event_assign(in->ev, base, in->fd, conn->pt->ev_flags,
+	    proxy_half_cb, in) == -1 || event_add(in->ev, NULL) == -1)
+		return (proxy_conn_fail(conn, "event_add", errno != 0 ? errno :
+		    ENOMEM));
+	if (proxy_move(in) == -1)
+		return (-1);
+	if (ev & (EV_READ | EV_CLOSED))
+		return (proxy_half_readable(&conn->out, ev));
+	return (0);
 }
 
 /*
@@ -682,7 +752,8 @@ proxy_conn_connect(struct proxy_conn *conn)
 			return (0);
 		if (r == 1) {
 			proxy_conn_report(conn, 0);
-			return (proxy_conn_relay(conn));
+			/* The event's first wakeup brings any early bytes. */
+			return (proxy_conn_relay(conn, 0));
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
@@ -705,9 +776,11 @@ proxy_conn_connect(struct proxy_conn *conn)
 /*
  * Return 0 if the backend socket is connected, the errno of a failed
  * connect, or -1 if it is still in progress.  A wakeup is the connect's
- * completion only if SO_ERROR is clear and the socket has a peer: a
- * socket still in SYN_SENT also reports SO_ERROR 0 (issue 10: a failed
- * connect was once relayed), and getpeername() tells it apart.
+ * completion only if the socket has a peer: a socket still in SYN_SENT
+ * also reports SO_ERROR 0 (issue 10: a failed connect was once
+ * relayed).  getpeername() comes first, so a connect that worked costs
+ * one syscall; a socket without a peer failed if SO_ERROR says so (a
+ * reset after the handshake lands here too, and is a failure as well).
  */
 static int
 proxy_conn_check(int fd)
@@ -716,64 +789,46 @@ proxy_conn_check(int fd)
 	socklen_t		len = sizeof(int), sslen = sizeof(ss);
 	int			err = 0;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		return (errno);
-	if (err != 0)
-		return (err);
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0)
 		return (0);
-	return (errno == ENOTCONN ? -1 : errno);
+	if (errno != ENOTCONN)
+		return (errno);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return (errno);
+	return (err != 0 ? err : -1);
 }
 
 /*
- * Relay, or try again, once the backend connect finished or timed out.
- * A wakeup that finds the connect still in progress is not its
- * completion: the attempt goes on waiting until its own deadline (the
- * persistent event has just pushed its timeout back, so it is set
- * again to what is left).
+ * Relay, or try again, once the backend connect finished or timed out
+ * (ev has EV_TIMEOUT).  A wakeup that finds the connect still in
+ * progress is not its completion: the attempt goes on waiting for its
+ * own outcome or its timer.
  */
 static void
 proxy_conn_connected(struct proxy_conn *conn, short ev)
 {
-	struct timeval	tv;
-	uint64_t	now, left;
-	int		err;
+	int	err;
 
 	if (ev & EV_TIMEOUT)
 		err = ETIMEDOUT;
-	else if ((err = proxy_conn_check(conn->out.fd)) == -1) {
-		now = loop_now_ms(conn->pt->loop);
-		if (now >= conn->deadline_ms)
-			err = ETIMEDOUT;
-		else {
-			left = conn->deadline_ms - now;
-			tv.tv_sec = left / 1000;
-			tv.tv_usec = (left % 1000) * 1000;
-			if (event_add(conn->out.wev, &tv) == 0)
-				return;
-			err = ENOMEM;
-		}
-	}
+	else if ((err = proxy_conn_check(conn->out.fd)) == -1)
+		return;
 	proxy_conn_report(conn, err);
 	if (err == 0) {
-		(void)proxy_conn_relay(conn);
+		(void)proxy_conn_relay(conn, ev);
 		return;
 	}
 	proxy_conn_attempt_failed(conn, err);
+	evtimer_del(conn->timer);
 	proxy_half_free(conn->pt->loop, &conn->out, 0);
 	(void)proxy_conn_connect(conn);
 }
 
-/* Add the write event of dst, which is full.  Returns -1 if closed. */
-static int
-proxy_half_want_write(struct conn_half *dst)
+/* The connect attempt's time is up. */
+static void
+proxy_conn_timeout_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	if (dst->wev_added)
-		return (0);
-	if (event_add(dst->wev, NULL) == -1)
-		return (proxy_conn_fail(dst->conn, "event_add", errno));
-	dst->wev_added = 1;
-	return (0);
+	proxy_conn_connected(arg, EV_TIMEOUT);
 }
 
 /*
@@ -781,10 +836,13 @@ proxy_half_want_write(struct conn_half *dst)
  * buffer has room for (half of SO_SNDBUF, which the kernel doubles for
  * its overhead, less what is queued), PROXY_ROOM_MIN at least and
  * PROXY_SPLICE_MAX at most.  Reading more than the peer takes would
- * only park the excess in the pipe.
+ * only park the excess in the pipe.  SO_SNDBUF is read once every
+ * PROXY_SNDBUF_AGE splices (a quarter of the syscalls of a splice
+ * round): autotuning only grows it, so a stale value reads less, never
+ * more, except under TCP memory pressure, for those few splices.
  */
 static size_t
-proxy_peer_room(const struct conn_half *src)
+proxy_peer_room(struct conn_half *src)
 {
 	socklen_t	len = sizeof(int);
 	int		sndbuf, queued;
@@ -792,10 +850,16 @@ proxy_peer_room(const struct conn_half *src)
 
 	if (src->slow)
 		return (PROXY_ROOM_MIN);
-	if (getsockopt(src->peer->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
-	    &len) == -1 || ioctl(src->peer->fd, SIOCOUTQ, &queued) == -1)
+	if (src->sndbuf_age-- <= 0) {
+		if (getsockopt(src->peer->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+		    &len) == -1)
+			return (PROXY_SPLICE_MAX);
+		src->peer_sndbuf = sndbuf;
+		src->sndbuf_age = PROXY_SNDBUF_AGE - 1;
+	}
+	if (ioctl(src->peer->fd, SIOCOUTQ, &queued) == -1)
 		return (PROXY_SPLICE_MAX);
-	room = (long)sndbuf / 2 - queued;
+	room = (long)src->peer_sndbuf / 2 - queued;
 	if (room < PROXY_ROOM_MIN)
 		return (PROXY_ROOM_MIN);
 	if (room > PROXY_SPLICE_MAX)
@@ -811,6 +875,7 @@ proxy_peer_room(const struct conn_half *src)
 static ssize_t
 proxy_half_fill(struct conn_half *src)
 {
+	size_t	want;
 	ssize_t	n;
 
 	/*
@@ -840,12 +905,19 @@ proxy_half_fill(struct conn_half *src)
 			src->small = 0;
 		}
 	} else {
-		n = recv(src->fd, proxy_scratch, src->slow ? PROXY_ROOM_MIN :
-		    sizeof(proxy_scratch), 0);
+		want = src->slow ? PROXY_ROOM_MIN : sizeof(proxy_scratch);
+		n = recv(src->fd, proxy_scratch, want, 0);
 		src->data = proxy_scratch;
 		src->off = 0;
 		if (n == (ssize_t)sizeof(proxy_scratch))
 			src->bulk = 1;
+		/*
+		 * TCP hands over all it has queued, so a short read left
+		 * fd empty; what comes later brings a new edge.  Only a FIN
+		 * already queued would bring none: EV_CLOSED tells.
+		 */
+		src->drained = n > 0 && (size_t)n < want && !src->rdhup &&
+		    (src->conn->pt->ev_flags & EV_CLOSED);
 	}
 	if (n > 0)
 		src->len = n;
@@ -928,12 +1000,17 @@ proxy_half_eof(struct conn_half *src)
 	struct proxy_conn	*conn = src->conn;
 
 	src->state = HALF_EOF;
-	/* Fails only if the peer is gone, which its own events report. */
-	(void)shutdown(src->peer->fd, SHUT_WR);
+	/*
+	 * Both ways done: close() sends the FIN that shutdown() would (the
+	 * peer's read side is at EOF, so nothing unread turns it into a
+	 * RST); one syscall per connection fewer.
+	 */
 	if (src->peer->state == HALF_EOF) {
 		proxy_conn_close(conn, "closed", 0);
 		return (-1);
 	}
+	/* Fails only if the peer is gone, which its own events report. */
+	(void)shutdown(src->peer->fd, SHUT_WR);
 	conn->state = CONN_HALF;
 	return (0);
 }
@@ -960,20 +1037,24 @@ proxy_move(struct conn_half *src)
 				return (proxy_conn_fail(src->conn, "write",
 				    errno));
 			case 0:
-				return (proxy_half_want_write(dst));
+				/* dst's next EV_WRITE moves the rest. */
+				dst->want_write = 1;
+				return (0);
 			}
 			/* Read in this wakeup and gone out whole: not slow. */
 			if (moved > 0)
 				src->slow = 0;
 		}
-		if (dst->wev_added) {
-			event_del(dst->wev);
-			dst->wev_added = 0;
+		dst->want_write = 0;
+		if (src->drained) {
+			src->drained = 0;
+			loop_pipe_put(l, src->pipe, 0);
+			return (0);
 		}
 		if (moved >= PROXY_BUDGET) {
 			/* No new edge will come for what is left: requeue. */
 			loop_pipe_put(l, src->pipe, 0);
-			event_active(src->rev, EV_READ, 0);
+			event_active(src->ev, EV_READ, 0);
 			return (0);
 		}
 		n = proxy_half_fill(src);
@@ -992,40 +1073,60 @@ proxy_move(struct conn_half *src)
 	}
 }
 
-/* Move bytes, or see an error, when h->fd is readable. */
-static void
-proxy_half_read_cb(evutil_socket_t fd, short ev, void *arg)
+/*
+ * Move bytes, or see an error, when h->fd is readable (ev has EV_READ
+ * or EV_CLOSED).  Returns -1 if conn was closed.
+ */
+static int
+proxy_half_readable(struct conn_half *h, short ev)
 {
-	struct conn_half	*h = arg;
-	socklen_t		 len = sizeof(int);
-	int			 err = 0;
+	socklen_t	len = sizeof(int);
+	int		err = 0;
 
+	/* A new edge: fd may hold bytes a short read did not see. */
+	h->drained = 0;
+	if (ev & EV_CLOSED)
+		h->rdhup = 1;
 	/*
 	 * While its peer is full this side is not read, so a reset of its
 	 * socket would go unseen for as long as the peer stalls: look.
 	 */
-	if (h->state == HALF_OPEN && h->len > 0 && getsockopt(fd, SOL_SOCKET,
-	    SO_ERROR, &err, &len) == 0 && err != 0) {
-		(void)proxy_conn_fail(h->conn, "socket", err);
-		return;
-	}
-	if (h->state == HALF_OPEN) {
-		(void)proxy_move(h);
-		return;
-	}
+	if (h->state == HALF_OPEN && h->len > 0 && getsockopt(h->fd,
+	    SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
+		return (proxy_conn_fail(h->conn, "socket", err));
+	if (h->state == HALF_OPEN)
+		return (proxy_move(h));
 	/* Read side finished: only an error (RST, keep-alive) matters. */
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
-		(void)proxy_conn_fail(h->conn, "socket", err);
+	if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+	    err != 0)
+		return (proxy_conn_fail(h->conn, "socket", err));
+	return (0);
 }
 
-/* Finish the connect, or send the peer's bytes, when h->fd is writable. */
+/*
+ * Handle a wakeup of h->fd: the end of the backend connect, room for
+ * the direction that waits to write to fd, bytes or an error to read.
+ */
 static void
-proxy_half_write_cb(evutil_socket_t fd, short ev, void *arg)
+proxy_half_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct conn_half	*h = arg;
+	int			 wrote = 0;
 
-	if (h->conn->state == CONN_CONNECTING)
+	if (h->conn->state == CONN_CONNECTING) {
 		proxy_conn_connected(h->conn, ev);
-	else
-		(void)proxy_move(h->peer);
+		return;
+	}
+	if ((ev & EV_WRITE) && h->want_write) {
+		if (proxy_move(h->peer) == -1)
+			return;
+		wrote = 1;
+	}
+	/*
+	 * A finished read side stays readable (EOF) and shows in every
+	 * wakeup; after a write, a reset would have failed it.
+	 */
+	if (!(ev & (EV_READ | EV_CLOSED)) || (wrote && h->state == HALF_EOF))
+		return;
+	(void)proxy_half_readable(h, ev);
 }
