@@ -766,7 +766,10 @@ main_run(struct kp_config *cfg)
 	main_notify(&ctx, NULL, "starting");
 	loop = loop_new(ctx.base);
 	nworkers = cfg->workers != 0 ? cfg->workers : workers_default();
-	if ((ws = workers_new(loop, nworkers, err, sizeof(err))) == NULL)
+	evo.spin_us = main_busy_poll_us();
+	evo.stats = NULL;
+	if ((ws = workers_new(loop, nworkers, evo.spin_us, err,
+	    sizeof(err))) == NULL)
 		fatalx("%s", err);
 	ctx.model = model = model_new();
 	if ((proxier = proxier_new(loop, cfg, model, err, sizeof(err))) ==
@@ -807,8 +810,6 @@ main_run(struct kp_config *cfg)
 	log_info("kuproxy %s started: userspace mode, services from %s, "
 	    "%u relay loop%s", PACKAGE_VERSION, ctx.source, nworkers,
 	    nworkers == 1 ? "" : "s");
-	evo.spin_us = main_busy_poll_us();
-	evo.stats = NULL;
 	if (evrun_loop(ctx.base, &evo) == -1)
 		log_warnx("the event loop failed");
 

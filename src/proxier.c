@@ -1040,7 +1040,7 @@ proxier_new(struct loop *loop, const struct kp_config *cfg,
 	p = xcalloc(1, sizeof(*p));
 	p->loop = loop;
 	/* One worker, the main loop, until proxier_set_workers(). */
-	if ((p->ws = workers_new(loop, 1, err, errlen)) == NULL)
+	if ((p->ws = workers_new(loop, 1, 0, err, errlen)) == NULL)
 		fatalx("%s", err);
 	p->own_ws = 1;
 	p->cfg = cfg;

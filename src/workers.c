@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "evrun.h"
 #include "log.h"
 #include "loop.h"
 #include "workers.h"
@@ -38,6 +39,7 @@ struct worker {
 	struct event_base	*base;
 	struct loop		*loop;
 	pthread_t		 thread;
+	struct evrun_opts	 run;		/* busy-poll window */
 	int			 started;	/* thread running */
 	int			 efd;		/* eventfd: queue not empty */
 	struct event		*ev;
@@ -126,7 +128,7 @@ worker_main(void *arg)
 {
 	struct worker	*w = arg;
 
-	if (event_base_dispatch(w->base) == -1)
+	if (evrun_loop(w->base, &w->run) == -1)
 		log_warnx("worker %u: event loop failed", w->id);
 	return (NULL);
 }
@@ -186,7 +188,8 @@ worker_init(struct worker *w, unsigned int i, char *err, size_t errlen)
 
 /* Start n workers. */
 struct workers *
-workers_new(struct loop *main, unsigned int n, char *err, size_t errlen)
+workers_new(struct loop *main, unsigned int n, unsigned int spin_us,
+    char *err, size_t errlen)
 {
 	struct workers	*ws;
 	sigset_t	 all, old;
@@ -206,8 +209,10 @@ workers_new(struct loop *main, unsigned int n, char *err, size_t errlen)
 		return (ws);
 	ws->threaded = 1;
 	ws->w = xcalloc(n, sizeof(*ws->w));
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		ws->w[i].efd = -1;
+		ws->w[i].run.spin_us = spin_us;
+	}
 	for (i = 0; i < n; i++)
 		if (worker_init(&ws->w[i], i, err, errlen) == -1)
 			goto fail;

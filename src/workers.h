@@ -35,13 +35,14 @@ struct workers;
  */
 unsigned int	 workers_default(void);
 /*
- * Start n workers (1 <= n <= WORKERS_MAX).  With n == 1 the only worker
- * is main (borrowed), the main loop itself.  Returns NULL with a reason
- * in err if a thread, loop or eventfd cannot be made (nothing is left
- * running).
+ * Start n workers (1 <= n <= WORKERS_MAX), each running its loop with
+ * evrun_loop() and a busy-poll window of at most spin_us (evrun.h; 0:
+ * none).  With n == 1 the only worker is main (borrowed), the main
+ * loop itself.  Returns NULL with a reason in err if a thread, loop or
+ * eventfd cannot be made (nothing is left running).
  */
-struct workers	*workers_new(struct loop *main, unsigned int n, char *err,
-		    size_t errlen);
+struct workers	*workers_new(struct loop *main, unsigned int n,
+		    unsigned int spin_us, char *err, size_t errlen);
 /*
  * Stop every worker after the messages already queued, join the
  * threads and free their loops.  Whatever a worker still holds must

@@ -209,7 +209,7 @@ fx_setup(struct fx *f, int proto, int affinity, int nfds)
 	memset(f, 0, sizeof(*f));
 	signal(SIGPIPE, SIG_IGN);
 	log_init(0);
-	if ((f->ws = workers_new(NULL, NWORKERS, err, sizeof(err))) == NULL) {
+	if ((f->ws = workers_new(NULL, NWORKERS, 0, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
 		return (-1);
 	}
@@ -539,13 +539,13 @@ test_relay_one_worker(void)
 	char		 err[256];
 	int		 dummy;
 
-	ws = workers_new((struct loop *)&dummy, 1, err, sizeof(err));
+	ws = workers_new((struct loop *)&dummy, 1, 0, err, sizeof(err));
 	CU_ASSERT_FATAL(ws != NULL);
 	CU_ASSERT_EQUAL(workers_threaded(ws), 0);
 	workers_call(ws, 0, call_cb, &seen);
 	CU_ASSERT_PTR_EQUAL(seen, (struct loop *)&dummy);
 	workers_free(ws);
-	CU_ASSERT_PTR_NULL(workers_new(NULL, 0, err, sizeof(err)));
+	CU_ASSERT_PTR_NULL(workers_new(NULL, 0, 0, err, sizeof(err)));
 	CU_ASSERT(strstr(err, "not in") != NULL);
 	CU_ASSERT(workers_default() >= 1);
 }
