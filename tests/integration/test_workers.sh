@@ -18,9 +18,9 @@
 #      failures, and every worker of the old one is gone with it;
 #  (6) KUPROXY_SHARED_LISTENER=1 (the measured alternative): one listener
 #      per port, served by both workers: 300 connections, no error;
-#  (7) the listener budget: with an open files limit of 64 (a budget of
-#      16 listeners), the first 8 of 12 service ports get a listener per
-#      worker and the other 4 one listener each, all 12 serving.
+#  (7) the listener budget: with an open files limit of 72 (a budget of
+#      18 listeners), the first 9 of 12 service ports get a listener per
+#      worker and the other 3 one listener each, all 12 serving.
 . "$(dirname "$0")/lib.sh"
 kp_init workers
 # This test's own namespace names.
@@ -203,14 +203,14 @@ KP_SVCFILE=$KP_TMP/many.yaml
 KP_LOG=$KP_TMP/kuproxy-budget.log
 rm -rf "$KP_TMP/state"
 saved_wrap=("${KP_CAPWRAP[@]}")
-KP_CAPWRAP=(prlimit --nofile=64:64 "${saved_wrap[@]}")
+KP_CAPWRAP=(prlimit --nofile=72:72 "${saved_wrap[@]}")
 kp_start --workers 2 -v 2
 KP_CAPWRAP=("${saved_wrap[@]}")
 kp_until 100 eval '[ "$(kp_debug | kp_json "len(d[\"services\"])")" = 12 ]' ||
     kp_die "(7) not all 12 services are live"
 lens=$(kp_debug | kp_json 'sorted(len(s["acceptedPerWorker"]) for s in d["services"])')
-kp_eq "(7) listeners per service port under a budget of 16" \
-    "[1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]" "$lens"
+kp_eq "(7) listeners per service port under a budget of 18" \
+    "[1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2]" "$lens"
 kp_check "(7) the budget is logged" grep -q "the budget is spent" "$KP_LOG"
 ok=0
 for i in $(seq 1 12); do
