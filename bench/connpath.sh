@@ -7,7 +7,7 @@
 #                     [-c CONNS] [-o DIR] [-- KUPROXY-ARGS...]
 #
 #   -k  the kuproxy binary (./kuproxy)
-#   -m  plain: wrk only, with voluntary context switches of kuproxy
+#   -m  plain: wrk only, with the context switches of kuproxy
 #       callgrind: kuproxy under valgrind --tool=callgrind, counters
 #         zeroed after start-up and dumped after the load, so the
 #         instructions divide by what wrk completed
@@ -19,6 +19,7 @@
 #   -t  seconds of load (5; 20 under callgrind)
 #   -c  wrk connections (16)
 #   -o  a new folder for the outputs (/tmp/kppt-PID, kept)
+#   -i  after the load, S seconds of no traffic: kuproxy's CPU then
 #
 # Topology: namespace kppt-PID whose lo also holds the backend address
 # 198.18.1.2; nginx `return 200` (one worker, CPU 0)
@@ -35,7 +36,8 @@ WL=close
 SECS=
 CONNS=16
 OUT=/tmp/kppt-$$
-while getopts k:m:w:t:c:o:h o; do
+IDLE=0
+while getopts k:m:w:t:c:o:i:h o; do
 	case $o in
 	k) KUPROXY=$OPTARG ;;
 	m) MODE=$OPTARG ;;
@@ -43,7 +45,8 @@ while getopts k:m:w:t:c:o:h o; do
 	t) SECS=$OPTARG ;;
 	c) CONNS=$OPTARG ;;
 	o) OUT=$OPTARG ;;
-	*) sed -n 2,26p "$0"; exit 2 ;;
+	i) IDLE=$OPTARG ;;
+	*) sed -n 2,28p "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -177,7 +180,7 @@ cp_in taskset -c 0 wrk -t1 -c"$CONNS" -d1 "${HDR[@]}" \
     "http://127.0.0.1:$PORT$URLPATH" >/dev/null 2>&1
 
 ctx() { awk '/^voluntary_ctxt_switches/ { v = $2 }
-    /^nonvoluntary_ctxt_switches/ { n = $2 } END { print v + n }' \
+    /^nonvoluntary_ctxt_switches/ { n = $2 } END { print v, n }' \
     "/proc/$PID_KP/status"; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$PID_KP/stat"; }
 
@@ -231,6 +234,15 @@ esac
 HZ=$(getconf CLK_TCK)
 printf '%s %s: %s requests, %s req/s, ctxsw/req %s, CPU us/req %s %s\n' \
     "$WL" "$MODE" "$REQS" "$RPS" \
-    "$(awk -v a="$C0" -v b="$C1" -v r="$REQS" 'BEGIN { printf "%.3f", (b - a) / r }')" \
+    "$(awk -v a="$C0" -v b="$C1" -v r="$REQS" 'BEGIN { split(a, x, " ");
+    split(b, y, " "); printf "%.3f (voluntary %.3f)",
+    (y[1] + y[2] - x[1] - x[2]) / r, (y[1] - x[1]) / r }')" \
     "$(awk -v a="$T0" -v b="$T1" -v r="$REQS" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz / r * 1e6 }')" \
     "$EXTRA"
+if [ "$IDLE" -gt 0 ]; then
+	T2=$(ticks)
+	sleep "$IDLE"
+	T3=$(ticks)
+	printf 'idle %s s: kuproxy CPU %s ms\n' "$IDLE" \
+	    "$(awk -v a="$T2" -v b="$T3" -v hz="$HZ" 'BEGIN { printf "%.0f", (b - a) * 1000 / hz }')"
+fi
