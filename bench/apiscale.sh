@@ -175,8 +175,8 @@ run_change() {
 		s0=$(daysecs "$t0")
 		l=$(wait_line "IPv4 rules applied in" "$s0" 60) ||
 		    kp_die "change $i: no rules applied within 60 s"
-		kp_node iptables-save -t nat | grep -- "default/svc-$idx:p " |
-		    grep -q -- "--dport $port " ||
+		kp_node iptables-save -t nat | grep -F -- "svc-$idx:p" |
+		    grep -qE -- "--dport $port( |$)" ||
 		    kp_log "change $i: rule with port $port not seen by iptables-save"
 		printf 'chg  %-8s %6d  one Service changed: %6d ms  %s\n' \
 		    "$label" "$n" "$(ms "$(echo "$l" | logsecs)" "$s0")" \

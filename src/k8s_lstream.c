@@ -4,9 +4,9 @@
  *
  * A small lexer follows the document's nesting (strings and escapes
  * skipped) to find the top-level "items" array.  Bytes outside it are
- * kept in rest; bytes inside it go to a k8s_jstream, which decodes each
- * element with json-c, the array's commas turned into blanks (a blank
- * also ends a number).  The lexer checks what the jstream cannot see:
+ * kept in rest; bytes inside it go to json-c's tokener, which decodes
+ * each element, the array's commas turned into blanks (a blank also ends
+ * a number).  The lexer checks what the tokener cannot see:
  * one comma between elements, none before the first or after the last,
  * and a ']' closing the array.
  */
@@ -18,7 +18,6 @@
 
 #include <json-c/json.h>
 
-#include "k8s_client.h"
 #include "k8s_lstream.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -42,7 +41,10 @@ enum ls_top {
 };
 
 struct k8s_lstream {
-	struct k8s_jstream	*js;		/* the items */
+	struct json_tokener	*tok;		/* the items */
+	size_t			 maxitem;
+	size_t			 used;		/* bytes of the current item */
+	int			 initem;	/* an item has started */
 	size_t			 maxrest;
 	size_t			 maxbody;
 	size_t			 body;		/* bytes fed */
@@ -74,7 +76,11 @@ k8s_lstream_new(size_t maxitem, size_t maxrest, size_t maxbody)
 	struct k8s_lstream	*ls;
 
 	ls = xcalloc(1, sizeof(*ls));
-	ls->js = k8s_jstream_new(maxitem);
+	if ((ls->tok = json_tokener_new_ex(LS_JSON_DEPTH)) == NULL)
+		fatalx("json_tokener_new_ex: out of memory");
+	/* The lexer knows no comments or single quotes: neither may json-c. */
+	json_tokener_set_flags(ls->tok, JSON_TOKENER_STRICT);
+	ls->maxitem = maxitem;
 	ls->maxrest = maxrest;
 	ls->maxbody = maxbody;
 	return (ls);
@@ -86,7 +92,7 @@ k8s_lstream_free(struct k8s_lstream *ls)
 {
 	if (ls == NULL)
 		return;
-	k8s_jstream_free(ls->js);
+	json_tokener_free(ls->tok);
 	free(ls->rest);
 	free(ls);
 }
@@ -95,7 +101,9 @@ k8s_lstream_free(struct k8s_lstream *ls)
 void
 k8s_lstream_reset(struct k8s_lstream *ls)
 {
-	k8s_jstream_reset(ls->js);
+	json_tokener_reset(ls->tok);
+	ls->used = 0;
+	ls->initem = 0;
 	ls->body = 0;
 	ls->restlen = 0;
 	ls->depth = 0;
@@ -152,20 +160,81 @@ ls_item(void *arg, struct json_object *o)
 	return (0);
 }
 
-/* Pass bytes of the items array (and a blank if end) to the jstream. */
+/*
+ * Decode bytes of items (k8s_jstream's loop, but a JSON null is an item
+ * too, handed on as NULL): blanks between items are skipped here, so the
+ * tokener sees an item from its first byte and the bound counts one
+ * item's bytes.
+ */
+static int
+ls_items_decode(struct k8s_lstream *ls, const char *buf, size_t len,
+    char *err, size_t errlen)
+{
+	struct json_object	*o;
+	enum json_tokener_error	 jerr;
+	size_t			 n, used;
+	int			 rv;
+
+	while (len > 0) {
+		if (!ls->initem) {
+			while (len > 0 && isspace((unsigned char)*buf)) {
+				buf++;
+				len--;
+			}
+			if (len == 0)
+				break;
+			ls->initem = 1;
+			ls->used = 0;
+		}
+		n = ls->maxitem - ls->used;
+		if (len < n)
+			n = len;
+		if (n > INT_MAX)
+			n = INT_MAX;
+		o = json_tokener_parse_ex(ls->tok, buf, (int)n);
+		jerr = json_tokener_get_error(ls->tok);
+		if (jerr == json_tokener_continue) {
+			ls->used += n;
+			buf += n;
+			len -= n;
+			if (ls->used >= ls->maxitem) {
+				snprintf(err, errlen, "list item larger than "
+				    "%zu bytes", ls->maxitem);
+				return (-1);
+			}
+			continue;
+		}
+		if (jerr != json_tokener_success) {
+			snprintf(err, errlen, "invalid JSON: %s",
+			    json_tokener_error_desc(jerr));
+			return (-1);
+		}
+		used = json_tokener_get_parse_end(ls->tok);
+		if (used == 0 || used > n)
+			used = n;
+		buf += used;
+		len -= used;
+		json_tokener_reset(ls->tok);
+		ls->initem = 0;
+		rv = ls_item(ls, o);
+		json_object_put(o);
+		if (rv == -1) {
+			snprintf(err, errlen, "%s", ls->cberr);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* Decode bytes of the items array (and a blank if end: a number ends). */
 static int
 ls_items_feed(struct k8s_lstream *ls, const char *buf, size_t len, int end,
     char *err, size_t errlen)
 {
-	ls->cberr[0] = '\0';
-	if ((len > 0 && k8s_jstream_feed(ls->js, buf, len, ls_item, ls, err,
-	    errlen) == -1) || (end && k8s_jstream_feed(ls->js, " ", 1,
-	    ls_item, ls, err, errlen) == -1)) {
-		if (ls->cberr[0] != '\0')
-			snprintf(err, errlen, "%s", ls->cberr);
+	if (ls_items_decode(ls, buf, len, err, errlen) == -1 ||
+	    (end && ls_items_decode(ls, " ", 1, err, errlen) == -1))
 		return (-1);
-	}
-	if (end && k8s_jstream_pending(ls->js)) {
+	if (end && ls->initem) {
 		snprintf(err, errlen, "invalid JSON: an unfinished item");
 		return (-1);
 	}
@@ -352,6 +421,11 @@ k8s_lstream_feed(struct k8s_lstream *ls, const char *buf, size_t len,
 		    ls->maxbody);
 		return (-1);
 	}
+	/* json-c would take one for the end of its input. */
+	if (memchr(buf, '\0', len) != NULL) {
+		snprintf(err, errlen, "invalid JSON: a NUL byte");
+		return (-1);
+	}
 	ls->body += len;
 	ls->cb = cb;
 	ls->arg = arg;
@@ -374,7 +448,6 @@ k8s_lstream_feed(struct k8s_lstream *ls, const char *buf, size_t len,
 			ls->initems = ls->seen = 1;
 			ls->depth = 2;
 			ls->nitems = ls->ncommas = 0;
-			k8s_jstream_reset(ls->js);
 		}
 		if (ls_keep(ls, buf[i], err, errlen) == -1)
 			return (-1);
@@ -399,6 +472,7 @@ k8s_lstream_finish(struct k8s_lstream *ls, char *err, size_t errlen)
 	}
 	if ((tok = json_tokener_new_ex(LS_JSON_DEPTH)) == NULL)
 		fatalx("json_tokener_new_ex: out of memory");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	o = json_tokener_parse_ex(tok, ls->rest, (int)ls->restlen);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);

@@ -7,8 +7,9 @@
  * number of items; decoding overlaps the transfer.  A pure function of
  * the bytes fed (fuzzed: tests/fuzz/fuzz_list_stream.c).
  *
- * Each item is decoded by json-c's tokener, the rest of the document
- * too once it ends (with "items": [] in place of the array); only the
+ * Each item is decoded by json-c's tokener in strict mode (RFC 8259: what
+ * apiservers send; the lexer here knows no comments or single quotes),
+ * the rest of the document too once it ends (with "items": [] in place of the array); only the
  * separators of the items array are checked here.  The "items" key is
  * recognised when written plainly (as every apiserver writes it); an
  * escaped spelling, or an "items" that is not an array, stays in the
@@ -37,7 +38,8 @@ void	k8s_lstream_free(struct k8s_lstream *);
 void	k8s_lstream_reset(struct k8s_lstream *);
 /*
  * Feed len bytes of the body.  cb is called with each complete element
- * of the items array, in order; it borrows the value and returns 0, or
+ * of the items array, in order (a JSON null as NULL, as json-c has it);
+ * it borrows the value and returns 0, or
  * -1 to stop.  Returns 0, or -1 with a reason in err (invalid JSON, a
  * bound passed, a second document, or "stopped" when cb returned -1).
  * After -1 the decoder must be reset before it is fed again.
