@@ -56,6 +56,7 @@
 #define KW_GET_TIMEOUT_MS	(30 * 1000L)
 #define KW_WATCH_SLACK_S	30	/* past timeoutSeconds */
 #define KW_ERRLEN		1024
+#define KW_STAGE_BATCH		512	/* Services staged at a time */
 
 /* kube-proxy's informer label selector, URL-encoded. */
 #define KW_SELECTOR	"%21service.kubernetes.io%2Fservice-proxy-name" \
@@ -97,6 +98,8 @@ struct kw_res {
 	/* A list being collected. */
 	struct model_service	**lsvcs;
 	size_t			 nlsvcs, caplsvcs;
+	size_t			 nstaged;	/* lsvcs handed to the stage */
+	int			 staging;	/* a stage is open */
 	struct model_endpoints	**leps;
 	size_t			 nleps, capleps;
 	struct k8s_slices	*lstore;
@@ -472,11 +475,42 @@ kw_watch_begin(struct kw_res *r)
 		kw_fail(r, "watch", 0, err, 0);
 }
 
+/*
+ * Hand the Services of the first list decoded so far to the model's
+ * stage (model.h, services_staged), so that the proxier binds their
+ * listeners while the rest of the list is still arriving.  Only the
+ * first list: later ones hold few new Services.
+ */
+static void
+kw_list_stage(struct kw_res *r, size_t min)
+{
+	if (r->kind != KW_SERVICES || r->synced || r->nlsvcs - r->nstaged <
+	    min || r->nlsvcs == r->nstaged)
+		return;
+	model_stage_services(r->w->model, (const struct model_service *
+	    const *)r->lsvcs + r->nstaged, r->nlsvcs - r->nstaged);
+	r->nstaged = r->nlsvcs;
+	r->staging = 1;
+}
+
+/* Close the stage, if one is open: its Services are taken or not. */
+static void
+kw_list_stage_end(struct kw_res *r)
+{
+	if (!r->staging)
+		return;
+	r->staging = 0;
+	model_stage_end(r->w->model);
+}
+
 /* Drop a list being collected. */
 static void
 kw_list_clear(struct kw_res *r)
 {
 	size_t	i;
+
+	kw_list_stage_end(r);
+	r->nstaged = 0;
 
 	for (i = 0; i < r->nlsvcs; i++)
 		model_service_free(r->lsvcs[i]);
@@ -573,6 +607,7 @@ static int
 kw_list_item(void *arg, struct json_object *o)
 {
 	kw_list_keep(arg, o);
+	kw_list_stage(arg, KW_STAGE_BATCH);
 	return (0);
 }
 
@@ -605,6 +640,9 @@ kw_list_commit(struct kw_res *r)
 	struct k8s_watch	*w = r->w;
 
 	if (r->kind == KW_SERVICES) {
+		/* As svcfile: the stage ends, then the model settles it. */
+		kw_list_stage(r, 1);
+		kw_list_stage_end(r);
 		model_replace_services(w->model, r->lsvcs, r->nlsvcs);
 		r->nlsvcs = 0;
 		w->stats.svc_lists++;
