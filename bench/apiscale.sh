@@ -27,7 +27,9 @@
 # PUT is sent to the next "rules applied" line.  The file path: the same
 # Services and endpoints in a --services-file, start to ready likewise.
 # Memory: VmRSS, VmHWM and open fds of kuproxy once ready; the per-Service
-# figure is (RSS at N - RSS with no Service) / N.
+# figure is (RSS at N - RSS with no Service) / N.  CPU: kuproxy's user +
+# system time from start to ready (its children, iptables-restore, not
+# counted), steadier than the wall time when other work shares the cores.
 #
 # Prints one line per run, then medians.  KP_KEEP=1 keeps the logs.
 set -o pipefail
@@ -120,12 +122,15 @@ stop() {
 	KP_PID=
 }
 
-# mem: "rss MB hwm MB fds N" of kuproxy.
+# mem: "rss MB hwm MB fds N cpu MS" of kuproxy (cpu: user + system
+# time so far, steadier than wall time on a loaded machine).
 mem() {
 	awk '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 }
 	    END { printf "rss %.1f MB hwm %.1f MB", r / 1024, h / 1024 }' \
 	    "/proc/$KP_PID/status"
 	printf ' fds %s' "$(find "/proc/$KP_PID/fd" -mindepth 1 -maxdepth 1 | wc -l)"
+	printf ' cpu %s ms' "$(awk -v hz="$(getconf CLK_TCK)" \
+	    '{ print ($14 + $15) * 1000 / hz }' "/proc/$KP_PID/stat")"
 }
 
 # run_start MODE LABEL BIN N: one cold start; appends to $results.
@@ -170,8 +175,10 @@ run_change() {
 
 	sleep 2			# past --iptables-min-sync-period
 	for i in 1 2 3; do
-		port=$((80 + i % 2))
-		t0=$(bulk port "$idx" "$port") || kp_die "PUT svc-$idx"
+		# Whatever the port is (another binary changed it): the other.
+		t0=$(bulk port "$idx" 0) || kp_die "PUT svc-$idx"
+		port=${t0#* }
+		t0=${t0% *}
 		s0=$(daysecs "$t0")
 		l=$(wait_line "IPv4 rules applied in" "$s0" 60) ||
 		    kp_die "change $i: no rules applied within 60 s"
@@ -228,9 +235,10 @@ for b in "${bins[@]}"; do
 			sel=$(awk -v m="$mode" -v l="$label" -v n="$n" \
 			    '$1 == m && $2 == l && $3 == n' "$results")
 			[ -n "$sel" ] || continue
-			printf '%-4s %-8s %6d  ready %6d ms  rss %s MB  fds %s\n' \
+			printf '%-4s %-8s %6d  ready %6d ms  rss %s MB  fds %s  cpu %s ms\n' \
 			    "$mode" "$label" "$n" "$(echo "$sel" | median 5)" \
-			    "$(echo "$sel" | median 8)" "$(echo "$sel" | median 14)"
+			    "$(echo "$sel" | median 8)" "$(echo "$sel" | median 14)" \
+			    "$(echo "$sel" | median 16)"
 		done
 	done
 	sel=$(awk -v l="$label" '$1 == "chg" && $2 == l' "$results")

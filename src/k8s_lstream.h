@@ -7,10 +7,12 @@
  * number of items; decoding overlaps the transfer.  A pure function of
  * the bytes fed (fuzzed: tests/fuzz/fuzz_list_stream.c).
  *
- * Each item is decoded by json-c's tokener in strict mode (RFC 8259: what
- * apiservers send; the lexer here knows no comments or single quotes),
- * the rest of the document too once it ends (with "items": [] in place of the array); only the
- * separators of the items array are checked here.  The "items" key is
+ * Each item is decoded by json-c's tokener in strict mode (RFC 8259:
+ * what apiservers send; the lexer here knows no comments or single
+ * quotes), the rest of the document too once it ends (with "items": []
+ * in place of the array); only the separators of the items array are
+ * checked here.  A JSON null item is handed on as NULL; a NUL byte
+ * anywhere is refused.  The "items" key is
  * recognised when written plainly (as every apiserver writes it); an
  * escaped spelling, or an "items" that is not an array, stays in the
  * rest.  A second plain "items" array is refused (json-c would keep only

@@ -11,9 +11,9 @@ create: Services svc-I (I in [FIRST, FIRST+COUNT)) in namespace --ns,
   (--kind slices, the default) or one Endpoints object (--kind endpoints).
   POSTs over --threads keep-alive HTTPS connections; prints one line: the
   count and the rate.
-port: set Service svc-I's port to PORT (a PUT of the object just read),
-  printing the wall-clock time (seconds since the epoch) just before the
-  PUT was sent.
+port: set Service svc-I's port to PORT (a PUT of the object just read;
+  PORT 0: 81 if it is 80, else 80), printing the wall-clock time
+  (seconds since the epoch) just before the PUT was sent, and the port.
 
 Exits non-zero with the first error (HTTP status and body) on any
 failure; a 409 (the object exists) counts as done, so a run can resume.
@@ -160,13 +160,16 @@ def set_port(a):
         print("GET %s: HTTP %d: %s" % (path, st, data[:300]), file=sys.stderr)
         return 1
     obj = json.loads(data)
-    obj["spec"]["ports"][0]["port"] = a.port
+    port = a.port
+    if port == 0:
+        port = 81 if obj["spec"]["ports"][0]["port"] == 80 else 80
+    obj["spec"]["ports"][0]["port"] = port
     t0 = time.time()
     st, data = api.call("PUT", path, obj)
     if st != 200:
         print("PUT %s: HTTP %d: %s" % (path, st, data[:300]), file=sys.stderr)
         return 1
-    print("%.6f" % t0)
+    print("%.6f %d" % (t0, port))
     return 0
 
 

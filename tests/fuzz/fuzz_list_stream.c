@@ -39,7 +39,8 @@ fl_item(void *arg, struct json_object *o)
 
 	if (st->stop3 && json_object_array_length(st->items) == 2)
 		return (-1);
-	json_object_array_add(st->items, json_object_get(o));	/* o may be NULL */
+	/* o is NULL for a JSON null item. */
+	json_object_array_add(st->items, json_object_get(o));
 	return (0);
 }
 
