@@ -10,7 +10,6 @@
  * one comma between elements, none before the first or after the last,
  * and a ']' closing the array.
  */
-#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,9 @@
 #include "xmalloc.h"
 
 #define LS_JSON_DEPTH	128
+/* JSON's whitespace (RFC 8259), not isspace's: no \v or \f. */
+#define LS_BLANK(c)	((c) == ' ' || (c) == '\t' || (c) == '\n' || \
+			    (c) == '\r')
 
 /* Where the lexer is in the top-level object. */
 enum ls_d1 {
@@ -177,7 +179,7 @@ ls_items_decode(struct k8s_lstream *ls, const char *buf, size_t len,
 
 	while (len > 0) {
 		if (!ls->initem) {
-			while (len > 0 && isspace((unsigned char)*buf)) {
+			while (len > 0 && LS_BLANK(*buf)) {
 				buf++;
 				len--;
 			}
@@ -209,8 +211,13 @@ ls_items_decode(struct k8s_lstream *ls, const char *buf, size_t len,
 			    json_tokener_error_desc(jerr));
 			return (-1);
 		}
+		/*
+		 * A number ends at the byte after it: when that byte starts
+		 * this chunk, none of the chunk is used (parse end 0), and
+		 * it must be read again as the start of what follows.
+		 */
 		used = json_tokener_get_parse_end(ls->tok);
-		if (used == 0 || used > n)
+		if (used > n || (used == 0 && ls->used == 0))
 			used = n;
 		buf += used;
 		len -= used;
@@ -348,7 +355,7 @@ ls_byte(struct k8s_lstream *ls, char c, char *err, size_t errlen)
 {
 	int	itemsnext = ls->itemsnext;
 
-	if (isspace((unsigned char)c))
+	if (LS_BLANK(c))
 		return (0);
 	ls->itemsnext = 0;
 	if (ls->top == LS_ENDED) {
@@ -489,7 +496,7 @@ k8s_lstream_finish(struct k8s_lstream *ls, char *err, size_t errlen)
 		return (NULL);
 	}
 	for (; end < ls->restlen; end++)
-		if (!isspace((unsigned char)ls->rest[end])) {
+		if (!LS_BLANK(ls->rest[end])) {
 			snprintf(err, errlen, "more than one JSON document "
 			    "in the response");
 			json_object_put(o);
