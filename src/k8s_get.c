@@ -11,6 +11,7 @@
 
 #include "htab.h"
 #include "k8s_get.h"
+#include "k8s_lstream.h"
 #include "log.h"
 
 /* Keep the first JSON value of a body, refuse a second. */
@@ -31,6 +32,9 @@ k8s_get_data(void *arg, const char *buf, size_t len)
 {
 	struct k8s_get	*g = arg;
 
+	if (g->ls != NULL)
+		return (k8s_lstream_feed(g->ls, buf, len, g->item, g->arg,
+		    g->err, sizeof(g->err)));
 	if (k8s_jstream_feed(g->js, buf, len, k8s_get_store, g, g->err,
 	    sizeof(g->err)) == -1) {
 		if (strcmp(g->err, "stopped") == 0)
@@ -50,7 +54,13 @@ k8s_get_done(void *arg, int result, long status, const char *msg)
 
 	g->req = NULL;
 	g->doc = NULL;
-	if (result == K8S_REQ_OK && (doc == NULL ||
+	if (result == K8S_REQ_OK && g->ls != NULL) {
+		if ((doc = k8s_lstream_finish(g->ls, g->err,
+		    sizeof(g->err))) == NULL) {
+			result = K8S_REQ_TRANSPORT;
+			msg = g->err;
+		}
+	} else if (result == K8S_REQ_OK && (doc == NULL ||
 	    k8s_jstream_pending(g->js))) {
 		result = K8S_REQ_TRANSPORT;
 		msg = "truncated or empty response";
@@ -72,7 +82,10 @@ k8s_get_start(struct k8s_get *g, const char *path, long timeout_ms)
 	struct k8s_req_cb	 cb = { k8s_get_data, k8s_get_done, g };
 	char			 err[K8S_CLIENT_ERRLEN];
 
-	k8s_jstream_reset(g->js);
+	if (g->ls != NULL)
+		k8s_lstream_reset(g->ls);
+	else
+		k8s_jstream_reset(g->js);
 	json_object_put(g->doc);
 	g->doc = NULL;
 	g->req = k8s_client_get(g->client, path, timeout_ms, &cb, err,
@@ -97,6 +110,21 @@ k8s_get_init(struct k8s_get *g, struct k8s_client *client, size_t maxval,
 	g->arg = arg;
 }
 
+/* Set up a fetch of list pages whose items are handed on as they come. */
+void
+k8s_get_init_list(struct k8s_get *g, struct k8s_client *client,
+    size_t maxitem, size_t maxbody, int (*item)(void *, struct json_object *),
+    void (*done)(void *, int, long, const char *, struct json_object *),
+    void *arg)
+{
+	memset(g, 0, sizeof(*g));
+	g->client = client;
+	g->ls = k8s_lstream_new(maxitem, K8S_GET_MAXREST, maxbody);
+	g->item = item;
+	g->done = done;
+	g->arg = arg;
+}
+
 /* Cancel and free a fetch's request and buffers. */
 void
 k8s_get_clear(struct k8s_get *g)
@@ -107,6 +135,8 @@ k8s_get_clear(struct k8s_get *g)
 	g->doc = NULL;
 	k8s_jstream_free(g->js);
 	g->js = NULL;
+	k8s_lstream_free(g->ls);
+	g->ls = NULL;
 }
 
 /* Pick a full-jitter backoff and count the failure. */

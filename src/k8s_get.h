@@ -12,12 +12,18 @@
 
 struct event;
 struct json_object;
+struct k8s_lstream;
+
+/* The most a list page may hold besides its items (kind, metadata). */
+#define K8S_GET_MAXREST		(1024 * 1024)
 
 /* One JSON document fetched whole; embedded in its user, not shared. */
 struct k8s_get {
 	struct k8s_client	*client;
 	struct k8s_req		*req;		/* NULL: none in flight */
-	struct k8s_jstream	*js;
+	struct k8s_jstream	*js;		/* a document */
+	struct k8s_lstream	*ls;		/* or a list */
+	int			(*item)(void *arg, struct json_object *o);
 	struct json_object	*doc;
 	char			 err[K8S_CLIENT_ERRLEN];	/* body */
 	/*
@@ -38,6 +44,22 @@ struct k8s_get {
  */
 void	k8s_get_init(struct k8s_get *g, struct k8s_client *client,
 	    size_t maxval, void (*done)(void *, int, long, const char *,
+	    struct json_object *), void *arg);
+/*
+ * Set up g to fetch list pages through client (borrowed): each element
+ * of a page's top-level "items" array is passed to item(arg, o) as soon
+ * as it has arrived (o borrowed; item returns 0, or -1 to stop the
+ * request), so neither the page nor its tree is ever held whole; done's
+ * doc is then the page without its items ("items": []).  Items are at
+ * most maxitem bytes, a page at most maxbody (0: no bound).  Items of a
+ * page that then fails (cut, invalid) have been handed on already: the
+ * caller drops them when done reports the failure.  Allocation failure
+ * is fatal (set-up time).
+ */
+void	k8s_get_init_list(struct k8s_get *g, struct k8s_client *client,
+	    size_t maxitem, size_t maxbody,
+	    int (*item)(void *, struct json_object *),
+	    void (*done)(void *, int, long, const char *,
 	    struct json_object *), void *arg);
 /*
  * Start fetching path (e.g. "/api/v1/nodes/n1"); done is called once,

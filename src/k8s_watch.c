@@ -50,12 +50,13 @@
 #define KW_ENDPOINTS		1
 #define KW_NRES			2
 
-#define KW_MAX_PAGE		(256 * 1024 * 1024)	/* one list page */
+#define KW_MAX_PAGE		(256 * 1024 * 1024)	/* one list answer */
 #define KW_MAX_SMALL		(4 * 1024 * 1024)	/* discovery */
 #define KW_LIST_TIMEOUT_MS	(5 * 60 * 1000L)
 #define KW_GET_TIMEOUT_MS	(30 * 1000L)
 #define KW_WATCH_SLACK_S	30	/* past timeoutSeconds */
 #define KW_ERRLEN		1024
+#define KW_STAGE_BATCH		512	/* Services staged at a time */
 
 /* kube-proxy's informer label selector, URL-encoded. */
 #define KW_SELECTOR	"%21service.kubernetes.io%2Fservice-proxy-name" \
@@ -96,9 +97,11 @@ struct kw_res {
 	unsigned int		 nevents;	/* on this watch */
 	/* A list being collected. */
 	struct model_service	**lsvcs;
-	size_t			 nlsvcs;
+	size_t			 nlsvcs, caplsvcs;
+	size_t			 nstaged;	/* lsvcs handed to the stage */
+	int			 staging;	/* a stage is open */
 	struct model_endpoints	**leps;
-	size_t			 nleps;
+	size_t			 nleps, capleps;
 	struct k8s_slices	*lstore;
 	struct htab		*lbad;
 	/* Live. */
@@ -472,11 +475,42 @@ kw_watch_begin(struct kw_res *r)
 		kw_fail(r, "watch", 0, err, 0);
 }
 
+/*
+ * Hand the Services of the first list decoded so far to the model's
+ * stage (model.h, services_staged), so that the proxier binds their
+ * listeners while the rest of the list is still arriving.  Only the
+ * first list: later ones hold few new Services.
+ */
+static void
+kw_list_stage(struct kw_res *r, size_t min)
+{
+	if (r->kind != KW_SERVICES || r->synced || r->nlsvcs - r->nstaged <
+	    min || r->nlsvcs == r->nstaged)
+		return;
+	model_stage_services(r->w->model, (const struct model_service *
+	    const *)r->lsvcs + r->nstaged, r->nlsvcs - r->nstaged);
+	r->nstaged = r->nlsvcs;
+	r->staging = 1;
+}
+
+/* Close the stage, if one is open: its Services are taken or not. */
+static void
+kw_list_stage_end(struct kw_res *r)
+{
+	if (!r->staging)
+		return;
+	r->staging = 0;
+	model_stage_end(r->w->model);
+}
+
 /* Drop a list being collected. */
 static void
 kw_list_clear(struct kw_res *r)
 {
 	size_t	i;
+
+	kw_list_stage_end(r);
+	r->nstaged = 0;
 
 	for (i = 0; i < r->nlsvcs; i++)
 		model_service_free(r->lsvcs[i]);
@@ -487,6 +521,7 @@ kw_list_clear(struct kw_res *r)
 	r->lsvcs = NULL;
 	r->leps = NULL;
 	r->nlsvcs = r->nleps = 0;
+	r->caplsvcs = r->capleps = 0;
 	k8s_slices_free(r->lstore);
 	r->lstore = NULL;
 	htab_free(r->lbad, kw_free_cb);
@@ -495,7 +530,16 @@ kw_list_clear(struct kw_res *r)
 	r->cont = NULL;
 }
 
-/* Request the next list page. */
+/*
+ * Request the next list page.  The first list asks for
+ * resourceVersion=0, as client-go's reflector does: the apiserver then
+ * answers from its watch cache, in one page whatever the limit, instead
+ * of reading etcd page by page (at 10k Services, 20 round trips and
+ * quorum reads).  The answer may be older than etcd's latest, which the
+ * watch from its resourceVersion then catches up.  Later lists (after a
+ * 410 Gone or an ERROR event) keep the consistent read, as client-go
+ * does once its last resourceVersion is unusable.
+ */
 static void
 kw_list_page(struct kw_res *r)
 {
@@ -504,9 +548,10 @@ kw_list_page(struct kw_res *r)
 	if (r->cont != NULL &&
 	    (cont = curl_easy_escape(NULL, r->cont, 0)) == NULL)
 		fatalx("k8s_watch: out of memory");
-	xasprintf(&path, "%s?limit=%u&labelSelector=%s%s%s", r->path,
+	xasprintf(&path, "%s?limit=%u&labelSelector=%s%s%s%s", r->path,
 	    r->w->opts.page_limit, KW_SELECTOR, cont ? "&continue=" : "",
-	    cont ? cont : "");
+	    cont ? cont : "", !r->synced && cont == NULL ?
+	    "&resourceVersion=0" : "");
 	curl_free(cont);
 	r->state = KW_LISTING;
 	if (k8s_get_start(&r->get, path, KW_LIST_TIMEOUT_MS) == -1) {
@@ -528,13 +573,53 @@ kw_list_begin(struct kw_res *r)
 	kw_list_page(r);
 }
 
-/* Collect the items of one page; -1 if the page is malformed. */
+/* Keep one decoded list item of r's kind (or drop it, logged). */
+static void
+kw_list_keep(struct kw_res *r, struct json_object *o)
+{
+	const char	*ns, *name;
+	void		*obj;
+
+	if (!kw_decode(r, o, r->lbad, &obj))
+		return;
+	if (r->kind == KW_SERVICES) {
+		if (r->nlsvcs == r->caplsvcs) {
+			r->caplsvcs = r->caplsvcs == 0 ? 256 : r->caplsvcs * 2;
+			r->lsvcs = xreallocarray(r->lsvcs, r->caplsvcs,
+			    sizeof(*r->lsvcs));
+		}
+		r->lsvcs[r->nlsvcs++] = obj;
+	} else if (!r->slices) {
+		if (r->nleps == r->capleps) {
+			r->capleps = r->capleps == 0 ? 256 : r->capleps * 2;
+			r->leps = xreallocarray(r->leps, r->capleps,
+			    sizeof(*r->leps));
+		}
+		r->leps[r->nleps++] = obj;
+	} else {
+		k8s_decode_meta(o, &ns, &name);
+		k8s_slices_put(r->lstore, ns, name, obj, NULL, NULL);
+	}
+}
+
+/* An item of a list page arrived (k8s_get): decode and keep it. */
+static int
+kw_list_item(void *arg, struct json_object *o)
+{
+	kw_list_keep(arg, o);
+	kw_list_stage(arg, KW_STAGE_BATCH);
+	return (0);
+}
+
+/*
+ * Collect the items left in a page (a list whose items were not handed
+ * on as they came: "items" spelled with escapes); -1 if the page is
+ * malformed.
+ */
 static int
 kw_list_items(struct kw_res *r, struct json_object *doc)
 {
 	struct json_object	*items;
-	const char		*ns, *name;
-	void			*obj;
 	size_t			 i, n;
 
 	if (!json_object_object_get_ex(doc, "items", &items) ||
@@ -543,24 +628,8 @@ kw_list_items(struct kw_res *r, struct json_object *doc)
 	if (!json_object_is_type(items, json_type_array))
 		return (-1);
 	n = json_object_array_length(items);
-	for (i = 0; i < n; i++) {
-		struct json_object *o = json_object_array_get_idx(items, i);
-
-		if (!kw_decode(r, o, r->lbad, &obj))
-			continue;
-		if (r->kind == KW_SERVICES) {
-			r->lsvcs = xreallocarray(r->lsvcs, r->nlsvcs + 1,
-			    sizeof(*r->lsvcs));
-			r->lsvcs[r->nlsvcs++] = obj;
-		} else if (!r->slices) {
-			r->leps = xreallocarray(r->leps, r->nleps + 1,
-			    sizeof(*r->leps));
-			r->leps[r->nleps++] = obj;
-		} else {
-			k8s_decode_meta(o, &ns, &name);
-			k8s_slices_put(r->lstore, ns, name, obj, NULL, NULL);
-		}
-	}
+	for (i = 0; i < n; i++)
+		kw_list_keep(r, json_object_array_get_idx(items, i));
 	return (0);
 }
 
@@ -571,6 +640,9 @@ kw_list_commit(struct kw_res *r)
 	struct k8s_watch	*w = r->w;
 
 	if (r->kind == KW_SERVICES) {
+		/* As svcfile: the stage ends, then the model settles it. */
+		kw_list_stage(r, 1);
+		kw_list_stage_end(r);
 		model_replace_services(w->model, r->lsvcs, r->nlsvcs);
 		r->nlsvcs = 0;
 		w->stats.svc_lists++;
@@ -670,7 +742,9 @@ kw_res_init(struct k8s_watch *w, int kind)
 	r->path = kind == KW_SERVICES ? "/api/v1/services" :
 	    "/api/v1/endpoints";
 	r->js = k8s_jstream_new(w->opts.max_object);
-	k8s_get_init(&r->get, w->client, KW_MAX_PAGE, kw_list_done, r);
+	/* A list item may be larger than a watch event (max_object). */
+	k8s_get_init_list(&r->get, w->client, KW_MAX_PAGE, KW_MAX_PAGE,
+	    kw_list_item, kw_list_done, r);
 	if ((r->timer = evtimer_new(w->base, kw_res_timer, r)) == NULL ||
 	    (r->bad = htab_new()) == NULL)
 		fatalx("k8s_watch: out of memory");

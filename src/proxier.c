@@ -924,11 +924,13 @@ proxier_services_changed(void *arg)
 }
 
 /*
- * A large services file is being parsed: bind its new service ports
- * now, without serving them (their listeners queue connections, which
- * the relays take once the sync adopts them), and stream their rules,
- * so that the file's rules load on the other core meanwhile.  A port
- * the file does not keep in the end is closed by that sync.
+ * A large services file is being parsed, or the first list of Services
+ * is arriving: bind its new service ports now, without serving them
+ * (their listeners queue connections, which the relays take once the
+ * sync adopts them), and stream their rules (once rules are known: not
+ * before the first sync), so that the rules load on the other core
+ * meanwhile.  A port the source does not keep in the end is closed by
+ * that sync.
  */
 static void
 proxier_services_staged(void *arg, const struct model_service *const *svcs,
@@ -941,9 +943,6 @@ proxier_services_staged(void *arg, const struct model_service *const *svcs,
 	char			*name, nbuf[256];
 	size_t			 i, k, nv = 0, cap = 0;
 
-	/* The first sync binds everything anyway, in one go. */
-	if (!p->ready)
-		return;
 	for (i = 0; i < n; i++) {
 		ms = svcs[i];
 		for (k = 0; k < ms->nports; k++) {

@@ -151,14 +151,19 @@ rules_job_free(struct rules_job *j)
 	free(j);
 }
 
-/* The migration is over: replay the syncs that waited for it. */
+/*
+ * The migration is over: replay the syncs that waited for it at once.
+ * They applied nothing, so minSyncPeriod has nothing to space out; it
+ * would only hold the first rules back (a services file read at start is
+ * in the model before the migration's reads end: 1 s late).
+ */
 static void
 rules_job_migrated(void *arg)
 {
 	struct rules_job	*j = arg;
 
 	j->mig = NULL;
-	rules_job_idle(j, 0);
+	rules_job_idle(j, 1);
 }
 
 /* Remove kube-proxy's other modes' leftovers before the first sync. */

@@ -116,6 +116,15 @@ sf_parse(struct svcfile *sf, const char *buf, size_t len,
 
 	it = svcfile_diff_begin(sf->cache, buf, len, sf->path);
 	while ((rc = svcfile_diff_next(it, &svcs, &n, err, errlen)) == 1) {
+		/*
+		 * Not on the first load (the model not synced yet): at
+		 * start it runs before the loop, so binding ahead would
+		 * overlap nothing, and no rule is streamed before the
+		 * first sync (the API's first list does stage: it
+		 * overlaps the transfer).
+		 */
+		if (!model_is_synced(sf->model))
+			continue;
 		model_stage_services(sf->model, svcs, n);
 		staged = 1;
 	}
