@@ -149,9 +149,9 @@ lb_ep_cmp(const struct lb_endpoint *a, const struct lb_endpoint *b)
 	const struct sockaddr_in6	*a6, *b6;
 	int				 c;
 
-	if (a->addr.ss_family != b->addr.ss_family)
-		return (a->addr.ss_family < b->addr.ss_family ? -1 : 1);
-	switch (a->addr.ss_family) {
+	if (a->addr.sa.sa_family != b->addr.sa.sa_family)
+		return (a->addr.sa.sa_family < b->addr.sa.sa_family ? -1 : 1);
+	switch (a->addr.sa.sa_family) {
 	case AF_INET:
 		a4 = (const struct sockaddr_in *)&a->addr;
 		b4 = (const struct sockaddr_in *)&b->addr;

@@ -40,6 +40,8 @@
 
 #include <sys/socket.h>
 
+#include <netinet/in.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,8 +52,19 @@
 #define LB_EJECT_MAX_MS		30000	/* longest ejection */
 #define LB_TRIED_MAX		4	/* tried endpoints an attempt keeps */
 
+/*
+ * An endpoint's address: IPv4 or IPv6 in 28 bytes, not a 128-byte
+ * sockaddr_storage (10k Services may have 100k endpoints, each in every
+ * balancer slot and connection).
+ */
+union lb_addr {
+	struct sockaddr		sa;
+	struct sockaddr_in	sin;
+	struct sockaddr_in6	sin6;
+};
+
 struct lb_endpoint {
-	struct sockaddr_storage	addr;	/* backend IP and port */
+	union lb_addr		addr;	/* backend IP and port */
 	socklen_t		addrlen;
 };
 

@@ -214,6 +214,8 @@ proxier_port_set_endpoints(struct proxier *p, struct proxier_port *pp)
 	const struct model_endpoints	*me;
 	const struct model_epset	*set = NULL;
 	struct lb_endpoint		*eps = NULL;
+	struct sockaddr_storage		 ss;
+	socklen_t			 len;
 	size_t				 i, n = 0;
 
 	me = model_get_endpoints(p->model, pp->ns, pp->svc);
@@ -222,11 +224,12 @@ proxier_port_set_endpoints(struct proxier *p, struct proxier_port *pp)
 	if (set != NULL && set->n > 0) {
 		eps = xcalloc(set->n, sizeof(*eps));
 		for (i = 0; i < set->n; i++) {
-			if (netutil_parse_ip(set->eps[i].ip, &eps[n].addr,
-			    &eps[n].addrlen) == -1)
+			if (netutil_parse_ip(set->eps[i].ip, &ss, &len) == -1 ||
+			    len > sizeof(eps[n].addr))
 				continue;
-			netutil_set_port((struct sockaddr *)&eps[n].addr,
-			    set->eps[i].port);
+			memcpy(&eps[n].addr, &ss, len);
+			eps[n].addrlen = len;
+			netutil_set_port(&eps[n].addr.sa, set->eps[i].port);
 			n++;
 		}
 	}

@@ -612,7 +612,7 @@ proxy_conn_dial(struct proxy_conn *conn, int timeout_ms)
 	struct timeval		 tv;
 	int			 connected = 0, saved;
 
-	h->fd = socket(conn->ep.addr.ss_family,
+	h->fd = socket(conn->ep.addr.sa.sa_family,
 	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (h->fd == -1)
 		return (-1);

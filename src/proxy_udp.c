@@ -333,7 +333,7 @@ udp_flow_touch(struct udp_flow *flow, uint64_t now)
  */
 static void
 udp_log_backend_error(struct proxy_udp *pu, const char *what,
-    const struct sockaddr_storage *ss, int err)
+    const struct sockaddr *sa, int err)
 {
 	char		addr[NETUTIL_ADDRSTRLEN], more[64];
 	unsigned long	held;
@@ -341,13 +341,13 @@ udp_log_backend_error(struct proxy_udp *pu, const char *what,
 	/* One budget per service port, whichever worker (lb.h). */
 	if (lb_log_allow(pu->lb, loop_now_ms(pu->loop), &held))
 		log_errorx("%s: backend %s: %s: %s%s", pu->name,
-		    netutil_ntop((const struct sockaddr *)ss, addr,
-		    sizeof(addr)), what, strerror(err),
-		    log_ratelimit_note(held, more, sizeof(more)));
+		    netutil_ntop(sa, addr, sizeof(addr)), what,
+		    strerror(err), log_ratelimit_note(held, more,
+		    sizeof(more)));
 	else
 		log_v(4, "%s: backend %s: %s: %s", pu->name,
-		    netutil_ntop((const struct sockaddr *)ss, addr,
-		    sizeof(addr)), what, strerror(err));
+		    netutil_ntop(sa, addr, sizeof(addr)), what,
+		    strerror(err));
 }
 
 /* Open the backend socket of a new flow; returns the fd or -1. */
@@ -356,7 +356,7 @@ udp_flow_socket(struct proxy_udp *pu, const struct lb_endpoint *ep)
 {
 	int	fd, saved;
 
-	fd = socket(ep->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
+	fd = socket(ep->addr.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -378,7 +378,7 @@ udp_flow_socket(struct proxy_udp *pu, const struct lb_endpoint *ep)
 	if (connect(fd, (const struct sockaddr *)&ep->addr,
 	    ep->addrlen) == -1) {
 		saved = errno;
-		udp_log_backend_error(pu, "connect", &ep->addr, saved);
+		udp_log_backend_error(pu, "connect", &ep->addr.sa, saved);
 		close(fd);
 		CTR_ADD(&pu->c->connect_errors, 1);
 		errno = saved;
@@ -456,7 +456,8 @@ udp_flow_close(struct udp_flow *flow, const char *reason, int err)
 	char			 b[NETUTIL_ADDRSTRLEN];
 
 	if (err != 0)
-		udp_log_backend_error(pu, reason, &flow->backend.addr, err);
+		udp_log_backend_error(pu, reason, &flow->backend.addr.sa,
+		    err);
 	if (log_getverbose() >= 3)
 		log_v(3, "%s: %s: %s -> %s: %s (%llu in, %llu out)",
 		    __func__, pu->name,

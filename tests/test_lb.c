@@ -25,11 +25,14 @@
 static void
 ep_set(struct lb_endpoint *ep, const char *s)
 {
-	char	err[128];
+	struct sockaddr_storage	ss;
+	char			err[128];
 
 	memset(ep, 0, sizeof(*ep));
-	CU_ASSERT_FATAL(netutil_parse_hostport(s, &ep->addr, &ep->addrlen,
+	CU_ASSERT_FATAL(netutil_parse_hostport(s, &ss, &ep->addrlen,
 	    err, sizeof(err)) != -1);
+	CU_ASSERT_FATAL(ep->addrlen <= sizeof(ep->addr));
+	memcpy(&ep->addr, &ss, ep->addrlen);
 }
 
 /* Fill eps[0..n) from strings and hand them to lb; return its result. */
