@@ -45,8 +45,6 @@ struct relay {
 	char			*name;
 	struct lb		*lb;
 	int			 refs;		/* atomic */
-	int			*fds;		/* the listeners given */
-	size_t			 nfds;
 	size_t			 n;		/* instances */
 	struct relay_slot	*slots;
 };
@@ -66,7 +64,6 @@ relay_unref(struct relay *r)
 	if (__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	lb_free(r->lb);
-	free(r->fds);
 	free(r->slots);
 	free(r->name);
 	free(r);
@@ -183,9 +180,6 @@ relay_new(struct workers *ws, int proto, const char *name, const int *fds,
 	r->proto = proto;
 	r->name = xstrdup(name);
 	r->lb = lb;
-	r->fds = xreallocarray(NULL, nfds, sizeof(*r->fds));
-	memcpy(r->fds, fds, nfds * sizeof(*fds));
-	r->nfds = nfds;
 	if (posix_memalign(&mem, RELAY_LINE, n * sizeof(*r->slots)) != 0)
 		fatalx("%s: out of memory", name);
 	memset(mem, 0, n * sizeof(*r->slots));
@@ -290,14 +284,6 @@ relay_instance_counters(const struct relay *r, size_t j,
 	memset(c, 0, sizeof(*c));
 	if (j < r->n)
 		relay_add(r, j, c);
-}
-
-/* Return the listeners given to relay_new. */
-const int *
-relay_listeners(const struct relay *r, size_t *n)
-{
-	*n = r->nfds;
-	return (r->fds);
 }
 
 /* Kill what closed TCP relays hold, on every worker. */

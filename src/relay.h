@@ -74,11 +74,6 @@ size_t		 relay_instances(const struct relay *);
 void		 relay_instance_counters(const struct relay *, size_t j,
 		    struct svc_counters *c);
 /*
- * Return the listeners handed to relay_new (borrowed; open until
- * relay_close()) and their count in *n: what a successor must receive.
- */
-const int	*relay_listeners(const struct relay *, size_t *n);
-/*
  * Close the remaining connections of every closed TCP relay on every
  * worker (proxy_tcp_kill_dying), in order after what was sent before.
  */
