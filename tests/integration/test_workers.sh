@@ -142,13 +142,19 @@ kpw_verdict() {
 	kp_ge "$1: new connections" 300 "$(echo "$res" | kp_json 'd["new"]["ok"]')"
 	kp_eq "$1: broken streams" 0 "$(echo "$res" | kp_json 'd["streams"]["broken"]')"
 }
-kpw_steady five
-kpw_successor 3 "$M2" "$H2" "$KP_TMP/succ3.log"
+# kpw_takeover NAME N METRICS HEALTHZ: under steady.py load NAME, start a
+# successor with --workers N and wait until it answers and holds the 3
+# web listeners.  Sets SUCC_PID.
+kpw_takeover() {
+	kpw_steady "$1"
+	kpw_successor "$2" "$3" "$4" "$KP_TMP/succ$2.log"
+	kp_until 150 kp_node curl -sf -m 1 -o /dev/null "http://$3/debug/services" ||
+	    kp_die "(5) the --workers $2 successor did not answer"
+	kp_until 150 test "$(kpw_listeners tcp "$wport" "$SUCC_PID")" = 3 ||
+	    kp_fail "(5) the --workers $2 successor has $(kpw_listeners tcp "$wport" "$SUCC_PID") web listeners, not 3"
+}
+kpw_takeover five 3 "$M2" "$H2"
 S3=$SUCC_PID
-kp_until 150 kp_node curl -sf -m 1 -o /dev/null "http://$M2/debug/services" ||
-    kp_die "(5) the --workers 3 successor did not answer"
-kp_until 150 test "$(kpw_listeners tcp "$wport" "$S3")" = 3 ||
-    kp_fail "(5) the --workers 3 successor has $(kpw_listeners tcp "$wport" "$S3") web listeners, not 3"
 kp_eq "(5) successor 3: kuproxy_workers" 3 \
     "$(kp_node curl -s -m 2 "http://$M2/metrics" | awk '$1 == "kuproxy_workers" { print $2 }')"
 kp_eq "(5) successor 3: the same web proxy port" "$wport" \
@@ -161,13 +167,8 @@ kp_eq "(5) successor 3: dns sockets (2 taken, 1 added)" 3 "$(kpw_listeners udp "
 res=$(kp_client "$KP_CLI" dist --target 198.19.0.10:80 --count 60)
 kp_eq "(5) successor 3 serves: 60 connections" 60 "$(echo "$res" | kp_json 'd["ok"]')"
 
-kpw_steady five_b
-kpw_successor 1 "$M3" "$H3" "$KP_TMP/succ1.log"
+kpw_takeover five_b 1 "$M3" "$H3"
 S1=$SUCC_PID
-kp_until 150 kp_node curl -sf -m 1 -o /dev/null "http://$M3/debug/services" ||
-    kp_die "(5) the --workers 1 successor did not answer"
-kp_until 150 test "$(kpw_listeners tcp "$wport" "$S1")" = 3 ||
-    kp_fail "(5) the --workers 1 successor has $(kpw_listeners tcp "$wport" "$S1") web listeners, not 3"
 kill -TERM "$S3"
 kpw_verdict five_b
 kp_until 300 kp_exited "$S3" || kp_fail "(5) the --workers 3 kuproxy did not exit"
